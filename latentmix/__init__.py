@@ -1,0 +1,7 @@
+"""latentmix: Gaussian mixtures by EM (MLE and MAP) next to the full posterior from PyMC."""
+
+from latentmix.params import MixtureParams
+from latentmix.priors import ConjugatePrior
+
+__all__ = ["ConjugatePrior", "MixtureParams"]
+__version__ = "0.1.0"

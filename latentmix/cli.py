@@ -1,0 +1,47 @@
+"""The ``latentmix`` command: one sub-command per module in :mod:`latentmix.commands`.
+
+Each command module defines ``add_parser(subparsers)``, which registers its arguments and sets
+``func`` to a ``run(args) -> int`` function. Heavy imports (PyMC, matplotlib) happen inside
+``run`` so that ``latentmix --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from latentmix import __version__
+
+COMMANDS = ("fit",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="latentmix",
+        description="Gaussian mixtures by EM (MLE, MAP) next to the full posterior.",
+    )
+    parser.add_argument("--version", action="version", version=f"latentmix {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"latentmix.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as err:
+        print(f"latentmix {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"latentmix {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Data sets shipped with the package, CSV reading with clear errors, and synthetic data.
+
+The real data sets (faithful, galaxies, acidity, iris) are copies of the R data sets listed in
+``data/PROVENANCE.md``; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from latentmix.params import MixtureParams, sample_mixture
+
+# name -> (file, description, which columns are labels rather than features)
+_BUILTIN = {
+    "faithful": (
+        "faithful.csv",
+        "Old Faithful geyser: eruption length (min) and waiting time to the next eruption "
+        "(min), 272 eruptions. R datasets::faithful (Härdle 1991; Azzalini & Bowman 1990).",
+        (),
+    ),
+    "galaxies": (
+        "galaxies.csv",
+        "Velocities (1000 km/s) of 82 galaxies in the Corona Borealis region. R MASS::galaxies "
+        "(Roeder 1990; Postman, Huchra & Geller 1986), divided by 1000 as is usual.",
+        (),
+    ),
+    "acidity": (
+        "acidity.csv",
+        "Log acidity index of 155 lakes in north-central Wisconsin. R mclust::acidity "
+        "(Crawford 1994; Richardson & Green 1997).",
+        (),
+    ),
+    "iris": (
+        "iris.csv",
+        "Fisher's / Anderson's iris: four measurements (cm) of 150 flowers of three species. "
+        "R datasets::iris.",
+        ("Species",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set: the numeric matrix, its column names, and where it came from.
+
+    Attributes
+    ----------
+    name : str
+    data : ndarray of shape (n, d)
+    feature_names : tuple of str
+    description : str
+    target : ndarray of shape (n,) or None
+        Known group labels, where the data set has them (iris species, synthetic truth).
+    truth : MixtureParams or None
+        The generating parameters of a synthetic data set.
+    """
+
+    name: str
+    data: np.ndarray
+    feature_names: tuple[str, ...]
+    description: str = ""
+    target: np.ndarray | None = None
+    truth: MixtureParams | None = field(default=None, repr=False)
+
+
+def names() -> list[str]:
+    """Names accepted by :func:`load`."""
+    return sorted(_BUILTIN)
+
+
+def load(name: str) -> Dataset:
+    """Load a built-in data set by name (see :func:`names`)."""
+    if name not in _BUILTIN:
+        raise ValueError(
+            f"unknown data set {name!r}; built-in data sets are {', '.join(names())}."
+        )
+    filename, description, label_columns = _BUILTIN[name]
+    with resources.as_file(resources.files(__name__) / "data" / filename) as path:
+        header, rows = _read_rows(path)
+    features = [j for j, h in enumerate(header) if h not in label_columns]
+    labels = [j for j, h in enumerate(header) if h in label_columns]
+    data = _to_numeric(header, rows, features, path)
+    if name == "galaxies":
+        data = data / 1000.0
+    target = np.array([r[labels[0]] for r in rows]) if labels else None
+    return Dataset(name, data, tuple(header[j] for j in features), description, target)
+
+
+def read_csv(path, columns=None) -> Dataset:
+    """Read a CSV file with a header row into a Dataset.
+
+    Parameters
+    ----------
+    path : str or Path
+    columns : sequence of str, optional
+        The columns to use (default: all). Every used cell must be a number.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, column and row of the first missing or non-numeric cell, or a
+        column that does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}; give a CSV path or one of {', '.join(names())}.")
+    header, rows = _read_rows(path)
+    if columns is None:
+        use = list(range(len(header)))
+    else:
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise ValueError(
+                f"{path}: no column named {', '.join(map(repr, missing))}; the columns are "
+                f"{', '.join(map(repr, header))}."
+            )
+        use = [header.index(c) for c in columns]
+    data = _to_numeric(header, rows, use, path)
+    return Dataset(path.stem, data, tuple(header[j] for j in use), f"CSV file {path.name}")
+
+
+def load_data(source, columns=None) -> Dataset:
+    """A built-in data set by name, or a CSV file by path."""
+    if str(source) in _BUILTIN and not Path(str(source)).is_file():
+        dataset = load(str(source))
+        if columns is None:
+            return dataset
+        missing = [c for c in columns if c not in dataset.feature_names]
+        if missing:
+            raise ValueError(
+                f"{source}: no column named {', '.join(map(repr, missing))}; the columns are "
+                f"{', '.join(map(repr, dataset.feature_names))}."
+            )
+        idx = [dataset.feature_names.index(c) for c in columns]
+        return Dataset(
+            dataset.name,
+            dataset.data[:, idx],
+            tuple(columns),
+            dataset.description,
+            dataset.target,
+        )
+    return read_csv(source, columns)
+
+
+def make_synthetic(
+    params: MixtureParams, n_samples: int, random_state=None, name: str = "synthetic"
+) -> Dataset:
+    """Data drawn from a known mixture, with the truth attached.
+
+    Parameters
+    ----------
+    params : MixtureParams
+        The generating mixture.
+    n_samples : int
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    Dataset
+        ``target`` holds the true component of each row and ``truth`` the parameters.
+    """
+    X, labels = sample_mixture(params, n_samples, random_state)
+    d = params.n_features
+    return Dataset(
+        name,
+        X,
+        tuple(f"x{j + 1}" for j in range(d)),
+        f"{n_samples} draws from a known {params.n_components}-component mixture in {d}-D.",
+        labels,
+        params,
+    )
+
+
+def synthetic_3d(n_samples: int = 300, random_state=0) -> Dataset:
+    """A 3-D, 3-component data set with known truth, used in examples and tests."""
+    truth = MixtureParams(
+        weights=np.array([0.5, 0.3, 0.2]),
+        means=np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]]),
+        covariances=np.array(
+            [
+                [[1.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 1.0]],
+                [[1.5, 0.0, 0.3], [0.0, 0.5, 0.0], [0.3, 0.0, 1.0]],
+                [[0.6, 0.0, 0.0], [0.0, 0.6, -0.2], [0.0, -0.2, 0.8]],
+            ]
+        ),
+        covariance_type="full",
+    )
+    return make_synthetic(truth, n_samples, random_state, name="synthetic3d")
+
+
+# --- CSV parsing ------------------------------------------------------------------------
+
+
+def _read_rows(path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r]
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"cannot read {path}: {err}") from None
+    if not rows:
+        raise ValueError(f"{path} is empty; it needs a header row and data rows.")
+    header = [h.strip() for h in rows[0]]
+    if len(rows) < 2:
+        raise ValueError(f"{path} has a header but no data rows.")
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise ValueError(
+                f"{path}, line {i}: {len(r)} cells but the header has {len(header)} columns."
+            )
+    return header, rows[1:]
+
+
+def _to_numeric(header, rows, columns, path) -> np.ndarray:
+    out = np.empty((len(rows), len(columns)))
+    for i, row in enumerate(rows):
+        for jj, j in enumerate(columns):
+            cell = row[j].strip()
+            if cell == "" or cell.upper() in ("NA", "NAN", "NULL"):
+                raise ValueError(
+                    f"{path}: column {header[j]!r}, data row {i + 1} is missing; remove or "
+                    "impute missing values first."
+                )
+            try:
+                out[i, jj] = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path}: column {header[j]!r}, data row {i + 1} is not a number "
+                    f"({cell!r}); select numeric columns only."
+                ) from None
+            if not np.isfinite(out[i, jj]):
+                raise ValueError(
+                    f"{path}: column {header[j]!r}, data row {i + 1} is not finite ({cell!r})."
+                )
+    return out

@@ -1,0 +1,310 @@
+r"""The conjugate prior shared by the EM MAP estimate and the PyMC posterior.
+
+For K components in d dimensions, with hyperparameters named as in scikit-learn's
+``BayesianGaussianMixture``:
+
+.. math::
+
+    \text{weights} &\sim \operatorname{Dirichlet}(\alpha) \\
+    \Sigma_k &\sim \operatorname{InvWishart}(\nu, \Psi) \\
+    \mu_k \mid \Sigma_k &\sim \mathcal N(m_0, \Sigma_k / \kappa)
+
+with :math:`\alpha` = ``weight_concentration``, :math:`m_0` = ``mean``, :math:`\kappa` =
+``mean_precision``, :math:`\nu` = ``degrees_of_freedom`` and :math:`\Psi` = ``scale``. The inverse
+Wishart density is
+
+.. math::
+
+    p(\Sigma) = \frac{|\Psi|^{\nu/2}}{2^{\nu d/2}\Gamma_d(\nu/2)}
+        |\Sigma|^{-(\nu+d+1)/2} \exp\{-\tfrac12 \operatorname{tr}(\Psi\Sigma^{-1})\}.
+
+The other covariance types use the matching conjugate priors:
+
+* ``tied``: one :math:`\Sigma \sim \operatorname{InvWishart}(\nu, \Psi)` shared by all
+  components, and :math:`\mu_k \mid \Sigma \sim \mathcal N(m_0, \Sigma/\kappa)` for each k.
+* ``diag``: each variance
+  :math:`\sigma^2_{kj} \sim \operatorname{InvGamma}(\nu/2, \psi_j/2)` (shape, scale) and
+  :math:`\mu_{kj} \mid \sigma^2_{kj} \sim \mathcal N(m_{0j}, \sigma^2_{kj}/\kappa)`;
+  ``scale`` is a (d,) vector.
+* ``spherical``: :math:`\sigma^2_k \sim \operatorname{InvGamma}(\nu/2, s/2)` and
+  :math:`\mu_k \mid \sigma^2_k \sim \mathcal N(m_0, \sigma^2_k I/\kappa)`; ``scale`` is a scalar.
+
+In one dimension every type is the same model, since
+:math:`\operatorname{InvWishart}_1(\nu, \psi) = \operatorname{InvGamma}(\nu/2, \psi/2)`.
+
+Densities are over the covariances themselves (no change of variables), which is what both EM
+and ``find_MAP`` maximise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+from scipy.special import gammaln, multigammaln
+
+from latentmix.params import MixtureParams, check_covariance_type
+
+_LOG_2PI = np.log(2 * np.pi)
+
+
+@dataclass(frozen=True, eq=False)
+class ConjugatePrior:
+    r"""Dirichlet prior on the weights, conjugate Normal-inverse-Wishart on the components.
+
+    Parameters
+    ----------
+    weight_concentration : float or array-like of shape (K,)
+        Dirichlet concentration :math:`\alpha`; a scalar is used for every component.
+        1 is flat. EM MAP needs every value >= 1 (otherwise the density is unbounded at the
+        edge of the simplex and there is no mode).
+    mean : array-like of shape (d,)
+        Prior mean of the component means.
+    mean_precision : float
+        :math:`\kappa` > 0: how many observations the prior mean is worth.
+    degrees_of_freedom : float
+        :math:`\nu`; must exceed d - 1 for ``full`` and ``tied``, and 0 otherwise.
+    scale : float or array-like
+        :math:`\Psi`: (d, d) positive definite for ``full`` and ``tied``, (d,) positive for
+        ``diag``, a positive scalar for ``spherical``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from latentmix import ConjugatePrior
+    >>> prior = ConjugatePrior(1.0, np.zeros(2), 0.01, 4.0, np.eye(2))
+    """
+
+    weight_concentration: float | np.ndarray
+    mean: np.ndarray
+    mean_precision: float
+    degrees_of_freedom: float
+    scale: float | np.ndarray
+
+    def __post_init__(self):
+        conc = _finite_array("weight_concentration", self.weight_concentration)
+        if conc.ndim > 1 or np.any(conc <= 0):
+            raise ValueError(
+                "weight_concentration must be a positive scalar or a 1-D array of positive "
+                f"values; got {self.weight_concentration!r}."
+            )
+        mean = _finite_array("mean", self.mean)
+        if mean.ndim != 1:
+            raise ValueError(f"mean must be a 1-D array of length d; got shape {mean.shape}.")
+        kappa = float(_finite_array("mean_precision", self.mean_precision))
+        if kappa <= 0:
+            raise ValueError(f"mean_precision must be positive; got {kappa!r}.")
+        dof = float(_finite_array("degrees_of_freedom", self.degrees_of_freedom))
+        if dof <= 0:
+            raise ValueError(f"degrees_of_freedom must be positive; got {dof!r}.")
+        scale = _finite_array("scale", self.scale)
+        if scale.ndim == 2:
+            if scale.shape != (mean.size, mean.size) or not np.allclose(scale, scale.T):
+                raise ValueError(
+                    f"scale must be a symmetric ({mean.size}, {mean.size}) matrix to match "
+                    f"mean; got shape {scale.shape}."
+                )
+            if np.linalg.eigvalsh(scale).min() <= 0:
+                raise ValueError(
+                    "scale must be positive definite; its smallest eigenvalue is "
+                    f"{np.linalg.eigvalsh(scale).min():.3g}."
+                )
+        elif np.any(scale <= 0) or scale.ndim > 2:
+            raise ValueError(f"scale must be positive; got {self.scale!r}.")
+        for name, value in [
+            ("weight_concentration", conc),
+            ("mean", mean),
+            ("mean_precision", kappa),
+            ("degrees_of_freedom", dof),
+            ("scale", scale),
+        ]:
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def default(cls, X, n_components: int, covariance_type: str = "full") -> ConjugatePrior:
+        """Data-scaled hyperparameters after Fraley & Raftery (2007).
+
+        As R mclust's ``defaultPrior``: ``mean`` the data mean, ``mean_precision`` 0.01,
+        ``degrees_of_freedom`` d + 2, and ``scale`` the sample covariance divided by
+        :math:`K^{2/d}`; ``weight_concentration`` 1 (flat). For ``diag`` the scale is the
+        diagonal of that matrix, for ``spherical`` its mean diagonal value.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d) or (n,)
+        n_components : int
+        covariance_type : {"full", "tied", "diag", "spherical"}
+
+        Returns
+        -------
+        ConjugatePrior
+        """
+        from latentmix.validation import check_data
+
+        X = check_data(X, n_components=n_components)
+        check_covariance_type(covariance_type)
+        d = X.shape[1]
+        cov = np.atleast_2d(np.cov(X, rowvar=False)) / n_components ** (2.0 / d)
+        if np.linalg.eigvalsh(cov).min() <= 0:
+            raise ValueError(
+                "the data covariance is singular (a constant column or collinear columns), "
+                "so no data-scaled prior exists; drop the redundant columns or pass a "
+                "ConjugatePrior with your own scale."
+            )
+        scale = {
+            "full": cov,
+            "tied": cov,
+            "diag": np.diag(cov).copy(),
+            "spherical": float(np.trace(cov) / d),
+        }[covariance_type]
+        return cls(1.0, X.mean(axis=0), 0.01, d + 2.0, scale)
+
+    def check(self, n_features: int, n_components: int, covariance_type: str) -> None:
+        """Raise a ValueError unless the prior fits this data width, K and covariance type."""
+        check_covariance_type(covariance_type)
+        if self.mean.size != n_features:
+            raise ValueError(
+                f"the prior mean has length {self.mean.size} but the data have "
+                f"{n_features} features."
+            )
+        if self.weight_concentration.ndim == 1 and self.weight_concentration.size != n_components:
+            raise ValueError(
+                f"weight_concentration has {self.weight_concentration.size} values but "
+                f"n_components is {n_components}."
+            )
+        expected = {
+            "full": (n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_features,),
+            "spherical": (),
+        }[covariance_type]
+        if self.scale.shape != expected:
+            raise ValueError(
+                f"a {covariance_type!r} prior needs scale of shape {expected}; got "
+                f"{self.scale.shape}. ConjugatePrior.default(X, K, {covariance_type!r}) "
+                "builds one."
+            )
+        if covariance_type in ("full", "tied") and self.degrees_of_freedom <= n_features - 1:
+            raise ValueError(
+                f"degrees_of_freedom must exceed d - 1 = {n_features - 1} for an inverse-"
+                f"Wishart prior; got {self.degrees_of_freedom}."
+            )
+
+    def concentration(self, n_components: int) -> np.ndarray:
+        """The Dirichlet concentration as a (K,) array."""
+        return np.broadcast_to(self.weight_concentration, (n_components,)).astype(float)
+
+    def __repr__(self) -> str:
+        def fmt(v):
+            return np.array2string(np.asarray(v), precision=4, separator=", ")
+
+        return (
+            f"ConjugatePrior(weight_concentration={fmt(self.weight_concentration)}, "
+            f"mean={fmt(self.mean)}, mean_precision={self.mean_precision:g}, "
+            f"degrees_of_freedom={self.degrees_of_freedom:g}, scale={fmt(self.scale)})"
+        )
+
+
+def _finite_array(name, value) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numeric; got {value!r}.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; got {value!r}.")
+    return arr
+
+
+# --- log densities, every normalising constant kept ----------------------------------------
+
+
+def log_dirichlet(weights, concentration) -> float:
+    """Log-density of a Dirichlet at ``weights`` (K,)."""
+    concentration = np.asarray(concentration, dtype=float)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(weights)
+    terms = np.where(concentration == 1.0, 0.0, (concentration - 1.0) * log_w)
+    return float(gammaln(concentration.sum()) - gammaln(concentration).sum() + terms.sum())
+
+
+def log_invwishart(covariances, degrees_of_freedom, scale) -> np.ndarray:
+    """Log-density of InvWishart(dof, scale) at each of ``covariances`` (..., d, d)."""
+    covariances = np.asarray(covariances, dtype=float)
+    d = scale.shape[0]
+    chol = np.linalg.cholesky(covariances)
+    log_det = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+    # tr(Psi Sigma^{-1}) = ||L^{-1} L_Psi||_F^2 with Sigma = L L^T.
+    scale_chol = np.linalg.cholesky(scale)
+    flat = chol.reshape(-1, d, d)
+    trace = np.array(
+        [(linalg.solve_triangular(c, scale_chol, lower=True) ** 2).sum() for c in flat]
+    ).reshape(chol.shape[:-2])
+    log_det_scale = 2 * np.log(np.diag(scale_chol)).sum()
+    nu = degrees_of_freedom
+    return (
+        0.5 * nu * log_det_scale
+        - 0.5 * nu * d * np.log(2.0)
+        - multigammaln(0.5 * nu, d)
+        - 0.5 * (nu + d + 1) * log_det
+        - 0.5 * trace
+    )
+
+
+def log_invgamma(x, shape, scale) -> np.ndarray:
+    """Log-density of InvGamma(shape, scale) at ``x`` (elementwise)."""
+    x = np.asarray(x, dtype=float)
+    return shape * np.log(scale) - gammaln(shape) - (shape + 1) * np.log(x) - scale / x
+
+
+def _log_normal_full(x, mean, covariances) -> np.ndarray:
+    """Log N(x_k; mean, covariances_k) for x (K, d), covariances (K, d, d)."""
+    d = x.shape[-1]
+    chol = np.linalg.cholesky(covariances)
+    diff = x - mean
+    z = np.stack(
+        [linalg.solve_triangular(c, r, lower=True) for c, r in zip(chol, diff, strict=True)]
+    )
+    log_det = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+    return -0.5 * (d * _LOG_2PI + log_det + (z**2).sum(-1))
+
+
+def log_prior(params: MixtureParams, prior: ConjugatePrior) -> float:
+    """Log prior density of mixture parameters, with every normalising constant.
+
+    Parameters
+    ----------
+    params : MixtureParams
+        The point at which to evaluate; ``params.covariance_type`` picks the prior's form.
+    prior : ConjugatePrior
+
+    Returns
+    -------
+    float
+        Minus infinity if a covariance is not positive definite or a weight is zero where
+        the concentration exceeds one.
+    """
+    K, d = params.means.shape
+    kind = params.covariance_type
+    prior.check(d, K, kind)
+    kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
+    weights = np.asarray(params.weights, dtype=float)
+    covariances = np.asarray(params.covariances, dtype=float)
+    total = log_dirichlet(weights, prior.concentration(K))
+    try:
+        if kind in ("full", "tied"):
+            stack = covariances if kind == "full" else covariances[None]
+            total += log_invwishart(stack, nu, prior.scale).sum()
+            full = params.full_covariances()
+            total += _log_normal_full(params.means, m0, full / kappa).sum()
+        else:
+            variances = covariances if kind == "diag" else covariances[:, None]
+            if np.any(variances <= 0):
+                return -np.inf
+            psi = prior.scale if kind == "diag" else np.full(1, float(prior.scale))
+            total += log_invgamma(variances, 0.5 * nu, 0.5 * psi).sum()
+            var = np.broadcast_to(variances, (K, d)) / kappa
+            total += (-0.5 * (_LOG_2PI + np.log(var) + (params.means - m0) ** 2 / var)).sum()
+    except np.linalg.LinAlgError:
+        return -np.inf
+    return float(total)

@@ -1,0 +1,78 @@
+"""Checks at the package boundary: every bad input gets a ValueError that says what to do."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_data(X, *, n_components: int | None = None, n_features: int | None = None):
+    """Return ``X`` as a finite float array of shape (n, d), or raise a clear ValueError.
+
+    A 1-D array is one feature (shape (n,) becomes (n, 1)).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or (n,)
+    n_components : int, optional
+        If given, the data must have at least this many rows.
+    n_features : int, optional
+        If given (at predict time), the data must have exactly this many columns.
+
+    Returns
+    -------
+    ndarray of shape (n, d)
+    """
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "X must be numeric; convert text columns or drop them before fitting."
+        ) from None
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) or 1-D (one feature); got {X.ndim}-D "
+            f"with shape {X.shape}."
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); a mixture needs data.")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        what = "NaN" if np.isnan(X[row, col]) else "infinite"
+        raise ValueError(
+            f"X has {int(bad.sum())} NaN or infinite value(s), the first ({what}) at row "
+            f"{row}, column {col}; remove or impute them before fitting."
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features but the model was fitted on {n_features}; "
+            "pass data with the same columns."
+        )
+    if n_components is not None and X.shape[0] < n_components:
+        raise ValueError(
+            f"X has {X.shape[0]} samples but n_components={n_components}; a mixture needs "
+            "at least as many samples as components: lower n_components or add data."
+        )
+    return X
+
+
+def check_n_components(n_components) -> int:
+    """Return ``n_components`` as an int >= 1 or raise a ValueError."""
+    if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
+        raise ValueError(f"n_components must be a whole number >= 1; got {n_components!r}.")
+    if n_components < 1:
+        raise ValueError(f"n_components must be at least 1; got {n_components}.")
+    return int(n_components)
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """A numpy Generator from None, an int seed, or a Generator."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, int | np.integer):
+        return np.random.default_rng(random_state)
+    raise ValueError(
+        f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
+    )
