@@ -1,0 +1,1 @@
+"""The PyMC model of the mixture: distributions, model, sampling, relabelling."""

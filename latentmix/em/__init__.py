@@ -1,0 +1,1 @@
+"""Pure functions of the EM algorithm: E-step, M-step, initialisation and the loop."""

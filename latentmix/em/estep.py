@@ -1,0 +1,160 @@
+r"""The E-step: component log-densities and responsibilities, in log space.
+
+Each covariance is handled through the Cholesky factor of its precision, ``P`` with
+:math:`\Sigma^{-1} = P P^\top` (upper triangular for ``full``/``tied``), obtained from the
+Cholesky factor of the covariance by a triangular solve, never by inverting a covariance.
+Then
+
+.. math::
+
+    \log \mathcal N(x \mid \mu, \Sigma)
+        = -\tfrac d2 \log 2\pi + \sum_j \log P_{jj} - \tfrac12 \lVert (x - \mu)^\top P \rVert^2 .
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp
+
+from latentmix.params import MixtureParams
+
+_LOG_2PI = np.log(2 * np.pi)
+
+
+class DegenerateMixtureError(ValueError):
+    """A covariance is singular: a component has collapsed onto too few points."""
+
+
+_DEGENERATE_HINT = (
+    "This happens when a component collapses onto one point or a few collinear points, where "
+    "the likelihood runs to infinity. Fit the MAP instead (prior='default'), use fewer "
+    "components, or a more constrained covariance_type."
+)
+
+
+def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
+    """Cholesky factors of the precisions, in the shape of ``covariances``.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
+    covariance_type : str
+
+    Returns
+    -------
+    ndarray
+        Same shape. For full and tied, upper-triangular ``P`` with ``inv(cov) = P @ P.T``;
+        for diag and spherical, ``1 / sqrt(variance)``.
+
+    Raises
+    ------
+    DegenerateMixtureError
+        If a covariance is not numerically positive definite.
+    """
+    covariances = np.asarray(covariances, dtype=float)
+    if covariance_type in ("diag", "spherical"):
+        if np.any(covariances <= 0) or not np.all(np.isfinite(covariances)):
+            raise DegenerateMixtureError(f"a variance is zero or negative. {_DEGENERATE_HINT}")
+        return 1.0 / np.sqrt(covariances)
+    stack = covariances if covariance_type == "full" else covariances[None]
+    d = stack.shape[-1]
+    out = np.empty_like(stack)
+    eye = np.eye(d)
+    for k, cov in enumerate(stack):
+        try:
+            chol = linalg.cholesky(cov, lower=True)
+        except (linalg.LinAlgError, ValueError):
+            raise DegenerateMixtureError(
+                f"the covariance of component {k} is singular. {_DEGENERATE_HINT}"
+            ) from None
+        out[k] = linalg.solve_triangular(chol, eye, lower=True).T
+    return out if covariance_type == "full" else out[0]
+
+
+def log_det_precision_cholesky(prec_chol, covariance_type: str, n_features: int) -> np.ndarray:
+    """Sum of the log-diagonal of each precision factor, shape (K,) (or scalar for tied)."""
+    if covariance_type == "full":
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(prec_chol)).sum()
+    if covariance_type == "diag":
+        return np.log(prec_chol).sum(axis=1)
+    return n_features * np.log(prec_chol)
+
+
+def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
+    r"""Log-density of every sample under every component, without the weights.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params : MixtureParams
+    prec_chol : ndarray, optional
+        Precomputed :func:`precision_cholesky` of ``params.covariances``.
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+        :math:`\log \mathcal N(x_i \mid \mu_k, \Sigma_k)`.
+    """
+    kind = params.covariance_type
+    means = params.means
+    n, d = X.shape
+    if prec_chol is None:
+        prec_chol = precision_cholesky(params.covariances, kind)
+    log_det = log_det_precision_cholesky(prec_chol, kind, d)
+    if kind == "full":
+        maha = np.empty((n, means.shape[0]))
+        for k, (mu, P) in enumerate(zip(means, prec_chol, strict=True)):
+            y = X @ P - mu @ P
+            maha[:, k] = np.einsum("ij,ij->i", y, y)
+    elif kind == "tied":
+        y = X @ prec_chol
+        mu_y = means @ prec_chol
+        maha = np.einsum("ij,ij->i", y, y)[:, None] - 2 * y @ mu_y.T + (mu_y**2).sum(axis=1)[None]
+        maha = np.maximum(maha, 0.0)
+    elif kind == "diag":
+        prec = prec_chol**2
+        maha = (X**2) @ prec.T - 2 * X @ (means * prec).T + ((means**2) * prec).sum(axis=1)[None]
+        maha = np.maximum(maha, 0.0)
+    else:
+        prec = prec_chol**2
+        maha = (
+            np.einsum("ij,ij->i", X, X)[:, None] - 2 * X @ means.T + (means**2).sum(axis=1)[None]
+        ) * prec[None]
+        maha = np.maximum(maha, 0.0)
+    return -0.5 * (d * _LOG_2PI + maha) + log_det
+
+
+def weighted_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
+    r""":math:`\log w_k + \log \mathcal N(x_i \mid \mu_k, \Sigma_k)`, shape (n, K)."""
+    with np.errstate(divide="ignore"):
+        log_w = np.log(params.weights)
+    return component_log_prob(X, params, prec_chol) + log_w
+
+
+def e_step(X, params: MixtureParams, prec_chol=None):
+    r"""Responsibilities and per-sample log-likelihood.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params : MixtureParams
+
+    Returns
+    -------
+    log_resp : ndarray of shape (n, K)
+        :math:`\log p(z_i = k \mid x_i)`, the log responsibilities.
+    sample_log_lik : ndarray of shape (n,)
+        :math:`\log p(x_i)`.
+    """
+    wlp = weighted_log_prob(X, params, prec_chol)
+    sample_log_lik = logsumexp(wlp, axis=1)
+    return wlp - sample_log_lik[:, None], sample_log_lik
+
+
+def log_likelihood(X, params: MixtureParams) -> float:
+    r"""Total data log-likelihood :math:`\sum_i \log \sum_k w_k \mathcal N(x_i)`."""
+    return float(e_step(X, params)[1].sum())
