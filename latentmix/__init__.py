@@ -1,7 +1,8 @@
 """latentmix: Gaussian mixtures by EM (MLE and MAP) next to the full posterior from PyMC."""
 
+from latentmix.estimator import EMGaussianMixture
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
 
-__all__ = ["ConjugatePrior", "MixtureParams"]
+__all__ = ["ConjugatePrior", "EMGaussianMixture", "MixtureParams"]
 __version__ = "0.1.0"

@@ -1,0 +1,403 @@
+"""The EM loop and the restarts around it.
+
+One iteration is an M-step from the sufficient statistics of the previous E-step, then an
+E-step at the new parameters, which gives both the objective at those parameters and the
+statistics for the next M-step. The E-step and the statistics are computed over row blocks
+and summed (:func:`block_stats`, :func:`e_step_stats`), so memory does not grow with the
+number of rows beyond the data itself.
+
+The objective is the log-likelihood (MLE) or the log-likelihood plus the log prior density
+(MAP). EM never lowers it; a fall beyond round-off is a bug and raises a RuntimeError.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from latentmix.em.estep import DegenerateMixtureError, e_step, precision_cholesky
+from latentmix.em.init import initial_params
+from latentmix.em.mstep import (
+    SufficientStats,
+    check_map_concentration,
+    combine_stats,
+    m_step,
+    sufficient_statistics,
+)
+from latentmix.params import MixtureParams
+from latentmix.priors import ConjugatePrior, log_prior
+
+#: Rows per block in the E-step: big enough for fast matrix products, small enough that the
+#: (block, K * d) temporaries stay in cache.
+BLOCK_ROWS = 8192
+
+#: A fall of the objective larger than this (relative) is treated as a bug, not round-off.
+MONOTONE_RTOL = 1e-10
+
+#: MLE: a covariance whose smallest eigenvalue, in units of the data's per-feature variances,
+#: is below this has collapsed (the likelihood is running to infinity).
+DEGENERATE_RTOL = 1e-10
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the objective settled within ``tol``."""
+
+
+class DegenerateRestartWarning(UserWarning):
+    """Some EM restarts collapsed a component and were skipped; others succeeded."""
+
+
+class EMRun(NamedTuple):
+    """The result of one EM run from one starting point.
+
+    Attributes
+    ----------
+    params : MixtureParams
+        The last parameters (for a degenerate run, the last proper ones).
+    log_likelihood : float
+        Total data log-likelihood at ``params``.
+    log_prior : float or None
+        Log prior density at ``params``; None for MLE.
+    objective : float
+        ``log_likelihood`` (MLE) or ``log_likelihood + log_prior`` (MAP).
+    objective_history : ndarray of shape (n_iter + 1,)
+        The objective at the start (index 0) and after each iteration.
+    converged : bool
+    n_iter : int
+        Number of EM iterations (M-steps) performed.
+    degenerate : bool
+        A component collapsed (MLE only); the run is not a usable estimate.
+    message : str
+        Why the run was degenerate, else empty.
+    trajectory : list of (MixtureParams, ndarray of shape (n, K)) or None
+        Parameters and responsibilities at the start and after each iteration, when asked.
+    """
+
+    params: MixtureParams
+    log_likelihood: float
+    log_prior: float | None
+    objective: float
+    objective_history: np.ndarray
+    converged: bool
+    n_iter: int
+    degenerate: bool = False
+    message: str = ""
+    trajectory: list | None = None
+
+
+class FitResult(NamedTuple):
+    """The best of several EM runs.
+
+    Attributes
+    ----------
+    best : EMRun
+        The non-degenerate run with the highest objective.
+    runs : list of EMRun
+        Every run in order (trajectories dropped except the best's).
+    prior : ConjugatePrior or None
+    """
+
+    best: EMRun
+    runs: list
+    prior: ConjugatePrior | None
+
+
+# --- one pass over the data ----------------------------------------------------------------
+
+
+def block_stats(X_block, params: MixtureParams, center, prec_chol=None):
+    """E-step on a block of rows and the sufficient statistics it gives.
+
+    Parameters
+    ----------
+    X_block : ndarray of shape (b, d)
+    params : MixtureParams
+    center : ndarray of shape (d,)
+        The centring point of the statistics (the same for every block).
+    prec_chol : ndarray, optional
+        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``.
+
+    Returns
+    -------
+    stats : SufficientStats
+    log_lik_sum : float
+        Sum of the block's per-row log-likelihoods.
+    """
+    X_block = np.asarray(X_block, dtype=float)
+    Xc = X_block - center
+    # Densities are translation invariant: work in the centred coordinates throughout.
+    shifted = params._replace(means=params.means - center)
+    log_resp, sample_log_lik = e_step(Xc, shifted, prec_chol)
+    resp = np.exp(log_resp)
+    stats = sufficient_statistics(Xc, resp, params.covariance_type)
+    return stats._replace(center=np.asarray(center, dtype=float)), float(sample_log_lik.sum())
+
+
+def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS):
+    """:func:`block_stats` over all rows of ``X`` in blocks, summed.
+
+    Returns
+    -------
+    stats : SufficientStats
+    log_likelihood : float
+    """
+    prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+    parts = []
+    total = 0.0
+    for start in range(0, X.shape[0], block_rows):
+        stats, ll = block_stats(X[start : start + block_rows], params, center, prec_chol)
+        parts.append(stats)
+        total += ll
+    return combine_stats(*parts), total
+
+
+def responsibilities(X, params: MixtureParams) -> np.ndarray:
+    """Responsibilities of every row, shape (n, K)."""
+    return np.exp(e_step(X, params)[0])
+
+
+# --- degeneracy -----------------------------------------------------------------------------
+
+
+def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
+    """Indices of components whose covariance has (numerically) collapsed.
+
+    The covariance is scaled by the data's per-feature standard deviations, so the test does
+    not depend on the units; a smallest eigenvalue below ``DEGENERATE_RTOL`` (or a
+    non-finite value) counts as collapsed.
+
+    Parameters
+    ----------
+    params : MixtureParams
+    feature_variance : ndarray of shape (d,)
+
+    Returns
+    -------
+    ndarray of int
+    """
+    kind = params.covariance_type
+    scale = np.sqrt(np.where(feature_variance > 0, feature_variance, 1.0))
+    cov = np.asarray(params.covariances, dtype=float)
+    if not np.all(np.isfinite(cov)):
+        return np.arange(params.n_components)
+    if kind == "diag":
+        smallest = (cov / scale**2).min(axis=1)
+    elif kind == "spherical":
+        smallest = cov / (scale**2).max()
+    else:
+        stack = cov if kind == "full" else cov[None]
+        scaled = stack / np.outer(scale, scale)
+        smallest = np.linalg.eigvalsh(scaled)[:, 0]
+        if kind == "tied":
+            smallest = np.repeat(smallest, params.n_components)
+    return np.flatnonzero(~(smallest > DEGENERATE_RTOL))
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+def _objective(log_lik, params, prior):
+    if prior is None:
+        return log_lik, None, log_lik
+    lp = log_prior(params, prior)
+    return log_lik, lp, log_lik + lp
+
+
+def run_em(
+    X,
+    start: MixtureParams,
+    *,
+    prior: ConjugatePrior | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    reg_covar: float = 0.0,
+    keep_trajectory: bool = False,
+    block_rows: int = BLOCK_ROWS,
+) -> EMRun:
+    """Run EM from one starting point until the objective settles.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Finite data (validated by the caller).
+    start : MixtureParams
+        Starting parameters; their ``covariance_type`` is the model's.
+    prior : ConjugatePrior or None
+        None for MLE, a prior for MAP.
+    tol : float
+        Stop when an iteration raises the objective by at most ``tol * |objective|``.
+    max_iter : int
+        Most EM iterations; ``converged`` is False if reached.
+    reg_covar : float
+        Added to every covariance diagonal after each M-step (default 0). With it the
+        objective may fall slightly, so the monotonicity check is off.
+    keep_trajectory : bool
+        Keep the parameters and responsibilities of every iteration.
+    block_rows : int
+        Rows per E-step block.
+
+    Returns
+    -------
+    EMRun
+
+    Raises
+    ------
+    RuntimeError
+        If the objective falls beyond round-off (a bug).
+    """
+    X = np.asarray(X, dtype=float)
+    kind = start.covariance_type
+    if prior is not None:
+        check_map_concentration(prior, start.n_components)
+    center = X.mean(axis=0)
+    feature_variance = X.var(axis=0)
+    params = MixtureParams(
+        np.asarray(start.weights, dtype=float),
+        np.asarray(start.means, dtype=float),
+        np.asarray(start.covariances, dtype=float),
+        kind,
+    )
+    trajectory = [] if keep_trajectory else None
+    history = []
+    check_monotone = reg_covar == 0
+    stats: SufficientStats | None = None
+    last = None  # (params, log_lik, log_prior, objective) of the last proper iterate
+    converged = False
+    n_iter = 0
+
+    def degenerate_run(message):
+        p, ll, lp, obj = last if last is not None else (params, -np.inf, None, -np.inf)
+        return EMRun(p, ll, lp, obj, np.array(history), False, n_iter, True, message, trajectory)
+
+    while True:
+        if prior is None:
+            collapsed = collapsed_components(params, feature_variance)
+            if collapsed.size:
+                return degenerate_run(
+                    f"component(s) {', '.join(map(str, collapsed))} collapsed after "
+                    f"{n_iter} iteration(s)"
+                )
+        try:
+            stats, log_lik = e_step_stats(X, params, center, block_rows)
+        except DegenerateMixtureError as err:
+            if prior is not None:
+                raise
+            return degenerate_run(str(err))
+        log_lik, lp, objective = _objective(log_lik, params, prior)
+        if not np.isfinite(objective):
+            if prior is None:
+                return degenerate_run("the log-likelihood is not finite")
+            raise RuntimeError(
+                f"internal error: the EM MAP objective is {objective} at iteration {n_iter}."
+            )
+        if history:
+            change = objective - history[-1]
+            if check_monotone and change < -MONOTONE_RTOL * max(abs(objective), 1.0):
+                raise RuntimeError(
+                    f"internal error: the EM objective fell from {history[-1]!r} to "
+                    f"{objective!r} at iteration {n_iter}; EM never lowers it, so this is a bug."
+                )
+        history.append(objective)
+        last = (params, log_lik, lp, objective)
+        if keep_trajectory:
+            trajectory.append((params, responsibilities(X, params)))
+        if len(history) > 1 and abs(history[-1] - history[-2]) <= tol * abs(objective):
+            converged = True
+            break
+        if n_iter >= max_iter:
+            break
+        params = m_step(stats, prior, reg_covar)
+        n_iter += 1
+
+    params, log_lik, lp, objective = last
+    return EMRun(
+        params, log_lik, lp, objective, np.array(history), converged, n_iter, False, "", trajectory
+    )
+
+
+def fit_em(
+    X,
+    n_components: int,
+    covariance_type: str = "full",
+    *,
+    prior: ConjugatePrior | None = None,
+    init="k-means++",
+    n_init: int = 10,
+    tol: float = 1e-10,
+    max_iter: int = 1000,
+    reg_covar: float = 0.0,
+    random_state=None,
+    keep_trajectory: bool = False,
+    block_rows: int = BLOCK_ROWS,
+) -> FitResult:
+    """EM from ``n_init`` starting points; the best objective wins.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Validated data.
+    n_components : int
+    covariance_type : str
+    prior : ConjugatePrior or None
+    init : {"k-means++", "random"} or MixtureParams
+        How starts are drawn, or one fixed start (then ``n_init`` is ignored).
+    n_init : int
+    tol, max_iter, reg_covar, keep_trajectory, block_rows
+        As in :func:`run_em`.
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DegenerateMixtureError
+        If every run collapsed (MLE only).
+    """
+    from latentmix.validation import check_random_state
+
+    rng = check_random_state(random_state)
+    starts = [init] if isinstance(init, MixtureParams) else None
+    runs = []
+    n_runs = 1 if starts is not None else n_init
+    for r in range(n_runs):
+        start = (
+            starts[r]
+            if starts is not None
+            else initial_params(X, n_components, covariance_type, rng, init, prior, reg_covar)
+        )
+        run = run_em(
+            X,
+            start,
+            prior=prior,
+            tol=tol,
+            max_iter=max_iter,
+            reg_covar=reg_covar,
+            keep_trajectory=keep_trajectory,
+            block_rows=block_rows,
+        )
+        runs.append(run)
+    good = [x for x in runs if not x.degenerate]
+    if not good:
+        reasons = "; ".join(sorted({x.message.split(". ")[0] for x in runs}))
+        raise DegenerateMixtureError(
+            f"every one of the {len(runs)} EM run(s) collapsed a component ({reasons}). A "
+            f"{covariance_type!r} mixture of {n_components} components has no maximum-"
+            "likelihood estimate on these data: fit the MAP instead (prior='default'), use "
+            "fewer components, or a more constrained covariance_type."
+        )
+    if len(good) < len(runs):
+        warnings.warn(
+            f"{len(runs) - len(good)} of {len(runs)} EM restarts collapsed a component and "
+            "were skipped; the estimate is the best of the others. If this happens often, "
+            "consider prior='default', fewer components, or a constrained covariance_type.",
+            DegenerateRestartWarning,
+            stacklevel=3,
+        )
+    best = max(good, key=lambda x: x.objective)
+    if keep_trajectory:  # only the best run's trajectory is kept
+        runs = [x if x is best else x._replace(trajectory=None) for x in runs]
+    return FitResult(best, runs, prior)
