@@ -1,0 +1,353 @@
+r"""The PyMC model of the Gaussian mixture and its conjugate prior.
+
+The model is the one EM fits, term for term (see :mod:`latentmix.priors` for the prior):
+
+.. math::
+
+    \log p(X, \theta) = \sum_i \log \sum_k w_k \mathcal N(x_i \mid \mu_k, \Sigma_k)
+        + \log p(\theta),
+
+with the labels :math:`z_i` summed out by a log-sum-exp over components, computed for all
+components at once (no Python list of K distributions). Without the Jacobian of the
+transforms, its log-density is exactly ``log_likelihood + log_prior`` of
+:mod:`latentmix.em.estep` and :mod:`latentmix.priors`, so its mode is the EM MAP estimate.
+
+Variables and dims
+------------------
+=================  ==============================================  =======================
+variable           dims                                            distribution
+=================  ==============================================  =======================
+``weights``        (component,)                                    Dirichlet
+``covariances``    full (component, feature, feature_bis);         InverseWishart
+                   tied (feature, feature_bis)                     InverseWishart
+                   diag (component, feature)                       InverseGamma
+                   spherical (component,)                          InverseGamma
+``means``          (component, feature)                            (Mv)Normal given
+                                                                   covariances
+``x``              (observation, feature)                          the mixture, observed
+=================  ==============================================  =======================
+
+Coordinates: ``component`` is 0..K-1, ``feature`` and ``feature_bis`` are the feature names
+(``x1``, ``x2``, ... unless given), ``observation`` is 0..n-1.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from latentmix.bayes.distributions import InverseWishart
+from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
+from latentmix.priors import ConjugatePrior
+from latentmix.validation import check_data, check_n_components
+
+__all__ = [
+    "COMPONENT",
+    "FEATURE",
+    "FEATURE_BIS",
+    "OBSERVATION",
+    "VAR_NAMES",
+    "build_model",
+    "covariance_dims",
+    "params_from_point",
+    "params_to_point",
+    "resolve_prior",
+]
+
+COMPONENT = "component"
+FEATURE = "feature"
+FEATURE_BIS = "feature_bis"
+OBSERVATION = "observation"
+VAR_NAMES = ("weights", "means", "covariances")
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+def covariance_dims(covariance_type: str) -> tuple[str, ...]:
+    """The dims of ``covariances`` for a covariance type."""
+    return {
+        "full": (COMPONENT, FEATURE, FEATURE_BIS),
+        "tied": (FEATURE, FEATURE_BIS),
+        "diag": (COMPONENT, FEATURE),
+        "spherical": (COMPONENT,),
+    }[check_covariance_type(covariance_type)]
+
+
+def resolve_prior(X, n_components: int, covariance_type: str, prior) -> ConjugatePrior:
+    """Turn the ``prior`` argument into a checked :class:`ConjugatePrior`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    n_components : int
+    covariance_type : str
+    prior : "default" or ConjugatePrior
+
+    Returns
+    -------
+    ConjugatePrior
+
+    Raises
+    ------
+    ValueError
+        For ``None`` (the mixture likelihood alone has no proper posterior), for anything
+        that is not a ConjugatePrior, and for a prior that does not fit the data.
+    """
+    if prior is None:
+        raise ValueError(
+            "prior=None has no posterior: the mixture likelihood alone is unbounded (a "
+            "component collapsing on one point) and invariant to relabelling, so with a flat "
+            "prior the posterior is improper. Use prior='default' (data-scaled, Fraley & "
+            "Raftery 2007) or pass a ConjugatePrior; EMGaussianMixture(prior=None) gives "
+            "the MLE."
+        )
+    if isinstance(prior, str):
+        if prior != "default":
+            raise ValueError(f"prior must be 'default' or a ConjugatePrior; got {prior!r}.")
+        return ConjugatePrior.default(X, n_components, covariance_type)
+    if not isinstance(prior, ConjugatePrior):
+        raise ValueError(
+            f"prior must be 'default' or a latentmix.ConjugatePrior; got {type(prior).__name__}."
+        )
+    prior.check(X.shape[1], n_components, covariance_type)
+    return prior
+
+
+# --- the mixture log-likelihood, one function per covariance type -------------------------
+
+
+def _component_logp_full(X, means, covariances):
+    d = X.shape[-1]
+    chol = pt.linalg.cholesky(covariances, lower=True)  # (K, d, d)
+    eye = pt.eye(d)
+    # L^{-1} by a triangular solve; z = L^{-1}(x - mu) is then a batched product.
+    chol_inv = pt.linalg.solve_triangular(chol, pt.broadcast_to(eye, chol.shape), lower=True)
+    diff = X[None, :, :] - means[:, None, :]  # (K, n, d)
+    z = diff @ pt.swapaxes(chol_inv, -1, -2)
+    maha = (z**2).sum(-1)  # (K, n)
+    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (K,)
+    return (-0.5 * (d * _LOG_2PI + maha) - log_det[:, None]).T
+
+
+def _component_logp_tied(X, means, covariances):
+    d = X.shape[-1]
+    chol = pt.linalg.cholesky(covariances, lower=True)  # (d, d)
+    chol_inv = pt.linalg.solve_triangular(chol, pt.eye(d), lower=True)
+    z = X @ chol_inv.T  # (n, d)
+    z_means = means @ chol_inv.T  # (K, d)
+    maha = ((z[:, None, :] - z_means[None, :, :]) ** 2).sum(-1)  # (n, K)
+    log_det = pt.log(pt.diagonal(chol)).sum()
+    return -0.5 * (d * _LOG_2PI + maha) - log_det
+
+
+def _component_logp_diag(X, means, covariances):
+    d = X.shape[-1]
+    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
+    maha = (diff**2 / covariances[None, :, :]).sum(-1)
+    log_det = 0.5 * pt.log(covariances).sum(-1)  # (K,)
+    return -0.5 * (d * _LOG_2PI + maha) - log_det[None, :]
+
+
+def _component_logp_spherical(X, means, covariances):
+    d = X.shape[-1]
+    sq = ((X[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # (n, K)
+    return -0.5 * (d * _LOG_2PI + sq / covariances[None, :]) - 0.5 * d * pt.log(covariances)
+
+
+_COMPONENT_LOGP = {
+    "full": _component_logp_full,
+    "tied": _component_logp_tied,
+    "diag": _component_logp_diag,
+    "spherical": _component_logp_spherical,
+}
+
+_SIGNATURES = {
+    "full": "(k),(k,d),(k,d,d)->(d)",
+    "tied": "(k),(k,d),(d,d)->(d)",
+    "diag": "(k),(k,d),(k,d)->(d)",
+    "spherical": "(k),(k,d),(k)->(d)",
+}
+
+
+def _drop_batch_dims(param, core_ndim):
+    extra = param.type.ndim - core_ndim
+    if extra == 0:
+        return param
+    if not all(param.type.broadcastable[:extra]):
+        raise NotImplementedError("the mixture density takes one parameter set at a time.")
+    return param.squeeze(axis=tuple(range(extra)))
+
+
+def mixture_logp(value, weights, means, covariances, *, covariance_type: str):
+    r"""Symbolic :math:`\log \sum_k w_k \mathcal N(x_i \mid \mu_k, \Sigma_k)` per row.
+
+    Parameters
+    ----------
+    value : TensorVariable of shape (n, d)
+    weights : TensorVariable of shape (K,)
+    means : TensorVariable of shape (K, d)
+    covariances : TensorVariable in the shape of ``covariance_type``
+    covariance_type : str
+
+    Returns
+    -------
+    TensorVariable of shape (n,)
+    """
+    # The random-variable Op prepends length-one batch dims to the parameters; drop them.
+    core_ndim = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}[covariance_type]
+    weights, means, covariances = (
+        _drop_batch_dims(p, k) for p, k in [(weights, 1), (means, 2), (covariances, core_ndim)]
+    )
+    comp = _COMPONENT_LOGP[covariance_type](value, means, covariances)
+    return pm.math.logsumexp(pt.log(weights)[None, :] + comp, axis=-1, keepdims=False)
+
+
+def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
+    from latentmix.params import sample_mixture
+
+    weights, means = np.asarray(weights), np.asarray(means)
+    if weights.ndim != 1:
+        raise NotImplementedError("draws from the mixture take one parameter set at a time.")
+    covariances = np.asarray(covariances)
+    params = MixtureParams(weights / weights.sum(), means, covariances, covariance_type)
+    n = int(np.prod(size)) if size is not None else 1
+    X, _ = sample_mixture(params, n, rng)
+    return X.reshape((*(size or ()), means.shape[1]))
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def build_model(
+    X,
+    n_components: int,
+    covariance_type: str = "full",
+    prior="default",
+    feature_names=None,
+) -> pm.Model:
+    """The PyMC model of a K-component Gaussian mixture under the conjugate prior.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d) or (n,)
+        The data (a 1-D array is one feature).
+    n_components : int
+        K.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    prior : "default" or ConjugatePrior
+        ``"default"`` is ``ConjugatePrior.default(X, K, covariance_type)``. ``None`` is an
+        error: the unpenalised likelihood has no proper posterior.
+    feature_names : sequence of str, optional
+        Coordinates of the ``feature`` dims; ``x1``, ``x2``, ... by default.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``weights``, ``means``, ``covariances`` and the observed ``x``, with
+        the dims in the module docstring. ``model.compile_logp(jacobian=False)`` is the EM
+        objective (log-likelihood + log-prior).
+    """
+    n_components = check_n_components(n_components)
+    check_covariance_type(covariance_type)
+    X = check_data(X, n_components=n_components)
+    prior = resolve_prior(X, n_components, covariance_type, prior)
+    n, d = X.shape
+    if feature_names is None:
+        feature_names = [f"x{j + 1}" for j in range(d)]
+    feature_names = [str(f) for f in feature_names]
+    if len(feature_names) != d:
+        raise ValueError(f"feature_names has {len(feature_names)} names but X has {d} columns.")
+    coords = {
+        COMPONENT: np.arange(n_components),
+        FEATURE: feature_names,
+        FEATURE_BIS: feature_names,
+        OBSERVATION: np.arange(n),
+    }
+    alpha = prior.concentration(n_components)
+    kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
+    with pm.Model(coords=coords) as model:
+        weights = pm.Dirichlet("weights", a=alpha, dims=COMPONENT)
+        if covariance_type in ("full", "tied"):
+            covariances = InverseWishart(
+                "covariances", nu=nu, scale=prior.scale, dims=covariance_dims(covariance_type)
+            )
+            means = pm.MvNormal("means", mu=m0, cov=covariances / kappa, dims=(COMPONENT, FEATURE))
+        else:
+            covariances = pm.InverseGamma(
+                "covariances",
+                alpha=0.5 * nu,
+                beta=0.5 * np.asarray(prior.scale),
+                dims=covariance_dims(covariance_type),
+            )
+            variances = covariances if covariance_type == "diag" else covariances[:, None]
+            means = pm.Normal(
+                "means", mu=m0, sigma=pt.sqrt(variances / kappa), dims=(COMPONENT, FEATURE)
+            )
+        pm.CustomDist(
+            "x",
+            weights,
+            means,
+            covariances,
+            logp=partial(mixture_logp, covariance_type=covariance_type),
+            random=partial(_mixture_random, covariance_type=covariance_type),
+            signature=_SIGNATURES[covariance_type],
+            observed=X,
+            dims=(OBSERVATION, FEATURE),
+        )
+    return model
+
+
+# --- moving between MixtureParams and model points ---------------------------------------
+
+
+def params_to_point(model: pm.Model, params: MixtureParams) -> dict:
+    """The point (transformed value names) of ``model`` at ``params``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        From :func:`build_model`, with the same K, d and covariance type as ``params``.
+    params : MixtureParams
+
+    Returns
+    -------
+    dict
+        Value-variable name -> ndarray, as ``model.compile_logp()`` expects.
+    """
+    values = {
+        "weights": np.asarray(params.weights, dtype=float),
+        "means": np.asarray(params.means, dtype=float),
+        "covariances": np.asarray(params.covariances, dtype=float),
+    }
+    point = {}
+    for name, value in values.items():
+        rv = model[name]
+        expected = tuple(rv.shape.eval())
+        if value.shape != expected:
+            raise ValueError(
+                f"{name} has shape {value.shape} but the model's {name} has shape {expected}."
+            )
+        transform = model.rvs_to_transforms[rv]
+        value_var = model.rvs_to_values[rv]
+        if transform is None:
+            point[value_var.name] = value
+        else:
+            point[value_var.name] = transform.forward(pt.as_tensor(value), *rv.owner.inputs).eval()
+    return point
+
+
+def params_from_point(point: dict, covariance_type: str) -> MixtureParams:
+    """:class:`MixtureParams` from a dict holding ``weights``, ``means``, ``covariances``."""
+    means = np.asarray(point["means"], dtype=float)
+    covariances = np.asarray(point["covariances"], dtype=float)
+    K, d = means.shape
+    covariances = covariances.reshape(covariances_shape(covariance_type, K, d))
+    if covariance_type in ("full", "tied"):
+        # Symmetrise round-off from L L^T.
+        covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
+    return MixtureParams(
+        np.asarray(point["weights"], dtype=float), means, covariances, covariance_type
+    )
