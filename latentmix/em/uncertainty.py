@@ -270,6 +270,41 @@ def natural_vector(params: MixtureParams) -> np.ndarray:
     return np.concatenate([params.weights, np.ravel(params.means), entries])
 
 
+def natural_draws(thetas, n_components: int, n_features: int, covariance_type: str):
+    """:func:`natural_vector` of :func:`from_unconstrained` for many theta at once.
+
+    Parameters
+    ----------
+    thetas : ndarray of shape (S, p)
+    n_components, n_features : int
+    covariance_type : str
+
+    Returns
+    -------
+    ndarray of shape (S, P)
+    """
+    lay = layout(n_components, n_features, covariance_type)
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    S, K, d = thetas.shape[0], n_components, n_features
+    beta = np.concatenate([thetas[:, : K - 1], np.zeros((S, 1))], axis=1)
+    weights = np.exp(beta - logsumexp(beta, axis=1, keepdims=True))
+    means = thetas[:, K - 1 : K - 1 + K * d]
+    start = lay.factor_slice(0).start
+    phi = thetas[:, start:].reshape(S, lay.n_blocks, lay.n_factor)
+    P = np.zeros((S, lay.n_blocks, d, d))
+    for m, (i, j) in enumerate(lay.factor_index):
+        v = np.exp(phi[..., m]) if lay.is_log[m] else phi[..., m]
+        if covariance_type == "spherical":
+            P += v[..., None, None] * np.eye(d)
+        else:
+            P[..., i, j] = v
+    # Sigma = P^{-T} P^{-1}: invert the triangular factor by a batched triangular solve.
+    inv = linalg.solve_triangular(P, np.broadcast_to(np.eye(d), P.shape), lower=False)
+    sigma = np.swapaxes(inv, -1, -2) @ inv
+    entries = np.stack([sigma[:, b, i, j] for b, i, j in _natural_cov_index(lay)], axis=1)
+    return np.concatenate([weights, means, entries], axis=1)
+
+
 def _factor_derivatives(P, lay: Layout) -> np.ndarray:
     """dP/dphi for each of the M free entries of one factor: shape (M, d, d)."""
     d = lay.n_features
@@ -689,9 +724,7 @@ def laplace(
     chol = np.linalg.cholesky(cov_theta)
     z = rng.standard_normal((n_draws, theta.size))
     K, d, kind = params.n_components, params.n_features, params.covariance_type
-    draws = np.array(
-        [natural_vector(from_unconstrained(theta + chol @ zi, K, d, kind)) for zi in z]
-    )
+    draws = natural_draws(theta + z @ chol.T, K, d, kind)
     tail = (1 - level) / 2
     lower, upper = np.quantile(draws, [tail, 1 - tail], axis=0)
     names = parameter_names(K, d, kind)
@@ -754,6 +787,7 @@ def _default_refit(params: MixtureParams, prior):
             prior=prior,
             n_init=1,
             init=params,
+            tol=1e-8,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a slow replicate still counts; EM is monotone
