@@ -1,0 +1,396 @@
+"""The report's figures, drawn with matplotlib's Agg backend.
+
+Every function takes plain arrays (or a :class:`~latentmix.compare.Comparison`) and returns a
+:class:`matplotlib.figure.Figure`; :func:`save` writes it as PNG and closes it. One colour per
+estimate throughout: MLE orange dashed, MAP blue solid, posterior purple, truth black dotted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from scipy.special import logsumexp
+from scipy.stats import chi2
+
+from latentmix.compare import Comparison, draw_weighted_log_prob
+from latentmix.params import MixtureParams
+
+MLE_STYLE = {"color": "#d95f02", "linestyle": "--", "linewidth": 2.0}
+MAP_STYLE = {"color": "#1b62a5", "linestyle": "-", "linewidth": 2.0}
+TRUTH_STYLE = {"color": "black", "linestyle": ":", "linewidth": 2.0}
+POSTERIOR_COLOR = "#7570b3"
+POINT_COLORS = ("#66a61e", "#e7298a", "#a6761d", "#1b9e77", "#e6ab02", "#666666")
+CHAIN_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
+DPI = 110
+# Radius of the 95% probability ellipse of a 2-D Gaussian.
+_R95 = float(np.sqrt(chi2.ppf(0.95, 2)))
+
+
+def save(fig: Figure, path) -> None:
+    """Write a figure as PNG."""
+    fig.savefig(path, dpi=DPI, format="png")
+
+
+def _text(label) -> str:
+    """A user string safe for matplotlib (a '$' would start mathtext)."""
+    return str(label).replace("$", r"\$")
+
+
+def _thin(n_total: int, n_keep: int) -> np.ndarray:
+    return np.unique(np.linspace(0, n_total - 1, min(n_total, n_keep)).astype(int))
+
+
+def _flat_draws(draws: MixtureParams, n_keep: int) -> list[np.ndarray]:
+    """Up to ``n_keep`` evenly spaced draws, chains pooled: weights, means, covariances."""
+    C, S = draws.weights.shape[:2]
+    keep = _thin(C * S, n_keep)
+    return [a.reshape(C * S, *a.shape[2:])[keep] for a in draws[:3]]
+
+
+def _estimates(comparison: Comparison):
+    """(label, params, line style) of every point estimate present."""
+    out = [("MLE", comparison.mle, MLE_STYLE), ("MAP", comparison.map, MAP_STYLE)]
+    out.append(("truth", comparison.truth, TRUTH_STYLE))
+    return [(name, p, style) for name, p, style in out if p is not None]
+
+
+def _mixture_density(grid, params_arrays, kind) -> np.ndarray:
+    """Mixture density on a 1-D grid for a batch of draws, shape (S, G)."""
+    wlp = draw_weighted_log_prob(grid[:, None], *params_arrays, kind)
+    return np.exp(logsumexp(wlp, axis=-1))
+
+
+# --- the data with the fitted mixtures -------------------------------------------------------
+
+
+def density_1d(X, comparison: Comparison, draws: MixtureParams, interval=0.94) -> Figure:
+    """Histogram of 1-D data with the MLE, MAP and posterior predictive densities.
+
+    The posterior predictive density is the mean over draws of the mixture density; the band
+    is the pointwise equal-tailed ``interval`` of the density over draws.
+    """
+    x = np.asarray(X, dtype=float).ravel()
+    kind = comparison.covariance_type
+    span = x.max() - x.min()
+    grid = np.linspace(x.min() - 0.1 * span, x.max() + 0.1 * span, 400)
+    fig = Figure(figsize=(8, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.hist(
+        x,
+        bins=min(60, max(10, x.size // 4)),
+        density=True,
+        color="#d9d9d9",
+        edgecolor="white",
+        label="data",
+    )
+    ax.plot(x, np.full_like(x, -0.01 * _hist_top(x)), "|", color="#555555", markersize=8)
+    dens = _mixture_density(grid, _flat_draws(draws, 400), kind)
+    tail = (1 - interval) / 2
+    lo, hi = np.quantile(dens, [tail, 1 - tail], axis=0)
+    ax.fill_between(
+        grid,
+        lo,
+        hi,
+        color=POSTERIOR_COLOR,
+        alpha=0.25,
+        linewidth=0,
+        label=f"posterior {interval:.0%} band",
+    )
+    ax.plot(grid, dens.mean(0), color=POSTERIOR_COLOR, linewidth=2, label="posterior predictive")
+    for name, params, style in _estimates(comparison):
+        d = _mixture_density(grid, [a[None] for a in params[:3]], kind)[0]
+        ax.plot(grid, d, label=f"{name} plug-in", **style)
+    ax.set_xlabel(_text(comparison.feature_names[0]))
+    ax.set_ylabel("density")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.legend(frameon=False, fontsize=9)
+    ax.set_title("Data and the fitted mixture densities", fontsize=11)
+    return fig
+
+
+def _hist_top(x):
+    counts, _ = np.histogram(x, bins=30, density=True)
+    return counts.max()
+
+
+def _ellipse(mean, cov, n=100) -> np.ndarray:
+    """Points on the 95% probability ellipse of a 2-D Gaussian, shape (n, 2)."""
+    t = np.linspace(0, 2 * np.pi, n)
+    chol = np.linalg.cholesky(cov)
+    return mean + _R95 * np.stack([np.cos(t), np.sin(t)], axis=1) @ chol.T
+
+
+def _draw_pair(ax, X, dims, comparison: Comparison, flat, labels, n_cloud=40):
+    """Scatter of two columns with 95% ellipses of every estimate and of posterior draws."""
+    i, j = dims
+    sub = np.ix_(dims, dims)
+    K = comparison.map.n_components
+    for k in range(K):
+        pts = X[labels == k]
+        ax.scatter(
+            pts[:, i],
+            pts[:, j],
+            s=9,
+            color=POINT_COLORS[k % len(POINT_COLORS)],
+            alpha=0.55,
+            linewidths=0,
+        )
+    weights, means, covs = flat
+    kind = comparison.covariance_type
+    full = _full_stack(covs, kind, K, comparison.map.n_features)
+    keep = _thin(len(weights), n_cloud)
+    segs = [_ellipse(means[s, k, list(dims)], full[s, k][sub]) for s in keep for k in range(K)]
+    ax.add_collection(LineCollection(segs, colors=POSTERIOR_COLOR, alpha=0.18, linewidths=0.7))
+    for _, params, style in _estimates(comparison):
+        fc = params.full_covariances()
+        for k in range(K):
+            e = _ellipse(params.means[k, list(dims)], fc[k][sub])
+            ax.plot(e[:, 0], e[:, 1], **style)
+    ax.autoscale_view()
+
+
+def _full_stack(covs, kind, K, d):
+    """(S, natural shape) covariance draws as (S, K, d, d)."""
+    S = covs.shape[0]
+    if kind == "full":
+        return covs
+    if kind == "tied":
+        return np.broadcast_to(covs[:, None], (S, K, d, d))
+    eye = np.eye(d)
+    if kind == "diag":
+        return covs[..., None] * eye
+    return covs[..., None, None] * eye
+
+
+def _pair_legend(fig_or_ax, comparison: Comparison, **kwargs):
+    handles = [Line2D([], [], **style, label=name) for name, _, style in _estimates(comparison)]
+    handles.append(Line2D([], [], color=POSTERIOR_COLOR, alpha=0.6, label="posterior draws"))
+    K = comparison.map.n_components
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            color=POINT_COLORS[k % len(POINT_COLORS)],
+            label=f"points of component {k + 1} (MAP)",
+        )
+        for k in range(K)
+    ]
+    fig_or_ax.legend(handles=handles, frameon=False, fontsize=8, **kwargs)
+
+
+def scatter_2d(X, comparison: Comparison, draws: MixtureParams) -> Figure:
+    """2-D data coloured by MAP component, with 95% ellipses of MLE, MAP and 40 draws."""
+    fig = Figure(figsize=(7.5, 5.8), layout="constrained")
+    ax = fig.add_subplot()
+    labels = comparison.membership.responsibilities_map.argmax(1)
+    _draw_pair(ax, X, (0, 1), comparison, _flat_draws(draws, 400), labels)
+    names = comparison.feature_names
+    ax.set_xlabel(_text(names[0]))
+    ax.set_ylabel(_text(names[1]))
+    ax.set_title("Data with 95% ellipses: MLE, MAP and posterior draws", fontsize=11)
+    _pair_legend(ax, comparison, loc="best")
+    return fig
+
+
+def pairs(X, comparison: Comparison, draws: MixtureParams, max_dims: int = 4) -> Figure:
+    """Pairwise panels of the leading ``max_dims`` features (lower triangle) with ellipses."""
+    d = min(comparison.map.n_features, max_dims)
+    names = comparison.feature_names
+    fig = Figure(figsize=(2.6 * d + 1.5, 2.6 * d), layout="constrained")
+    axes = fig.subplots(d, d, squeeze=False)
+    labels = comparison.membership.responsibilities_map.argmax(1)
+    flat = _flat_draws(draws, 400)
+    for r in range(d):
+        for c in range(d):
+            ax = axes[r, c]
+            if c > r:
+                ax.set_axis_off()
+                continue
+            if r == c:
+                ax.hist(X[:, r], bins=30, color="#bdbdbd", edgecolor="white")
+                ax.set_yticks([])
+            else:
+                _draw_pair(ax, X, (c, r), comparison, flat, labels, n_cloud=25)
+            if r == d - 1:
+                ax.set_xlabel(_text(names[c]))
+            if c == 0 and r > 0:
+                ax.set_ylabel(_text(names[r]))
+            ax.tick_params(labelsize=7)
+    _pair_legend(fig, comparison, loc="upper right", bbox_to_anchor=(0.98, 0.98))
+    fig.suptitle("Pairs of the leading features, 95% ellipses", fontsize=11)
+    return fig
+
+
+# --- the posterior ---------------------------------------------------------------------------
+
+
+def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4) -> Figure:
+    """Posterior histogram of every entry of a group with its interval and point estimates."""
+    from latentmix.compare import GROUPS
+
+    table = comparison.tables[group]
+    samples_all = draws[GROUPS.index(group)]
+    n = len(table.entries)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(3.1 * ncols, 2.3 * nrows + 0.5), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, entry in zip(axes, table.entries, strict=False):
+        s = samples_all[(slice(None), slice(None), *entry.index)].ravel()
+        ax.hist(s, bins=40, color=POSTERIOR_COLOR, alpha=0.55, density=True)
+        ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
+        for value, style in (
+            (entry.mle, MLE_STYLE),
+            (entry.map, MAP_STYLE),
+            (entry.truth, TRUTH_STYLE),
+        ):
+            if value is not None:
+                ax.axvline(value, **style)
+        ax.set_title(_text(entry.label), fontsize=9)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    handles = [Line2D([], [], **style, label=name) for name, _, style in _estimates(comparison)]
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color=POSTERIOR_COLOR,
+            alpha=0.35,
+            linewidth=8,
+            label=f"{table.interval:.0%} interval",
+        )
+    )
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9
+    )
+    fig.suptitle(f"Posterior of the {group}", fontsize=11)
+    return fig
+
+
+def trace_rank(comparison: Comparison, draws: MixtureParams, group: str, bins=20) -> Figure:
+    """Trace (left) and rank histogram per chain (right) of every entry of a group."""
+    from latentmix.compare import GROUPS
+
+    table = comparison.tables[group]
+    samples_all = draws[GROUPS.index(group)]
+    C, S = samples_all.shape[:2]
+    n = len(table.entries)
+    per_row = 2 if n > 1 else 1
+    nrows = -(-n // per_row)
+    fig = Figure(figsize=(6.5 * per_row, 1.55 * nrows + 0.6), layout="constrained")
+    grid = fig.add_gridspec(nrows, 2 * per_row, width_ratios=[3, 1.2] * per_row)
+    edges = np.linspace(0, C * S, bins + 1)
+    for e, entry in enumerate(table.entries):
+        r, c = divmod(e, per_row)
+        ax_t = fig.add_subplot(grid[r, 2 * c])
+        ax_r = fig.add_subplot(grid[r, 2 * c + 1])
+        s = samples_all[(slice(None), slice(None), *entry.index)]
+        ranks = np.argsort(np.argsort(s.ravel(), kind="stable")).reshape(C, S)
+        for ch in range(C):
+            color = CHAIN_COLORS[ch % len(CHAIN_COLORS)]
+            ax_t.plot(s[ch], color=color, linewidth=0.5, alpha=0.7)
+            counts, _ = np.histogram(ranks[ch], bins=edges)
+            ax_r.stairs(counts, edges, color=color, linewidth=1.1, baseline=None)
+        ax_r.axhline(S / bins, color="#444444", linestyle=":", linewidth=1)
+        ax_r.set_ylim(0, max(1.0, 2.2 * S / bins))
+        ax_t.set_title(_text(entry.label), fontsize=8, loc="left")
+        ax_r.set_title("ranks by chain", fontsize=7)
+        for ax in (ax_t, ax_r):
+            ax.tick_params(labelsize=6)
+        ax_r.set_yticks([])
+        ax_r.set_xticks([])
+    fig.suptitle(f"Trace and rank plots: {group} ({C} chains x {S} draws)", fontsize=10)
+    return fig
+
+
+# --- EM and membership -----------------------------------------------------------------------
+
+
+def em_objective(restarts: dict) -> Figure:
+    """Gap to the best objective by iteration, every restart, for each EM fit.
+
+    Parameters
+    ----------
+    restarts : dict of str to list of ndarray
+        For each fit (``"MLE"``, ``"MAP"``) the objective history of every restart.
+    """
+    fits = [(name, runs) for name, runs in restarts.items() if runs]
+    fig = Figure(figsize=(5.2 * max(1, len(fits)), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(fits)), squeeze=False)).ravel()
+    for ax, (name, runs) in zip(axes, fits, strict=False):
+        finite = [np.asarray(h, float)[np.isfinite(h)] for h in runs]
+        finite = [h for h in finite if h.size]
+        if not finite:
+            continue
+        best = max(h[-1] for h in finite)
+        scale = max(1.0, abs(best))
+        floor = 1e-13 * scale
+        style = MLE_STYLE if name == "MLE" else MAP_STYLE
+        best_run = int(np.argmax([h[-1] for h in finite]))
+        for r, h in enumerate(finite):
+            gap = np.maximum(best - h, floor)
+            is_best = r == best_run
+            ax.plot(
+                np.arange(h.size),
+                gap,
+                color=style["color"],
+                alpha=0.95 if is_best else 0.35,
+                linewidth=2 if is_best else 1,
+            )
+        ax.set_yscale("log")
+        if max(h.size for h in finite) > 60:
+            ax.set_xscale("symlog", linthresh=10)
+        ax.set_xlabel("EM iteration")
+        ax.set_ylabel("best objective - objective")
+        n_best = sum(abs(h[-1] - best) <= 1e-6 * scale for h in finite)
+        ax.set_title(
+            f"{name}: {len(finite)} restarts, {n_best} reach the best ({best:.4g})", fontsize=10
+        )
+    fig.suptitle("EM objective by iteration (bold: the run kept)", fontsize=11)
+    return fig
+
+
+def membership(comparison: Comparison, max_panels: int = 4) -> Figure:
+    """EM (MAP) responsibilities against posterior membership, with ± 1 sd over draws."""
+    m = comparison.membership
+    K = m.responsibilities_map.shape[1]
+    comps = [0] if K == 2 else list(range(min(K, max_panels)))
+    fig = Figure(figsize=(max(5.0, 3.9 * len(comps) + 0.4), 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(comps), squeeze=False)).ravel()
+    top = [int(i) for i in m.top[:5] if m.disagreement[i] > 0.02]
+    for ax, k in zip(axes, comps, strict=True):
+        x, y, e = m.responsibilities_map[:, k], m.posterior_mean[:, k], m.posterior_sd[:, k]
+        ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":")
+        ax.errorbar(
+            x,
+            y,
+            yerr=e,
+            fmt="o",
+            markersize=3,
+            color=POSTERIOR_COLOR,
+            alpha=0.45,
+            elinewidth=0.7,
+            capsize=0,
+        )
+        for i in top:
+            ax.annotate(
+                str(i + 1),
+                (x[i], y[i]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+                color="#b2182b",
+            )
+        ax.set_xlim(-0.04, 1.04)
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"EM MAP responsibility, component {k + 1}")
+        ax.set_ylabel(f"posterior P(component {k + 1})")
+    fig.suptitle("Membership: EM MAP against the posterior", fontsize=11)
+    return fig
