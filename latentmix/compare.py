@@ -295,7 +295,7 @@ def compare(
         and ``covariances`` (chain, draw, *shape of the covariance type*), components already
         in the order of ``map_estimate``. A fitted estimator's ``idata_`` is used. A
         ``log_likelihood`` group is added in place (variable ``x``, dims chain, draw,
-        ``obs_id``) if the idata has none.
+        ``observation``) if the idata has none.
     map_estimate : MixtureParams or EMGaussianMixture
         The EM MAP (a fitted estimator's ``params_`` is used).
     mle : MixtureParams or EMGaussianMixture, optional
@@ -502,7 +502,7 @@ def _attach_log_likelihood(idata, pointwise) -> None:
     ll = az.from_dict(
         log_likelihood={"x": pointwise},
         coords={"chain": idata.posterior.chain.values, "draw": idata.posterior.draw.values},
-        dims={"x": ["obs_id"]},
+        dims={"x": ["observation"]},
     )
     idata.extend(ll)
 
