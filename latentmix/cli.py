@@ -13,7 +13,7 @@ import sys
 
 from latentmix import __version__
 
-COMMANDS = ("fit", "report")
+COMMANDS = ("fit", "teach", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

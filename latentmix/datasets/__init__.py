@@ -193,6 +193,41 @@ def synthetic_3d(n_samples: int = 300, random_state=0) -> Dataset:
     return make_synthetic(truth, n_samples, random_state, name="synthetic3d")
 
 
+def house_prices(n_samples: int = 240, random_state=0) -> Dataset:
+    """Simulated sale prices (thousands) of houses in three neighbourhoods, in 1-D.
+
+    Each neighbourhood is one component: a cheaper, common one, a mid-priced one and a small,
+    expensive and more spread-out one. The neighbourhood of each sale is ``target``; the
+    generating mixture is ``truth``.
+
+    Parameters
+    ----------
+    n_samples : int
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    Dataset
+        ``data`` of shape (n_samples, 1), feature ``price_k``.
+    """
+    truth = MixtureParams(
+        weights=np.array([0.45, 0.35, 0.20]),
+        means=np.array([[210.0], [340.0], [520.0]]),
+        covariances=np.array([30.0, 40.0, 65.0]) ** 2,
+        covariance_type="spherical",
+    )
+    data = make_synthetic(truth, n_samples, random_state, name="house_prices")
+    return Dataset(
+        "house_prices",
+        data.data,
+        ("price_k",),
+        f"{n_samples} simulated house sale prices (thousands) from three neighbourhoods "
+        "(weights 0.45, 0.35, 0.20; means 210, 340, 520; sd 30, 40, 65).",
+        data.target,
+        truth,
+    )
+
+
 # --- CSV parsing ------------------------------------------------------------------------
 
 
