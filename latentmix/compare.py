@@ -557,10 +557,11 @@ def _table(group, draws, map_params, mle_params, truth, names, interval, diagnos
         lower, median, upper = np.quantile(samples, [tail, 0.5, 1 - tail])
         point = {}
         for name, params in (("map", map_params), ("mle", mle_params), ("truth", truth)):
-            if params is None:
+            values = None if params is None else _in_type(params, kind)[gi]
+            if values is None:
                 point[name] = (None, None, None)
                 continue
-            value = float(np.asarray(params[gi])[index])
+            value = float(np.asarray(values)[index])
             point[name] = (value, _quantile(samples, value), not lower <= value <= upper)
         diag = {
             key: float(np.asarray(diagnostics[key][group])[index])
@@ -733,6 +734,30 @@ def _as_params(value, name) -> MixtureParams:
         np.asarray(value.covariances, float),
         value.covariance_type,
     )
+
+
+def _in_type(params: MixtureParams, kind: str) -> tuple:
+    """Weights, means and covariances in the shape of ``kind``.
+
+    A truth of another covariance type is converted where that is exact: any type's
+    variances to ``diag``; to ``tied`` or ``spherical`` only when the covariances are equal
+    or isotropic. Otherwise the covariances are None (no true value to show).
+    """
+    if params.covariance_type == kind:
+        return params[:3]
+    full = params.full_covariances()
+    d = params.means.shape[1]
+    variances = np.diagonal(full, axis1=1, axis2=2)
+    cov = None
+    if kind == "full":
+        cov = full
+    elif kind == "diag":
+        cov = variances.copy()
+    elif kind == "tied" and np.allclose(full, full[0]):
+        cov = full[0]
+    elif kind == "spherical" and np.allclose(full, variances[:, :1, None] * np.eye(d)):
+        cov = variances[:, 0].copy()
+    return params.weights, params.means, cov
 
 
 def _default_names(d):

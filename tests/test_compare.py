@@ -214,3 +214,15 @@ def test_one_dimensional_and_bad_input():
         compare(X, fake_idata(params), params, interval=1.5)
     with pytest.raises(ValueError, match="MixtureParams"):
         compare(X, fake_idata(params), "not params")
+
+
+def test_truth_of_another_covariance_type():
+    X, _ = sample_mixture(TRUTH, 80, random_state=12)
+    diag = as_type(TRUTH, "diag")
+    result = compare(X, fake_idata(diag, seed=13), diag, truth=TRUTH)
+    truths = [e.truth for e in result.tables["covariances"].entries]
+    assert truths == pytest.approx([1.0, 0.8, 0.6, 1.2])
+    tied = as_type(TRUTH, "tied")
+    result = compare(X, fake_idata(tied, seed=14), tied, truth=TRUTH)
+    assert all(e.truth is None for e in result.tables["covariances"].entries)
+    assert result.tables["means"].entries[0].truth == 0.0

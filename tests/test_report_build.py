@@ -1,0 +1,193 @@
+"""The report writer on a fake posterior: files, content, escaping and atomic replacement."""
+
+import json
+
+import numpy as np
+import pytest
+from test_compare import fake_idata
+
+from latentmix.compare import compare
+from latentmix.datasets import Dataset, load, read_csv, synthetic_3d
+from latentmix.estimator import EMGaussianMixture
+from latentmix.priors import ConjugatePrior
+from latentmix.report import build
+from latentmix.report.build import (
+    Analysis,
+    ReportSettings,
+    markdown_escape,
+    sampling_summary,
+    staging_directory,
+    write_report,
+)
+
+FILES = {"index.html", "report.md", "estimates.json", "posterior.nc", "figures"}
+
+
+def fake_analysis(dataset: Dataset, K: int, kind: str = "full", seed: int = 0) -> Analysis:
+    """Real EM fits, a fake posterior scattered around the MAP (no sampler)."""
+    X = dataset.data
+    prior = ConjugatePrior.default(X, K, kind)
+    mle = EMGaussianMixture(K, covariance_type=kind, n_init=2, random_state=seed).fit(X)
+    em_map = EMGaussianMixture(K, covariance_type=kind, prior=prior, n_init=2, random_state=seed)
+    em_map.fit(X)
+    idata = fake_idata(em_map.params_, chains=2, draws=60, spread=0.03, seed=seed)
+    comparison = compare(
+        X, idata, em_map, mle=mle, truth=dataset.truth, feature_names=dataset.feature_names
+    )
+    return Analysis(
+        dataset=dataset,
+        X=X,
+        X_test=None,
+        settings=ReportSettings(K, kind, draws=60, chains=2, seed=seed),
+        prior=prior,
+        mle=mle,
+        map=em_map,
+        idata=idata,
+        comparison=comparison,
+        sampling=sampling_summary(object(), idata),
+        timings={"EM MLE": 0.1},
+        command="latentmix report test -k 2",
+    )
+
+
+def leftovers(parent, name):
+    return [p.name for p in parent.iterdir() if p.name.startswith(f".{name}.")]
+
+
+@pytest.fixture(scope="module")
+def faithful_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports") / "faithful"
+    index = write_report(fake_analysis(load("faithful"), 2), out)
+    return out, index
+
+
+def test_report_files_and_content(faithful_report):
+    out, index = faithful_report
+    assert index == out / "index.html"
+    assert {p.name for p in out.iterdir()} == FILES
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert "data.png" in figures and "em_objective.png" in figures
+    assert len(figures) == 9
+    page = index.read_text()
+    # Self-contained: every figure inline, nothing fetched.
+    assert page.count('src="data:image/png;base64,') == len(figures)
+    for needle in ('src="http', 'href="http', "<script", "<link", "@import", "url("):
+        assert needle not in page
+    for needle in (
+        "Model and prior",
+        "weights[1]",
+        "PSIS-LOO",
+        "Cluster membership",
+        "degrees_of_freedom",
+        "R-hat",
+        "Package versions",
+        "eruptions",
+    ):
+        assert needle in page
+    md = (out / "report.md").read_text()
+    for fig in figures:
+        assert f"](figures/{fig})" in md
+    record = json.loads((out / "estimates.json").read_text())
+    assert record["settings"]["n_components"] == 2
+    assert len(record["comparison"]["tables"]["means"]) == 4
+    assert record["comparison"]["interval"]["kind"] == "equal-tailed"
+
+
+def test_numbers_in_page_match_comparison(faithful_report):
+    import arviz as az
+
+    out, _ = faithful_report
+    record = json.loads((out / "estimates.json").read_text())
+    idata = az.from_netcdf(out / "posterior.nc")
+    draws = idata.posterior["means"].values
+    row = record["comparison"]["tables"]["means"][3]
+    assert row["label"] == "means[2, waiting]"
+    assert row["mean"] == pytest.approx(draws[:, :, 1, 1].mean(), rel=1e-12)
+    assert "log_likelihood" in idata.groups()
+
+
+def test_synthetic_truth_and_one_dimension(tmp_path):
+    out = tmp_path / "syn"
+    write_report(fake_analysis(synthetic_3d(n_samples=150), 3), out)
+    page = (out / "index.html").read_text()
+    assert "<th>truth</th>" in page
+    assert "truth: black dotted" in page
+    out1 = tmp_path / "gal"
+    dataset = load("galaxies")
+    write_report(fake_analysis(dataset, 2), out1)
+    assert (out1 / "figures" / "data.png").stat().st_size > 10_000
+
+
+def test_markup_in_column_names_is_escaped(tmp_path):
+    csv = tmp_path / "evil<i>.csv"
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(5, 1, (40, 2))])
+    rows = "\n".join(f"{a:.4f},{b:.4f}" for a, b in X)
+    csv.write_text(f"<b>x</b>,<script>alert('y')</script>|*_\n{rows}\n")
+    out = tmp_path / "evil"
+    write_report(fake_analysis(read_csv(csv), 2), out)
+    page = (out / "index.html").read_text()
+    assert "<b>x</b>" not in page and "<script" not in page and "<i>" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(&#39;y&#39;)&lt;/script&gt;" in page
+    md = (out / "report.md").read_text()
+    assert "<b>" not in md and "<script" not in md
+    assert "&lt;b&gt;x&lt;/b&gt;" in md
+    assert r"\|\*\_" in md  # table cell separators and emphasis neutralised
+
+
+def test_markdown_escape():
+    assert markdown_escape("a|b_<c>`d\ne") == r"a\|b\_&lt;c&gt;\`d e"
+
+
+def test_failed_write_keeps_earlier_report(tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    analysis = fake_analysis(load("faithful"), 2)
+    write_report(analysis, out)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def broken(analysis, figdir):
+        (figdir / "half.png").write_bytes(b"partial")
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(build, "draw_figures", broken)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        write_report(analysis, out)
+    after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert leftovers(tmp_path, "r") == []
+
+
+def test_successful_write_replaces_earlier_report(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    write_report(fake_analysis(load("faithful"), 2, seed=1), out)
+    assert {p.name for p in out.iterdir()} == FILES
+    assert leftovers(tmp_path, "r") == []
+
+
+def test_staging_directory_errors(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with (
+        pytest.raises(ValueError, match="cannot write the report"),
+        staging_directory(blocker / "sub"),
+    ):
+        pass
+    with pytest.raises(ValueError, match="not a directory"), staging_directory(blocker):
+        pass
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="test fraction"):
+        ReportSettings(2, test_fraction=1.5).check()
+    with pytest.raises(ValueError, match="draws"):
+        ReportSettings(2, draws=0).check()
+    with pytest.raises(ValueError, match="covariance_type"):
+        ReportSettings(2, covariance_type="banana").check()
+    assert isinstance(ReportSettings(2).check().seed, int)
+    train, test = build.split_rows(100, 0.25, 2, seed=0)
+    assert len(test) == 25 and len(np.intersect1d(train, test)) == 0
+    with pytest.raises(ValueError, match="held-out"):
+        build.split_rows(5, 0.01, 2, seed=0)
