@@ -134,7 +134,7 @@ def draw_objective(ax, history, upto: int, *, ylim=None, label="log-likelihood")
     t = np.arange(history.size)
     ax.plot(t, history, color="0.85", lw=1)
     ax.plot(t[: upto + 1], history[: upto + 1], color="black", lw=1.5, marker="o", ms=2.5)
-    ax.plot(t[upto], history[upto], "o", color="tab:red", ms=6)
+    ax.plot(t[upto], history[upto], "o", color="tab:red", mec="black", ms=7)
     ax.set_xlim(-0.5, max(history.size - 0.5, 1))
     if ylim is not None:
         ax.set_ylim(*ylim)
@@ -196,15 +196,11 @@ def draw_decomposition(ax, path, upto: int | None = None):
     t = np.arange(upto + 1)
     ll, q = path.log_likelihood[: upto + 1], path.q[: upto + 1]
     ax.fill_between(t, q, ll, color="tab:olive", alpha=0.3, lw=0, label="entropy H")
-    ax.plot(t, ll, color="black", lw=1.5, label=r"log-likelihood $\ell$")
-    ax.plot(t, q, color="tab:olive", lw=1.5, label="Q(θ, θ)")
+    ax.plot(t, ll, color="black", lw=1.5, marker="o", ms=2.5, label=r"log-likelihood $\ell$")
+    ax.plot(t, q, color="tab:olive", lw=1.5, marker="o", ms=2.5, label="Q(θ, θ)")
     ax.set_xlim(-0.5, max(T - 0.5, 1))
-    first = 0
-    ll_all = path.log_likelihood
-    if ll_all.size > 2 and ll_all[1] - ll_all[0] > ll_all[-1] - ll_all[1]:
-        first = 1  # a very poor start would flatten the rest of the picture: leave it off
-    low = min(np.nanmin(path.q[first:]), np.nanmin(ll_all[first:]))
-    high = np.nanmax(ll_all)
+    low = min(np.nanmin(path.q), np.nanmin(path.log_likelihood))
+    high = np.nanmax(path.log_likelihood)
     pad = 0.05 * (high - low) + 1e-9
     ax.set_ylim(low - pad, high + pad)
     ax.set_xlabel("iteration")
@@ -237,7 +233,7 @@ def figure_png(fig: Figure, dpi: int = 80, colours: int = 192) -> bytes:
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     out = io.BytesIO()
-    image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(
+    image.quantize(colors=colours, method=Image.Quantize.FASTOCTREE).save(
         out, format="png", optimize=True
     )
     return out.getvalue()

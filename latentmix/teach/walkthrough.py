@@ -484,13 +484,14 @@ def _restarts_figure(X, restarts):
     grid = np.linspace(5, 40, 600)
     b.hist(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True, color="0.87")
     drawn = set()
-    for r in good:
+    for r in sorted(good, key=lambda r: -r.objective):
         key = round(r.objective, 2)
         if key in drawn:
             continue
         drawn.add(key)
         density = fg.mixture_densities_1d(r.params, grid).sum(axis=0)
-        b.plot(grid, density, color=colour(r), lw=1.5, label=f"log-lik {r.objective:.2f}")
+        best = " (best)" if key == optima[0] else ""
+        b.plot(grid, density, color=colour(r), lw=1.5, label=f"log-lik {r.objective:.2f}{best}")
     counts = np.histogram(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True)[0]
     b.set_ylim(0, 2.5 * counts.max())  # near-collapsed optima have tall spikes: clipped
     b.set_xlabel("velocity (1000 km/s)")
@@ -517,7 +518,7 @@ _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 line-height:1.45;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
-img{max-width:100%}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
+img{width:100%;height:auto}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}
 td,th{border:1px solid #ccc;padding:2px 7px;text-align:right}
 th{background:#f2f2f2}.frame{display:none}.frame.on{display:block}
 .controls{margin:.4em 0}.controls button{font-size:1em;margin-right:.3em}
@@ -706,7 +707,8 @@ def _page(ctx) -> str:
     )
     parts.append(_img(col["png"], "MLE collapse and MAP"))
     parts.append(
-        f"<p>MLE: stopped after {col['mle_iter']} iterations ({e(col['mle_message'])}), "
+        f"<p>MLE: stopped after {col['mle_iter']} iterations, when the component on the lone "
+        "sale collapsed; "
         f"the log-likelihood rising from {col['mle_first']:.2f} to {col['mle_last']:.2f} "
         f"with the component's sd down to {col['mle_sd']:.2e}. MAP: converged in "
         f"{col['map_iter']} iterations to sd {col['map_sd']:.2f} on that component, "
@@ -847,7 +849,6 @@ def build_walkthrough(data: Dataset, n_components: int, out_dir, *, random_state
     ctx["collapse"] = {
         "png": _collapse_figure(collapse),
         "mle_iter": mle.n_iter,
-        "mle_message": mle.message,
         "mle_first": float(mle.objective_history[0]),
         "mle_last": float(mle.objective_history[-1]),
         "mle_sd": sd_last,
