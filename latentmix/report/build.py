@@ -199,7 +199,6 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     """
     import warnings
 
-    from latentmix.bayes import PyMCGaussianMixture
     from latentmix.datasets import Dataset, load_data
     from latentmix.em.estep import DegenerateMixtureError
     from latentmix.estimator import EMGaussianMixture
@@ -264,6 +263,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
             mle = model
         else:
             em_map = model
+
+    from latentmix.bayes import PyMCGaussianMixture
 
     clock = time.perf_counter()
     progress(
@@ -719,7 +720,7 @@ def _table_rows(table, has_mle, has_truth) -> list[dict]:
                 "q_map": _fmt(e.quantile_map, 3),
                 "mle_outside": bool(e.mle_outside),
                 "map_outside": bool(e.map_outside),
-                "r_hat": _fmt(e.r_hat, 4),
+                "r_hat": f"{e.r_hat:.3f}" if np.isfinite(e.r_hat) else "—",
                 "ess_bulk": _fmt(round(e.ess_bulk)) if np.isfinite(e.ess_bulk) else "—",
                 "r_hat_bad": not e.r_hat <= RHAT_MAX,
             }

@@ -1,0 +1,100 @@
+"""``latentmix report`` from the command line: bad input, and one real end-to-end run."""
+
+import json
+import re
+
+import pytest
+
+from latentmix.cli import main
+
+GOOD = "a,b\n" + "\n".join(f"{i % 7}.5,{(i * 3) % 11}.25" for i in range(30)) + "\n"
+
+
+def run_cli(capsys, *argv):
+    code = main(["report", *map(str, argv), "--quiet"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def hidden(parent):
+    return [p.name for p in parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "extra", "message"),
+    [
+        ("a,b\n1,2\n,3\n4,5\n", [], r"column 'a', data row 2 is missing"),
+        ("a,b\n1,2\n3,oops\n4,5\n", [], r"column 'b', data row 2 is not a number \('oops'\)"),
+        (GOOD, ["--columns", "a,zzz"], r"no column named 'zzz'"),
+        ("a,b\n1,2\n3,4\n5,7\n", [], r"3 samples but n_components=5"),
+        (GOOD, ["--test-fraction", "1.5"], r"test fraction must be strictly between 0 and 1"),
+    ],
+)
+def test_bad_input_names_the_problem_and_writes_nothing(
+    tmp_path, capsys, csv_text, extra, message
+):
+    csv = tmp_path / "data.csv"
+    csv.write_text(csv_text)
+    out = tmp_path / "reports" / "r"
+    out.mkdir(parents=True)
+    (out / "index.html").write_text("earlier report")
+    k = 5 if "n_components=5" in message else 2
+    code, stdout, stderr = run_cli(capsys, csv, "-k", k, "--out", out, *extra)
+    assert code == 2
+    assert stderr.startswith("latentmix report: error: ")
+    assert "Traceback" not in stderr
+    assert re.search(message, stderr), stderr
+    assert stdout == ""
+    assert (out / "index.html").read_text() == "earlier report"
+    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert hidden(out.parent) == []
+
+
+def test_unwritable_out_and_unknown_data(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code, _, stderr = run_cli(capsys, "faithful", "-k", 2, "--out", blocker / "report")
+    assert code == 2
+    assert "cannot write the report to" in stderr and "a-file" in stderr
+    code, _, stderr = run_cli(capsys, "faithful", "-k", 2, "--out", blocker)
+    assert code == 2 and "not a directory" in stderr
+    code, _, stderr = run_cli(capsys, tmp_path / "nope.csv", "-k", 2, "--out", tmp_path / "o")
+    assert code == 2 and "no such file" in stderr
+    assert not (tmp_path / "o").exists()
+    assert hidden(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
+    import arviz as az
+
+    out = tmp_path / "faithful"
+    argv = ["faithful", "-k", "2", "--draws", "150", "--tune", "150", "--chains", "2"]
+    argv += ["--seed", "3", "--test-fraction", "0.2", "--n-init", "3", "--out", str(out)]
+    code = main(["report", *argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip() == str(out / "index.html")
+    assert "EM MLE" in captured.err and "posterior" in captured.err  # progress on stderr
+    assert {p.name for p in out.iterdir()} == {
+        "index.html",
+        "report.md",
+        "estimates.json",
+        "posterior.nc",
+        "figures",
+    }
+    record = json.loads((out / "estimates.json").read_text())
+    assert record["settings"]["seed"] == 3
+    assert record["data"] == {"name": "faithful", "n_train": 218, "n_test": 54}
+    assert record["sampling"]["chains"] == 2 and record["sampling"]["draws"] == 150
+    predictive = record["comparison"]["predictive"]
+    assert predictive["n_test"] == 54
+    assert all(row["held_out"] < 0 for row in predictive["rows"])
+    # On this well-separated data the MAP sits inside the posterior's 94% interval.
+    for row in record["comparison"]["tables"]["means"]:
+        assert not row["map_outside"], row
+    assert "--seed 3" in record["command"]
+    idata = az.from_netcdf(out / "posterior.nc")
+    assert idata.posterior["means"].shape == (2, 150, 2, 2)
+    assert idata.log_likelihood["x"].shape == (2, 150, 218)
+    assert hidden(tmp_path) == []
