@@ -14,7 +14,6 @@ Then
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 from scipy.special import logsumexp
 
 from latentmix.params import MixtureParams
@@ -60,17 +59,28 @@ def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
         return 1.0 / np.sqrt(covariances)
     stack = covariances if covariance_type == "full" else covariances[None]
     d = stack.shape[-1]
-    out = np.empty_like(stack)
-    eye = np.eye(d)
-    for k, cov in enumerate(stack):
-        try:
-            chol = linalg.cholesky(cov, lower=True)
-        except (linalg.LinAlgError, ValueError):
-            raise DegenerateMixtureError(
-                f"the covariance of component {k} is singular. {_DEGENERATE_HINT}"
-            ) from None
-        out[k] = linalg.solve_triangular(chol, eye, lower=True).T
+    if not np.all(np.isfinite(stack)):
+        raise DegenerateMixtureError(f"a covariance is not finite. {_DEGENERATE_HINT}")
+    try:
+        chol = np.linalg.cholesky(stack)
+    except np.linalg.LinAlgError:
+        bad = next(k for k, cov in enumerate(stack) if not _is_cholesky_ok(cov))
+        raise DegenerateMixtureError(
+            f"the covariance of component {bad} is singular. {_DEGENERATE_HINT}"
+        ) from None
+    # P = L^{-T}: one batched solve of the triangular factors (numpy's batched solver has
+    # none of the per-call overhead of scipy's triangular solver on tiny matrices).
+    out = np.linalg.solve(chol, np.broadcast_to(np.eye(d), stack.shape)).transpose(0, 2, 1)
+    out = np.triu(out)  # exactly upper triangular
     return out if covariance_type == "full" else out[0]
+
+
+def _is_cholesky_ok(cov) -> bool:
+    try:
+        np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def log_det_precision_cholesky(prec_chol, covariance_type: str, n_features: int) -> np.ndarray:

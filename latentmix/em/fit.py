@@ -303,7 +303,7 @@ def run_em(
         last = (params, log_lik, lp, objective)
         if keep_trajectory:
             trajectory.append((params, responsibilities(X, params)))
-        if len(history) > 1 and abs(history[-1] - history[-2]) <= tol * abs(objective):
+        if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(objective):
             converged = True
             break
         if n_iter >= max_iter:

@@ -1,0 +1,88 @@
+"""E-step densities and responsibilities against a naive scipy.stats computation."""
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+from latentmix.em.estep import (
+    DegenerateMixtureError,
+    component_log_prob,
+    e_step,
+    log_likelihood,
+    precision_cholesky,
+)
+from latentmix.params import COVARIANCE_TYPES, MixtureParams
+
+
+def random_params(rng, K, d, kind):
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(scale=3.0, size=(K, d))
+    A = rng.normal(size=(K, d, d))
+    full = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    covariances = {
+        "full": full,
+        "tied": full[0],
+        "diag": rng.uniform(0.2, 3.0, size=(K, d)),
+        "spherical": rng.uniform(0.2, 3.0, size=K),
+    }[kind]
+    return MixtureParams(weights, means, covariances, kind)
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+@pytest.mark.parametrize("d", [1, 3])
+def test_component_log_prob_matches_scipy(kind, d):
+    rng = np.random.default_rng(10 + d)
+    params = random_params(rng, 4, d, kind)
+    X = rng.normal(scale=4.0, size=(50, d))
+    got = component_log_prob(X, params)
+    covs = params.full_covariances()
+    expected = np.column_stack(
+        [
+            stats.multivariate_normal(m, c).logpdf(X).reshape(-1)
+            for m, c in zip(params.means, covs, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_e_step_responsibilities_and_log_likelihood(kind):
+    rng = np.random.default_rng(3)
+    params = random_params(rng, 3, 2, kind)
+    X = rng.normal(scale=3.0, size=(40, 2))
+    covs = params.full_covariances()
+    dens = np.column_stack(
+        [
+            w * stats.multivariate_normal(m, c).pdf(X)
+            for w, m, c in zip(params.weights, params.means, covs, strict=True)
+        ]
+    )
+    log_resp, sample_ll = e_step(X, params)
+    np.testing.assert_allclose(np.exp(log_resp), dens / dens.sum(1, keepdims=True), rtol=1e-9)
+    np.testing.assert_allclose(sample_ll, np.log(dens.sum(1)), rtol=1e-12)
+    np.testing.assert_allclose(logsumexp(log_resp, axis=1), 0.0, atol=1e-12)
+    assert log_likelihood(X, params) == pytest.approx(np.log(dens.sum(1)).sum(), rel=1e-12)
+
+
+def test_far_points_stay_finite_in_log_space():
+    params = MixtureParams(
+        np.array([0.5, 0.5]), np.array([[0.0], [1.0]]), np.array([1e-4, 1e-4]), "spherical"
+    )
+    X = np.array([[1e3], [-1e3]])
+    log_resp, sample_ll = e_step(X, params)
+    assert np.all(np.isfinite(log_resp)) and np.all(np.isfinite(sample_ll))
+
+
+@pytest.mark.parametrize(
+    ("kind", "covariances"),
+    [
+        ("full", np.array([[[1.0, 1.0], [1.0, 1.0]]])),
+        ("tied", np.zeros((2, 2))),
+        ("diag", np.array([[1.0, 0.0]])),
+        ("spherical", np.array([-1.0])),
+    ],
+)
+def test_singular_covariance_raises_degenerate(kind, covariances):
+    with pytest.raises(DegenerateMixtureError, match="prior='default'"):
+        precision_cholesky(covariances, kind)
