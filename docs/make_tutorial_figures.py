@@ -1,0 +1,162 @@
+"""Run the tutorial's code and write its figures to docs/figures/ (and print its numbers).
+
+Usage: ``python docs/make_tutorial_figures.py`` from the repository root. The printed numbers
+are the ones quoted in docs/tutorial.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from latentmix import EMGaussianMixture
+from latentmix.datasets import house_prices
+from latentmix.em.estep import DegenerateMixtureError
+from latentmix.teach import figures as fg
+from latentmix.teach.bound import bound_slice, decomposition_path
+from latentmix.teach.walkthrough import (
+    build_walkthrough,
+    collapse_example,
+    collapse_start,
+    poor_start,
+)
+
+OUT = Path(__file__).resolve().parent / "figures"
+
+
+def _save(fig, name):
+    (OUT / name).write_bytes(fg.figure_png(fig, dpi=90))
+    print(f"wrote docs/figures/{name}")
+
+
+def simulate():
+    """Step 1: the simulated house prices, coloured by their true neighbourhood."""
+    data = house_prices(n_samples=240, random_state=0)
+    X, truth = data.data, data.truth
+    print("truth weights", truth.weights, "means", truth.means.ravel())
+    print("sample sizes per neighbourhood", np.bincount(data.target))
+    fig = fg.new_figure(7.5, 3.0)
+    ax = fig.subplots()
+    colours = fg.component_colours(3)
+    bins = np.linspace(50, 750, 41)
+    for k in range(3):
+        ax.hist(
+            X[data.target == k, 0],
+            bins=bins,
+            color=colours[k],
+            alpha=0.75,
+            label=f"neighbourhood {k + 1}",
+        )
+    ax.set_xlabel("price_k (thousands)")
+    ax.set_ylabel("houses")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("simulated sales, coloured by the neighbourhood (hidden from EM)", fontsize=9)
+    _save(fig, "tutorial_simulated.png")
+    return data
+
+
+def fit(data):
+    """Step 2: EM from k-means++ starts, and the fitted density."""
+    X = data.data
+    gm = EMGaussianMixture(3, random_state=0).fit(X)
+    order = np.argsort(gm.means_[:, 0])
+    print("MLE weights", gm.weights_[order].round(3))
+    print("MLE means", gm.means_[order, 0].round(1))
+    print("MLE sds", np.sqrt(gm.covariances_[order, 0, 0]).round(1))
+    print("MLE log-likelihood", round(gm.log_likelihood_, 3), "iterations", gm.n_iter_)
+    print("restart objectives", [round(r["objective"], 3) for r in gm.restarts_])
+    grid = np.linspace(50, 750, 500)
+    fig = fg.new_figure(7.5, 3.0)
+    ax = fig.subplots()
+    ax.hist(X[:, 0], bins=40, range=(50, 750), density=True, color="0.85")
+    dens = fg.mixture_densities_1d(gm.params_, grid)
+    colours = fg.component_colours(3)
+    for j, k in enumerate(order):
+        ax.plot(grid, dens[k], color=colours[j], lw=1.6, label=f"component {j + 1}")
+    ax.plot(grid, dens.sum(axis=0), color="black", ls="--", lw=1.2, label="mixture")
+    truth = fg.mixture_densities_1d(
+        data.truth._replace(covariances=data.truth.full_covariances(), covariance_type="full"),
+        grid,
+    ).sum(axis=0)
+    ax.plot(grid, truth, color="0.4", lw=1, ls=":", label="true density")
+    ax.set_yticks([])
+    ax.set_xlabel("price_k (thousands)")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title("the maximum-likelihood mixture (EM, 10 k-means++ starts)", fontsize=9)
+    _save(fig, "tutorial_fit.png")
+
+    # The identity of the lecture, checked on the trajectory of a poor start.
+    slow = EMGaussianMixture(3, init=poor_start(X, 3), keep_trajectory=True, tol=1e-8).fit(X)
+    path = decomposition_path(X, [p for p, _ in slow.trajectory_])
+    print("poor start: iterations", slow.n_iter_, "final log-lik", round(slow.log_likelihood_, 3))
+    print("max |Q + H - loglik|", np.abs(path.q + path.entropy - path.log_likelihood).max())
+    print("smallest rise in Q", np.nanmin(path.q_gain), "smallest KL", np.nanmin(path.kl_gain))
+    print("first rows", np.c_[path.log_likelihood, path.q, path.entropy][:3].round(3))
+    return gm, slow
+
+
+def walkthrough_pictures(data, slow):
+    """Step 3: one frame and the bound, as in the walkthrough page."""
+    X = data.data
+    params = [p for p, _ in slow.trajectory_]
+    b = bound_slice(X, params[0], 2, np.linspace(20, 760, 400))
+    print(
+        "bound at t=0: current",
+        round(b.current, 2),
+        "peak",
+        round(b.maximiser, 2),
+        "next EM mean",
+        round(params[1].means[2, 0], 2),
+        "max(B - loglik)",
+        (b.lower_bound - b.log_likelihood).max(),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = build_walkthrough(data, 3, Path(tmp) / "teach")
+        shutil.copy(out / "frames" / "frame_005.png", OUT / "tutorial_frame_005.png")
+        shutil.copy(out / "figures" / "bound.png", OUT / "tutorial_bound.png")
+        shutil.copy(out / "figures" / "mle_vs_map.png", OUT / "tutorial_mle_vs_map.png")
+    print("copied a frame, the bound and the MLE/MAP figure from the walkthrough")
+
+
+def prior(data):
+    """Step 4: MAP under the default prior, and the collapse the prior prevents."""
+    X = data.data
+    gm = EMGaussianMixture(3, prior="default", random_state=0).fit(X)
+    order = np.argsort(gm.means_[:, 0])
+    print("MAP weights", gm.weights_[order].round(3))
+    print("MAP means", gm.means_[order, 0].round(1))
+    print("MAP sds", np.sqrt(gm.covariances_[order, 0, 0]).round(1))
+    print(
+        "MAP log-lik",
+        round(gm.log_likelihood_, 3),
+        "log prior",
+        round(gm.log_prior_, 3),
+        "objective",
+        round(gm.objective_, 3),
+    )
+    Xc = collapse_example(0)
+    start = collapse_start(Xc)
+    try:
+        EMGaussianMixture(2, init=start).fit(Xc)
+    except DegenerateMixtureError as err:
+        print("MLE on the collapse example:", str(err)[:160], "...")
+    m = EMGaussianMixture(2, init=start, prior="default").fit(Xc)
+    print(
+        "MAP on the collapse example: means",
+        m.means_.ravel().round(1),
+        "sds",
+        np.sqrt(m.covariances_[:, 0, 0]).round(2),
+        "weights",
+        m.weights_.round(3),
+    )
+
+
+if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
+    data = simulate()
+    gm, slow = fit(data)
+    walkthrough_pictures(data, slow)
+    prior(data)
