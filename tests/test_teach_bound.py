@@ -1,5 +1,7 @@
 """The numbers behind the teaching pictures: Q + entropy = log-likelihood, and the bound."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
@@ -7,6 +9,7 @@ from scipy.stats import multivariate_normal
 from latentmix import EMGaussianMixture, MixtureParams
 from latentmix.datasets import house_prices, load
 from latentmix.em.estep import log_likelihood
+from latentmix.em.fit import ConvergenceWarning
 from latentmix.teach.bound import (
     bound_maximiser,
     bound_slice,
@@ -24,10 +27,6 @@ def _trajectory(X, K, max_iter=60):
     est = EMGaussianMixture(
         K, init=poor_start(X, K), tol=1e-12, max_iter=max_iter, keep_trajectory=True
     )
-    import warnings
-
-    from latentmix.em.fit import ConvergenceWarning
-
     with warnings.catch_warnings():
         # A capped run is what we want here: the identities hold at every iterate.
         warnings.simplefilter("ignore", ConvergenceWarning)
