@@ -1,1 +1,5 @@
-"""The PyMC model of the mixture: distributions, model, sampling, relabelling."""
+"""The PyMC model of the mixture: distributions, model, sampling, relabelling, diagnostics.
+
+``spec`` (names, dims, the prior argument), ``relabel``, ``diagnostics`` and ``estimator``
+import PyMC only when they need it; ``distributions`` and ``model`` import it at once.
+"""

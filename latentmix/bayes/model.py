@@ -40,8 +40,17 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from latentmix.bayes.distributions import InverseWishart
-from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
-from latentmix.priors import ConjugatePrior
+from latentmix.bayes.spec import (
+    COMPONENT,
+    FEATURE,
+    FEATURE_BIS,
+    OBSERVATION,
+    VAR_NAMES,
+    covariance_dims,
+    params_from_point,
+    resolve_prior,
+)
+from latentmix.params import MixtureParams, check_covariance_type
 from latentmix.validation import check_data, check_n_components
 
 __all__ = [
@@ -57,63 +66,7 @@ __all__ = [
     "resolve_prior",
 ]
 
-COMPONENT = "component"
-FEATURE = "feature"
-FEATURE_BIS = "feature_bis"
-OBSERVATION = "observation"
-VAR_NAMES = ("weights", "means", "covariances")
-
 _LOG_2PI = float(np.log(2 * np.pi))
-
-
-def covariance_dims(covariance_type: str) -> tuple[str, ...]:
-    """The dims of ``covariances`` for a covariance type."""
-    return {
-        "full": (COMPONENT, FEATURE, FEATURE_BIS),
-        "tied": (FEATURE, FEATURE_BIS),
-        "diag": (COMPONENT, FEATURE),
-        "spherical": (COMPONENT,),
-    }[check_covariance_type(covariance_type)]
-
-
-def resolve_prior(X, n_components: int, covariance_type: str, prior) -> ConjugatePrior:
-    """Turn the ``prior`` argument into a checked :class:`ConjugatePrior`.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    n_components : int
-    covariance_type : str
-    prior : "default" or ConjugatePrior
-
-    Returns
-    -------
-    ConjugatePrior
-
-    Raises
-    ------
-    ValueError
-        For ``None`` (the mixture likelihood alone has no proper posterior), for anything
-        that is not a ConjugatePrior, and for a prior that does not fit the data.
-    """
-    if prior is None:
-        raise ValueError(
-            "prior=None has no posterior: the mixture likelihood alone is unbounded (a "
-            "component collapsing on one point) and invariant to relabelling, so with a flat "
-            "prior the posterior is improper. Use prior='default' (data-scaled, Fraley & "
-            "Raftery 2007) or pass a ConjugatePrior; EMGaussianMixture(prior=None) gives "
-            "the MLE."
-        )
-    if isinstance(prior, str):
-        if prior != "default":
-            raise ValueError(f"prior must be 'default' or a ConjugatePrior; got {prior!r}.")
-        return ConjugatePrior.default(X, n_components, covariance_type)
-    if not isinstance(prior, ConjugatePrior):
-        raise ValueError(
-            f"prior must be 'default' or a latentmix.ConjugatePrior; got {type(prior).__name__}."
-        )
-    prior.check(X.shape[1], n_components, covariance_type)
-    return prior
 
 
 # --- the mixture log-likelihood, one function per covariance type -------------------------
@@ -122,11 +75,12 @@ def resolve_prior(X, n_components: int, covariance_type: str, prior) -> Conjugat
 def _component_logp_full(X, means, covariances):
     d = X.shape[-1]
     chol = pt.linalg.cholesky(covariances, lower=True)  # (K, d, d)
-    eye = pt.eye(d)
-    # L^{-1} by a triangular solve; z = L^{-1}(x - mu) is then a batched product.
-    chol_inv = pt.linalg.solve_triangular(chol, pt.broadcast_to(eye, chol.shape), lower=True)
+    # L^{-1} of each d x d factor by a triangular solve. The n-long products below are
+    # broadcast multiply-and-sum rather than batched linear algebra: they fuse into one
+    # loop in every backend and never reach a multi-threaded BLAS with tiny matrices.
+    chol_inv = pt.linalg.solve_triangular(chol, pt.broadcast_to(pt.eye(d), chol.shape), lower=True)
     diff = X[None, :, :] - means[:, None, :]  # (K, n, d)
-    z = diff @ pt.swapaxes(chol_inv, -1, -2)
+    z = (diff[:, :, None, :] * chol_inv[:, None, :, :]).sum(-1)  # L^{-1}(x - mu): (K, n, d)
     maha = (z**2).sum(-1)  # (K, n)
     log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (K,)
     return (-0.5 * (d * _LOG_2PI + maha) - log_det[:, None]).T
@@ -136,9 +90,9 @@ def _component_logp_tied(X, means, covariances):
     d = X.shape[-1]
     chol = pt.linalg.cholesky(covariances, lower=True)  # (d, d)
     chol_inv = pt.linalg.solve_triangular(chol, pt.eye(d), lower=True)
-    z = X @ chol_inv.T  # (n, d)
-    z_means = means @ chol_inv.T  # (K, d)
-    maha = ((z[:, None, :] - z_means[None, :, :]) ** 2).sum(-1)  # (n, K)
+    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
+    z = (diff[:, :, None, :] * chol_inv[None, None, :, :]).sum(-1)  # (n, K, d)
+    maha = (z**2).sum(-1)  # (n, K)
     log_det = pt.log(pt.diagonal(chol)).sum()
     return -0.5 * (d * _LOG_2PI + maha) - log_det
 
@@ -337,17 +291,3 @@ def params_to_point(model: pm.Model, params: MixtureParams) -> dict:
         else:
             point[value_var.name] = transform.forward(pt.as_tensor(value), *rv.owner.inputs).eval()
     return point
-
-
-def params_from_point(point: dict, covariance_type: str) -> MixtureParams:
-    """:class:`MixtureParams` from a dict holding ``weights``, ``means``, ``covariances``."""
-    means = np.asarray(point["means"], dtype=float)
-    covariances = np.asarray(point["covariances"], dtype=float)
-    K, d = means.shape
-    covariances = covariances.reshape(covariances_shape(covariance_type, K, d))
-    if covariance_type in ("full", "tied"):
-        # Symmetrise round-off from L L^T.
-        covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
-    return MixtureParams(
-        np.asarray(point["weights"], dtype=float), means, covariances, covariance_type
-    )

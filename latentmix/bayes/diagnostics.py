@@ -1,0 +1,191 @@
+"""Sampler diagnostics on relabelled draws, reported loudly when something is wrong.
+
+Computed with ArviZ: rank-normalised split R-hat, bulk and tail effective sample sizes,
+divergent transitions and E-BFMI. Run them on relabelled draws (see
+:mod:`latentmix.bayes.relabel`): before relabelling, label switching between chains makes
+R-hat meaningless.
+
+A run has a problem when any R-hat exceeds 1.01, any transition diverged, any bulk or tail
+ESS is below 100 per chain, or a chain's E-BFMI is below 0.3 (:data:`THRESHOLDS`).
+Problems are listed in :attr:`Diagnostics.problems` and raised as a
+:class:`SamplingWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from latentmix.bayes.spec import VAR_NAMES
+
+__all__ = [
+    "MIN_CHAINS",
+    "MIN_DRAWS",
+    "THRESHOLDS",
+    "Diagnostics",
+    "SamplingWarning",
+    "check_run_size",
+    "diagnose",
+]
+
+MIN_CHAINS = 2
+MIN_DRAWS = 100
+THRESHOLDS = {"rhat": 1.01, "ess_per_chain": 100.0, "ebfmi": 0.3}
+
+
+class SamplingWarning(UserWarning):
+    """The sampler's output shows a problem: divergences, R-hat > 1.01, low ESS or E-BFMI."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence diagnostics of one sampling run.
+
+    Attributes
+    ----------
+    rhat_max : float
+        Largest rank-normalised split R-hat over every scalar of ``weights``, ``means`` and
+        ``covariances``.
+    ess_bulk_min, ess_tail_min : float
+        Smallest bulk and tail effective sample size over the same scalars.
+    n_divergent : int
+        Divergent transitions after tuning, all chains.
+    ebfmi : tuple of float
+        Energy Bayesian fraction of missing information, one per chain.
+    n_chains, n_draws : int
+        Chains and draws per chain.
+    table : pandas.DataFrame
+        One row per scalar parameter: ``r_hat``, ``ess_bulk``, ``ess_tail``, ``mcse_mean``,
+        ``mcse_sd`` (``arviz.summary(kind="diagnostics")``).
+    problems : tuple of str
+        One sentence per problem found; empty when the run looks healthy.
+    """
+
+    rhat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    n_divergent: int
+    ebfmi: tuple
+    n_chains: int
+    n_draws: int
+    table: object = field(repr=False)
+    problems: tuple = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        """The scalar fields (no table), JSON-ready."""
+        return {
+            "rhat_max": self.rhat_max,
+            "ess_bulk_min": self.ess_bulk_min,
+            "ess_tail_min": self.ess_tail_min,
+            "n_divergent": self.n_divergent,
+            "ebfmi": list(self.ebfmi),
+            "n_chains": self.n_chains,
+            "n_draws": self.n_draws,
+            "problems": list(self.problems),
+        }
+
+
+def check_run_size(chains: int, draws: int) -> None:
+    """Raise a ValueError unless R-hat and ESS can be estimated from this many draws."""
+    for name, value in (("chains", chains), ("draws", draws)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1; got {value!r}.")
+    if chains < MIN_CHAINS or draws < MIN_DRAWS:
+        raise ValueError(
+            f"{chains} chain(s) x {draws} draws is too few to diagnose convergence: R-hat "
+            f"compares chains and needs chains >= {MIN_CHAINS}, and R-hat and ESS need "
+            f"draws >= {MIN_DRAWS} per chain. Sample more, e.g. chains=4, draws=1000 "
+            "(the defaults)."
+        )
+
+
+def diagnose(idata, var_names=VAR_NAMES, warn: bool = True) -> Diagnostics:
+    """Diagnostics of the (relabelled) draws in ``idata``.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        With ``posterior`` and, for divergences and E-BFMI, ``sample_stats`` holding
+        ``diverging`` and ``energy``.
+    var_names : sequence of str
+        Posterior variables to diagnose.
+    warn : bool
+        Raise a :class:`SamplingWarning` listing the problems, if any.
+
+    Returns
+    -------
+    Diagnostics
+    """
+    import arviz as az
+
+    posterior = idata.posterior
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    check_run_size(n_chains, n_draws)
+    table = az.summary(idata, var_names=list(var_names), kind="diagnostics", round_to="none")
+    # Entries fixed by symmetry or constant (none here, but a 1-D tied model has one) give
+    # NaN R-hat; they carry no information about convergence.
+    rhat = table["r_hat"].to_numpy(dtype=float)
+    ess_bulk = table["ess_bulk"].to_numpy(dtype=float)
+    ess_tail = table["ess_tail"].to_numpy(dtype=float)
+    rhat_max = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else float("nan")
+    ess_bulk_min = float(np.nanmin(ess_bulk)) if np.isfinite(ess_bulk).any() else float("nan")
+    ess_tail_min = float(np.nanmin(ess_tail)) if np.isfinite(ess_tail).any() else float("nan")
+
+    stats = getattr(idata, "sample_stats", None)
+    n_divergent = 0
+    ebfmi = ()
+    if stats is not None and "diverging" in stats:
+        n_divergent = int(stats["diverging"].values.sum())
+    if stats is not None and "energy" in stats:
+        ebfmi = tuple(float(v) for v in az.bfmi(idata))
+
+    problems = []
+    if n_divergent > 0:
+        problems.append(
+            f"{n_divergent} divergent transition(s) after tuning: the draws may be biased. "
+            "Look at where they occur (arviz.plot_pair(idata, divergences=True)); more tuning "
+            "or a stronger prior can help."
+        )
+    if np.nanmax(rhat, initial=0.0) > THRESHOLDS["rhat"]:
+        worst = table.index[int(np.nanargmax(rhat))]
+        problems.append(
+            f"R-hat up to {rhat_max:.3f} ({worst}) exceeds {THRESHOLDS['rhat']}: the chains "
+            "disagree. Sample longer, or check for a multimodal posterior (too many "
+            "components?)."
+        )
+    min_ess = THRESHOLDS["ess_per_chain"] * n_chains
+    if min(ess_bulk_min, ess_tail_min) < min_ess:
+        problems.append(
+            f"effective sample size down to {min(ess_bulk_min, ess_tail_min):.0f} (bulk "
+            f"{ess_bulk_min:.0f}, tail {ess_tail_min:.0f}) is below {min_ess:.0f} "
+            f"({THRESHOLDS['ess_per_chain']:.0f} per chain): draw more samples."
+        )
+    low = [i for i, v in enumerate(ebfmi) if v < THRESHOLDS["ebfmi"]]
+    if low:
+        problems.append(
+            f"E-BFMI below {THRESHOLDS['ebfmi']} in chain(s) {low}: the sampler explores the "
+            "energy poorly; the posterior may have heavy tails or funnels."
+        )
+    result = Diagnostics(
+        rhat_max=rhat_max,
+        ess_bulk_min=ess_bulk_min,
+        ess_tail_min=ess_tail_min,
+        n_divergent=n_divergent,
+        ebfmi=ebfmi,
+        n_chains=int(n_chains),
+        n_draws=int(n_draws),
+        table=table,
+        problems=tuple(problems),
+    )
+    if warn and problems:
+        warnings.warn(
+            "sampling problems:\n  - " + "\n  - ".join(problems), SamplingWarning, stacklevel=2
+        )
+    return result

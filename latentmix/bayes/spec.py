@@ -1,0 +1,106 @@
+"""The model's specification without PyMC: names, dims, the prior argument, points.
+
+Names shared by the PyMC model, the relabelling, the diagnostics and the reports.
+
+Posterior variables and their dims:
+
+=================  ==================================================
+``weights``        (component,)
+``means``          (component, feature)
+``covariances``    full (component, feature, feature_bis);
+                   tied (feature, feature_bis);
+                   diag (component, feature); spherical (component,)
+``x`` (observed)   (observation, feature)
+=================  ==================================================
+
+This module imports nothing heavy, so that code which only reads InferenceData need not
+import PyMC.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
+from latentmix.priors import ConjugatePrior
+
+__all__ = [
+    "COMPONENT",
+    "FEATURE",
+    "FEATURE_BIS",
+    "OBSERVATION",
+    "VAR_NAMES",
+    "covariance_dims",
+    "params_from_point",
+    "resolve_prior",
+]
+
+COMPONENT = "component"
+FEATURE = "feature"
+FEATURE_BIS = "feature_bis"
+OBSERVATION = "observation"
+VAR_NAMES = ("weights", "means", "covariances")
+
+
+def covariance_dims(covariance_type: str) -> tuple[str, ...]:
+    """The dims of ``covariances`` (without chain and draw) for a covariance type."""
+    return {
+        "full": (COMPONENT, FEATURE, FEATURE_BIS),
+        "tied": (FEATURE, FEATURE_BIS),
+        "diag": (COMPONENT, FEATURE),
+        "spherical": (COMPONENT,),
+    }[check_covariance_type(covariance_type)]
+
+
+def resolve_prior(X, n_components: int, covariance_type: str, prior) -> ConjugatePrior:
+    """Turn the ``prior`` argument into a checked :class:`ConjugatePrior`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    n_components : int
+    covariance_type : str
+    prior : "default" or ConjugatePrior
+
+    Returns
+    -------
+    ConjugatePrior
+
+    Raises
+    ------
+    ValueError
+        For ``None`` (the mixture likelihood alone has no proper posterior), for anything
+        that is not a ConjugatePrior, and for a prior that does not fit the data.
+    """
+    if prior is None:
+        raise ValueError(
+            "prior=None has no posterior: the mixture likelihood alone is unbounded (a "
+            "component collapsing on one point) and invariant to relabelling, so with a flat "
+            "prior the posterior is improper. Use prior='default' (data-scaled, Fraley & "
+            "Raftery 2007) or pass a ConjugatePrior; EMGaussianMixture(prior=None) gives "
+            "the MLE."
+        )
+    if isinstance(prior, str):
+        if prior != "default":
+            raise ValueError(f"prior must be 'default' or a ConjugatePrior; got {prior!r}.")
+        return ConjugatePrior.default(X, n_components, covariance_type)
+    if not isinstance(prior, ConjugatePrior):
+        raise ValueError(
+            f"prior must be 'default' or a latentmix.ConjugatePrior; got {type(prior).__name__}."
+        )
+    prior.check(X.shape[1], n_components, covariance_type)
+    return prior
+
+
+def params_from_point(point: dict, covariance_type: str) -> MixtureParams:
+    """:class:`MixtureParams` from a dict holding ``weights``, ``means``, ``covariances``."""
+    means = np.asarray(point["means"], dtype=float)
+    covariances = np.asarray(point["covariances"], dtype=float)
+    K, d = means.shape
+    covariances = covariances.reshape(covariances_shape(covariance_type, K, d))
+    if covariance_type in ("full", "tied"):
+        # Symmetrise round-off from L L^T.
+        covariances = 0.5 * (covariances + np.swapaxes(covariances, -1, -2))
+    return MixtureParams(
+        np.asarray(point["weights"], dtype=float), means, covariances, covariance_type
+    )
