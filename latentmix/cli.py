@@ -13,7 +13,7 @@ import sys
 
 from latentmix import __version__
 
-COMMANDS = ("fit", "teach", "report")
+COMMANDS = ("fit", "teach", "report", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Research studies: coverage of intervals, simulation-based calibration, choice of K."""
