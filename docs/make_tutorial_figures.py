@@ -152,6 +152,61 @@ def prior(data):
         "weights",
         m.weights_.round(3),
     )
+    return gm
+
+
+def posterior(data, gm_mle, gm_map):
+    """Step 5: the posterior by NUTS under the same prior, next to the MLE and the MAP."""
+    from latentmix import PyMCGaussianMixture
+
+    X = data.data
+    post = PyMCGaussianMixture(3, prior="default").fit(
+        X, draws=1000, tune=1000, chains=4, random_seed=0
+    )
+    d = post.diagnostics_
+    print("diagnostics: rhat_max", round(float(d.rhat_max), 4), "problems", d.problems)
+    pm = post.idata_.posterior
+    means = pm["means"].values[..., 0].reshape(-1, 3)
+    weights = pm["weights"].values.reshape(-1, 3)
+    sds = np.sqrt(pm["covariances"].values[..., 0, 0].reshape(-1, 3))
+    ref = post.reference_
+    order = np.argsort(ref.means[:, 0])
+    mle_order = np.argsort(gm_mle.means_[:, 0])
+    rows = {
+        "weight": (gm_mle.weights_[mle_order], ref.weights[order], weights[:, order]),
+        "mean": (gm_mle.means_[mle_order, 0], ref.means[order, 0], means[:, order]),
+        "sd": (
+            np.sqrt(gm_mle.covariances_[mle_order, 0, 0]),
+            np.sqrt(ref.full_covariances()[order, 0, 0]),
+            sds[:, order],
+        ),
+    }
+    for name, (mle, map_, draws) in rows.items():
+        lo, hi = np.quantile(draws, [0.03, 0.97], axis=0)
+        for j in range(3):
+            print(
+                f"{name} {j + 1}: MLE {mle[j]:.3f} MAP {map_[j]:.3f} posterior mean "
+                f"{draws[:, j].mean():.3f} 94% [{lo[j]:.3f}, {hi[j]:.3f}]"
+            )
+    map_check = post.find_map(X, start=gm_map.params_)
+    print(
+        "find_MAP means",
+        np.sort(map_check.means[:, 0]).round(4),
+        "EM MAP means",
+        np.sort(gm_map.means_[:, 0]).round(4),
+    )
+    fig = fg.new_figure(10.0, 2.9)
+    axes = fig.subplots(1, 3)
+    colours = fg.component_colours(3)
+    for j, ax in enumerate(axes):
+        ax.hist(means[:, order[j]], bins=30, color=colours[j], alpha=0.6, density=True)
+        ax.axvline(gm_mle.means_[mle_order[j], 0], color="black", ls=":", lw=1.5, label="MLE")
+        ax.axvline(ref.means[order[j], 0], color="black", lw=1.5, label="MAP")
+        ax.set_title(f"posterior of the mean of component {j + 1}", fontsize=9)
+        ax.set_yticks([])
+        ax.set_xlabel("price_k (thousands)")
+    axes[0].legend(frameon=False, fontsize=8)
+    _save(fig, "tutorial_posterior.png")
 
 
 if __name__ == "__main__":
@@ -159,4 +214,5 @@ if __name__ == "__main__":
     data = simulate()
     gm, slow = fit(data)
     walkthrough_pictures(data, slow)
-    prior(data)
+    gm_map = prior(data)
+    posterior(data, gm, gm_map)
