@@ -1,0 +1,297 @@
+"""EM on data that is not an in-memory array: dask arrays and NumPy memmaps.
+
+Everything EM needs from the data is a sum over rows (:mod:`latentmix.em.kernels`), so the
+data are read one block at a time and the block results are added; only the small per-block
+statistics ever meet in one place.
+
+- **NumPy memmap** (``np.load(path, mmap_mode="r")`` or ``np.memmap``): read block by block in
+  this process by :func:`latentmix.em.kernels.moments_over_blocks`; the file's pages are read
+  through the operating system's cache and are never copied whole into process memory.
+- **dask array**: one task per row chunk (each task works through its chunk in
+  cache-sized blocks) and the per-chunk statistics are brought back and added in chunk
+  order, so the result does not depend on the scheduler. Chunks along columns are merged
+  first (a row needs all its features). The work runs on:
+
+  * ``scheduler=None``: dask's current default, i.e. a ``dask.distributed.Client`` if one
+    is active in the session (``Client()`` makes itself the default), else dask's threads;
+  * ``scheduler="threads"``, ``"synchronous"`` or ``"processes"``: that dask scheduler;
+  * ``scheduler="local"``: a ``dask.distributed.LocalCluster`` started for the fit and shut
+    down after it;
+  * ``scheduler="tcp://host:port"`` (any address): a ``dask.distributed.Client`` connected
+    to that scheduler for the fit;
+  * ``scheduler=client``: an existing ``dask.distributed.Client``.
+
+  Each iteration reads the data again: if the array fits in the cluster's memory,
+  ``X = X.persist()`` before fitting saves recomputing or re-reading it.
+
+The result equals the in-memory fit to round-off (the block sums are added in another
+order). Starting points are drawn by :mod:`latentmix.em.init` from at most
+:data:`INIT_SAMPLE_ROWS` rows sampled without replacement (the same rows whatever holds the
+data), so initialisation does not need the whole data in memory either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+from latentmix.em.kernels import (
+    BLOCK_ROWS,
+    Moments,
+    add_moments,
+    block_moments,
+    make_plan,
+    moments_over_blocks,
+    moments_to_stats,
+    single_threaded_blas,
+)
+from latentmix.params import MixtureParams
+
+#: Starting points are drawn from at most this many rows (all rows when there are fewer).
+INIT_SAMPLE_ROWS = 100_000
+
+SCHEDULERS = ("threads", "synchronous", "processes", "local")
+
+
+# --- what kind of data ------------------------------------------------------------------------
+
+
+def is_dask_array(X) -> bool:
+    """True for a ``dask.array.Array`` (checked without importing dask)."""
+    return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
+
+
+def is_blocked_data(X) -> bool:
+    """True for data read block by block: a dask array or a NumPy memmap."""
+    return is_dask_array(X) or isinstance(X, np.memmap)
+
+
+def check_blocked_data(X, *, n_components: int | None = None):
+    """Validate the shape and type of a dask array or memmap without reading it.
+
+    A 1-D array becomes one feature; a dask array is rechunked so that every chunk holds
+    whole rows, and cast to float64 lazily. Finiteness is checked in the first pass over the
+    data (:func:`data_moments`).
+
+    Returns
+    -------
+    dask array or memmap of shape (n, d)
+    """
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) or 1-D (one feature); got {X.ndim}-D "
+            f"with shape {X.shape}."
+        )
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"X must be real numbers; got dtype {X.dtype}.")
+    n, d = X.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"X is empty (shape {X.shape}); a mixture needs data.")
+    if any(c is None or np.isnan(c) for c in (n, d)):
+        raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() before fitting.")
+    if n_components is not None and n < n_components:
+        raise ValueError(
+            f"X has {n} samples but n_components={n_components}; a mixture needs at least "
+            "as many samples as components: lower n_components or add data."
+        )
+    if is_dask_array(X):
+        if len(X.chunks[1]) > 1:
+            X = X.rechunk({1: -1})
+        if X.dtype != np.float64:
+            X = X.astype(np.float64)
+    return X
+
+
+# --- schedulers -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def dask_scheduler(scheduler=None):
+    """The ``scheduler=`` value to pass to ``dask.compute``, set up for one fit.
+
+    Parameters
+    ----------
+    scheduler : None, str or dask.distributed.Client
+        See the module docstring. ``"local"`` starts a LocalCluster and an address starts a
+        Client; both are closed when the context ends.
+
+    Yields
+    ------
+    None, str or Client
+    """
+    if scheduler is None or (isinstance(scheduler, str) and scheduler in SCHEDULERS[:3]):
+        yield scheduler
+        return
+    if isinstance(scheduler, str):
+        from distributed import Client, LocalCluster
+
+        if scheduler == "local":
+            with (
+                LocalCluster(processes=False, dashboard_address=None) as cluster,
+                Client(cluster, set_as_default=False) as client,
+            ):
+                yield client
+            return
+        if "://" not in scheduler and ":" not in scheduler:
+            raise ValueError(
+                f"scheduler must be None, one of {', '.join(SCHEDULERS)}, a scheduler address "
+                f"such as 'tcp://127.0.0.1:8786', or a dask.distributed Client; got "
+                f"{scheduler!r}."
+            )
+        with Client(scheduler, set_as_default=False) as client:
+            yield client
+        return
+    if type(scheduler).__name__ == "Client" and hasattr(scheduler, "get"):
+        yield scheduler
+        return
+    raise ValueError(
+        f"scheduler must be None, one of {', '.join(SCHEDULERS)}, a scheduler address or a "
+        f"dask.distributed Client; got {scheduler!r}."
+    )
+
+
+def _compute(*tasks, scheduler=None):
+    import dask
+
+    # BLAS held to one thread here so dask's threads do not each start BLAS threads.
+    with single_threaded_blas():
+        return dask.compute(*tasks, scheduler=scheduler)
+
+
+# --- first pass: size, mean, variance, finiteness ---------------------------------------------
+
+
+def _block_summary(block):
+    """(rows, mean, sum of squared deviations, first non-finite row or -1) of one block."""
+    block = np.asarray(block, dtype=float)
+    finite = np.isfinite(block).all(axis=1)
+    bad = -1 if finite.all() else int(np.argmin(finite))
+    n = block.shape[0]
+    mean = block.mean(axis=0)
+    dev = block - mean
+    return n, mean, np.einsum("ij,ij->j", dev, dev), bad
+
+
+def _merge_summary(a, b):
+    # Chan, Golub & LeVeque's pairwise update: accurate without a second pass.
+    na, ma, sa, bad_a = a
+    nb, mb, sb, bad_b = b
+    n = na + nb
+    delta = mb - ma
+    mean = ma + delta * (nb / n)
+    ss = sa + sb + delta**2 * (na * nb / n)
+    bad = bad_a if bad_a >= 0 else (na + bad_b if bad_b >= 0 else -1)
+    return n, mean, ss, bad
+
+
+def _chunk_summary(chunk, block_rows):
+    parts = (
+        _block_summary(chunk[s : s + block_rows]) for s in range(0, chunk.shape[0], block_rows)
+    )
+    return functools.reduce(_merge_summary, parts)
+
+
+def data_moments(X, block_rows: int = BLOCK_ROWS, scheduler=None):
+    """Per-feature mean and variance in one blocked pass, with the finiteness check.
+
+    Parameters
+    ----------
+    X : ndarray, memmap or dask array of shape (n, d)
+    block_rows : int
+    scheduler : see :func:`dask_scheduler` (dask arrays only)
+
+    Returns
+    -------
+    mean : ndarray of shape (d,)
+    variance : ndarray of shape (d,)
+        Population variance (divided by n).
+
+    Raises
+    ------
+    ValueError
+        If a value is NaN or infinite (naming the first such row).
+    """
+    if is_dask_array(X):
+        from dask import delayed
+
+        tasks = [delayed(_chunk_summary)(c, block_rows) for c in X.to_delayed()[:, 0]]
+        parts = _compute(*tasks, scheduler=scheduler)
+        n, mean, ss, bad = functools.reduce(_merge_summary, parts)
+    else:
+        n, mean, ss, bad = _chunk_summary(X, block_rows)
+    if bad >= 0:
+        raise ValueError(
+            f"X has a NaN or infinite value in row {bad}; remove or impute such rows before "
+            "fitting."
+        )
+    return mean, ss / n
+
+
+# --- the E-step pass --------------------------------------------------------------------------
+
+
+def _chunk_moments(chunk, plan, block_rows):
+    # Inside a dask task: serial blocks (dask supplies the parallelism).
+    chunk = np.asarray(chunk)
+    parts = (
+        Moments(*block_moments(chunk[s : s + block_rows], plan))
+        for s in range(0, chunk.shape[0], block_rows)
+    )
+    return functools.reduce(add_moments, parts)
+
+
+def moments_dask(X, plan, block_rows: int = BLOCK_ROWS, scheduler=None) -> Moments:
+    """:func:`latentmix.em.kernels.moments_over_blocks` for a dask array."""
+    from dask import delayed
+
+    plan_ref = delayed(plan, traverse=False)
+    tasks = [delayed(_chunk_moments)(c, plan_ref, block_rows) for c in X.to_delayed()[:, 0]]
+    parts = _compute(*tasks, scheduler=scheduler)
+    return functools.reduce(add_moments, parts)
+
+
+def e_step_stats_blocked(
+    X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, scheduler=None
+):
+    """Fused E-step and sufficient statistics over any data: ndarray, memmap or dask.
+
+    Returns
+    -------
+    stats : SufficientStats
+    log_likelihood : float
+    """
+    plan = make_plan(params, center)
+    if is_dask_array(X):
+        total = moments_dask(X, plan, block_rows, scheduler)
+    else:
+        total = moments_over_blocks(X, plan, block_rows)
+    return moments_to_stats(total, plan)
+
+
+# --- starting points --------------------------------------------------------------------------
+
+
+def init_rows(X, rng: np.random.Generator, max_rows: int = INIT_SAMPLE_ROWS, scheduler=None):
+    """The rows starting points are drawn from, as an in-memory float array.
+
+    All rows if there are at most ``max_rows``, else ``max_rows`` rows drawn without
+    replacement (in their original order). The draw depends only on ``n`` and ``rng``, so an
+    ndarray, a memmap and a dask array of the same data give the same rows.
+
+    Returns
+    -------
+    ndarray of shape (min(n, max_rows), d)
+    """
+    n = X.shape[0]
+    if n <= max_rows:
+        rows = X
+    else:
+        index = np.sort(rng.choice(n, size=max_rows, replace=False))
+        rows = X[index]
+    if is_dask_array(rows):
+        (rows,) = _compute(rows, scheduler=scheduler)
+    return np.asarray(rows, dtype=float)
