@@ -24,9 +24,9 @@ each), ``--small-iterations`` iterations each, same start and settings in both l
 
     python benchmarks/bench_em_scale.py                 # everything (about 10 minutes)
     python benchmarks/bench_em_scale.py --quick         # n = 1e5 only, fewer small fits
-    python benchmarks/bench_em_scale.py --blas-threads 1 --out benchmarks/results/em_scale_1thread.json
+    python benchmarks/bench_em_scale.py --blas-threads 1  # both libraries on one BLAS thread
 
-Writes benchmarks/results/em_scale.json.
+Writes benchmarks/results/em_scale.json (em_scale_blas1.json with ``--blas-threads 1``).
 """
 
 from __future__ import annotations
@@ -319,8 +319,11 @@ def main(argv=None):
         default=None,
         help="limit BLAS to this many threads for both libraries (default: BLAS's own)",
     )
-    parser.add_argument("--out", default=str(HERE / "results" / "em_scale.json"))
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
+    if args.out is None:
+        suffix = "" if args.blas_threads is None else f"_blas{args.blas_threads}"
+        args.out = str(HERE / "results" / f"em_scale{suffix}.json")
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
