@@ -1,14 +1,17 @@
 """The report writer on a fake posterior: files, content, escaping and atomic replacement."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+from scipy import stats
 from test_compare import fake_idata
 
 from latentmix.compare import compare
 from latentmix.datasets import Dataset, load, read_csv, synthetic_3d
 from latentmix.estimator import EMGaussianMixture
+from latentmix.params import MixtureParams, sample_mixture
 from latentmix.priors import ConjugatePrior
 from latentmix.report import build
 from latentmix.report.build import (
@@ -55,9 +58,14 @@ def leftovers(parent, name):
 
 
 @pytest.fixture(scope="module")
-def faithful_report(tmp_path_factory):
+def faithful_analysis():
+    return fake_analysis(load("faithful"), 2)
+
+
+@pytest.fixture(scope="module")
+def faithful_report(tmp_path_factory, faithful_analysis):
     out = tmp_path_factory.mktemp("reports") / "faithful"
-    index = write_report(fake_analysis(load("faithful"), 2), out)
+    index = write_report(faithful_analysis, out)
     return out, index
 
 
@@ -103,19 +111,47 @@ def test_numbers_in_page_match_comparison(faithful_report):
     row = record["comparison"]["tables"]["means"][3]
     assert row["label"] == "means[2, waiting]"
     assert row["mean"] == pytest.approx(draws[:, :, 1, 1].mean(), rel=1e-12)
-    assert "log_likelihood" in idata.groups()
+    # The pointwise log-likelihood is left out of the file (it is n values per draw).
+    assert set(idata.groups()) == {"posterior"}
+    assert set(idata.posterior.data_vars) == {"weights", "means", "covariances"}
 
 
-def test_synthetic_truth_and_one_dimension(tmp_path):
+def test_synthetic_truth_diagonal_covariances(tmp_path):
     out = tmp_path / "syn"
-    write_report(fake_analysis(synthetic_3d(n_samples=150), 3), out)
+    write_report(fake_analysis(synthetic_3d(n_samples=150), 3, kind="diag"), out)
     page = (out / "index.html").read_text()
     assert "<th>truth</th>" in page
+    record = json.loads((out / "estimates.json").read_text())
+    truths = [row["truth"] for row in record["comparison"]["tables"]["covariances"]]
+    # The true variances of synthetic_3d, components in the MAP's order.
+    assert sorted(truths) == pytest.approx(sorted([1, 1, 1, 1.5, 0.5, 1, 0.6, 0.6, 0.8]))
     assert "truth: black dotted" in page
-    out1 = tmp_path / "gal"
-    dataset = load("galaxies")
-    write_report(fake_analysis(dataset, 2), out1)
-    assert (out1 / "figures" / "data.png").stat().st_size > 10_000
+
+
+def test_one_dimensional_density_figure():
+    from latentmix.compare import posterior_draws
+    from latentmix.report import figures
+
+    params = MixtureParams(
+        np.array([0.3, 0.7]), np.array([[-2.0], [3.0]]), np.array([[[1.0]], [[2.0]]]), "full"
+    )
+    X = sample_mixture(params, 100, random_state=0)[0]
+    idata = fake_idata(params, chains=2, draws=50, seed=1)
+    comp = compare(X, idata, params, mle=params._replace(means=params.means + 0.1))
+    fig = figures.density_1d(X, comp, posterior_draws(idata, "full"))
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert set(labels) == {
+        "data",
+        "posterior 94% band",
+        "posterior predictive",
+        "MLE plug-in",
+        "MAP plug-in",
+    }
+    # The plotted MAP curve is the mixture density.
+    x, y = ax.get_lines()[-1].get_data()
+    direct = 0.3 * stats.norm(-2, 1).pdf(x) + 0.7 * stats.norm(3, np.sqrt(2)).pdf(x)
+    np.testing.assert_allclose(y, direct, rtol=1e-10)
 
 
 def test_markup_in_column_names_is_escaped(tmp_path):
@@ -125,7 +161,11 @@ def test_markup_in_column_names_is_escaped(tmp_path):
     rows = "\n".join(f"{a:.4f},{b:.4f}" for a, b in X)
     csv.write_text(f"<b>x</b>,<script>alert('y')</script>|*_\n{rows}\n")
     out = tmp_path / "evil"
+    out.mkdir()
+    (out / "stale.txt").write_text("an earlier report, replaced as a whole")
     write_report(fake_analysis(read_csv(csv), 2), out)
+    assert {p.name for p in out.iterdir()} == FILES
+    assert leftovers(tmp_path, "evil") == []
     page = (out / "index.html").read_text()
     assert "<b>x</b>" not in page and "<script" not in page and "<i>" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page
@@ -140,10 +180,11 @@ def test_markdown_escape():
     assert markdown_escape("a|b_<c>`d\ne") == r"a\|b\_&lt;c&gt;\`d e"
 
 
-def test_failed_write_keeps_earlier_report(tmp_path, monkeypatch):
+def test_failed_write_keeps_earlier_report(
+    tmp_path, monkeypatch, faithful_report, faithful_analysis
+):
     out = tmp_path / "r"
-    analysis = fake_analysis(load("faithful"), 2)
-    write_report(analysis, out)
+    shutil.copytree(faithful_report[0], out)
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def broken(analysis, figdir):
@@ -152,18 +193,9 @@ def test_failed_write_keeps_earlier_report(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "draw_figures", broken)
     with pytest.raises(RuntimeError, match="figure failed"):
-        write_report(analysis, out)
+        write_report(faithful_analysis, out)
     after = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
-    assert leftovers(tmp_path, "r") == []
-
-
-def test_successful_write_replaces_earlier_report(tmp_path):
-    out = tmp_path / "r"
-    out.mkdir()
-    (out / "stale.txt").write_text("old")
-    write_report(fake_analysis(load("faithful"), 2, seed=1), out)
-    assert {p.name for p in out.iterdir()} == FILES
     assert leftovers(tmp_path, "r") == []
 
 

@@ -424,7 +424,7 @@ def write_files(analysis: Analysis, directory, *, progress=None) -> None:
     figures = draw_figures(analysis, figdir)
     analysis.timings["figures"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    analysis.idata.to_netcdf(str(directory / "posterior.nc"))
+    posterior_file(analysis.idata).to_netcdf(str(directory / "posterior.nc"))
     context = report_context(analysis, figures)
     with open(directory / "estimates.json", "w", encoding="utf-8") as f:
         json.dump(estimates_record(analysis), f, indent=1, allow_nan=False)
@@ -440,6 +440,25 @@ def write_files(analysis: Analysis, directory, *, progress=None) -> None:
     (directory / "report.md").write_text(
         env_md.get_template("report.md.j2").render(**context), encoding="utf-8"
     )
+
+
+def posterior_file(idata):
+    """The InferenceData as saved: draws on the model's own scale, without bulky extras.
+
+    Left out: warm-up draws, the unconstrained (transformed) variables, and the pointwise
+    log-likelihood (n values per draw; :func:`latentmix.compare.draw_log_likelihood`
+    recomputes it from the draws and the data).
+    """
+    import arviz as az
+
+    groups = {
+        g: idata[g]
+        for g in idata.groups()
+        if not g.startswith("warmup") and g not in ("log_likelihood", "posterior")
+    }
+    post = idata.posterior
+    hidden = [v for v in post.data_vars if str(v).endswith("__")]
+    return az.InferenceData(posterior=post.drop_vars(hidden), **groups)
 
 
 def draw_figures(analysis: Analysis, figdir: Path) -> list[dict]:
