@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from latentmix.em import chunked, kernels
-from latentmix.em.estep import DegenerateMixtureError, e_step, precision_cholesky
+from latentmix.em.estep import e_step
 from latentmix.em.mstep import m_step, sufficient_statistics
 from latentmix.params import COVARIANCE_TYPES, MixtureParams
 
@@ -124,25 +124,6 @@ def test_tight_component_far_from_the_centre_keeps_its_precision():
         np.log(0.5) + stats.multivariate_normal(params.means[1], cov[1]).logpdf(X),
     ).sum()
     assert ll == pytest.approx(exact, rel=1e-13)
-
-
-@pytest.mark.parametrize("kind", ["full", "tied"])
-def test_batched_precision_factors(kind):
-    rng = np.random.default_rng(15)
-    params = random_params(kind, rng, K=4, d=5)
-    np.testing.assert_allclose(
-        kernels.precision_cholesky_stack(params.covariances, kind),
-        precision_cholesky(params.covariances, kind),
-        rtol=1e-12,
-        atol=1e-12,
-    )
-    bad = np.array(params.covariances, copy=True)
-    if kind == "full":
-        bad[2] = 0.0
-    else:
-        bad[:] = 0.0
-    with pytest.raises(DegenerateMixtureError, match="component 2" if kind == "full" else "0"):
-        kernels.precision_cholesky_stack(bad, kind)
 
 
 # --- the first pass ---------------------------------------------------------------------------

@@ -166,14 +166,14 @@ def _compute(*tasks, scheduler=None):
 
 
 def _block_summary(block):
-    """(rows, mean, sum of squared deviations, first non-finite row or -1) of one block."""
+    """(rows, mean, scatter matrix about the mean, first non-finite row or -1) of a block."""
     block = np.asarray(block, dtype=float)
     finite = np.isfinite(block).all(axis=1)
     bad = -1 if finite.all() else int(np.argmin(finite))
     n = block.shape[0]
     mean = block.mean(axis=0)
     dev = block - mean
-    return n, mean, np.einsum("ij,ij->j", dev, dev), bad
+    return n, mean, dev.T @ dev, bad
 
 
 def _merge_summary(a, b):
@@ -183,9 +183,9 @@ def _merge_summary(a, b):
     n = na + nb
     delta = mb - ma
     mean = ma + delta * (nb / n)
-    ss = sa + sb + delta**2 * (na * nb / n)
+    scatter = sa + sb + np.outer(delta, delta) * (na * nb / n)
     bad = bad_a if bad_a >= 0 else (na + bad_b if bad_b >= 0 else -1)
-    return n, mean, ss, bad
+    return n, mean, scatter, bad
 
 
 def _chunk_summary(chunk, block_rows):
@@ -195,8 +195,8 @@ def _chunk_summary(chunk, block_rows):
     return functools.reduce(_merge_summary, parts)
 
 
-def data_moments(X, block_rows: int = BLOCK_ROWS, scheduler=None):
-    """Per-feature mean and variance in one blocked pass, with the finiteness check.
+def data_summary(X, block_rows: int = BLOCK_ROWS, scheduler=None):
+    r"""Row count, mean and scatter matrix in one blocked pass, with the finiteness check.
 
     Parameters
     ----------
@@ -206,9 +206,10 @@ def data_moments(X, block_rows: int = BLOCK_ROWS, scheduler=None):
 
     Returns
     -------
+    n : int
     mean : ndarray of shape (d,)
-    variance : ndarray of shape (d,)
-        Population variance (divided by n).
+    scatter : ndarray of shape (d, d)
+        :math:`\sum_i (x_i - \bar x)(x_i - \bar x)^\top`.
 
     Raises
     ------
@@ -220,15 +221,27 @@ def data_moments(X, block_rows: int = BLOCK_ROWS, scheduler=None):
 
         tasks = [delayed(_chunk_summary)(c, block_rows) for c in X.to_delayed()[:, 0]]
         parts = _compute(*tasks, scheduler=scheduler)
-        n, mean, ss, bad = functools.reduce(_merge_summary, parts)
+        n, mean, scatter, bad = functools.reduce(_merge_summary, parts)
     else:
-        n, mean, ss, bad = _chunk_summary(X, block_rows)
+        n, mean, scatter, bad = _chunk_summary(X, block_rows)
     if bad >= 0:
         raise ValueError(
             f"X has a NaN or infinite value in row {bad}; remove or impute such rows before "
             "fitting."
         )
-    return mean, ss / n
+    return n, mean, 0.5 * (scatter + scatter.T)
+
+
+def data_moments(X, block_rows: int = BLOCK_ROWS, scheduler=None):
+    """Per-feature mean and population variance (divided by n) in one blocked pass.
+
+    Returns
+    -------
+    mean : ndarray of shape (d,)
+    variance : ndarray of shape (d,)
+    """
+    n, mean, scatter = data_summary(X, block_rows, scheduler)
+    return mean, np.diag(scatter) / n
 
 
 # --- the E-step pass --------------------------------------------------------------------------

@@ -28,9 +28,9 @@ the data mean keeps the one-pass scatter :math:`T_k - s_k s_k^\top / N_k` accura
 for ``full`` and ``tied`` never expands the quadratic, so a tight component far from the data
 mean loses nothing to cancellation.
 
-Blocks of 4096 rows keep the ``(K d, b)`` and ``(d(d+1)/2 + d + 1, b)`` temporaries (about
-2.6 MB and 2.1 MB at d = 10, K = 8) inside a core's L2/L3 cache; see
-``benchmarks/bench_em_scale.py``.
+Blocks of 8192 rows keep the ``(K d, b)`` and ``(d(d+1)/2 + d + 1, b)`` temporaries (about
+5 MB and 4 MB at d = 10, K = 8) in the processor's cache; 2048 to 16384 rows were timed and
+8192 was fastest on the benchmark machine (see ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -44,12 +44,13 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from latentmix.em.estep import precision_cholesky
 from latentmix.params import MixtureParams
 
 _LOG_2PI = np.log(2 * np.pi)
 
 #: Rows per block: the temporaries of one block stay in cache (measured, see module doc).
-BLOCK_ROWS = 4096
+BLOCK_ROWS = 8192
 
 
 class BlockPlan(NamedTuple):
@@ -77,52 +78,6 @@ class BlockPlan(NamedTuple):
     offset: np.ndarray | None
 
 
-# --- precision factors -----------------------------------------------------------------------
-
-
-def precision_cholesky_stack(covariances, covariance_type: str) -> np.ndarray:
-    r"""Batched :func:`latentmix.em.estep.precision_cholesky` (same shapes, same errors).
-
-    One LAPACK call factors all K covariances and one batched solve of :math:`L P^\top = I`
-    gives the precision factors, instead of a Python loop over components; this is what makes
-    small fits cheap.
-
-    Parameters
-    ----------
-    covariances : ndarray
-        (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
-    covariance_type : str
-
-    Returns
-    -------
-    ndarray
-        Upper-triangular ``P`` with ``inv(cov) = P @ P.T`` (full, tied), else
-        ``1 / sqrt(variance)``.
-
-    Raises
-    ------
-    DegenerateMixtureError
-        If a covariance is not numerically positive definite.
-    """
-    from latentmix.em.estep import DegenerateMixtureError, precision_cholesky
-
-    covariances = np.asarray(covariances, dtype=float)
-    if covariance_type in ("diag", "spherical"):
-        return precision_cholesky(covariances, covariance_type)
-    stack = covariances if covariance_type == "full" else covariances[None]
-    if not np.all(np.isfinite(stack)):
-        raise DegenerateMixtureError("a covariance is not finite; the fit has diverged.")
-    try:
-        chol = np.linalg.cholesky(stack)
-    except np.linalg.LinAlgError:
-        # Let the per-component version name the singular component.
-        return precision_cholesky(covariances, covariance_type)
-    d = stack.shape[-1]
-    # A triangular system solved for the identity: no covariance is ever inverted.
-    out = np.linalg.solve(chol, np.broadcast_to(np.eye(d), stack.shape)).transpose(0, 2, 1)
-    return out if covariance_type == "full" else out[0]
-
-
 # --- the plan ---------------------------------------------------------------------------------
 
 
@@ -146,7 +101,7 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
     means = np.asarray(params.means, dtype=float) - center
     K, d = means.shape
     if prec_chol is None:
-        prec_chol = precision_cholesky_stack(params.covariances, kind)
+        prec_chol = precision_cholesky(params.covariances, kind)
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(params.weights, dtype=float))
     if kind == "full":
