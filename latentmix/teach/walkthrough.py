@@ -692,9 +692,10 @@ def _page(ctx) -> str:
     parts.append(
         f"<p>What changes: k-means ended after {hs['kmeans_iter']} iterations with inertia "
         f"{hs['inertia']:.4g}. {hs['n_disagree']} of {ctx['n']} points get a different label "
-        f"from k-means than from EM's most responsible component, and {hs['n_shared']} points "
-        "are genuinely shared by EM (no component takes more than 90% of them); k-means "
-        "gives those points wholly to one cluster. EM also learns unequal weights and "
+        f"from k-means than from EM's most responsible component, and {hs['n_shared']} "
+        f"{'point is' if hs['n_shared'] == 1 else 'points are'} genuinely shared by EM (no "
+        "component takes more than 90% of them); k-means gives those points wholly to one "
+        "cluster. EM also learns unequal weights and "
         "spreads, which k-means cannot express.</p>"
     )
     parts.append(hs["table"])
