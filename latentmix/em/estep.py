@@ -14,7 +14,6 @@ Then
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from latentmix.params import MixtureParams
 
@@ -111,15 +110,12 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
     """
     kind = params.covariance_type
     means = params.means
-    n, d = X.shape
+    d = X.shape[1]
     if prec_chol is None:
         prec_chol = precision_cholesky(params.covariances, kind)
     log_det = log_det_precision_cholesky(prec_chol, kind, d)
     if kind == "full":
-        maha = np.empty((n, means.shape[0]))
-        for k, (mu, P) in enumerate(zip(means, prec_chol, strict=True)):
-            y = X @ P - mu @ P
-            maha[:, k] = np.einsum("ij,ij->i", y, y)
+        maha = _maha_full(X, means, prec_chol)
     elif kind == "tied":
         y = X @ prec_chol
         mu_y = means @ prec_chol
@@ -136,6 +132,30 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
         ) * prec[None]
         maha = np.maximum(maha, 0.0)
     return -0.5 * (d * _LOG_2PI + maha) + log_det
+
+
+#: Rows per chunk of the fused full-covariance product: keeps the (rows, K * d) temporary
+#: small enough to stay in cache.
+_CHUNK_ROWS = 4096
+
+
+def _maha_full(X, means, prec_chol):
+    """Squared Mahalanobis distances (n, K) for full covariances, one product per chunk."""
+    n, d = X.shape
+    K = means.shape[0]
+    # Column block k of P_all is P_k: every component's projection in one matrix product.
+    P_all = prec_chol.transpose(1, 0, 2).reshape(d, K * d)
+    shift = np.einsum("ki,kij->kj", means, prec_chol).reshape(K * d)
+    # Summing each block of d squared columns is a product with a 0/1 matrix: much faster
+    # than a reduction over a short axis.
+    block_sum = np.repeat(np.eye(K), d, axis=0)
+    maha = np.empty((n, K))
+    for start in range(0, n, _CHUNK_ROWS):
+        y = X[start : start + _CHUNK_ROWS] @ P_all
+        y -= shift
+        y *= y
+        maha[start : start + _CHUNK_ROWS] = y @ block_sum
+    return maha
 
 
 def weighted_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
@@ -161,8 +181,38 @@ def e_step(X, params: MixtureParams, prec_chol=None):
         :math:`\log p(x_i)`.
     """
     wlp = weighted_log_prob(X, params, prec_chol)
-    sample_log_lik = logsumexp(wlp, axis=1)
+    top = _row_max(wlp)
+    sample_log_lik = np.log(np.exp(wlp - top[:, None]).sum(axis=1)) + top
     return wlp - sample_log_lik[:, None], sample_log_lik
+
+
+def responsibilities(X, params: MixtureParams, prec_chol=None):
+    """Responsibilities (not their logs) and per-sample log-likelihood, in one pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params : MixtureParams
+    prec_chol : ndarray, optional
+
+    Returns
+    -------
+    resp : ndarray of shape (n, K)
+    sample_log_lik : ndarray of shape (n,)
+    """
+    wlp = weighted_log_prob(X, params, prec_chol)
+    top = _row_max(wlp)
+    wlp -= top[:, None]
+    resp = np.exp(wlp, out=wlp)
+    total = resp.sum(axis=1)
+    resp /= total[:, None]
+    return resp, np.log(total) + top
+
+
+def _row_max(a):
+    # Rows that are all -inf (a zero-weight mixture) keep 0 so nothing becomes NaN.
+    top = a.max(axis=1)
+    return np.where(np.isfinite(top), top, 0.0)
 
 
 def log_likelihood(X, params: MixtureParams) -> float:

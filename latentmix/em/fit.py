@@ -17,7 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentmix.em.estep import DegenerateMixtureError, e_step, precision_cholesky
+from latentmix.em.estep import (
+    DegenerateMixtureError,
+    e_step,
+    precision_cholesky,
+    responsibilities,
+)
 from latentmix.em.init import initial_params
 from latentmix.em.mstep import (
     SufficientStats,
@@ -31,7 +36,7 @@ from latentmix.priors import ConjugatePrior, log_prior
 
 #: Rows per block in the E-step: big enough for fast matrix products, small enough that the
 #: (block, K * d) temporaries stay in cache.
-BLOCK_ROWS = 8192
+BLOCK_ROWS = 4096
 
 #: A fall of the objective larger than this (relative) is treated as a bug, not round-off.
 MONOTONE_RTOL = 1e-10
@@ -129,8 +134,7 @@ def block_stats(X_block, params: MixtureParams, center, prec_chol=None):
     Xc = X_block - center
     # Densities are translation invariant: work in the centred coordinates throughout.
     shifted = params._replace(means=params.means - center)
-    log_resp, sample_log_lik = e_step(Xc, shifted, prec_chol)
-    resp = np.exp(log_resp)
+    resp, sample_log_lik = responsibilities(Xc, shifted, prec_chol)
     stats = sufficient_statistics(Xc, resp, params.covariance_type)
     return stats._replace(center=np.asarray(center, dtype=float)), float(sample_log_lik.sum())
 
@@ -153,8 +157,7 @@ def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS)
     return combine_stats(*parts), total
 
 
-def responsibilities(X, params: MixtureParams) -> np.ndarray:
-    """Responsibilities of every row, shape (n, K)."""
+def _responsibilities(X, params: MixtureParams) -> np.ndarray:
     return np.exp(e_step(X, params)[0])
 
 
@@ -302,7 +305,7 @@ def run_em(
         history.append(objective)
         last = (params, log_lik, lp, objective)
         if keep_trajectory:
-            trajectory.append((params, responsibilities(X, params)))
+            trajectory.append((params, _responsibilities(X, params)))
         if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(objective):
             converged = True
             break
@@ -315,6 +318,23 @@ def run_em(
     return EMRun(
         params, log_lik, lp, objective, np.array(history), converged, n_iter, False, "", trajectory
     )
+
+
+def _continue(first: EMRun, second: EMRun) -> EMRun:
+    """Join a run and its continuation from ``first.params`` into one run."""
+    history = np.concatenate([first.objective_history, second.objective_history[1:]])
+    trajectory = None
+    if first.trajectory is not None and second.trajectory is not None:
+        trajectory = first.trajectory + second.trajectory[1:]
+    return second._replace(
+        objective_history=history, n_iter=first.n_iter + second.n_iter, trajectory=trajectory
+    )
+
+
+#: Screening: this many candidate starts per restart are run for SCREEN_ITER iterations, and
+#: the best n_init of them are run to convergence.
+SCREEN_FACTOR = 5
+SCREEN_ITER = 5
 
 
 def fit_em(
@@ -331,8 +351,17 @@ def fit_em(
     random_state=None,
     keep_trajectory: bool = False,
     block_rows: int = BLOCK_ROWS,
+    screen_factor: int = SCREEN_FACTOR,
+    screen_iter: int = SCREEN_ITER,
 ) -> FitResult:
-    """EM from ``n_init`` starting points; the best objective wins.
+    """EM from many starting points; the best objective wins.
+
+    ``screen_factor * n_init`` candidate starts are drawn (alternately partition and scales
+    starts, see :mod:`latentmix.em.init`) and run for ``screen_iter`` iterations; the
+    ``n_init`` candidates with the highest objective then run to convergence. The objective
+    after a few iterations ranks the starts well, so this finds the best optimum far more
+    often than ``n_init`` plain restarts for about the same cost (it was chosen by measuring
+    both on galaxies and acidity; see the tests).
 
     Parameters
     ----------
@@ -342,44 +371,68 @@ def fit_em(
     covariance_type : str
     prior : ConjugatePrior or None
     init : {"k-means++", "random"} or MixtureParams
-        How starts are drawn, or one fixed start (then ``n_init`` is ignored).
+        How seed rows are drawn, or one fixed start (then there is one run, no screening).
     n_init : int
+        Runs taken to convergence.
     tol, max_iter, reg_covar, keep_trajectory, block_rows
-        As in :func:`run_em`.
+        As in :func:`run_em`; ``max_iter`` counts the screening iterations too.
     random_state : None, int or numpy.random.Generator
+    screen_factor : int
+        Candidate starts per run (1: no screening, plain restarts).
+    screen_iter : int
+        Iterations each candidate gets before the ranking.
 
     Returns
     -------
     FitResult
+        ``runs`` holds the ``n_init`` runs (each history includes its screening iterations).
 
     Raises
     ------
     DegenerateMixtureError
         If every run collapsed (MLE only).
     """
+    from latentmix.em.init import START_KINDS
     from latentmix.validation import check_random_state
 
     rng = check_random_state(random_state)
-    starts = [init] if isinstance(init, MixtureParams) else None
-    runs = []
-    n_runs = 1 if starts is not None else n_init
-    for r in range(n_runs):
-        start = (
-            starts[r]
-            if starts is not None
-            else initial_params(X, n_components, covariance_type, rng, init, prior, reg_covar)
+    options = dict(
+        prior=prior,
+        tol=tol,
+        reg_covar=reg_covar,
+        keep_trajectory=keep_trajectory,
+        block_rows=block_rows,
+    )
+    if isinstance(init, MixtureParams):
+        runs = [run_em(X, init, max_iter=max_iter, **options)]
+    else:
+        n_candidates = max(1, screen_factor) * n_init
+        first = min(screen_iter, max_iter) if screen_factor > 1 else max_iter
+        candidates = []
+        for r in range(n_candidates):
+            start = initial_params(
+                X,
+                n_components,
+                covariance_type,
+                rng,
+                init,
+                prior,
+                reg_covar,
+                kind=START_KINDS[r % len(START_KINDS)],
+            )
+            candidates.append(run_em(X, start, max_iter=first, **options))
+        # Degenerate candidates rank last; ties keep the drawing order.
+        order = sorted(
+            range(n_candidates),
+            key=lambda i: (candidates[i].degenerate, -candidates[i].objective),
         )
-        run = run_em(
-            X,
-            start,
-            prior=prior,
-            tol=tol,
-            max_iter=max_iter,
-            reg_covar=reg_covar,
-            keep_trajectory=keep_trajectory,
-            block_rows=block_rows,
-        )
-        runs.append(run)
+        runs = []
+        for i in order[:n_init]:
+            run = candidates[i]
+            if not (run.degenerate or run.converged or run.n_iter >= max_iter):
+                rest = run_em(X, run.params, max_iter=max_iter - run.n_iter, **options)
+                run = _continue(run, rest)
+            runs.append(run)
     good = [x for x in runs if not x.degenerate]
     if not good:
         reasons = "; ".join(sorted({x.message.split(". ")[0] for x in runs}))

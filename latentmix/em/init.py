@@ -1,9 +1,16 @@
-"""Starting points for EM: k-means++ (or uniformly random) seeds, then one M-step.
+"""Starting points for EM: k-means++ (or uniformly random) seed rows, made into mixtures.
 
-The seeds are data rows. Each row is assigned to its nearest seed and one M-step (MLE or MAP)
-from these hard assignments gives the starting parameters. Under MLE a seed that captures
-fewer than d + 1 rows would start with a singular covariance; such components start with the
-pooled within-cluster covariance instead, so every start is a proper mixture.
+Two kinds of start are made from the seeds, and restarts alternate between them:
+
+* ``"partition"``: each row is assigned to its nearest seed and one M-step (MLE or MAP) from
+  these hard assignments gives the parameters. Under MLE a seed that captures fewer than
+  d + 1 rows would start with a singular covariance; such components start with the pooled
+  within-cluster covariance instead, so every start is a proper mixture.
+* ``"scales"``: equal weights, the seeds as means, and covariances that are the data
+  covariance times a factor drawn log-uniformly between :math:`K^{-2/d}/K^2` and 1 for each
+  component. Starts with components of very different spread reach the "narrow component
+  inside a broad one" optima (galaxies with four components is the classic case) that
+  partitions of the space almost never lead to.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
 
 INIT_METHODS = ("k-means++", "random")
+START_KINDS = ("partition", "scales")
 
 
 def kmeans_plusplus(X, n_components: int, rng: np.random.Generator, n_local_trials=None):
@@ -137,9 +145,47 @@ def params_from_labels(
     return params._replace(covariances=covariances)
 
 
+#: Seeding and the scale of "scales" starts use at most this many rows.
+SUBSAMPLE_ROWS = 20_000
+
+
+def _subsample_rows(n, rng):
+    if n <= SUBSAMPLE_ROWS:
+        return None
+    return np.sort(rng.choice(n, size=SUBSAMPLE_ROWS, replace=False))
+
+
+def _subsample(X, rng):
+    rows = _subsample_rows(X.shape[0], rng)
+    return X if rows is None else X[rows]
+
+
 def _is_positive_definite(stack, each=False):
     out = np.array([np.linalg.eigvalsh(c).min() > 0 for c in stack])
     return out if each else bool(out.all())
+
+
+def scaled_covariance_start(
+    X, seeds, covariance_type: str, rng: np.random.Generator
+) -> MixtureParams | None:
+    """Equal weights, seed rows as means, data covariance times a random factor each.
+
+    Returns None when the data covariance is singular (no such start exists).
+    """
+    d = X.shape[1]
+    K = len(seeds)
+    cov = np.atleast_2d(np.cov(_subsample(X, rng), rowvar=False, bias=True))
+    if not _is_positive_definite(cov[None]):
+        return None
+    smallest = K ** (-2.0 / d) / K**2
+    factors = np.exp(rng.uniform(np.log(smallest), 0.0, size=K))
+    covariances = {
+        "full": factors[:, None, None] * cov,
+        "tied": cov * K ** (-2.0 / d),
+        "diag": factors[:, None] * np.diag(cov),
+        "spherical": factors * np.trace(cov) / d,
+    }[covariance_type]
+    return MixtureParams(np.full(K, 1.0 / K), X[seeds].astype(float), covariances, covariance_type)
 
 
 def initial_params(
@@ -150,6 +196,7 @@ def initial_params(
     method: str = "k-means++",
     prior: ConjugatePrior | None = None,
     reg_covar: float = 0.0,
+    kind: str = "partition",
 ) -> MixtureParams:
     """A random starting point for one EM run.
 
@@ -162,20 +209,31 @@ def initial_params(
     method : {"k-means++", "random"}
         How the seed rows are chosen.
     prior : ConjugatePrior or None
-        The starting M-step is MAP when a prior is given.
+        The M-step of a ``"partition"`` start is MAP when a prior is given.
     reg_covar : float
+    kind : {"partition", "scales"}
+        Which kind of start to build from the seeds (see the module docstring).
 
     Returns
     -------
     MixtureParams
     """
     if method == "k-means++":
-        seeds = kmeans_plusplus(X, n_components, rng)
+        # Seeding looks at every row K times: on big data seed from a random subsample.
+        rows = _subsample_rows(X.shape[0], rng)
+        seeds = kmeans_plusplus(X if rows is None else X[rows], n_components, rng)
+        seeds = seeds if rows is None else rows[seeds]
     elif method == "random":
         seeds = random_seeds(X, n_components, rng)
     else:
         raise ValueError(
             f"init must be one of {', '.join(INIT_METHODS)} or a MixtureParams; got {method!r}."
         )
+    if kind == "scales":
+        start = scaled_covariance_start(X, seeds, covariance_type, rng)
+        if start is not None:
+            return start
+    elif kind != "partition":
+        raise ValueError(f"kind must be one of {', '.join(START_KINDS)}; got {kind!r}.")
     labels = hard_assignments(X, seeds)
     return params_from_labels(X, labels, n_components, covariance_type, prior, reg_covar)
