@@ -33,7 +33,7 @@ def fake_analysis(dataset: Dataset, K: int, kind: str = "full", seed: int = 0) -
     mle = EMGaussianMixture(K, covariance_type=kind, n_init=2, random_state=seed).fit(X)
     em_map = EMGaussianMixture(K, covariance_type=kind, prior=prior, n_init=2, random_state=seed)
     em_map.fit(X)
-    idata = fake_idata(em_map.params_, chains=2, draws=60, spread=0.03, seed=seed)
+    idata = fake_idata(em_map.params_, chains=2, draws=100, spread=0.03, seed=seed)
     comparison = compare(
         X, idata, em_map, mle=mle, truth=dataset.truth, feature_names=dataset.feature_names
     )
@@ -41,13 +41,13 @@ def fake_analysis(dataset: Dataset, K: int, kind: str = "full", seed: int = 0) -
         dataset=dataset,
         X=X,
         X_test=None,
-        settings=ReportSettings(K, kind, draws=60, chains=2, seed=seed),
+        settings=ReportSettings(K, kind, draws=100, chains=2, seed=seed),
         prior=prior,
         mle=mle,
         map=em_map,
         idata=idata,
         comparison=comparison,
-        sampling=sampling_summary(object(), idata),
+        sampling=sampling_summary(idata),
         timings={"EM MLE": 0.1},
         command="latentmix report test -k 2",
     )

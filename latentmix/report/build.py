@@ -37,9 +37,7 @@ import numpy as np
 from latentmix.compare import GROUPS, Comparison, compare, posterior_draws
 from latentmix.params import check_covariance_type
 
-# Thresholds for the warning box, after Vehtari et al. (2021) and ArviZ's defaults.
-RHAT_MAX = 1.01
-ESS_MIN_PER_CHAIN = 100
+# Warning thresholds beyond the sampler's own (latentmix.bayes.diagnostics.THRESHOLDS).
 PARETO_K_MAX = 0.7
 RELABELLED_WARN_FRACTION = 0.10
 _PACKAGES = (
@@ -92,6 +90,9 @@ class ReportSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1; got {value!r}.")
+        from latentmix.bayes.diagnostics import check_run_size
+
+        check_run_size(self.chains, self.draws)
         if isinstance(self.tune, bool) or not isinstance(self.tune, int) or self.tune < 0:
             raise ValueError(f"tune must be a whole number >= 0; got {self.tune!r}.")
         if self.test_fraction is not None and not 0 < self.test_fraction < 1:
@@ -264,30 +265,40 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         else:
             em_map = model
 
-    from latentmix.bayes import PyMCGaussianMixture
+    from latentmix.bayes.diagnostics import SamplingWarning
 
     clock = time.perf_counter()
     progress(
         f"posterior: compiling and sampling {settings.chains} chains x ({settings.tune} tune + "
         f"{settings.draws} draws) with {settings.sampler} ..."
     )
-    posterior = PyMCGaussianMixture(K, covariance_type=kind, prior=prior)
-    posterior.fit(
-        X,
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        random_seed=settings.seed,
-        sampler=settings.sampler,
-        reference=em_map.params_,
-        feature_names=list(dataset.feature_names),
-    )
+    with heartbeat(progress, "posterior: still sampling"), warnings.catch_warnings():
+        # Sampling problems are shown in the report's warning box (from diagnostics_), not
+        # raised: a report of a bad run is still worth reading.
+        warnings.simplefilter("ignore", SamplingWarning)
+        # PyTensor's C backend is not used for sampling (nutpie compiles with numba).
+        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
+        from latentmix.bayes.estimator import PyMCGaussianMixture
+
+        posterior = PyMCGaussianMixture(K, covariance_type=kind, prior=prior)
+        posterior.fit(
+            X,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            random_seed=settings.seed,
+            sampler=settings.sampler,
+            reference=em_map.params_,
+            feature_names=list(dataset.feature_names),
+        )
     idata = posterior.idata_
     timings["posterior (compile + sample)"] = time.perf_counter() - clock
-    sampling = sampling_summary(posterior, idata)
+    sampling = sampling_summary(idata, posterior.diagnostics_)
     progress(
         f"posterior: {sampling['divergences']} divergences, "
-        f"{sampling['n_relabelled']} draws relabelled"
+        f"{sampling['n_relabelled']} draws relabelled, largest R-hat "
+        f"{sampling['r_hat_max']:.3f}"
+        + (f"; {len(sampling['problems'])} problem(s)" if sampling["problems"] else "")
     )
 
     clock = time.perf_counter()
@@ -319,24 +330,57 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     )
 
 
-def sampling_summary(posterior, idata) -> dict:
-    """Divergences, relabelled draws and sampler facts from a fitted posterior."""
+def sampling_summary(idata, diagnostics=None) -> dict:
+    """Sampler facts and diagnostics of the relabelled draws, JSON-ready.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        As written by PyMCGaussianMixture (``posterior.attrs`` holds ``sampler`` and
+        ``relabel_n_permuted``).
+    diagnostics : latentmix.bayes.diagnostics.Diagnostics, optional
+        Computed with :func:`latentmix.bayes.diagnostics.diagnose` if not given.
+    """
+    from latentmix.bayes.diagnostics import diagnose
+
+    if diagnostics is None:
+        diagnostics = diagnose(idata, warn=False)
     post = idata.posterior
-    n_total = int(post.sizes["chain"] * post.sizes["draw"])
-    divergences = 0
-    if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
-        divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
-    n_relabelled = getattr(posterior, "n_relabelled_", None)
-    if n_relabelled is None:
-        n_relabelled = post.attrs.get("n_relabelled", 0)
     return {
-        "sampler": getattr(posterior, "sampler_", None) or post.attrs.get("sampler", ""),
+        "sampler": str(post.attrs.get("sampler", "")),
         "chains": int(post.sizes["chain"]),
         "draws": int(post.sizes["draw"]),
-        "n_draws_total": n_total,
-        "divergences": divergences,
-        "n_relabelled": int(np.sum(n_relabelled)),
+        "n_draws_total": int(post.sizes["chain"] * post.sizes["draw"]),
+        "divergences": int(diagnostics.n_divergent),
+        "n_relabelled": int(post.attrs.get("relabel_n_permuted", 0)),
+        "relabel_method": str(post.attrs.get("relabel_method", "")),
+        "r_hat_max": float(diagnostics.rhat_max),
+        "ess_bulk_min": float(diagnostics.ess_bulk_min),
+        "ess_tail_min": float(diagnostics.ess_tail_min),
+        "ebfmi": [float(v) for v in diagnostics.ebfmi],
+        "problems": list(diagnostics.problems),
     }
+
+
+@contextlib.contextmanager
+def heartbeat(progress, message: str, every: float = 15.0):
+    """Report elapsed time every ``every`` seconds while a long call runs."""
+    import threading
+
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def beat():
+        while not stop.wait(every):
+            progress(f"{message} ({time.perf_counter() - start:.0f} s)")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -578,47 +622,28 @@ def package_versions() -> list[dict]:
 
 
 def diagnostics_summary(analysis: Analysis) -> dict:
-    """Worst R-hat and ESS over all entries, divergences, Pareto k, relabelled draws."""
-    entries = [e for t in analysis.comparison.tables.values() for e in t.entries]
-
-    def worst(key, fn):
-        values = [getattr(e, key) for e in entries if np.isfinite(getattr(e, key))]
-        return fn(values) if values else float("nan")
+    """The sampler's diagnostics with the predictive ones (Pareto k) beside them."""
+    from latentmix.bayes.diagnostics import THRESHOLDS
 
     s = analysis.sampling
     pred = analysis.comparison.predictive
     return {
-        "r_hat_max": worst("r_hat", max),
-        "ess_bulk_min": worst("ess_bulk", min),
-        "ess_tail_min": worst("ess_tail", min),
-        "divergences": s.get("divergences", 0),
-        "n_relabelled": s.get("n_relabelled", 0),
-        "n_draws_total": s.get("n_draws_total", 0),
+        **s,
         "pareto_k_bad": pred.pareto_k_bad,
         "pareto_k_max": pred.pareto_k_max,
-        "ess_threshold": ESS_MIN_PER_CHAIN * s.get("chains", 1),
+        "ess_threshold": round(THRESHOLDS["ess_per_chain"] * s["chains"]),
+        "r_hat_threshold": THRESHOLDS["rhat"],
+        "ebfmi_threshold": THRESHOLDS["ebfmi"],
     }
 
 
 def warnings_list(analysis: Analysis, diag: dict) -> list[str]:
-    """Plain-language warnings for the box at the top of the report (empty if all is well)."""
-    out = []
-    if not diag["r_hat_max"] <= RHAT_MAX:
-        out.append(
-            f"R-hat reaches {_fmt(diag['r_hat_max'])} (above {RHAT_MAX}): the chains disagree; "
-            "run longer chains (--draws, --tune) or check the trace plots for label switching."
-        )
-    for key, what in (("ess_bulk_min", "bulk"), ("ess_tail_min", "tail")):
-        if not diag[key] >= diag["ess_threshold"]:
-            out.append(
-                f"The smallest {what} effective sample size is {_fmt(diag[key], 3)} (below "
-                f"{diag['ess_threshold']}): posterior summaries are noisy; draw more."
-            )
-    if diag["divergences"]:
-        out.append(
-            f"{diag['divergences']} divergent transitions: the sampler could not explore part "
-            "of the posterior and the draws may be biased."
-        )
+    """Plain-language warnings for the box at the top of the report (empty if all is well).
+
+    The sampler's own problems (R-hat, ESS, divergences, E-BFMI; see
+    :mod:`latentmix.bayes.diagnostics`) come first, then those of this comparison.
+    """
+    out = list(diag["problems"])
     n_total = max(1, diag["n_draws_total"])
     if diag["n_relabelled"] > RELABELLED_WARN_FRACTION * n_total:
         out.append(
@@ -721,7 +746,7 @@ def _matrix(values, names) -> dict:
     }
 
 
-def _table_rows(table, has_mle, has_truth) -> list[dict]:
+def _table_rows(table, r_hat_max) -> list[dict]:
     rows = []
     for e in table.entries:
         rows.append(
@@ -741,7 +766,7 @@ def _table_rows(table, has_mle, has_truth) -> list[dict]:
                 "map_outside": bool(e.map_outside),
                 "r_hat": f"{e.r_hat:.3f}" if np.isfinite(e.r_hat) else "—",
                 "ess_bulk": _fmt(round(e.ess_bulk)) if np.isfinite(e.ess_bulk) else "—",
-                "r_hat_bad": not e.r_hat <= RHAT_MAX,
+                "r_hat_bad": not e.r_hat <= r_hat_max,
             }
         )
     return rows
@@ -870,7 +895,7 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
         "tables": [
             {
                 "group": group,
-                "rows": _table_rows(comp.tables[group], has_mle, has_truth),
+                "rows": _table_rows(comp.tables[group], diag["r_hat_threshold"]),
                 "n_outside": comp.tables[group].n_outside,
             }
             for group in GROUPS
@@ -895,11 +920,14 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
             "r_hat_max": _fmt(diag["r_hat_max"]),
             "ess_bulk_min": _fmt(diag["ess_bulk_min"], 4),
             "ess_tail_min": _fmt(diag["ess_tail_min"], 4),
+            "ebfmi_min": _fmt(min(diag["ebfmi"]), 3) if diag["ebfmi"] else "—",
+            "ebfmi_threshold": diag["ebfmi_threshold"],
             "divergences": diag["divergences"],
             "n_relabelled": diag["n_relabelled"],
+            "relabel_method": diag["relabel_method"],
             "n_draws_total": diag["n_draws_total"],
             "ess_threshold": diag["ess_threshold"],
-            "r_hat_threshold": RHAT_MAX,
+            "r_hat_threshold": diag["r_hat_threshold"],
         },
         "figures": [dict(f) for f in figures],
         "timings": _timing_rows(analysis.timings),
