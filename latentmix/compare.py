@@ -623,18 +623,6 @@ def _diagnostics(idata) -> dict:
 # --- predictive comparison -------------------------------------------------------------------
 
 
-def n_parameters(covariance_type: str, n_components: int, n_features: int) -> int:
-    """Free parameters of a K-component mixture in d dimensions."""
-    K, d = n_components, n_features
-    cov = {
-        "full": K * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": K * d,
-        "spherical": K,
-    }[check_covariance_type(covariance_type)]
-    return (K - 1) + K * d + cov
-
-
 def _lppd(pointwise) -> float:
     """Log pointwise predictive density from (C, S, n) log-likelihoods."""
     flat = pointwise.reshape(-1, pointwise.shape[-1])
@@ -644,8 +632,10 @@ def _lppd(pointwise) -> float:
 def _predictive(X, X_test, idata, draws, pointwise, map_params, mle_params):
     import arviz as az
 
+    from latentmix.estimator import n_parameters
+
     K, d = map_params.means.shape
-    p = n_parameters(map_params.covariance_type, K, d)
+    p = n_parameters(K, d, map_params.covariance_type)
     test_pointwise = None
     if X_test is not None:
         X_test = np.asarray(X_test, dtype=float)

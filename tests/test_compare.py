@@ -11,10 +11,10 @@ from latentmix.compare import (
     draw_log_likelihood,
     draw_weighted_log_prob,
     match_components,
-    n_parameters,
     posterior_draws,
 )
 from latentmix.em.estep import e_step, weighted_log_prob
+from latentmix.estimator import n_parameters
 from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
 
 TRUTH = MixtureParams(
@@ -165,7 +165,7 @@ def test_predictive_and_membership_match_direct_numpy():
     assert post_row.held_out == pytest.approx(lppd_test, rel=1e-10)
     assert post_row.out_of_sample == pytest.approx(az.loo(idata).elpd_loo, rel=1e-12)
     np.testing.assert_allclose(idata.log_likelihood["x"].values.reshape(400, 150), ll, rtol=1e-10)
-    p = n_parameters("full", 2, 2)
+    p = n_parameters(2, 2, "full")
     assert p == 11
     mle_row = result.predictive.row("MLE")
     direct = stats.multivariate_normal

@@ -1,0 +1,120 @@
+"""Wall time of the main job: ``latentmix report faithful -k 2`` with default settings.
+
+Runs the command in a fresh subprocess (so imports, PyMC model construction and nutpie's numba
+compilation are all counted), reads the per-stage times the report records in
+``estimates.json``, and, as the peer measured in the same run, times the posterior alone:
+``PyMCGaussianMixture(2).fit(X)`` with the same settings in a fresh subprocess. The ratio
+report / posterior-alone says what the EM fits, the comparison and the figures add on top of
+sampling.
+
+The target (issue 4): under 90 s wall on a 2-core machine, compilation included.
+
+    python benchmarks/bench_report.py             # default settings, about 1-2 minutes
+    python benchmarks/bench_report.py --repeat 2
+
+Writes benchmarks/results/report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGET_SECONDS = 90.0
+
+POSTERIOR_ONLY = """
+import time, warnings
+start = time.perf_counter()
+warnings.simplefilter("ignore")
+from latentmix.bayes.estimator import PyMCGaussianMixture
+from latentmix.datasets import load
+from latentmix.estimator import EMGaussianMixture
+X = load("faithful").data
+em_map = EMGaussianMixture(2, prior="default", random_state=0).fit(X)
+PyMCGaussianMixture(2).fit(X, random_seed=0, reference=em_map.params_)
+print(time.perf_counter() - start)
+"""
+
+
+def run_report(out: Path) -> dict:
+    cmd = [sys.executable, "-m", "latentmix.cli", "report", "faithful", "-k", "2"]
+    cmd += ["--out", str(out), "--quiet"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"report failed ({proc.returncode}):\n{proc.stderr}")
+    record = json.loads((out / "estimates.json").read_text())
+    return {
+        "wall_seconds": wall,
+        "stages": record["timings_seconds"],
+        "r_hat_max": record["sampling"]["r_hat_max"],
+        "ess_bulk_min": record["sampling"]["ess_bulk_min"],
+        "divergences": record["sampling"]["divergences"],
+    }
+
+
+def run_posterior_only() -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", POSTERIOR_ONLY], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"posterior-only run failed:\n{proc.stderr}")
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    reports, peers = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeat):
+            reports.append(run_report(Path(tmp) / f"faithful-{r}"))
+            peers.append(run_posterior_only())
+    best = min(reports, key=lambda r: r["wall_seconds"])
+    peer = min(peers)
+    print(f"{'run':<44}{'wall s':>10}")
+    for r, (rep, p) in enumerate(zip(reports, peers, strict=True)):
+        print(f"{f'latentmix report faithful -k 2 (#{r + 1})':<44}{rep['wall_seconds']:>10.1f}")
+        print(f"{f'posterior alone, same settings (#{r + 1})':<44}{p:>10.1f}")
+    print("\nstages of the fastest report (s):")
+    for stage, seconds in best["stages"].items():
+        print(f"  {stage:<40}{seconds:>8.1f}")
+    ratio = best["wall_seconds"] / peer
+    print(f"\nreport / posterior alone: {ratio:.2f}")
+    print(
+        f"report / {TARGET_SECONDS:.0f} s target: {best['wall_seconds'] / TARGET_SECONDS:.2f} "
+        f"({'met' if best['wall_seconds'] < TARGET_SECONDS else 'NOT met'})"
+    )
+    print(
+        f"diagnostics: R-hat max {best['r_hat_max']:.4f}, bulk ESS min "
+        f"{best['ess_bulk_min']:.0f}, divergences {best['divergences']}"
+    )
+    result = {
+        "command": "latentmix report faithful -k 2",
+        "reports": reports,
+        "posterior_alone_seconds": peers,
+        "ratio_report_to_posterior_alone": ratio,
+        "target_seconds": TARGET_SECONDS,
+        "target_met": best["wall_seconds"] < TARGET_SECONDS,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "load_average_at_end": os.getloadavg(),
+    }
+    out = HERE / "results" / "report.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
