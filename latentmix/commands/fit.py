@@ -56,13 +56,22 @@ def run(args) -> int:
     dataset = load_data(args.data, columns)
     X = dataset.data
     prior = None if args.prior == "none" else "default"
+    from latentmix.em.estep import DegenerateMixtureError
+
     model = EMGaussianMixture(
         args.components,
         covariance_type=args.covariance,
         prior=prior,
         n_init=args.n_init,
         random_state=args.seed,
-    ).fit(X)
+    )
+    try:
+        model.fit(X)
+    except DegenerateMixtureError as err:
+        raise ValueError(
+            f"{err} On the command line: --prior default, a smaller -k, or --covariance "
+            "tied, diag or spherical."
+        ) from None
     result = summary(model, X, dataset.name, dataset.feature_names)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -435,9 +435,10 @@ def fit_em(
             runs.append(run)
     good = [x for x in runs if not x.degenerate]
     if not good:
-        reasons = "; ".join(sorted({x.message.split(". ")[0] for x in runs}))
+        example = runs[0].message.split(". ")[0]
         raise DegenerateMixtureError(
-            f"every one of the {len(runs)} EM run(s) collapsed a component ({reasons}). A "
+            f"every one of the {len(runs)} EM run(s) collapsed a component onto too few "
+            f"points, where the likelihood runs to infinity (first run: {example}). A "
             f"{covariance_type!r} mixture of {n_components} components has no maximum-"
             "likelihood estimate on these data: fit the MAP instead (prior='default'), use "
             "fewer components, or a more constrained covariance_type."

@@ -1,0 +1,109 @@
+"""``latentmix fit``: the table, --json, data selection and errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from latentmix.cli import main
+
+
+def test_fit_faithful_prints_a_table(capsys):
+    assert main(["fit", "faithful", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "MLE of a 2-component full Gaussian mixture on faithful (272 rows x 2 features)" in out
+    for label in (
+        "weight",
+        "mean[eruptions]",
+        "covariance of component 0",
+        "log-likelihood",
+        "log-prior",
+        "objective",
+        "BIC",
+        "iterations",
+        "converged",
+    ):
+        assert label in out
+    assert "-1130.26" in out
+
+
+def test_fit_json_parses(capsys):
+    assert (
+        main(
+            [
+                "fit",
+                "galaxies",
+                "-k",
+                "3",
+                "--prior",
+                "default",
+                "--covariance",
+                "diag",
+                "--json",
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["estimate"] == "MAP"
+    assert result["covariance_type"] == "diag"
+    assert len(result["weights"]) == 3 and abs(sum(result["weights"]) - 1) < 1e-12
+    assert result["objective"] == pytest.approx(result["log_likelihood"] + result["log_prior"])
+    assert result["converged"] is True
+    assert result["features"] == ["velocity"]
+
+
+@pytest.mark.parametrize("kind", ["tied", "spherical"])
+def test_fit_columns_of_a_csv(tmp_path, capsys, kind):
+    path = tmp_path / "data.csv"
+    rows = ["a,b,label"] + [f"{i % 7},{(i * 3) % 11},x" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["fit", str(path), "-k", "2", "--columns", "a,b", "--covariance", kind]) == 0
+    out = capsys.readouterr().out
+    assert "mean[a]" in out and "mean[b]" in out and "label" not in out
+
+
+def test_bad_cell_names_column_and_row(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("x,y\n1,2\n3,oops\n5,6\n")
+    assert main(["fit", str(path), "-k", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("latentmix fit: error:")
+    assert "column 'y', data row 2" in err and "'oops'" in err
+
+
+def test_missing_cell_and_unknown_data(tmp_path, capsys):
+    path = tmp_path / "gap.csv"
+    path.write_text("x,y\n1,2\n3,\n")
+    assert main(["fit", str(path), "-k", "1"]) == 2
+    assert "column 'y', data row 2 is missing" in capsys.readouterr().err
+    assert main(["fit", "no-such-data", "-k", "2"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_too_many_components_is_a_clean_error(capsys):
+    assert main(["fit", "galaxies", "-k", "100"]) == 2
+    assert "n_components=100" in capsys.readouterr().err
+
+
+def test_collapse_error_says_what_to_do(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("x\n" + "\n".join(["0", "0", "0", "1", "1", "1", "5", "5", "5"]) + "\n")
+    assert main(["fit", str(path), "-k", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "collapsed a component" in err and "--prior default" in err
+    assert main(["fit", str(path), "-k", "3", "--prior", "default"]) == 0
+
+
+def test_installed_command_exit_code():
+    proc = subprocess.run(
+        [sys.executable, "-m", "latentmix.cli", "fit", "faithful", "-k", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "n_components must be at least 1" in proc.stderr

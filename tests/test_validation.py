@@ -1,0 +1,96 @@
+"""Every bad input to the estimator gets a ValueError that names the problem."""
+
+import numpy as np
+import pytest
+
+from latentmix import ConjugatePrior, EMGaussianMixture, MixtureParams
+from latentmix.validation import check_data, check_n_components, check_random_state
+
+X = np.random.default_rng(0).normal(size=(60, 2)) + np.repeat([[0.0, 0.0], [6.0, 0.0]], 30, axis=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (
+            np.array([[1.0, np.nan], [2.0, 3.0]] * 5),
+            r"NaN or infinite .* \(NaN\) at row 0, column 1",
+        ),
+        (np.array([[1.0, 2.0], [np.inf, 3.0]] * 5), r"\(infinite\) at row 1, column 0"),
+        (np.zeros((4, 3, 2)), "must be 2-D"),
+        (np.zeros((0, 2)), "X is empty"),
+        ([["a", "b"], ["c", "d"]], "X must be numeric"),
+        (np.ones((2, 2)), "2 samples but n_components=3"),
+    ],
+)
+def test_bad_data(data, match):
+    with pytest.raises(ValueError, match=match):
+        EMGaussianMixture(3).fit(data)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_components": 0}, "n_components must be at least 1; got 0"),
+        ({"n_components": 2.5}, "n_components must be a whole number"),
+        ({"n_components": True}, "n_components must be a whole number"),
+        ({"n_components": 2, "covariance_type": "banana"}, "covariance_type must be one of"),
+        ({"n_components": 2, "prior": "flat"}, "prior must be None .* got 'flat'"),
+        ({"n_components": 2, "prior": 3.0}, "prior must be None"),
+        ({"n_components": 2, "init": "kmeans"}, "init must be one of k-means\\+\\+, random"),
+        ({"n_components": 2, "n_init": 0}, "n_init must be a whole number >= 1; got 0"),
+        ({"n_components": 2, "max_iter": -1}, "max_iter must be a whole number >= 0"),
+        ({"n_components": 2, "tol": -1e-3}, "tol must be a number >= 0"),
+        ({"n_components": 2, "reg_covar": float("nan")}, "reg_covar must be a number >= 0"),
+        ({"n_components": 2, "random_state": "seed"}, "random_state must be None, an int"),
+    ],
+)
+def test_bad_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EMGaussianMixture(**kwargs).fit(X)
+
+
+def test_prior_that_does_not_fit_the_data():
+    prior = ConjugatePrior(1.0, np.zeros(3), 0.01, 5.0, np.eye(3))
+    with pytest.raises(ValueError, match="prior mean has length 3 but the data have 2"):
+        EMGaussianMixture(2, prior=prior).fit(X)
+    diag_prior = ConjugatePrior.default(X, 2, "diag")
+    with pytest.raises(ValueError, match="a 'full' prior needs scale of shape"):
+        EMGaussianMixture(2, prior=diag_prior).fit(X)
+    sparse = ConjugatePrior(0.5, np.zeros(2), 0.01, 4.0, np.eye(2))
+    with pytest.raises(ValueError, match=r"weight_concentration 0\.5 is below 1"):
+        EMGaussianMixture(2, prior=sparse).fit(X)
+
+
+def test_bad_starting_point():
+    good = MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
+    with pytest.raises(ValueError, match="init has covariance_type 'full' but the estimator"):
+        EMGaussianMixture(2, covariance_type="diag", init=good).fit(X)
+    with pytest.raises(ValueError, match=r"init must have weights \(3,\)"):
+        EMGaussianMixture(3, init=good).fit(X)
+    bad_weights = good._replace(weights=np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="init weights must be positive"):
+        EMGaussianMixture(2, init=bad_weights).fit(X)
+
+
+def test_predict_time_errors():
+    gm = EMGaussianMixture(2)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        gm.predict(X)
+    gm.fit(X)
+    with pytest.raises(ValueError, match="X has 3 features but the model was fitted on 2"):
+        gm.predict(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="X has 1 features but the model was fitted on 2"):
+        gm.score_samples(np.zeros(5))
+    with pytest.raises(ValueError, match="NaN"):
+        gm.predict_proba(np.array([[np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="n_samples must be a whole number >= 1"):
+        gm.sample(0)
+
+
+def test_validation_helpers():
+    assert check_data([1.0, 2.0, 3.0]).shape == (3, 1)
+    assert check_n_components(np.int64(3)) == 3
+    rng = np.random.default_rng(1)
+    assert check_random_state(rng) is rng
+    assert isinstance(check_random_state(None), np.random.Generator)
