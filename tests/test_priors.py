@@ -1,0 +1,165 @@
+"""ConjugatePrior: validation, data-scaled defaults, and log_prior against scipy.stats."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from latentmix import ConjugatePrior, MixtureParams
+from latentmix.datasets import load
+from latentmix.params import COVARIANCE_TYPES
+from latentmix.priors import log_dirichlet, log_invgamma, log_invwishart, log_prior
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weight_concentration": -1.0}, "weight_concentration must be a positive"),
+        ({"weight_concentration": [[1.0, 2.0]]}, "weight_concentration must be a positive"),
+        ({"mean": np.zeros((2, 2))}, r"mean must be a 1-D array of length d; got shape \(2, 2\)"),
+        ({"mean": [0.0, np.nan]}, "mean must be finite"),
+        ({"mean_precision": 0.0}, "mean_precision must be positive; got 0.0"),
+        ({"degrees_of_freedom": -2.0}, "degrees_of_freedom must be positive; got -2.0"),
+        ({"scale": np.array([[1.0, 2.0], [2.0, 1.0]])}, "scale must be positive definite"),
+        ({"scale": np.eye(3)}, r"scale must be a symmetric \(2, 2\) matrix"),
+        ({"scale": -1.0}, "scale must be positive"),
+        ({"mean_precision": "a lot"}, "mean_precision must be numeric"),
+    ],
+)
+def test_conjugate_prior_validation(kwargs, match):
+    args = {
+        "weight_concentration": 1.0,
+        "mean": np.zeros(2),
+        "mean_precision": 0.01,
+        "degrees_of_freedom": 4.0,
+        "scale": np.eye(2),
+    } | kwargs
+    with pytest.raises(ValueError, match=match):
+        ConjugatePrior(**args)
+
+
+def test_check_against_data_and_type():
+    prior = ConjugatePrior([1.0, 2.0], np.zeros(3), 0.01, 1.5, np.eye(3))
+    with pytest.raises(ValueError, match=r"degrees_of_freedom must exceed d - 1 = 2"):
+        prior.check(3, 2, "full")
+    with pytest.raises(
+        ValueError, match="weight_concentration has 2 values but n_components is 3"
+    ):
+        prior.check(3, 3, "full")
+    with pytest.raises(ValueError, match=r"a 'diag' prior needs scale of shape \(3,\)"):
+        prior.check(3, 2, "diag")
+    with pytest.raises(ValueError, match="covariance_type must be one of"):
+        prior.check(3, 2, "cube")
+    np.testing.assert_array_equal(prior.concentration(2), [1.0, 2.0])
+
+
+def test_default_prior_on_faithful():
+    # R: var(faithful) = [[1.302728, 13.977808], [13.977808, 184.823312]];
+    # colMeans(faithful) = (3.487783, 70.897059). mclust defaultPrior(faithful, G = 2,
+    # "VVV"): shrinkage 0.01, mean colMeans, dof d + 2 = 4, scale var / G^(2/d) = var / 2.
+    X = load("faithful").data
+    prior = ConjugatePrior.default(X, 2, "full")
+    np.testing.assert_allclose(prior.mean, [3.487783, 70.897059], rtol=1e-6)
+    assert prior.mean_precision == 0.01
+    assert prior.degrees_of_freedom == 4.0
+    np.testing.assert_allclose(
+        prior.scale, np.array([[1.302728, 13.977808], [13.977808, 184.823312]]) / 2, rtol=1e-6
+    )
+    np.testing.assert_array_equal(prior.weight_concentration, 1.0)
+    np.testing.assert_allclose(
+        ConjugatePrior.default(X, 2, "diag").scale, [0.651364, 92.411656], rtol=1e-6
+    )
+    assert ConjugatePrior.default(X, 2, "spherical").scale == pytest.approx(
+        (0.651364 + 92.411656) / 2, rel=1e-6
+    )
+    np.testing.assert_allclose(ConjugatePrior.default(X, 2, "tied").scale, prior.scale)
+
+
+def test_default_prior_needs_a_proper_data_covariance():
+    X = np.column_stack([np.arange(10.0), np.ones(10)])
+    with pytest.raises(ValueError, match="data covariance is singular"):
+        ConjugatePrior.default(X, 2, "full")
+
+
+def random_point(kind, rng, K=3, d=2):
+    A = rng.normal(size=(K, d, d))
+    full = A @ A.transpose(0, 2, 1) + np.eye(d)
+    covariances = {
+        "full": full,
+        "tied": full[0],
+        "diag": rng.uniform(0.3, 2.0, size=(K, d)),
+        "spherical": rng.uniform(0.3, 2.0, size=K),
+    }[kind]
+    return MixtureParams(rng.dirichlet(np.ones(K)), rng.normal(size=(K, d)), covariances, kind)
+
+
+def scipy_log_prior(params, prior):
+    K, d = params.means.shape
+    kind = params.covariance_type
+    kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
+    total = stats.dirichlet(prior.concentration(K)).logpdf(params.weights)
+    if kind in ("full", "tied"):
+        stack = params.full_covariances()
+        covs = stack if kind == "full" else stack[:1]
+        total += sum(stats.invwishart(df=nu, scale=prior.scale).logpdf(c) for c in covs)
+        total += sum(
+            stats.multivariate_normal(m0, c / kappa).logpdf(m)
+            for m, c in zip(params.means, stack, strict=True)
+        )
+        return total
+    variances = params.covariances if kind == "diag" else params.covariances[:, None]
+    variances = np.broadcast_to(variances, (K, d))
+    psi = prior.scale if kind == "diag" else np.full(d, prior.scale)
+    if kind == "diag":
+        total += stats.invgamma(nu / 2, scale=psi / 2).logpdf(variances).sum()
+    else:
+        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(variances[:, 0]).sum()
+    total += stats.norm(m0, np.sqrt(variances / kappa)).logpdf(params.means).sum()
+    return total
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_log_prior_matches_scipy(kind):
+    rng = np.random.default_rng(COVARIANCE_TYPES.index(kind))
+    params = random_point(kind, rng)
+    scale = {"full": np.array([[2.0, 0.3], [0.3, 1.0]]), "diag": np.array([2.0, 0.5])}
+    scale["tied"] = scale["full"]
+    prior = ConjugatePrior(
+        np.array([1.0, 2.0, 3.5]), np.array([0.5, -0.2]), 0.3, 4.5, scale.get(kind, 1.7)
+    )
+    assert log_prior(params, prior) == pytest.approx(scipy_log_prior(params, prior), rel=1e-11)
+
+
+def test_one_dimension_every_type_is_the_same_prior():
+    rng = np.random.default_rng(4)
+    w, m, v = rng.dirichlet(np.ones(2)), rng.normal(size=(2, 1)), rng.uniform(0.5, 2, size=2)
+    full = log_prior(
+        MixtureParams(w, m, v[:, None, None], "full"),
+        ConjugatePrior(1.5, np.zeros(1), 0.2, 3.0, np.eye(1) * 2.0),
+    )
+    diag = log_prior(
+        MixtureParams(w, m, v[:, None], "diag"), ConjugatePrior(1.5, np.zeros(1), 0.2, 3.0, [2.0])
+    )
+    sph = log_prior(
+        MixtureParams(w, m, v, "spherical"), ConjugatePrior(1.5, np.zeros(1), 0.2, 3.0, 2.0)
+    )
+    assert full == pytest.approx(diag, rel=1e-12) and diag == pytest.approx(sph, rel=1e-12)
+
+
+def test_density_helpers_against_scipy():
+    w, alpha = np.array([0.2, 0.3, 0.5]), np.array([1.0, 2.0, 0.7])
+    assert log_dirichlet(w, alpha) == pytest.approx(stats.dirichlet(alpha).logpdf(w))
+    S, Psi = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 0.2], [0.2, 3.0]])
+    assert log_invwishart(S, 5.0, Psi) == pytest.approx(stats.invwishart(5.0, Psi).logpdf(S))
+    assert log_invgamma(0.7, 2.5, 1.2) == pytest.approx(stats.invgamma(2.5, scale=1.2).logpdf(0.7))
+
+
+def test_log_prior_outside_the_support():
+    prior = ConjugatePrior(2.0, np.zeros(2), 0.1, 4.0, np.eye(2))
+    singular = MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.zeros((2, 2, 2)))
+    assert log_prior(singular, prior) == -np.inf
+    empty = MixtureParams(np.array([1.0, 0.0]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
+    assert log_prior(empty, prior) == -np.inf
+    negative = MixtureParams(
+        np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([1.0, -1.0]), "spherical"
+    )
+    assert log_prior(negative, ConjugatePrior(1.0, np.zeros(2), 0.1, 4.0, 1.0)) == -np.inf
