@@ -106,7 +106,7 @@ def check_run_size(chains: int, draws: int) -> None:
         )
 
 
-def diagnose(idata, var_names=VAR_NAMES, warn: bool = True) -> Diagnostics:
+def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2) -> Diagnostics:
     """Diagnostics of the (relabelled) draws in ``idata``.
 
     Parameters
@@ -118,6 +118,8 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True) -> Diagnostics:
         Posterior variables to diagnose.
     warn : bool
         Raise a :class:`SamplingWarning` listing the problems, if any.
+    stacklevel : int
+        Passed to ``warnings.warn`` (2: the caller of this function).
 
     Returns
     -------
@@ -186,6 +188,8 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True) -> Diagnostics:
     )
     if warn and problems:
         warnings.warn(
-            "sampling problems:\n  - " + "\n  - ".join(problems), SamplingWarning, stacklevel=2
+            "sampling problems:\n  - " + "\n  - ".join(problems),
+            SamplingWarning,
+            stacklevel=stacklevel,
         )
     return result

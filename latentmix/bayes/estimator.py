@@ -236,7 +236,7 @@ class PyMCGaussianMixture:
             {name: idata.posterior[name].mean(("chain", "draw")).values for name in _NAMES},
             kind,
         )
-        self.diagnostics_ = diagnose(idata, warn=True)
+        self.diagnostics_ = diagnose(idata, warn=True, stacklevel=3)
         return self
 
 
