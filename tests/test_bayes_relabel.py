@@ -1,0 +1,219 @@
+"""Relabelling undoes label switching exactly, and diagnostics report problems loudly."""
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pytest
+
+from latentmix import MixtureParams, relabel
+from latentmix.bayes.diagnostics import SamplingWarning, check_run_size, diagnose
+from latentmix.bayes.relabel import kl_cost
+from latentmix.bayes.spec import covariance_dims
+from latentmix.datasets import synthetic_3d
+from latentmix.params import COVARIANCE_TYPES, sample_mixture
+
+N_CHAINS, N_DRAWS = 2, 400
+
+
+def _reference(kind) -> MixtureParams:
+    truth = synthetic_3d().truth
+    covariances = {
+        "full": truth.covariances,
+        "tied": truth.covariances.mean(axis=0),
+        "diag": np.diagonal(truth.covariances, axis1=1, axis2=2).copy(),
+        "spherical": np.diagonal(truth.covariances, axis1=1, axis2=2).mean(axis=1),
+    }[kind]
+    return MixtureParams(truth.weights, truth.means, covariances, kind)
+
+
+def _draws_near(reference: MixtureParams, rng, shift=0.0):
+    """Posterior-like draws around ``reference``, in its component order."""
+    K, d = reference.n_components, reference.n_features
+    shape = (N_CHAINS, N_DRAWS)
+    weights = reference.weights * np.exp(0.05 * rng.normal(size=(*shape, K)))
+    weights /= weights.sum(-1, keepdims=True)
+    means = reference.means + shift + 0.1 * rng.normal(size=(*shape, K, d))
+    cov = reference.covariances
+    if reference.covariance_type in ("full", "tied"):
+        # scale by a random factor near one: stays positive definite
+        factor = np.exp(0.05 * rng.normal(size=(*shape, *cov.shape[:-2])))
+        covariances = cov * factor[..., None, None]
+    else:
+        covariances = cov * np.exp(0.05 * rng.normal(size=(*shape, *cov.shape)))
+    return weights, means, covariances
+
+
+def _idata(reference, weights, means, covariances, X=None, diverging=None):
+    kind = reference.covariance_type
+    d = reference.n_features
+    features = [f"x{j + 1}" for j in range(d)]
+    coords = {"component": np.arange(reference.n_components), "feature": features}
+    coords["feature_bis"] = features
+    dims = {
+        "weights": ["component"],
+        "means": ["component", "feature"],
+        "covariances": list(covariance_dims(kind)),
+    }
+    sample_stats = {
+        "diverging": np.zeros((N_CHAINS, N_DRAWS), dtype=bool) if diverging is None else diverging,
+        "energy": np.random.default_rng(0).normal(size=(N_CHAINS, N_DRAWS)).cumsum(axis=1) * 0.1
+        + np.random.default_rng(1).normal(size=(N_CHAINS, N_DRAWS)),
+    }
+    observed = None if X is None else {"x": X}
+    return az.from_dict(
+        posterior={"weights": weights, "means": means, "covariances": covariances},
+        sample_stats=sample_stats,
+        observed_data=observed,
+        coords={**coords, "observation": np.arange(0 if X is None else X.shape[0])},
+        dims={**dims, "x": ["observation", "feature"]},
+    )
+
+
+def _permute(weights, means, covariances, kind, rng):
+    """Apply an independent random permutation to every draw; return them too."""
+    K = weights.shape[-1]
+    orders = np.array([rng.permutation(K) for _ in range(N_CHAINS * N_DRAWS)])
+    orders = orders.reshape(N_CHAINS, N_DRAWS, K)
+    w = np.take_along_axis(weights, orders, axis=2)
+    m = np.take_along_axis(means, orders[..., None], axis=2)
+    if kind == "tied":
+        c = covariances
+    else:
+        idx = orders.reshape(orders.shape + (1,) * (covariances.ndim - 3))
+        c = np.take_along_axis(covariances, idx, axis=2)
+    return w, m, c, orders
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+@pytest.mark.parametrize("method", ["assignment", "stephens"])
+def test_permuted_draws_come_back_in_reference_order_exactly(kind, method):
+    rng = np.random.default_rng(7)
+    reference = _reference(kind)
+    weights, means, covariances = _draws_near(reference, rng)
+    X, _ = sample_mixture(reference, 200, random_state=3)
+    w, m, c, orders = _permute(weights, means, covariances, kind, rng)
+    out = relabel(_idata(reference, w, m, c, X=X), reference, method=method)
+    np.testing.assert_array_equal(out.posterior["weights"].values, weights)
+    np.testing.assert_array_equal(out.posterior["means"].values, means)
+    np.testing.assert_array_equal(out.posterior["covariances"].values, covariances)
+    # the record: position k now holds the permuted draw's component argsort(orders)[k],
+    # and how many draws moved
+    np.testing.assert_array_equal(
+        out.sample_stats["component_order"].values, np.argsort(orders, axis=-1)
+    )
+    identity = (orders == np.arange(3)).all(axis=-1)
+    assert out.posterior.attrs["relabel_n_permuted"] == int((~identity).sum())
+    assert out.posterior.attrs["relabel_method"] == method
+
+
+def test_relabel_returns_a_copy_and_leaves_ordered_draws_alone():
+    rng = np.random.default_rng(1)
+    reference = _reference("full")
+    weights, means, covariances = _draws_near(reference, rng)
+    idata = _idata(reference, weights, means, covariances)
+    out = relabel(idata, reference)
+    assert out.posterior.attrs["relabel_n_permuted"] == 0
+    assert "component_order" not in idata.sample_stats
+    np.testing.assert_array_equal(out.posterior["means"].values, means)
+
+
+def test_kl_cost_is_scale_free():
+    # Rescaling and shifting the data (and so every parameter) leaves the cost unchanged.
+    rng = np.random.default_rng(2)
+    reference = _reference("full")
+    weights, means, covariances = _draws_near(reference, rng)
+    draws = MixtureParams(
+        weights.reshape(-1, 3), means.reshape(-1, 3, 3), covariances.reshape(-1, 3, 3, 3)
+    )
+    A = np.diag([1000.0, 0.01, 3.0])
+    b = np.array([5.0, -2.0, 1e4])
+
+    def transform(p):
+        return MixtureParams(p.weights, p.means @ A.T + b, A @ p.covariances @ A.T)
+
+    np.testing.assert_allclose(
+        kl_cost(transform(draws), transform(reference)), kl_cost(draws, reference), rtol=1e-8
+    )
+
+
+def test_label_switching_breaks_rhat_and_relabelling_restores_it():
+    rng = np.random.default_rng(3)
+    reference = _reference("diag")
+    weights, means, covariances = _draws_near(reference, rng)
+    # chain 1 uses another component order throughout, as after a switch
+    swap = np.array([1, 2, 0])
+    switched = [a.copy() for a in (weights, means, covariances)]
+    for a in switched:
+        a[1] = a[1][:, swap]
+    idata = _idata(reference, *switched)
+    with pytest.warns(SamplingWarning, match="R-hat"):
+        before = diagnose(idata)
+    assert before.rhat_max > 1.5
+    after = diagnose(relabel(idata, reference))
+    assert after.rhat_max < 1.01
+    assert after.ok
+
+
+def test_divergences_and_rhat_are_reported_loudly():
+    rng = np.random.default_rng(4)
+    reference = _reference("spherical")
+    weights, means, covariances = _draws_near(reference, rng)
+    diverging = np.zeros((N_CHAINS, N_DRAWS), dtype=bool)
+    diverging[0, [3, 50]] = True
+    # shift one chain so that the chains disagree
+    means[1] += 1.0
+    idata = _idata(reference, weights, means, covariances, diverging=diverging)
+    with pytest.warns(SamplingWarning) as record:
+        result = diagnose(idata)
+    message = str(record[0].message)
+    assert "2 divergent transition(s)" in message
+    assert "R-hat up to" in message
+    assert result.n_divergent == 2
+    assert not result.ok
+    assert len(result.problems) >= 2
+    assert result.to_dict()["problems"] == list(result.problems)
+    # warn=False still fills the problems field
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = diagnose(idata, warn=False)
+    assert quiet.problems == result.problems
+
+
+def test_diagnostics_fields_match_arviz():
+    rng = np.random.default_rng(5)
+    reference = _reference("tied")
+    idata = _idata(reference, *_draws_near(reference, rng))
+    result = diagnose(idata)
+    rhat = az.rhat(idata, var_names=["weights", "means", "covariances"])
+    ess = az.ess(idata, var_names=["weights", "means", "covariances"], method="bulk")
+    assert result.rhat_max == pytest.approx(max(float(rhat[v].max()) for v in rhat))
+    assert result.ess_bulk_min == pytest.approx(min(float(ess[v].min()) for v in ess))
+    assert len(result.ebfmi) == N_CHAINS
+    assert (result.n_chains, result.n_draws) == (N_CHAINS, N_DRAWS)
+    assert set(result.table.columns) >= {"r_hat", "ess_bulk", "ess_tail"}
+
+
+@pytest.mark.parametrize(("chains", "draws"), [(1, 1000), (4, 50)])
+def test_too_few_draws_for_diagnostics(chains, draws):
+    with pytest.raises(ValueError, match=r"too few to diagnose.*chains=4, draws=1000"):
+        check_run_size(chains, draws)
+
+
+def test_relabel_bad_arguments():
+    rng = np.random.default_rng(6)
+    reference = _reference("full")
+    idata = _idata(reference, *_draws_near(reference, rng))
+    with pytest.raises(ValueError, match="method must be one of assignment, stephens"):
+        relabel(idata, reference, method="ecr")
+    with pytest.raises(ValueError, match="reference must be a MixtureParams"):
+        relabel(idata, {"weights": reference.weights})
+    with pytest.raises(ValueError, match="needs the data"):
+        relabel(idata, reference, method="stephens")
+    two = MixtureParams(
+        reference.weights[:2] / reference.weights[:2].sum(),
+        reference.means[:2],
+        reference.covariances[:2],
+    )
+    with pytest.raises(ValueError, match="3 components in 3 dimensions but the reference has 2"):
+        relabel(idata, two)
