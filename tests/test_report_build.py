@@ -162,7 +162,9 @@ def test_markup_in_column_names_is_escaped(tmp_path):
     csv.write_text(f"<b>x</b>,<script>alert('y')</script>|*_\n{rows}\n")
     out = tmp_path / "evil"
     out.mkdir()
-    (out / "stale.txt").write_text("an earlier report, replaced as a whole")
+    (out / "index.html").write_text("an earlier report, replaced as a whole")
+    (out / "estimates.json").write_text("{}")
+    (out / "stale.txt").write_text("gone with the earlier report")
     write_report(fake_analysis(read_csv(csv), 2), out)
     assert {p.name for p in out.iterdir()} == FILES
     assert leftovers(tmp_path, "evil") == []
@@ -209,6 +211,22 @@ def test_staging_directory_errors(tmp_path):
         pass
     with pytest.raises(ValueError, match="not a directory"), staging_directory(blocker):
         pass
+    # A directory that is not a report is never replaced.
+    precious = tmp_path / "home"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with (
+        pytest.raises(ValueError, match="other than a latentmix report"),
+        staging_directory(precious),
+    ):
+        pass
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    assert leftovers(tmp_path, "home") == []
+    # An empty directory is fine.
+    (tmp_path / "empty").mkdir()
+    with staging_directory(tmp_path / "empty") as tmp:
+        (tmp / "index.html").write_text("new")
+    assert (tmp_path / "empty" / "index.html").read_text() == "new"
 
 
 def test_settings_are_checked():

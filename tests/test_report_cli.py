@@ -38,6 +38,7 @@ def test_bad_input_names_the_problem_and_writes_nothing(
     out = tmp_path / "reports" / "r"
     out.mkdir(parents=True)
     (out / "index.html").write_text("earlier report")
+    (out / "estimates.json").write_text("{}")
     k = 5 if "n_components=5" in message else 2
     code, stdout, stderr = run_cli(capsys, csv, "-k", k, "--out", out, *extra)
     assert code == 2
@@ -46,7 +47,7 @@ def test_bad_input_names_the_problem_and_writes_nothing(
     assert re.search(message, stderr), stderr
     assert stdout == ""
     assert (out / "index.html").read_text() == "earlier report"
-    assert [p.name for p in out.iterdir()] == ["index.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["estimates.json", "index.html"]
     assert hidden(out.parent) == []
 
 

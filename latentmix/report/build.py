@@ -386,6 +386,12 @@ def heartbeat(progress, message: str, every: float = 15.0):
 # --- writing ---------------------------------------------------------------------------------
 
 
+def is_report(directory) -> bool:
+    """True for a directory written by :func:`write_files` (index.html and estimates.json)."""
+    directory = Path(directory)
+    return (directory / "index.html").is_file() and (directory / "estimates.json").is_file()
+
+
 @contextlib.contextmanager
 def staging_directory(out):
     """A temporary directory beside ``out`` that replaces ``out`` when the block succeeds.
@@ -393,10 +399,19 @@ def staging_directory(out):
     The directory is created at once, so an unwritable destination fails before any work is
     done. On an exception it is removed and ``out`` is left as it was. On success an existing
     ``out`` is moved aside, the new directory renamed into place, and the old one removed.
+
+    Only an empty directory or an earlier report (a directory holding ``index.html`` and
+    ``estimates.json``) is ever replaced: pointing ``out`` at any other directory is an error,
+    so that a mistyped path cannot delete someone's files.
     """
-    out = Path(out)
+    out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory; choose another path.")
+    if out.is_dir() and any(out.iterdir()) and not is_report(out):
+        raise ValueError(
+            f"--out {out} is a directory that holds something other than a latentmix report; "
+            "it would be replaced as a whole. Choose a new or empty directory."
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -440,9 +455,13 @@ def make_report(source, out, settings: ReportSettings, *, command="", quiet=Fals
     quiet : bool
         No progress on stderr.
     """
+    from latentmix.bayes.sample import blas_single_thread
+
     progress = Progress(quiet)
     out = Path(out)
-    with staging_directory(out) as tmp:
+    # Every matrix here is d x d: a multi-threaded BLAS only adds thread wake-ups (which cost
+    # seconds over an EM fit on a busy machine).
+    with staging_directory(out) as tmp, blas_single_thread():
         analysis = analyse(source, settings, progress=progress, command=command)
         write_files(analysis, tmp, progress=progress)
     progress(f"report written to {out}")
