@@ -71,9 +71,14 @@ def command_line(args, out) -> str:
 
 def run(args) -> int:
     """Build the report and print the path of its index.html; returns the exit code."""
+    import signal
+    import sys
     from pathlib import Path
 
     from latentmix.report.build import ReportSettings, make_report
+
+    # A terminated run cleans up its temporary directory like an interrupted one.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     columns = None
     if args.columns:

@@ -576,11 +576,12 @@ def draw_figures(analysis: Analysis, figdir: Path) -> list[dict]:
         )
     add(
         "membership.png",
-        F.membership(comp),
+        F.membership(analysis.X, comp),
         "Cluster membership",
-        "Each point's EM responsibility at the MAP against its posterior membership "
-        "probability (mean over draws, bar ± 1 sd). Points on the diagonal agree; labelled "
-        "points (row numbers, from 1) disagree most.",
+        "Left: each point's EM responsibility at the MAP against its posterior membership "
+        "probability (mean over draws, bar ± 1 sd); points on the diagonal agree, labelled "
+        "points (row numbers, from 1) disagree most. Right: where in the data membership is "
+        "uncertain.",
     )
     restarts = {"MLE": [], "MAP": []}
     for name, model in (("MLE", analysis.mle), ("MAP", analysis.map)):
@@ -699,10 +700,16 @@ def headline(analysis: Analysis) -> list[str]:
     pred = comp.predictive
     post = pred.row("posterior")
     best = max(pred.rows, key=lambda r: r.out_of_sample)
+    gap = best.out_of_sample - min(r.out_of_sample for r in pred.rows)
+    verdict = (
+        "the differences are within one standard error"
+        if gap < post.out_of_sample_se
+        else f"highest: {best.estimate}"
+    )
     lines.append(
         "Estimated out-of-sample log density: "
         + ", ".join(f"{r.estimate} {r.out_of_sample:.2f}" for r in pred.rows)
-        + f" (PSIS-LOO standard error {post.out_of_sample_se:.2f}); highest: {best.estimate}."
+        + f" (PSIS-LOO standard error {post.out_of_sample_se:.2f}); {verdict}."
     )
     if pred.n_test:
         best_h = max(pred.rows, key=lambda r: r.held_out)

@@ -370,41 +370,75 @@ def em_objective(restarts: dict) -> Figure:
     return fig
 
 
-def membership(comparison: Comparison, max_panels: int = 4) -> Figure:
-    """EM (MAP) responsibilities against posterior membership, with ± 1 sd over draws."""
+def membership(X, comparison: Comparison, max_panels: int = 3) -> Figure:
+    """Membership: EM (MAP) responsibilities against the posterior, and where they differ.
+
+    Left panels (one per component, one for K = 2): each point's MAP responsibility against
+    its posterior membership probability, bars ± 1 sd over draws. Right panel: the data
+    (1-D: posterior membership probability of every component along x, band ± 1 sd, MAP
+    responsibilities dashed; d >= 2: the first two features coloured by the posterior sd of
+    membership), the points that disagree most circled.
+    """
     m = comparison.membership
+    X = np.asarray(X, dtype=float)
     K = m.responsibilities_map.shape[1]
     comps = [0] if K == 2 else list(range(min(K, max_panels)))
-    fig = Figure(figsize=(max(5.0, 3.9 * len(comps) + 0.4), 4.2), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(comps), squeeze=False)).ravel()
+    n_panels = len(comps) + 1
+    fig = Figure(figsize=(3.9 * n_panels + 0.6, 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n_panels, squeeze=False)).ravel()
     top = [int(i) for i in m.top[:5] if m.disagreement[i] > 0.02]
-    for ax, k in zip(axes, comps, strict=True):
+    for ax, k in zip(axes, comps, strict=False):
         x, y, e = m.responsibilities_map[:, k], m.posterior_mean[:, k], m.posterior_sd[:, k]
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":")
         ax.errorbar(
-            x,
-            y,
-            yerr=e,
-            fmt="o",
-            markersize=3,
-            color=POSTERIOR_COLOR,
-            alpha=0.45,
-            elinewidth=0.7,
-            capsize=0,
-        )
+            x, y, yerr=e, fmt="o", markersize=3, color=POSTERIOR_COLOR, alpha=0.45,
+            elinewidth=0.7, capsize=0,
+        )  # fmt: skip
         for i in top:
             ax.annotate(
-                str(i + 1),
-                (x[i], y[i]),
-                fontsize=7,
-                xytext=(3, 3),
-                textcoords="offset points",
-                color="#b2182b",
-            )
+                str(i + 1), (x[i], y[i]), fontsize=7, xytext=(3, 3),
+                textcoords="offset points", color="#b2182b",
+            )  # fmt: skip
         ax.set_xlim(-0.04, 1.04)
         ax.set_ylim(-0.04, 1.04)
         ax.set_aspect("equal")
         ax.set_xlabel(f"EM MAP responsibility, component {k + 1}")
         ax.set_ylabel(f"posterior P(component {k + 1})")
+    ax = axes[-1]
+    names = comparison.feature_names
+    if X.shape[1] == 1:
+        order = np.argsort(X[:, 0])
+        x = X[order, 0]
+        for k in range(K):
+            color = POINT_COLORS[k % len(POINT_COLORS)]
+            mean, sd = m.posterior_mean[order, k], m.posterior_sd[order, k]
+            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
+            ax.plot(x, mean, color=color, linewidth=1.8, label=f"component {k + 1}")
+            ax.plot(x, m.responsibilities_map[order, k], color=color, linestyle="--", linewidth=1)
+        ax.plot(X[top, 0], np.full(len(top), 1.03), "v", color="#b2182b", markersize=6)
+        ax.set_xlabel(_text(names[0]))
+        ax.plot([], [], color="#666666", linestyle="--", linewidth=1, label="EM MAP")
+        ax.set_ylabel("P(component): posterior mean ± sd")
+        ax.set_ylim(-0.04, 1.08)
+        ax.legend(frameon=False, fontsize=8)
+    else:
+        spread = m.posterior_sd.max(axis=1)
+        sc = ax.scatter(X[:, 0], X[:, 1], c=spread, s=12, cmap="viridis", linewidths=0)
+        ax.scatter(
+            X[top, 0], X[top, 1], s=90, facecolors="none", edgecolors="#b2182b", linewidths=1.3
+        )
+        for i in top:
+            ax.annotate(
+                str(i + 1),
+                (X[i, 0], X[i, 1]),
+                fontsize=7,
+                xytext=(5, 5),
+                textcoords="offset points",
+                color="#b2182b",
+            )
+        fig.colorbar(sc, ax=ax, label="posterior sd of membership", shrink=0.85)
+        ax.set_xlabel(_text(names[0]))
+        ax.set_ylabel(_text(names[1]))
+    ax.set_title("where membership is uncertain", fontsize=9)
     fig.suptitle("Membership: EM MAP against the posterior", fontsize=11)
     return fig
