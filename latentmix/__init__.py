@@ -2,6 +2,7 @@
 
 from latentmix.bayes.estimator import PyMCGaussianMixture
 from latentmix.bayes.relabel import relabel
+from latentmix.compare import compare
 from latentmix.estimator import EMGaussianMixture
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
@@ -11,6 +12,7 @@ __all__ = [
     "EMGaussianMixture",
     "MixtureParams",
     "PyMCGaussianMixture",
+    "compare",
     "relabel",
 ]
 __version__ = "0.1.0"

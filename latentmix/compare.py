@@ -28,7 +28,6 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
@@ -693,25 +692,26 @@ def _membership(X, map_params, mle_params, post_mean, post_sd, n_disagree):
 def match_components(params: MixtureParams, reference: MixtureParams) -> np.ndarray:
     """The order that puts ``params``' components in ``reference``'s order.
 
-    Solves the assignment problem on the squared Mahalanobis distance between means, measured
-    in the reference component's covariance (scale-free).
+    The same matching the sampler's draws get (:func:`latentmix.bayes.relabel.kl_cost`, the
+    assignment problem on the Kullback-Leibler divergence between components), so that the
+    MLE, the truth and the posterior are all in the MAP's order by one rule.
 
     Returns
     -------
     ndarray of int, shape (K,)
         Pass to ``params.permute``.
     """
+    from latentmix.bayes.relabel import kl_cost
+
     if params.means.shape != reference.means.shape:
         raise ValueError(
             f"cannot match components: means of shape {params.means.shape} against "
             f"{reference.means.shape}."
         )
-    ref_cov = reference.full_covariances()
-    chol = np.linalg.cholesky(ref_cov)  # (K, d, d)
-    diff = params.means[None, :, :] - reference.means[:, None, :]  # (K_ref, K, d)
-    z = linalg.solve_triangular(chol, np.swapaxes(diff, -1, -2), lower=True)
-    cost = (z**2).sum(axis=-2)  # (K_ref, K)
-    _, order = linear_sum_assignment(cost)
+    one = MixtureParams(*(np.asarray(a, float)[None] for a in params[:3]), params.covariance_type)
+    rows, cols = linear_sum_assignment(kl_cost(one, reference)[0])
+    order = np.empty_like(rows)
+    order[cols] = rows
     return order
 
 

@@ -226,3 +226,9 @@ def test_truth_of_another_covariance_type():
     result = compare(X, fake_idata(tied, seed=14), tied, truth=TRUTH)
     assert all(e.truth is None for e in result.tables["covariances"].entries)
     assert result.tables["means"].entries[0].truth == 0.0
+
+
+def test_public_name():
+    import latentmix
+
+    assert latentmix.compare is compare
