@@ -86,6 +86,11 @@ def add_parser(subparsers) -> None:
     cov.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     cov.add_argument("--n-boot", type=int, default=100, help="bootstrap refits (default 100)")
     cov.add_argument(
+        "--bootstrap",
+        default="nonparametric,parametric",
+        help="bootstrap kinds, comma-separated: nonparametric, parametric, or none",
+    )
+    cov.add_argument(
         "--draws", type=int, default=500, help="posterior draws per chain; 0 skips the posterior"
     )
     cov.add_argument("--tune", type=int, default=500, help="tuning steps per chain")
@@ -166,6 +171,7 @@ def _coverage(args) -> int:
         seed=args.seed,
         level=args.level,
         n_boot=args.n_boot,
+        bootstrap=[b for b in args.bootstrap.split(",") if b and b != "none"],
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,

@@ -199,6 +199,8 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
         ("mle_boot_np", "nonparametric", seeds[1]),
         ("mle_boot_par", "parametric", seeds[2]),
     ]:
+        if kind not in config["bootstrap"]:
+            continue
         if "params" not in mle:
             methods[key] = {"status": "failed", "error": "the MLE fit failed", "seconds": 0.0}
             continue
@@ -320,6 +322,7 @@ def study_config(
     seed: int = 0,
     level: float = 0.95,
     n_boot: int = 100,
+    bootstrap=("nonparametric", "parametric"),
     draws: int = 500,
     tune: int = 500,
     chains: int = 2,
@@ -333,6 +336,12 @@ def study_config(
         raise ValueError(
             f"every n must be at least 5 per component ({5 * truth.n_components}); got {sizes}."
         )
+    bootstrap = list(bootstrap)
+    unknown = set(bootstrap) - {"nonparametric", "parametric"}
+    if unknown:
+        raise ValueError(
+            f"bootstrap kinds are 'nonparametric' and 'parametric'; got {sorted(unknown)}."
+        )
     if n_replications < 1:
         raise ValueError(f"--replications must be at least 1; got {n_replications}.")
     return {
@@ -344,6 +353,7 @@ def study_config(
         "seed": int(seed),
         "level": float(level),
         "n_boot": int(n_boot),
+        "bootstrap": bootstrap,
         "draws": int(draws),
         "tune": int(tune),
         "chains": int(chains),
@@ -567,7 +577,8 @@ def write_coverage_report(records: list[dict], config: dict, out) -> tuple[Path,
             "p",
             f"Sample sizes {config['sizes']}, {config['replications']} replicates each (seed "
             f"{config['seed']}); nominal level {level:.0%}; {config['n_boot']} bootstrap refits "
-            f"per interval; posterior: nutpie NUTS, {config['chains']} chains x "
+            f"per interval ({', '.join(config['bootstrap']) or 'no bootstrap'}); posterior: "
+            f"nutpie NUTS, {config['chains']} chains x "
             f"{config['draws']} draws after {config['tune']} tuning steps, on the first "
             f"{config['posterior_replications']} replicates of each n"
             + (" (disabled)." if config["draws"] == 0 else "."),

@@ -36,15 +36,20 @@ CONFIG_FILE = "study.json"
 
 
 class Replicate(NamedTuple):
-    """One replicate of a study: sample size ``n`` and index within that size."""
+    """One replicate of a study: sample size ``n`` and index within that size.
+
+    ``prefix`` names what ``n`` counts in the file name (``k`` for the number of components in
+    the model-selection study).
+    """
 
     n: int
     index: int
+    prefix: str = "n"
 
     @property
     def key(self) -> str:
         """File stem of this replicate, sortable: ``n00200-r0007``."""
-        return f"n{self.n:05d}-r{self.index:04d}"
+        return f"{self.prefix}{self.n:05d}-r{self.index:04d}"
 
 
 def replicate_seed(study_seed: int, n: int, index: int) -> np.random.SeedSequence:
@@ -235,6 +240,8 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     check_config(out, config)
     todo = [rep for rep in reps if not _is_done(replicate_path(out, rep))]
+    # Index-major order: a study stopped early has the same number of replicates at every n.
+    todo.sort(key=lambda rep: (rep.index, rep.n))
     progress = Progress(len(reps), len(reps) - len(todo), quiet)
     if todo and scheduler == "serial":
         for rep in todo:

@@ -1,0 +1,498 @@
+r"""Simulation-based calibration (Talts, Betancourt, Simpson, Vehtari & Gelman 2018).
+
+For s = 1..S: draw :math:`\tilde\theta \sim p(\theta)`, data :math:`\tilde X \sim p(X \mid
+\tilde\theta)`, and L posterior draws :math:`\theta_1..\theta_L \sim p(\theta \mid \tilde X)`.
+For any scalar quantity :math:`f`, the rank :math:`\#\{l : f(\theta_l) < f(\tilde\theta)\}` is
+uniform on 0..L when the posterior computation is correct. Deviations show as a non-uniform
+rank histogram: a U shape (posterior too narrow), a hump (too wide), a slope (biased).
+
+Label switching
+---------------
+The ranks are taken on label-invariant quantities, so no relabelling against the truth (which
+would bias the ranks) is needed: in one dimension, the components sorted by their means
+(``sorted_means[k]``, and the weight and variance of the k-th component in that order), the
+mixture mean :math:`\sum_k w_k\mu_k` and the mixture variance. Any function of the unordered
+set of components is a legitimate SBC test quantity.
+
+Uniformity test
+---------------
+Following Säilynoja, Bürkner & Vehtari (2022), the ECDF of the S fractional ranks is compared
+with the uniform one at every rank value; the statistic is the smallest pointwise binomial
+two-sided tail probability. Its null distribution is simulated from discrete-uniform ranks, which
+gives a p-value and the *simultaneous* 95% band drawn in the ECDF-difference plots. A
+quantity fails when its p-value is below 0.05 / (number of quantities) (Bonferroni).
+
+Posterior computation
+---------------------
+``sampler="nuts"``: the PyMC model (:func:`latentmix.bayes.model.build_model`) sampled by nutpie,
+one compiled model per process reused through ``with_data``. ``sampler="exact"``: only for K = 1,
+exact draws from the conjugate normal-inverse-gamma posterior; it tests the SBC machinery
+itself cheaply (a correct posterior passes, a wrong one fails) without a sampler.
+
+The negative control (``wrong=True``) simulates the variances from a prior whose scale is four
+times the one the model assumes: the model is then wrong on one side only, and SBC must fail.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from latentmix.params import MixtureParams, sample_mixture
+from latentmix.priors import ConjugatePrior
+from latentmix.studies.runner import replicate_rng, replicates, run_study
+
+WRONG_SCALE_FACTOR = 4.0
+
+
+def sbc_prior(n_components: int) -> ConjugatePrior:
+    """The fixed 1-D prior of the SBC model.
+
+    Weights Dirichlet(5) (no near-empty components), means N(0, variance / 0.1), variances
+    InvGamma(5, 5) (mean 1.25): components overlap sometimes but rarely collapse, so NUTS
+    explores the posterior without being the thing under test.
+    """
+    return ConjugatePrior(
+        5.0 if n_components > 1 else 1.0, np.zeros(1), 0.1, 10.0, np.ones(1) * 10.0
+    )
+
+
+def draw_prior(prior: ConjugatePrior, n_components: int, rng, scale_factor: float = 1.0):
+    """One draw of 1-D diag mixture parameters from the prior (scale multiplied on request)."""
+    K = n_components
+    weights = rng.dirichlet(prior.concentration(K)) if K > 1 else np.ones(1)
+    shape = 0.5 * prior.degrees_of_freedom
+    scale = 0.5 * float(prior.scale[0]) * scale_factor
+    variances = scale / rng.gamma(shape, 1.0, size=K)
+    means = prior.mean[0] + np.sqrt(variances / prior.mean_precision) * rng.standard_normal(K)
+    return MixtureParams(weights, means[:, None], variances[:, None], "diag")
+
+
+def quantity_names(n_components: int) -> list[str]:
+    """The label-invariant quantities ranked, for K components."""
+    K = n_components
+    names = [f"sorted_means[{k}]" for k in range(K)]
+    names += [f"sorted_variances[{k}]" for k in range(K)]
+    if K > 1:
+        names += [f"sorted_weights[{k}]" for k in range(K)]
+        names += ["mixture_mean", "mixture_variance"]
+    return names
+
+
+def quantities(weights, means, variances) -> np.ndarray:
+    """Label-invariant quantities of 1-D mixtures.
+
+    Parameters
+    ----------
+    weights, means, variances : ndarray of shape (S, K)
+
+    Returns
+    -------
+    ndarray of shape (S, Q)
+        In the order of :func:`quantity_names`.
+    """
+    weights, means, variances = (np.atleast_2d(a) for a in (weights, means, variances))
+    K = means.shape[1]
+    order = np.argsort(means, axis=1)
+    take = np.take_along_axis
+    cols = [take(means, order, 1), take(variances, order, 1)]
+    if K > 1:
+        mix_mean = (weights * means).sum(1)
+        mix_var = (weights * (variances + means**2)).sum(1) - mix_mean**2
+        cols += [take(weights, order, 1), mix_mean[:, None], mix_var[:, None]]
+    return np.concatenate(cols, axis=1)
+
+
+def exact_posterior_draws(X, prior: ConjugatePrior, n_draws: int, rng):
+    """Exact draws from the normal-inverse-gamma posterior of one 1-D Gaussian.
+
+    Returns
+    -------
+    means, variances : ndarray of shape (n_draws, 1)
+    """
+    x = np.asarray(X, dtype=float).ravel()
+    n, xbar = x.size, x.mean()
+    kappa, m0 = prior.mean_precision, prior.mean[0]
+    kappa_n = kappa + n
+    m_n = (kappa * m0 + n * xbar) / kappa_n
+    nu_n = prior.degrees_of_freedom + n
+    psi_n = (
+        float(prior.scale[0]) + ((x - xbar) ** 2).sum() + kappa * n / kappa_n * (xbar - m0) ** 2
+    )
+    variances = 0.5 * psi_n / rng.gamma(0.5 * nu_n, 1.0, size=n_draws)
+    means = m_n + np.sqrt(variances / kappa_n) * rng.standard_normal(n_draws)
+    return means[:, None], variances[:, None]
+
+
+# --- NUTS posterior, one compiled model per process ------------------------------------------
+
+_COMPILED: dict = {}
+_LOCK = threading.Lock()
+
+
+def _compiled(n, K, prior):
+    key = (n, K)
+    with _LOCK:
+        if key not in _COMPILED:
+            import nutpie
+            import pymc as pm
+
+            from latentmix.bayes.model import build_model
+
+            X0 = np.linspace(-2, 2, n)[:, None]
+            model = build_model(X0, K, "diag", prior)
+            with model:
+                data = pm.Data("x_data", X0)
+            model.rvs_to_values[model["x"]] = data
+            start = time.perf_counter()
+            _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
+        return _COMPILED[key]
+
+
+def _nuts_draws(X, K, prior, config, seed):
+    import nutpie
+
+    compiled, compile_seconds = _compiled(X.shape[0], K, prior)
+    trace = nutpie.sample(
+        compiled.with_data(x_data=X),
+        draws=config["draws"],
+        tune=config["tune"],
+        chains=config["chains"],
+        seed=seed,
+        progress_bar=False,
+        cores=1,
+    )
+    post = trace.posterior
+    thin = config["thin"]
+
+    def flat(name):
+        a = np.asarray(post[name].transpose("chain", "draw", ...).values, float)
+        a = a[:, ::thin]
+        return a.reshape(-1, *a.shape[2:])
+
+    weights = flat("weights")
+    means = flat("means")[..., 0]
+    variances = flat("covariances")[..., 0]
+    stats_ = {
+        "divergences": int(np.asarray(trace.sample_stats["diverging"]).sum()),
+        "compile_seconds": compile_seconds,
+    }
+    return weights, means, variances, stats_
+
+
+def sbc_replicate(config: dict, n: int, index: int) -> dict:
+    """The study task: one prior draw, one data set, one posterior, ranks of every quantity."""
+    K = config["n_components"]
+    prior = sbc_prior(K)
+    rng = replicate_rng(config["seed"], n, index)
+    factor = WRONG_SCALE_FACTOR if config["wrong"] else 1.0
+    truth = draw_prior(prior, K, rng, scale_factor=factor)
+    X, _ = sample_mixture(truth, n, rng)
+    seed = int(rng.integers(0, 2**31 - 1))
+    extra = {}
+    if config["sampler"] == "exact":
+        if K != 1:
+            raise ValueError("sampler='exact' is the conjugate case and needs n_components=1.")
+        L = config["draws"] // config["thin"]
+        means, variances = exact_posterior_draws(X, prior, L, np.random.default_rng(seed))
+        weights = np.ones_like(means)
+    else:
+        weights, means, variances, extra = _nuts_draws(X, K, prior, config, seed)
+    q_true = quantities(
+        truth.weights[None], truth.means[:, 0][None], truth.covariances[:, 0][None]
+    )[0]
+    q_draws = quantities(weights, means, variances)
+    ranks = (q_draws < q_true).sum(axis=0)
+    names = quantity_names(K)
+    return {
+        "ranks": dict(zip(names, ranks.tolist(), strict=True)),
+        "n_draws": int(q_draws.shape[0]),
+        **extra,
+    }
+
+
+# --- uniformity ------------------------------------------------------------------------------
+
+
+def _min_tail_probability(ranks, L: int) -> np.ndarray:
+    """Smallest pointwise two-sided binomial tail probability of the rank ECDF.
+
+    Parameters
+    ----------
+    ranks : ndarray of shape (..., S)
+        Integer ranks in 0..L.
+
+    Returns
+    -------
+    ndarray of shape (...)
+    """
+    ranks = np.asarray(ranks)
+    S = ranks.shape[-1]
+    z = np.arange(1, L + 1) / (L + 1)  # the ECDF at rank values 0..L-1 (the last is always 1)
+    counts = (ranks[..., None, :] < np.arange(1, L + 1)[:, None]).sum(-1)  # (..., L)
+    lower = stats.binom.cdf(counts, S, z)
+    upper = stats.binom.sf(counts - 1, S, z)
+    return np.minimum(1.0, 2 * np.minimum(lower, upper)).min(-1)
+
+
+def uniformity_test(ranks, L: int, n_sim: int = 2000, alpha: float = 0.05, random_state=0):
+    """P-value of the ECDF test and the simultaneous (1 - alpha) band.
+
+    Parameters
+    ----------
+    ranks : array-like of shape (S,)
+        Ranks in 0..L.
+    L : int
+        Number of posterior draws each rank was taken among.
+    n_sim : int
+        Simulated uniform rank sets for the null distribution.
+    alpha : float
+
+    Returns
+    -------
+    p_value : float
+    band : tuple of ndarray (z, lower, upper)
+        The simultaneous band for the ECDF at z = (1..L)/(L+1), as a fraction.
+    """
+    ranks = np.asarray(ranks, dtype=int)
+    S = ranks.size
+    rng = np.random.default_rng(random_state)
+    null = np.concatenate(
+        [
+            _min_tail_probability(rng.integers(0, L + 1, size=(min(500, n_sim - i), S)), L)
+            for i in range(0, n_sim, 500)
+        ]
+    )
+    observed = _min_tail_probability(ranks, L)
+    p_value = float((null <= observed).mean())
+    gamma = float(np.quantile(null, alpha))
+    z = np.arange(1, L + 1) / (L + 1)
+    lower = stats.binom.ppf(gamma / 2, S, z) / S
+    upper = stats.binom.ppf(1 - gamma / 2, S, z) / S
+    return p_value, (z, lower, upper)
+
+
+# --- the study -------------------------------------------------------------------------------
+
+
+def sbc_config(
+    n_simulations: int,
+    n: int,
+    n_components: int = 2,
+    *,
+    seed: int = 0,
+    draws: int = 400,
+    tune: int = 400,
+    chains: int = 2,
+    thin: int = 4,
+    wrong: bool = False,
+    sampler: str = "nuts",
+) -> dict:
+    """The settings that define an SBC study."""
+    if sampler not in ("nuts", "exact"):
+        raise ValueError(f"sampler must be 'nuts' or 'exact'; got {sampler!r}.")
+    if n_simulations < 2 or n < max(2, n_components):
+        raise ValueError(f"need at least 2 simulations and n >= K; got {n_simulations} and n={n}.")
+    if thin < 1 or draws * chains // thin < 9:
+        raise ValueError(
+            "keep at least 9 thinned draws per simulation: raise --draws or lower --thin."
+        )
+    return {
+        "study": "sbc",
+        "n_simulations": int(n_simulations),
+        "n": int(n),
+        "n_components": int(n_components),
+        "seed": int(seed),
+        "draws": int(draws),
+        "tune": int(tune),
+        "chains": int(chains),
+        "thin": int(thin),
+        "wrong": bool(wrong),
+        "sampler": sampler,
+    }
+
+
+def run_sbc(config: dict, out, *, scheduler=None, n_workers=2, processes=True, quiet=False):
+    """Run (or resume) an SBC study; returns every record."""
+    reps = replicates([config["n"]], config["n_simulations"])
+    return run_study(
+        sbc_replicate,
+        config,
+        reps,
+        out,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        processes=processes,
+        quiet=quiet,
+    )
+
+
+def summarise_sbc(records: list[dict], config: dict, alpha: float = 0.05) -> dict:
+    """P-value and pass/fail per quantity (Bonferroni over quantities), and the failures."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    names = quantity_names(config["n_components"])
+    threshold = alpha / len(names)
+    rows = []
+    if ok:
+        L = min(r["n_draws"] for r in ok)
+        for name in names:
+            ranks = np.array([r["ranks"][name] for r in ok])
+            if any(r["n_draws"] != L for r in ok):
+                raise ValueError(
+                    "SBC records with different draw counts; re-run into a new --out."
+                )
+            p, band = uniformity_test(ranks, L, random_state=1)
+            rows.append(
+                {
+                    "quantity": name,
+                    "p_value": p,
+                    "passed": p >= threshold,
+                    "ranks": ranks,
+                    "band": band,
+                }
+            )
+    return {
+        "rows": rows,
+        "n_ok": len(ok),
+        "n_failed": len(records) - len(ok),
+        "failed": [r for r in records if r.get("status") != "ok"],
+        "L": min((r["n_draws"] for r in ok), default=0),
+        "threshold": threshold,
+        "passed": bool(rows) and all(r["passed"] for r in rows),
+    }
+
+
+def write_sbc_report(records: list[dict], config: dict, out) -> tuple[Path, Path]:
+    """Rank histograms and ECDF-difference plots with simultaneous bands, and the verdict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from latentmix.studies.report import fmt, save_figure, write_report
+    from latentmix.studies.runner import write_json_atomic
+
+    out = Path(out)
+    summary = summarise_sbc(records, config)
+    write_json_atomic(
+        out / "summary.json",
+        {
+            "passed": summary["passed"],
+            "n_ok": summary["n_ok"],
+            "n_failed": summary["n_failed"],
+            "threshold": summary["threshold"],
+            "quantities": [
+                {k: r[k] for k in ("quantity", "p_value", "passed")} for r in summary["rows"]
+            ],
+        },
+    )
+    verdict = "PASSED" if summary["passed"] else "FAILED"
+    blocks = [
+        ("h1", f"Simulation-based calibration: {verdict}"),
+        (
+            "p",
+            f"{config['n_simulations']} simulations of n = {config['n']} from a "
+            f"{config['n_components']}-component 1-D mixture drawn from the prior; posterior by "
+            + (
+                f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
+                f"{config['tune']} tuning, thinned by {config['thin']})"
+                if config["sampler"] == "nuts"
+                else "exact conjugate draws"
+            )
+            + f"; L = {summary['L']} draws per rank. "
+            + (
+                f"NEGATIVE CONTROL: data simulated with the variance prior scale x"
+                f"{WRONG_SCALE_FACTOR:g}, the model unchanged, so this run should fail. "
+                if config["wrong"]
+                else ""
+            )
+            + f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
+        ),
+        (
+            "p",
+            "A quantity fails when its ECDF uniformity p-value is below "
+            f"{summary['threshold']:.4f} (0.05 / number of quantities).",
+        ),
+        (
+            "table",
+            ["quantity", "p-value", "verdict"],
+            [
+                [r["quantity"], fmt(r["p_value"]), "pass" if r["passed"] else "FAIL"]
+                for r in summary["rows"]
+            ],
+        ),
+    ]
+    rows = summary["rows"]
+    if rows:
+        L, S = summary["L"], summary["n_ok"]
+        ncol = min(4, len(rows))
+        nrow = int(np.ceil(len(rows) / ncol))
+        fig, axes = plt.subplots(2 * nrow, ncol, figsize=(3.2 * ncol, 4.6 * nrow), squeeze=False)
+        bins = min(20, L + 1)
+        for i, r in enumerate(rows):
+            ax_h = axes[2 * (i // ncol), i % ncol]
+            ax_e = axes[2 * (i // ncol) + 1, i % ncol]
+            ax_h.hist(
+                r["ranks"],
+                bins=np.linspace(-0.5, L + 0.5, bins + 1),
+                color="C0" if r["passed"] else "C3",
+            )
+            expected = S / bins
+            lo, hi = stats.binom.ppf([0.005, 0.995], S, 1 / bins)
+            ax_h.axhspan(lo, hi, color="0.85", zorder=0)
+            ax_h.axhline(expected, color="k", lw=0.8)
+            ax_h.set_title(f"{r['quantity']}  p={r['p_value']:.3f}", fontsize=8)
+            ax_h.set_yticks([])
+            z, band_lo, band_hi = r["band"]
+            ecdf = (r["ranks"][None, :] < np.arange(1, L + 1)[:, None]).mean(1)
+            ax_e.fill_between(z, band_lo - z, band_hi - z, color="0.85", step="mid")
+            ax_e.plot(z, ecdf - z, color="C0" if r["passed"] else "C3", drawstyle="steps-mid")
+            ax_e.axhline(0, color="k", lw=0.8)
+            ax_e.set_xlabel("fractional rank", fontsize=8)
+            ax_e.tick_params(labelsize=7)
+        for j in range(len(rows), nrow * ncol):
+            axes[2 * (j // ncol), j % ncol].axis("off")
+            axes[2 * (j // ncol) + 1, j % ncol].axis("off")
+        fig.suptitle(
+            "Rank histograms (grey: 99% pointwise range per bin) and ECDF - uniform "
+            "(grey: simultaneous 95% band)",
+            fontsize=9,
+        )
+        fig.tight_layout()
+        path = save_figure(fig, out / "figures" / "sbc.png")
+        blocks.append(("figure", path, "Ranks of the label-invariant quantities."))
+    if summary["failed"]:
+        blocks.append(("h2", "Failed simulations"))
+        blocks.append(
+            ("table", ["simulation", "error"], [[f["key"], f["error"]] for f in summary["failed"]])
+        )
+    return write_report(blocks, out, "report", f"SBC: {verdict}")
+
+
+def run_sbc_command(args) -> int:
+    """``latentmix study sbc``."""
+    config = sbc_config(
+        args.simulations,
+        args.n,
+        args.k,
+        seed=args.seed,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        thin=args.thin,
+        wrong=args.wrong_prior,
+    )
+    records = run_sbc(
+        config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
+    )
+    html, md = write_sbc_report(records, config, args.out)
+    summary = summarise_sbc(records, config)
+    print(
+        f"SBC {'passed' if summary['passed'] else 'FAILED'} ({summary['n_ok']} simulations ok, "
+        f"{summary['n_failed']} failed); report: {html} and {md}"
+    )
+    return 0

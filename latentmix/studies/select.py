@@ -1,0 +1,306 @@
+r"""Choosing the number of components: BIC and ICL from EM against PSIS-LOO from the posterior.
+
+For each K, one Dask task fits
+
+* the EM MLE (``EMGaussianMixture(prior=None)``) and records its log-likelihood, BIC and ICL
+  (scikit-learn's sign convention: lower is better);
+* the posterior under the default conjugate prior (``PyMCGaussianMixture``, nutpie), and the
+  PSIS-LOO expected log predictive density (ArviZ ``loo``) with its standard error, the
+  effective number of parameters and the count of Pareto k above 0.7. The pointwise
+  log-likelihood is computed from the draws and does not depend on the component labels.
+
+The pointwise elpd values are stored, so the standard error of the difference to the best K
+is computed as ArviZ's ``compare`` does: :math:`\sqrt{n \operatorname{Var}(e_i^a - e_i^b)}`.
+BIC/ICL penalise parameters against the maximised likelihood, LOO measures out-of-sample
+prediction; on the galaxies velocities they famously disagree.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from latentmix.studies.runner import Replicate, replicate_rng, run_study
+
+
+def _data(config):
+    from latentmix.datasets import load_data
+
+    columns = config["columns"]
+    return load_data(config["data"], columns).data
+
+
+def select_task(config: dict, n: int, index: int) -> dict:
+    """The study task for K = ``n`` (the runner's size slot holds K here)."""
+    import arviz as az
+
+    from latentmix.bayes.estimator import PyMCGaussianMixture
+    from latentmix.compare import draw_log_likelihood, posterior_draws
+    from latentmix.estimator import EMGaussianMixture
+
+    K = n
+    X = _data(config)
+    kind = config["covariance_type"]
+    rng = replicate_rng(config["seed"], K, index)
+    seeds = rng.integers(0, 2**31 - 1, size=2)
+    record = {"K": K}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            em = EMGaussianMixture(K, covariance_type=kind, random_state=int(seeds[0])).fit(X)
+        record["em"] = {
+            "status": "ok",
+            "log_likelihood": em.log_likelihood_,
+            "bic": em.bic(X),
+            "icl": em.icl(X),
+            "n_parameters": em.n_parameters(),
+        }
+    except Exception as err:  # a degenerate MLE at large K is a result, recorded
+        record["em"] = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            post = PyMCGaussianMixture(K, covariance_type=kind, prior="default").fit(
+                X,
+                draws=config["draws"],
+                tune=config["tune"],
+                chains=config["chains"],
+                random_seed=int(seeds[1]),
+            )
+        draws = posterior_draws(post.idata_, kind)
+        log_lik = draw_log_likelihood(X, draws)  # (C, S, n)
+        total = log_lik.sum(-1)
+        idata = az.from_dict(
+            posterior={"log_likelihood_total": total}, log_likelihood={"x": log_lik}
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # high Pareto k is reported in the table
+            loo = az.loo(idata, pointwise=True)
+        rhat_total = float(az.rhat(az.convert_to_dataset({"t": total}))["t"].values)
+        pareto_k = np.asarray(loo.pareto_k)
+        record["posterior"] = {
+            "status": "ok",
+            "elpd_loo": float(loo.elpd_loo),
+            "se": float(loo.se),
+            "p_loo": float(loo.p_loo),
+            "n_bad_k": int((pareto_k > 0.7).sum()),
+            "max_k": float(pareto_k.max()),
+            "elpd_pointwise": np.asarray(loo.loo_i).tolist(),
+            "rhat_log_likelihood": rhat_total,
+            "rhat_max": float(post.diagnostics_.rhat_max),
+            "divergences": int(post.diagnostics_.n_divergent),
+            "warnings": sorted({str(w.message)[:300] for w in caught}),
+        }
+    except Exception as err:
+        record["posterior"] = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+    return record
+
+
+def select_config(
+    data: str, ks, *, covariance_type="full", columns=None, seed=0, draws=1000, tune=1000, chains=2
+) -> dict:
+    """The settings of a model-selection study (checked: the data must load)."""
+    from latentmix.datasets import load_data
+
+    cols = None if columns is None else [c.strip() for c in columns.split(",")]
+    X = load_data(data, cols).data
+    ks = sorted({int(k) for k in ks})
+    if ks[-1] > X.shape[0]:
+        raise ValueError(f"K = {ks[-1]} exceeds the {X.shape[0]} observations of {data}.")
+    return {
+        "study": "select",
+        "data": str(data),
+        "columns": cols,
+        "ks": ks,
+        "covariance_type": covariance_type,
+        "seed": int(seed),
+        "draws": int(draws),
+        "tune": int(tune),
+        "chains": int(chains),
+    }
+
+
+def run_select(config, out, *, scheduler=None, n_workers=2, processes=True, quiet=False):
+    """Run (or resume) the selection study, one task per K."""
+    reps = [Replicate(k, 0, "k") for k in config["ks"]]
+    return run_study(
+        select_task,
+        config,
+        reps,
+        out,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        processes=processes,
+        quiet=quiet,
+    )
+
+
+def selection_table(records: list[dict]) -> list[dict]:
+    """One row per K: EM criteria, LOO, and the difference to the best LOO with its SE."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    post = {r["K"]: r["posterior"] for r in ok if r.get("posterior", {}).get("status") == "ok"}
+    best = max(post, key=lambda k: post[k]["elpd_loo"]) if post else None
+    rows = []
+    for r in sorted(records, key=lambda r: r.get("n", 0)):
+        K = r.get("K", r.get("n"))
+        em = r.get("em", {}) if r.get("status") == "ok" else {}
+        p = post.get(K)
+        row = {
+            "K": K,
+            "log_likelihood": em.get("log_likelihood"),
+            "bic": em.get("bic"),
+            "icl": em.get("icl"),
+            "em_error": em.get("error") or r.get("error"),
+            "elpd_loo": p and p["elpd_loo"],
+            "se": p and p["se"],
+            "p_loo": p and p["p_loo"],
+            "n_bad_k": p and p["n_bad_k"],
+            "posterior_error": (r.get("posterior") or {}).get("error") or r.get("error"),
+        }
+        if p is not None and best is not None:
+            diff = np.asarray(post[best]["elpd_pointwise"]) - np.asarray(p["elpd_pointwise"])
+            row["elpd_diff"] = float(diff.sum())
+            row["diff_se"] = float(np.sqrt(diff.size * diff.var(ddof=1))) if best != K else 0.0
+        rows.append(row)
+    return rows
+
+
+def write_select_report(records, config, out) -> tuple[Path, Path]:
+    """One table and one figure: BIC and ICL against elpd_loo with its SE, per K."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from latentmix.studies.report import fmt, save_figure, write_report
+    from latentmix.studies.runner import write_json_atomic
+
+    out = Path(out)
+    rows = selection_table(records)
+    write_json_atomic(out / "summary.json", {"rows": rows})
+
+    def argbest(key, sign):
+        vals = [(r[key], r["K"]) for r in rows if r.get(key) is not None]
+        return (min(vals) if sign < 0 else max(vals))[1] if vals else None
+
+    k_bic, k_icl, k_loo = argbest("bic", -1), argbest("icl", -1), argbest("elpd_loo", +1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ks = [r["K"] for r in rows if r["bic"] is not None]
+    ax1.plot(ks, [r["bic"] for r in rows if r["bic"] is not None], "o-", label="BIC")
+    ax1.plot(ks, [r["icl"] for r in rows if r["icl"] is not None], "s--", label="ICL")
+    ax1.set_xlabel("K")
+    ax1.set_ylabel("criterion (lower is better)")
+    ax1.set_title("EM maximum likelihood", fontsize=10)
+    ax1.legend()
+    kl = [r["K"] for r in rows if r["elpd_loo"] is not None]
+    ax2.errorbar(
+        kl,
+        [r["elpd_loo"] for r in rows if r["elpd_loo"] is not None],
+        yerr=[2 * r["se"] for r in rows if r["elpd_loo"] is not None],
+        fmt="o-",
+        capsize=3,
+        color="C2",
+        label="elpd_loo ± 2 SE",
+    )
+    ax2.errorbar(
+        kl,
+        [
+            rows_best - r["elpd_diff"]
+            for r in rows
+            if r["elpd_loo"] is not None
+            for rows_best in [max(x["elpd_loo"] for x in rows if x["elpd_loo"] is not None)]
+        ],
+        yerr=[2 * r["diff_se"] for r in rows if r["elpd_loo"] is not None],
+        fmt="none",
+        capsize=6,
+        color="k",
+        alpha=0.6,
+        label="± 2 SE of the difference to the best",
+    )
+    ax2.set_xlabel("K")
+    ax2.set_ylabel("elpd_loo (higher is better)")
+    ax2.set_title("posterior, PSIS-LOO", fontsize=10)
+    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        ax.set_xticks(config["ks"])
+    fig.tight_layout()
+    path = save_figure(fig, out / "figures" / "select.png")
+    blocks = [
+        ("h1", f"Choosing K on {config['data']}"),
+        (
+            "p",
+            f"Covariance {config['covariance_type']}; EM MLE for BIC and ICL (lower is better); "
+            f"posterior under the default conjugate prior, nutpie, {config['chains']} chains x "
+            f"{config['draws']} draws after {config['tune']} tuning steps, for PSIS-LOO. "
+            f"Best K: BIC {k_bic}, ICL {k_icl}, LOO {k_loo}.",
+        ),
+        (
+            "table",
+            [
+                "K",
+                "log-lik",
+                "BIC",
+                "ICL",
+                "elpd_loo",
+                "SE",
+                "p_loo",
+                "Pareto k > 0.7",
+                "Δelpd to best",
+                "SE(Δ)",
+            ],
+            [
+                [
+                    r["K"],
+                    fmt(r["log_likelihood"], 2),
+                    fmt(r["bic"], 2),
+                    fmt(r["icl"], 2),
+                    fmt(r["elpd_loo"], 2),
+                    fmt(r["se"], 2),
+                    fmt(r["p_loo"], 2),
+                    "-" if r["n_bad_k"] is None else r["n_bad_k"],
+                    fmt(r.get("elpd_diff"), 2),
+                    fmt(r.get("diff_se"), 2),
+                ]
+                for r in rows
+            ],
+        ),
+        ("figure", path, "BIC and ICL (EM) against PSIS-LOO (posterior) for each K."),
+    ]
+    errors = [
+        [r["K"], r["em_error"] or "", r["posterior_error"] or ""]
+        for r in rows
+        if r["em_error"] or r["posterior_error"]
+    ]
+    if errors:
+        blocks += [("h2", "Failures"), ("table", ["K", "EM", "posterior"], errors)]
+    warn_rows = [
+        [r["K"], w]
+        for r in records
+        if r.get("status") == "ok" and r["posterior"].get("status") == "ok"
+        for w in r["posterior"]["warnings"]
+    ]
+    if warn_rows:
+        blocks += [("h2", "Sampler warnings"), ("table", ["K", "warning"], warn_rows)]
+    return write_report(blocks, out, "report", f"Choosing K on {config['data']}")
+
+
+def run_select_command(args) -> int:
+    """``latentmix study select``."""
+    config = select_config(
+        args.data,
+        args.k,
+        covariance_type=args.covariance,
+        columns=args.columns,
+        seed=args.seed,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+    )
+    records = run_select(
+        config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
+    )
+    html, md = write_select_report(records, config, args.out)
+    print(f"report: {html} and {md}")
+    return 0
