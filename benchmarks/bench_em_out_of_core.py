@@ -15,8 +15,10 @@ Memory is sampled from ``/proc/self/status`` every 5 ms in the fitting process:
 
 The stated bound: the fit's anonymous memory stays below ``--bound-mb`` (default 300 MB,
 which includes about 100 MB of Python and libraries) whatever n is; the run fails otherwise.
-Time per iteration is the difference between fits of ``1 + --iterations`` and 1 iterations,
-divided by ``--iterations`` (set-up, the first pass and initialisation cancel). With
+Both fits start from the same point (k-means++ on 100 000 sampled rows); time per iteration
+is the difference between fits of ``1 + --iterations`` and 1 iterations (best of two
+each), divided by ``--iterations`` (set-up and the first pass over the data cancel). For the
+dask array the memory is bounded by the chunks in flight (chunk size times threads), not by n. With
 ``--dask`` the 1e7-row file is also fitted as a dask array (``da.from_array`` of the memmap,
 chunks of 1e6 rows) on dask's threaded scheduler.
 
@@ -107,6 +109,8 @@ class MemorySampler:
 def fit_worker(path, kind_of_data, K, iterations, seed):
     """In a fresh process: fit the file (memmap or dask), print time and memory as JSON."""
     from latentmix import EMGaussianMixture
+    from latentmix.em.chunked import init_rows
+    from latentmix.em.init import initial_params
 
     X = np.load(path, mmap_mode="r")
     if kind_of_data == "dask":
@@ -115,10 +119,14 @@ def fit_worker(path, kind_of_data, K, iterations, seed):
         X = da.from_array(X, chunks=(BLOCK, X.shape[1]))
     before = MemorySampler.read()
 
+    # One fixed start (k-means++ on sampled rows), so that each fit is exactly one EM run of
+    # max_iter iterations (no screening of several starts).
+    start = initial_params(
+        init_rows(X, np.random.default_rng(seed)), K, "full", np.random.default_rng(seed)
+    )
+
     def fit(max_iter):
-        model = EMGaussianMixture(
-            K, n_init=1, max_iter=max_iter, tol=0.0, reg_covar=1e-6, random_state=seed
-        )
+        model = EMGaussianMixture(K, init=start, max_iter=max_iter, tol=0.0, reg_covar=1e-6)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tol = 0: never "converged"
             t0 = time.perf_counter()
@@ -126,8 +134,11 @@ def fit_worker(path, kind_of_data, K, iterations, seed):
         return time.perf_counter() - t0, model
 
     with MemorySampler() as sampler:
-        t_short, _ = fit(1)
-        t_long, model = fit(1 + iterations)
+        t_short = t_long = np.inf
+        for _ in range(2):  # best of two of each: other jobs share the machine
+            t_short = min(t_short, fit(1)[0])
+            t, model = fit(1 + iterations)
+            t_long = min(t_long, t)
     print(
         json.dumps(
             {
