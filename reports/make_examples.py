@@ -36,8 +36,10 @@ EXAMPLES = {
         "data": lambda: load("galaxies"),
         "K": 3,
         "cli": "galaxies -k 3",
-        "about": "Velocities of 82 galaxies in one dimension: small components, so the prior "
-        "matters and the posterior is wide; the classic label-switching example.",
+        "about": "Velocities of 82 galaxies in one dimension: two small components, so the "
+        "prior matters and the posterior of their variances is wide and skewed. It is the "
+        "classic label-switching example; chains started at the EM MAP stay in its mode, and "
+        "the relabelling count below says whether any draw switched.",
     },
     "synthetic3d": {
         "data": synthetic_3d,

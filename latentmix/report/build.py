@@ -415,6 +415,10 @@ def staging_directory(out):
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        # mkdtemp makes the directory private (0700); a report is as readable as any file.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
     except OSError as err:
         raise ValueError(
             f"cannot write the report to {out}: {err.strerror or err}; choose a writable --out."
@@ -571,8 +575,8 @@ def draw_figures(analysis: Analysis, figdir: Path) -> list[dict]:
             f"posterior_{group}.png",
             F.marginals(comp, draws, group),
             f"Posterior of the {group}",
-            f"Posterior histogram of every entry with its {comp.interval:.0%} equal-tailed "
-            "interval (shaded) and the point estimates.",
+            f"Posterior histogram of every entry (central 99% of the draws) with its "
+            f"{comp.interval:.0%} equal-tailed interval (shaded) and the point estimates.",
         )
     add(
         "membership.png",

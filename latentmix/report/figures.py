@@ -29,8 +29,21 @@ _R95 = float(np.sqrt(chi2.ppf(0.95, 2)))
 
 
 def save(fig: Figure, path) -> None:
-    """Write a figure as PNG."""
-    fig.savefig(path, dpi=DPI, format="png")
+    """Write a figure as a 256-colour PNG.
+
+    Plots use few colours; a palette image is about a third of the size of the full-colour
+    one at the same resolution, which matters because every figure is stored twice (PNG and
+    embedded in index.html) and the example reports are committed.
+    """
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format="png", facecolor="white")
+    image = Image.open(buffer).convert("RGB")
+    palette = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    palette.save(path, format="PNG", optimize=True)
 
 
 def _margins(fig: Figure, top=0.55, bottom=0.45, left=0.35, right=0.2, **space) -> None:
@@ -256,7 +269,12 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, entry in zip(axes, table.entries, strict=False):
         s = samples_all[(slice(None), slice(None), *entry.index)].ravel()
-        ax.hist(s, bins=40, color=POSTERIOR_COLOR, alpha=0.55, density=True)
+        # The central 99% of the draws and every point estimate: a heavy tail (a variance of
+        # a small component) would otherwise squeeze the histogram into one bar.
+        points = [v for v in (entry.mle, entry.map, entry.truth) if v is not None]
+        lo, hi = np.quantile(s, [0.005, 0.995])
+        lo, hi = min(lo, *points), max(hi, *points)
+        ax.hist(s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True)
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
         for value, style in (
             (entry.mle, MLE_STYLE),
