@@ -100,7 +100,7 @@ class ParameterTable:
 
     def to_records(self) -> list[dict]:
         """The entries as a list of plain dicts (JSON-ready)."""
-        return [_jsonable(asdict(e)) for e in self.entries]
+        return [jsonable(asdict(e)) for e in self.entries]
 
     def to_dataframe(self):
         """The table as a pandas DataFrame indexed by label."""
@@ -263,7 +263,7 @@ class Comparison:
                 if p is not None
             },
             "tables": {k: t.to_records() for k, t in self.tables.items()},
-            "predictive": _jsonable(asdict(self.predictive)),
+            "predictive": jsonable(asdict(self.predictive)),
             "membership": self.membership.to_dict(X, list(self.feature_names)),
         }
 
@@ -767,14 +767,14 @@ def _params_dict(params: MixtureParams) -> dict:
     }
 
 
-def _jsonable(value):
+def jsonable(value):
     """Replace NaN/inf by None and numpy types by Python ones, recursively."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):

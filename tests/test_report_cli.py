@@ -6,6 +6,7 @@ import re
 import pytest
 
 from latentmix.cli import main
+from latentmix.datasets import load
 
 GOOD = "a,b\n" + "\n".join(f"{i % 7}.5,{(i * 3) % 11}.25" for i in range(30)) + "\n"
 
@@ -95,6 +96,10 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     for row in record["comparison"]["tables"]["means"]:
         assert not row["map_outside"], row
     assert "--seed 3" in record["command"]
+    # Disagreeing points are named by their row in the data set, not in the training part.
+    faithful = load("faithful").data
+    for rec in record["comparison"]["membership"]["top"]:
+        assert list(rec["x"].values()) == faithful[rec["row"]].tolist()
     idata = az.from_netcdf(out / "posterior.nc")
     assert idata.posterior["means"].shape == (2, 150, 2, 2)
     assert "log_likelihood" not in idata.groups()

@@ -165,6 +165,11 @@ class Analysis:
     timings: dict = field(default_factory=dict)
     command: str = ""
     mle_error: str | None = None
+    rows: np.ndarray | None = None
+
+    def data_rows(self) -> np.ndarray:
+        """Row of the data set (from 0) of each row of ``X``."""
+        return np.arange(len(self.X)) if self.rows is None else self.rows
 
 
 def split_rows(n: int, test_fraction: float, n_components: int, seed: int):
@@ -214,7 +219,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     columns = list(settings.columns) if settings.columns else None
     dataset = source if isinstance(source, Dataset) else load_data(source, columns)
     X_all = check_data(dataset.data, n_components=settings.n_components)
-    X, X_test = X_all, None
+    X, X_test, train = X_all, None, None
     if settings.test_fraction:
         train, test = split_rows(
             len(X_all), settings.test_fraction, settings.n_components, settings.seed
@@ -327,6 +332,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         timings=timings,
         command=command,
         mle_error=mle_error,
+        rows=train,
     )
 
 
@@ -580,7 +586,7 @@ def draw_figures(analysis: Analysis, figdir: Path) -> list[dict]:
         )
     add(
         "membership.png",
-        F.membership(analysis.X, comp),
+        F.membership(analysis.X, comp, analysis.data_rows()),
         "Cluster membership",
         "Left: each point's EM responsibility at the MAP against its posterior membership "
         "probability (mean over draws, bar ± 1 sd); points on the diagonal agree, labelled "
@@ -844,9 +850,10 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
         for r in pred.rows
     ]
     m = comp.membership
+    data_rows = analysis.data_rows()
     disagreements = [
         {
-            "row": int(i) + 1,
+            "row": int(data_rows[i]) + 1,
             "x": ", ".join(_fmt(v) for v in X[i]),
             "map": ", ".join(f"{v:.3f}" for v in m.responsibilities_map[i]),
             "mle": "—"
@@ -966,10 +973,14 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
 
 def estimates_record(analysis: Analysis) -> dict:
     """The JSON written to ``estimates.json``: settings, prior, estimates and the comparison."""
-    from latentmix.compare import _jsonable
+    from latentmix.compare import jsonable
 
     s = analysis.settings
     prior = analysis.prior
+    comparison = analysis.comparison.to_dict(analysis.X)
+    # Rows of the data file (from 0), not of the training subset.
+    for rec in comparison["membership"]["top"]:
+        rec["row"] = int(analysis.data_rows()[rec["row"]])
     record = {
         "data": {
             "name": analysis.dataset.name,
@@ -1007,11 +1018,11 @@ def estimates_record(analysis: Analysis) -> dict:
         },
         "sampling": analysis.sampling,
         "diagnostics": diagnostics_summary(analysis),
-        "comparison": analysis.comparison.to_dict(analysis.X),
+        "comparison": comparison,
         "timings_seconds": analysis.timings,
         "versions": {r["package"]: r["version"] for r in package_versions()},
     }
-    return _jsonable(record)
+    return jsonable(record)
 
 
 # --- templates -------------------------------------------------------------------------------

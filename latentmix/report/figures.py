@@ -388,14 +388,15 @@ def em_objective(restarts: dict) -> Figure:
     return fig
 
 
-def membership(X, comparison: Comparison, max_panels: int = 3) -> Figure:
+def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Figure:
     """Membership: EM (MAP) responsibilities against the posterior, and where they differ.
 
     Left panels (one per component, one for K = 2): each point's MAP responsibility against
     its posterior membership probability, bars ± 1 sd over draws. Right panel: the data
     (1-D: posterior membership probability of every component along x, band ± 1 sd, MAP
     responsibilities dashed; d >= 2: the first two features coloured by the posterior sd of
-    membership), the points that disagree most circled.
+    membership), the points that disagree most circled and labelled by ``rows[i] + 1``
+    (their row in the data set; default the row in ``X``).
     """
     m = comparison.membership
     X = np.asarray(X, dtype=float)
@@ -405,6 +406,7 @@ def membership(X, comparison: Comparison, max_panels: int = 3) -> Figure:
     fig = Figure(figsize=(3.9 * n_panels + 0.6, 4.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n_panels, squeeze=False)).ravel()
     top = [int(i) for i in m.top[:5] if m.disagreement[i] > 0.02]
+    rows = np.arange(len(X)) if rows is None else np.asarray(rows)
     for ax, k in zip(axes, comps, strict=False):
         x, y, e = m.responsibilities_map[:, k], m.posterior_mean[:, k], m.posterior_sd[:, k]
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":")
@@ -414,7 +416,7 @@ def membership(X, comparison: Comparison, max_panels: int = 3) -> Figure:
         )  # fmt: skip
         for i in top:
             ax.annotate(
-                str(i + 1), (x[i], y[i]), fontsize=7, xytext=(3, 3),
+                str(rows[i] + 1), (x[i], y[i]), fontsize=7, xytext=(3, 3),
                 textcoords="offset points", color="#b2182b",
             )  # fmt: skip
         ax.set_xlim(-0.04, 1.04)
@@ -447,7 +449,7 @@ def membership(X, comparison: Comparison, max_panels: int = 3) -> Figure:
         )
         for i in top:
             ax.annotate(
-                str(i + 1),
+                str(rows[i] + 1),
                 (X[i, 0], X[i, 1]),
                 fontsize=7,
                 xytext=(5, 5),
