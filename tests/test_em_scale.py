@@ -156,3 +156,22 @@ def test_init_rows_do_not_depend_on_the_container():
     np.testing.assert_array_equal(a, b)
     assert a.shape == (50, 3)
     np.testing.assert_array_equal(chunked.init_rows(X, np.random.default_rng(0), 5000), X)
+
+
+def test_blas_limit_is_restored_after_concurrent_passes():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    rng = np.random.default_rng(17)
+    X = data(rng, n=3000)
+    plan = kernels.make_plan(random_params("diag", rng), X.mean(axis=0))
+    before = blas_threads()
+    with ThreadPoolExecutor(3) as pool:
+        totals = list(pool.map(lambda _: kernels.moments_over_blocks(X, plan, 100), range(6)))
+    assert blas_threads() == before
+    for t in totals[1:]:
+        np.testing.assert_array_equal(t.moments, totals[0].moments)

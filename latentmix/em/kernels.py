@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -314,7 +315,8 @@ def moments_over_blocks(
 # --- threads ------------------------------------------------------------------------------------
 
 _POOLS: dict = {}
-_BLAS: list = []
+_BLAS_LOCK = threading.Lock()
+_BLAS_STATE: dict = {"controller": None, "limiter": None, "depth": 0}
 
 
 def _n_threads() -> int:
@@ -332,11 +334,25 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Hold BLAS to one thread inside the block loop (restored afterwards)."""
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController())
-    with _BLAS[0].limit(limits=1, user_api="blas"):
+    """Hold BLAS to one thread inside the block loop (restored afterwards).
+
+    The BLAS thread count is process-wide, so concurrent fits (say, in a thread pool) share
+    one limit: the first to enter sets it and the last to leave restores it.
+    """
+    with _BLAS_LOCK:
+        if _BLAS_STATE["depth"] == 0:
+            if _BLAS_STATE["controller"] is None:
+                _BLAS_STATE["controller"] = ThreadpoolController()
+            _BLAS_STATE["limiter"] = _BLAS_STATE["controller"].limit(limits=1, user_api="blas")
+        _BLAS_STATE["depth"] += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_STATE["depth"] -= 1
+            if _BLAS_STATE["depth"] == 0:
+                _BLAS_STATE["limiter"].restore_original_limits()
+                _BLAS_STATE["limiter"] = None
 
 
 def moments_to_stats(total: Moments, plan: BlockPlan):
