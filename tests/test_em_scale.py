@@ -175,3 +175,19 @@ def test_blas_limit_is_restored_after_concurrent_passes():
     assert blas_threads() == before
     for t in totals[1:]:
         np.testing.assert_array_equal(t.moments, totals[0].moments)
+
+
+@pytest.mark.parametrize("K", [2, 9])
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_default_prior_from_blocks_equals_the_in_memory_one(kind, K):
+    from latentmix.priors import ConjugatePrior
+
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(18)
+    X = rng.normal(size=(1000, 3)) @ rng.normal(size=(3, 3)) + 50.0
+    ref = ConjugatePrior.default(X, K, kind)
+    got = chunked.default_prior(da.from_array(X, chunks=300), K, kind, "synchronous")
+    np.testing.assert_allclose(got.mean, ref.mean, rtol=1e-14)
+    np.testing.assert_allclose(got.scale, ref.scale, rtol=1e-12)
+    assert got.degrees_of_freedom == ref.degrees_of_freedom
+    assert got.mean_precision == ref.mean_precision
