@@ -163,3 +163,14 @@ def test_log_prior_outside_the_support():
         np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([1.0, -1.0]), "spherical"
     )
     assert log_prior(negative, ConjugatePrior(1.0, np.zeros(2), 0.1, 4.0, 1.0)) == -np.inf
+
+
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_em_log_prior_from_precision_factors_is_log_prior(kind):
+    from latentmix.em.fit import map_log_prior
+
+    rng = np.random.default_rng(10 + COVARIANCE_TYPES.index(kind))
+    params = random_point(kind, rng)
+    prior = ConjugatePrior.default(rng.normal(size=(50, 2)) * [1.0, 4.0], 3, kind)
+    prior = ConjugatePrior([1.0, 1.5, 2.0], prior.mean, 0.7, 5.0, prior.scale)
+    assert map_log_prior(params, prior) == pytest.approx(log_prior(params, prior), rel=1e-12)

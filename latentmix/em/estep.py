@@ -136,7 +136,7 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
 
 #: Rows per chunk of the fused full-covariance product: keeps the (rows, K * d) temporary
 #: small enough to stay in cache.
-_CHUNK_ROWS = 4096
+_CHUNK_ROWS = 16384
 
 
 def _maha_full(X, means, prec_chol):

@@ -16,6 +16,7 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import multigammaln
 
 from latentmix.em.estep import (
     DegenerateMixtureError,
@@ -32,11 +33,11 @@ from latentmix.em.mstep import (
     sufficient_statistics,
 )
 from latentmix.params import MixtureParams
-from latentmix.priors import ConjugatePrior, log_prior
+from latentmix.priors import ConjugatePrior, log_dirichlet, log_prior
 
 #: Rows per block in the E-step: big enough for fast matrix products, small enough that the
 #: (block, K * d) temporaries stay in cache.
-BLOCK_ROWS = 4096
+BLOCK_ROWS = 16384
 
 #: A fall of the objective larger than this (relative) is treated as a bug, not round-off.
 MONOTONE_RTOL = 1e-10
@@ -139,7 +140,7 @@ def block_stats(X_block, params: MixtureParams, center, prec_chol=None):
     return stats._replace(center=np.asarray(center, dtype=float)), float(sample_log_lik.sum())
 
 
-def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS):
+def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, prec_chol=None):
     """:func:`block_stats` over all rows of ``X`` in blocks, summed.
 
     Returns
@@ -147,7 +148,8 @@ def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS)
     stats : SufficientStats
     log_likelihood : float
     """
-    prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+    if prec_chol is None:
+        prec_chol = precision_cholesky(params.covariances, params.covariance_type)
     parts = []
     total = 0.0
     for start in range(0, X.shape[0], block_rows):
@@ -201,10 +203,49 @@ def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
 # --- the loop ------------------------------------------------------------------------------
 
 
-def _objective(log_lik, params, prior):
+def map_log_prior(params: MixtureParams, prior: ConjugatePrior, prec_chol=None) -> float:
+    """:func:`latentmix.priors.log_prior`, reusing the E-step's precision factors.
+
+    The same density with every constant; for ``full`` and ``tied`` the inverse-Wishart and
+    normal terms are computed from the precision Cholesky factors ``P`` (``inv(cov) = P P^T``)
+    in a few batched products instead of one triangular solve per component. Tests check
+    it against :func:`~latentmix.priors.log_prior`.
+    """
+    kind = params.covariance_type
+    if kind not in ("full", "tied"):
+        return log_prior(params, prior)
+    K, d = params.means.shape
+    prior.check(d, K, kind)
+    if prec_chol is None:
+        prec_chol = precision_cholesky(params.covariances, kind)
+    P = prec_chol if kind == "full" else prec_chol[None]
+    nu, kappa = prior.degrees_of_freedom, prior.mean_precision
+    log_det_cov = -2.0 * np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)  # (K,) or (1,)
+    scale_chol = np.linalg.cholesky(prior.scale)
+    # tr(Psi inv(S)) = ||L_Psi^T P||_F^2 and (mu - m0)^T inv(S) (mu - m0) = ||(mu - m0)^T P||^2.
+    trace = (np.einsum("ji,kjl->kil", scale_chol, P) ** 2).sum(axis=(1, 2))
+    z = np.einsum("kj,kjl->kl", params.means - prior.mean, np.broadcast_to(P, (K, d, d)))
+    log_iw = (
+        nu * np.log(np.diag(scale_chol)).sum()
+        - 0.5 * nu * d * np.log(2.0)
+        - multigammaln(0.5 * nu, d)
+        - 0.5 * (nu + d + 1) * log_det_cov
+        - 0.5 * trace
+    )
+    log_normal = -0.5 * (
+        d * np.log(2 * np.pi)
+        + np.broadcast_to(log_det_cov, (K,))
+        - d * np.log(kappa)
+        + kappa * (z**2).sum(axis=1)
+    )
+    weights = np.asarray(params.weights, dtype=float)
+    return float(log_dirichlet(weights, prior.concentration(K)) + log_iw.sum() + log_normal.sum())
+
+
+def _objective(log_lik, params, prior, prec_chol=None):
     if prior is None:
         return log_lik, None, log_lik
-    lp = log_prior(params, prior)
+    lp = map_log_prior(params, prior, prec_chol)
     return log_lik, lp, log_lik + lp
 
 
@@ -283,12 +324,13 @@ def run_em(
                     f"{n_iter} iteration(s)"
                 )
         try:
-            stats, log_lik = e_step_stats(X, params, center, block_rows)
+            prec_chol = precision_cholesky(params.covariances, kind)
+            stats, log_lik = e_step_stats(X, params, center, block_rows, prec_chol)
         except DegenerateMixtureError as err:
             if prior is not None:
                 raise
             return degenerate_run(str(err))
-        log_lik, lp, objective = _objective(log_lik, params, prior)
+        log_lik, lp, objective = _objective(log_lik, params, prior, prec_chol)
         if not np.isfinite(objective):
             if prior is None:
                 return degenerate_run("the log-likelihood is not finite")
