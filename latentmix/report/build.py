@@ -707,6 +707,13 @@ def headline(analysis: Analysis) -> list[str]:
     if comp.mle is not None:
         out_mle = sum(t.n_outside["mle"] for t in comp.tables.values())
         lines.append(f"The MLE lies outside it for {out_mle} of {total}.")
+    if comp.truth is not None:
+        known = [e for t in comp.tables.values() for e in t.entries if e.truth is not None]
+        out_truth = sum(bool(e.truth_outside) for e in known)
+        lines.append(
+            f"The true value lies outside the {comp.interval:.0%} interval for {out_truth} of "
+            f"{len(known)} entries (about {1 - comp.interval:.0%} would by chance alone)."
+        )
     pred = comp.predictive
     post = pred.row("posterior")
     best = max(pred.rows, key=lambda r: r.out_of_sample)
