@@ -399,8 +399,8 @@ def posterior_draws(idata, covariance_type: str) -> MixtureParams:
     return MixtureParams(*arrays, covariance_type)
 
 
-def _full_draws(covariances, kind, K, d) -> np.ndarray:
-    """Covariance draws (S, natural shape) as (S, K, d, d)."""
+def full_covariance_draws(covariances, kind, K, d) -> np.ndarray:
+    """Covariance draws of shape (S, *natural shape*) as (S, K, d, d)."""
     S = covariances.shape[0]
     if kind == "full":
         return covariances
@@ -435,7 +435,7 @@ def draw_weighted_log_prob(X, weights, means, covariances, covariance_type) -> n
         log_w = np.log(weights)[:, None, :]
     diff = X[None, None, :, :] - means[:, :, None, :]  # (S, K, n, d)
     if covariance_type in ("full", "tied"):
-        chol = np.linalg.cholesky(_full_draws(covariances, covariance_type, K, d))
+        chol = np.linalg.cholesky(full_covariance_draws(covariances, covariance_type, K, d))
         # Inverse Cholesky factors of the small d x d covariances (as the E-step's precision
         # factors), by numpy's batched solve: one C loop over draws, unlike scipy's
         # triangular solve, which loops in Python over the batch.

@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from scipy.special import logsumexp
 from scipy.stats import chi2
 
-from latentmix.compare import Comparison, draw_weighted_log_prob
+from latentmix.compare import Comparison, draw_weighted_log_prob, full_covariance_draws
 from latentmix.params import MixtureParams
 
 MLE_STYLE = {"color": "#d95f02", "linestyle": "--", "linewidth": 2.0}
@@ -165,7 +165,7 @@ def _draw_pair(ax, X, dims, comparison: Comparison, flat, labels, n_cloud=40):
         )
     weights, means, covs = flat
     kind = comparison.covariance_type
-    full = _full_stack(covs, kind, K, comparison.map.n_features)
+    full = full_covariance_draws(covs, kind, K, comparison.map.n_features)
     keep = _thin(len(weights), n_cloud)
     segs = [_ellipse(means[s, k, list(dims)], full[s, k][sub]) for s in keep for k in range(K)]
     ax.add_collection(LineCollection(segs, colors=POSTERIOR_COLOR, alpha=0.18, linewidths=0.7))
@@ -175,19 +175,6 @@ def _draw_pair(ax, X, dims, comparison: Comparison, flat, labels, n_cloud=40):
             e = _ellipse(params.means[k, list(dims)], fc[k][sub])
             ax.plot(e[:, 0], e[:, 1], **style)
     ax.autoscale_view()
-
-
-def _full_stack(covs, kind, K, d):
-    """(S, natural shape) covariance draws as (S, K, d, d)."""
-    S = covs.shape[0]
-    if kind == "full":
-        return covs
-    if kind == "tied":
-        return np.broadcast_to(covs[:, None], (S, K, d, d))
-    eye = np.eye(d)
-    if kind == "diag":
-        return covs[..., None] * eye
-    return covs[..., None, None] * eye
 
 
 def _pair_legend(fig_or_ax, comparison: Comparison, **kwargs):
