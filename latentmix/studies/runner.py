@@ -263,7 +263,7 @@ def _run_dask(task, config, todo, out, progress, scheduler, n_workers, processes
             n_workers=n_workers,
             threads_per_worker=1,
             processes=processes,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clash with another cluster
         )
         client = Client(cluster)
     else:
