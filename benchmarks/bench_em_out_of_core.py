@@ -19,8 +19,8 @@ Both fits start from the same point (k-means++ on 100 000 sampled rows); time pe
 is the difference between fits of ``1 + --iterations`` and 1 iterations (best of two
 each), divided by ``--iterations`` (set-up and the first pass over the data cancel). For the
 dask array the memory is bounded by the chunks in flight (chunk size times threads), not by n. With
-``--dask`` the 1e7-row file is also fitted as a dask array (``da.from_array`` of the memmap,
-chunks of 1e6 rows) on dask's threaded scheduler.
+``--dask`` the 1e7-row file is also fitted as a dask array (``chunked.dask_from_npy``: chunks
+of 1e6 rows, each read from the file when needed) on dask's threaded scheduler.
 
     python benchmarks/bench_em_out_of_core.py             # n = 1e6 and 1e7 (about 5 minutes)
     python benchmarks/bench_em_out_of_core.py --dask
@@ -109,14 +109,13 @@ class MemorySampler:
 def fit_worker(path, kind_of_data, K, iterations, seed):
     """In a fresh process: fit the file (memmap or dask), print time and memory as JSON."""
     from latentmix import EMGaussianMixture
-    from latentmix.em.chunked import init_rows
+    from latentmix.em.chunked import dask_from_npy, init_rows
     from latentmix.em.init import initial_params
 
     X = np.load(path, mmap_mode="r")
     if kind_of_data == "dask":
-        import dask.array as da
-
-        X = da.from_array(X, chunks=(BLOCK, X.shape[1]))
+        # Not da.from_array(X): that copies the whole memmap into memory.
+        X = dask_from_npy(path, chunk_rows=BLOCK)
     before = MemorySampler.read()
 
     # One fixed start (k-means++ on sampled rows), so that each fit is exactly one EM run of

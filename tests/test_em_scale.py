@@ -191,3 +191,11 @@ def test_default_prior_from_blocks_equals_the_in_memory_one(kind, K):
     np.testing.assert_allclose(got.scale, ref.scale, rtol=1e-12)
     assert got.degrees_of_freedom == ref.degrees_of_freedom
     assert got.mean_precision == ref.mean_precision
+
+
+def test_dask_from_npy_reads_the_file(tmp_path):
+    X = np.arange(70.0).reshape(35, 2)
+    np.save(tmp_path / "X.npy", X)
+    lazy = chunked.dask_from_npy(tmp_path / "X.npy", chunk_rows=8)
+    assert lazy.chunks[0] == (8, 8, 8, 8, 3)
+    np.testing.assert_array_equal(lazy.compute(scheduler="synchronous"), X)

@@ -337,3 +337,42 @@ def default_prior(X, n_components: int, covariance_type: str, scheduler=None):
     a = np.sqrt((rows - 1) / (2 * repeats))
     pseudo = np.concatenate([mean + a * root.T, mean - a * root.T] * repeats)
     return ConjugatePrior.default(pseudo, n_components, covariance_type)
+
+
+def _load_rows(path, start, stop):
+    return np.load(path, mmap_mode="r")[start:stop]
+
+
+def dask_from_npy(path, chunk_rows: int = 1_000_000):
+    """A dask array of a .npy file's rows that reads each chunk from disk when needed.
+
+    ``dask.array.from_array`` copies a NumPy array, a memmap included, into memory when it is
+    called; this builds the array from per-chunk reads of the memory-mapped file instead, so
+    the file is never held whole.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A 2-D .npy file.
+    chunk_rows : int
+        Rows per dask chunk.
+
+    Returns
+    -------
+    dask.array.Array of shape (n, d)
+    """
+    import dask
+    import dask.array as da
+
+    path = str(path)
+    header = np.load(path, mmap_mode="r")
+    n = header.shape[0]
+    parts = [
+        da.from_delayed(
+            dask.delayed(_load_rows)(path, start, min(start + chunk_rows, n)),
+            shape=(min(start + chunk_rows, n) - start, *header.shape[1:]),
+            dtype=header.dtype,
+        )
+        for start in range(0, n, chunk_rows)
+    ]
+    return da.concatenate(parts, axis=0)
