@@ -170,3 +170,19 @@ def test_start_and_points_are_checked():
     three = MixtureParams(np.ones(3) / 3, np.zeros((3, 2)), np.stack([np.eye(2)] * 3))
     with pytest.raises(ValueError, match="weights has shape"):
         params_to_point(model, three)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+def test_prior_predictive_draws_have_the_model_shapes(kind):
+    import pymc as pm
+
+    X, K = DATASETS["synthetic3d"]
+    model = build_model(X[:50], K, kind)
+    with model:
+        prior = pm.sample_prior_predictive(draws=20, random_seed=1)
+    shapes = {"full": (K, 3, 3), "tied": (3, 3), "diag": (K, 3), "spherical": (K,)}
+    assert prior.prior["covariances"].shape[2:] == shapes[kind]
+    assert prior.prior["means"].shape[2:] == (K, 3)
+    assert prior.prior_predictive["x"].shape[2:] == (50, 3)
+    np.testing.assert_allclose(prior.prior["weights"].sum("component"), 1.0)

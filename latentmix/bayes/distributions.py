@@ -35,6 +35,7 @@ from pytensor.tensor.random.op import RandomVariable
 __all__ = [
     "CholeskyCovariance",
     "InverseWishart",
+    "cholesky_and_inverse",
     "cholesky_covariance",
     "invwishart_rvs",
 ]
@@ -189,6 +190,20 @@ def cholesky_covariance(n_features: int) -> CholeskyCovariance:
 # --- the distribution -----------------------------------------------------------------------
 
 
+def cholesky_and_inverse(covariances):
+    r"""Lower Cholesky factors :math:`L` of ``covariances`` (..., d, d) and :math:`L^{-1}`.
+
+    Every term of the mixture model builds these through this one function, so that the
+    graph optimiser merges them: one factorisation and one triangular solve per covariance
+    for the inverse-Wishart, the prior on the means and the likelihood together.
+    """
+    d = covariances.type.shape[-1]
+    chol = pt.linalg.cholesky(covariances, lower=True)
+    eye = pt.broadcast_to(pt.eye(d), chol.shape)
+    chol_inv = pt.linalg.solve_triangular(chol, eye, lower=True, b_ndim=2)
+    return chol, chol_inv
+
+
 def invwishart_logp(value, nu, scale):
     r"""Symbolic inverse-Wishart log-density, batched over the leading dimensions of ``value``.
 
@@ -208,12 +223,12 @@ def invwishart_logp(value, nu, scale):
         raise ValueError(
             "the inverse-Wishart needs a static matrix size; pass a scale with a known shape."
         )
-    chol = pt.linalg.cholesky(value, lower=True)
+    chol, chol_inv = cholesky_and_inverse(value)
     chol_scale = pt.linalg.cholesky(scale, lower=True)
     log_det = 2.0 * pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
     log_det_scale = 2.0 * pt.log(pt.diagonal(chol_scale, axis1=-2, axis2=-1)).sum(-1)
-    # tr(Psi Sigma^{-1}) = || L^{-1} L_Psi ||_F^2.
-    z = pt.linalg.solve_triangular(chol, chol_scale, lower=True, b_ndim=2)
+    # tr(Psi Sigma^{-1}) = || L^{-1} L_Psi ||_F^2, as a broadcast product (d is small).
+    z = (chol_inv[..., :, :, None] * chol_scale[..., None, :, :]).sum(-2)
     trace = (z**2).sum(axis=(-2, -1))
     logp = (
         0.5 * nu * log_det_scale

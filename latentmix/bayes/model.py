@@ -39,7 +39,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from latentmix.bayes.distributions import InverseWishart
+from latentmix.bayes.distributions import InverseWishart, cholesky_and_inverse
 from latentmix.bayes.spec import (
     COMPONENT,
     FEATURE,
@@ -74,11 +74,10 @@ _LOG_2PI = float(np.log(2 * np.pi))
 
 def _component_logp_full(X, means, covariances):
     d = X.shape[-1]
-    chol = pt.linalg.cholesky(covariances, lower=True)  # (K, d, d)
-    # L^{-1} of each d x d factor by a triangular solve. The n-long products below are
-    # broadcast multiply-and-sum rather than batched linear algebra: they fuse into one
-    # loop in every backend and never reach a multi-threaded BLAS with tiny matrices.
-    chol_inv = pt.linalg.solve_triangular(chol, pt.broadcast_to(pt.eye(d), chol.shape), lower=True)
+    # L and L^{-1} (K, d, d). The n-long products below are broadcast multiply-and-sum
+    # rather than batched linear algebra: they fuse into one loop in every backend and never
+    # reach a multi-threaded BLAS with tiny matrices.
+    chol, chol_inv = cholesky_and_inverse(covariances)
     diff = X[None, :, :] - means[:, None, :]  # (K, n, d)
     z = (diff[:, :, None, :] * chol_inv[:, None, :, :]).sum(-1)  # L^{-1}(x - mu): (K, n, d)
     maha = (z**2).sum(-1)  # (K, n)
@@ -88,8 +87,7 @@ def _component_logp_full(X, means, covariances):
 
 def _component_logp_tied(X, means, covariances):
     d = X.shape[-1]
-    chol = pt.linalg.cholesky(covariances, lower=True)  # (d, d)
-    chol_inv = pt.linalg.solve_triangular(chol, pt.eye(d), lower=True)
+    chol, chol_inv = cholesky_and_inverse(covariances)  # (d, d)
     diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
     z = (diff[:, :, None, :] * chol_inv[None, None, :, :]).sum(-1)  # (n, K, d)
     maha = (z**2).sum(-1)  # (n, K)
@@ -162,14 +160,67 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str):
 def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
     from latentmix.params import sample_mixture
 
-    weights, means = np.asarray(weights), np.asarray(means)
-    if weights.ndim != 1:
-        raise NotImplementedError("draws from the mixture take one parameter set at a time.")
-    covariances = np.asarray(covariances)
+    core_ndim = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}[covariance_type]
+    arrays = []
+    for value, ndim in [(weights, 1), (means, 2), (covariances, core_ndim)]:
+        value = np.asarray(value, dtype=float)
+        # The Op prepends length-one batch dims (as for the log-density).
+        if value.ndim > ndim and all(n == 1 for n in value.shape[: value.ndim - ndim]):
+            value = value.reshape(value.shape[value.ndim - ndim :])
+        if value.ndim != ndim:
+            raise NotImplementedError("draws from the mixture take one parameter set at a time.")
+        arrays.append(value)
+    weights, means, covariances = arrays
     params = MixtureParams(weights / weights.sum(), means, covariances, covariance_type)
-    n = int(np.prod(size)) if size is not None else 1
-    X, _ = sample_mixture(params, n, rng)
-    return X.reshape((*(size or ()), means.shape[1]))
+    size = tuple(size) if size is not None else ()
+    X, _ = sample_mixture(params, int(np.prod(size)), rng)
+    return X.reshape((*size, means.shape[1]))
+
+
+# --- the prior on the means given full or tied covariances -------------------------------
+
+
+def conditional_means_logp(value, mean, covariances, mean_precision):
+    r"""Symbolic :math:`\log \mathcal N(\mu_k \mid m_0, \Sigma_k / \kappa)`, shape (K,).
+
+    Written out (rather than ``pm.MvNormal``) so that it shares the Cholesky factor and its
+    inverse with the inverse-Wishart and the likelihood.
+
+    Parameters
+    ----------
+    value : TensorVariable of shape (K, d)
+    mean : TensorVariable of shape (d,)
+    covariances : TensorVariable of shape (K, d, d) or (d, d)
+    mean_precision : TensorVariable, scalar
+    """
+    d = covariances.type.shape[-1]
+    chol, chol_inv = cholesky_and_inverse(covariances)
+    diff = value - mean
+    z = (diff[..., None, :] * chol_inv).sum(-1)  # L^{-1}(mu - m0)
+    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+    return (
+        -0.5 * d * _LOG_2PI
+        + 0.5 * d * pt.log(mean_precision)
+        - log_det
+        - 0.5 * mean_precision * (z**2).sum(-1)
+    )
+
+
+def _conditional_means_random(mean, covariances, mean_precision, rng=None, size=None):
+    mean, covariances = np.asarray(mean), np.asarray(covariances)
+    d = mean.shape[-1]
+    size = (
+        tuple(size)
+        if size is not None
+        else np.broadcast_shapes(mean.shape[:-1], covariances.shape[:-2])
+    )
+    chol = np.linalg.cholesky(np.broadcast_to(covariances, (*size, d, d)) / mean_precision)
+    z = rng.standard_normal((*size, d))
+    return mean + np.einsum("...ij,...j->...i", chol, z)
+
+
+def _conditional_means_support_point(rv, size, mean, covariances, mean_precision):
+    return pt.broadcast_to(mean, rv.shape)
 
 
 # --- the model ------------------------------------------------------------------------------
