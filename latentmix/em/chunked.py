@@ -22,7 +22,9 @@ statistics ever meet in one place.
   * ``scheduler=client``: an existing ``dask.distributed.Client``.
 
   Each iteration reads the data again: if the array fits in the cluster's memory,
-  ``X = X.persist()`` before fitting saves recomputing or re-reading it.
+  ``X = X.persist()`` before fitting saves recomputing or re-reading it. For a .npy file use
+  :func:`dask_from_npy` (each chunk read when needed); ``dask.array.from_array`` copies a
+  NumPy array, a memmap included, into memory when it is called.
 
 The result equals the in-memory fit to round-off (the block sums are added in another
 order). Starting points are drawn by :mod:`latentmix.em.init` from at most
