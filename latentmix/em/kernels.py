@@ -109,7 +109,7 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
         log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
         # Row k*d + j of proj is column j of P_k: proj @ x stacks P_k^T x for all k.
         proj = np.ascontiguousarray(prec_chol.transpose(0, 2, 1).reshape(K * d, d))
-        offset = (proj @ means.T)[np.arange(K * d), np.repeat(np.arange(K), d)][:, None]
+        offset = np.einsum("ki,kij->kj", means, prec_chol).reshape(K * d, 1)
     elif kind == "tied":
         log_det = np.full(K, np.log(np.diag(prec_chol)).sum())
         proj = np.ascontiguousarray(prec_chol.T)
@@ -355,6 +355,11 @@ def single_threaded_blas():
                 _BLAS_STATE["limiter"] = None
 
 
+@functools.cache
+def _triu(d):
+    return np.triu_indices(d)
+
+
 def moments_to_stats(total: Moments, plan: BlockPlan):
     """Unpack summed moments into :class:`~latentmix.em.mstep.SufficientStats`.
 
@@ -372,7 +377,7 @@ def moments_to_stats(total: Moments, plan: BlockPlan):
     nk = m[:, -1].copy()
     sum_x = m[:, -1 - d : -1].copy()
     if kind == "full":
-        iu = np.triu_indices(d)
+        iu = _triu(d)
         sum_xx = np.empty((K, d, d))
         sum_xx[:, iu[0], iu[1]] = m[:, : iu[0].size]
         sum_xx[:, iu[1], iu[0]] = m[:, : iu[0].size]
