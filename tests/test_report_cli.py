@@ -71,7 +71,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     import arviz as az
 
     out = tmp_path / "faithful"
-    argv = ["faithful", "-k", "2", "--draws", "150", "--tune", "150", "--chains", "2"]
+    argv = ["faithful", "-k", "2", "--draws", "100", "--tune", "100", "--chains", "2"]
     argv += ["--seed", "3", "--test-fraction", "0.2", "--n-init", "3", "--out", str(out)]
     code = main(["report", *argv])
     captured = capsys.readouterr()
@@ -88,7 +88,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     record = json.loads((out / "estimates.json").read_text())
     assert record["settings"]["seed"] == 3
     assert record["data"] == {"name": "faithful", "n_train": 218, "n_test": 54}
-    assert record["sampling"]["chains"] == 2 and record["sampling"]["draws"] == 150
+    assert record["sampling"]["chains"] == 2 and record["sampling"]["draws"] == 100
     predictive = record["comparison"]["predictive"]
     assert predictive["n_test"] == 54
     assert all(row["held_out"] < 0 for row in predictive["rows"])
@@ -101,7 +101,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     for rec in record["comparison"]["membership"]["top"]:
         assert list(rec["x"].values()) == faithful[rec["row"]].tolist()
     idata = az.from_netcdf(out / "posterior.nc")
-    assert idata.posterior["means"].shape == (2, 150, 2, 2)
+    assert idata.posterior["means"].shape == (2, 100, 2, 2)
     assert "log_likelihood" not in idata.groups()
     assert not any(g.startswith("warmup") for g in idata.groups())
     assert hidden(tmp_path) == []
