@@ -29,14 +29,19 @@ class EMGaussianMixture:
         :class:`~latentmix.ConjugatePrior` fits the MAP under that prior (its
         ``weight_concentration`` must be >= 1 for a mode to exist).
     n_init : int
-        Number of EM runs from different starts; the best objective is kept. The default 10
-        finds the best known optimum on the classic data sets (galaxies, acidity).
+        Number of EM runs taken to convergence; the best objective is kept. They are the
+        best ``5 * n_init`` candidate starts after 5 iterations each (short runs rank starts
+        well; see :func:`latentmix.em.fit.fit_em`). The default 10 finds the best known
+        optimum on the classic data sets (galaxies K = 3..6, acidity K = 2, 3) for every
+        seed tried.
     init : {"k-means++", "random"} or MixtureParams
-        How starts are drawn (k-means++ or uniformly random seed rows, then one M-step), or
-        one fixed starting point (then ``n_init`` is not used).
+        How seed rows are drawn (k-means++ or uniformly at random; the starts alternate
+        between a partition around the seeds and components of random spread at the seeds,
+        see :mod:`latentmix.em.init`), or one fixed starting point (one run, no screening).
     tol : float
-        Relative tolerance: a run stops when an iteration raises the objective by at most
-        ``tol * |objective|``.
+        Relative tolerance: a run stops when an iteration changes the objective by less
+        than ``tol * |objective|``. The default 1e-10 makes the estimate precise to about
+        1e-5 relative, enough to compare it with an optimiser's mode; 0 never stops early.
     max_iter : int
         Most EM iterations per run; a :class:`~latentmix.em.fit.ConvergenceWarning` is
         raised if the best run reaches it.
@@ -74,8 +79,10 @@ class EMGaussianMixture:
     n_iter_ : int
         EM iterations of the best run.
     restarts_ : list of dict
-        One per run, in order: ``objective_history`` (ndarray), ``objective`` (float, NaN if
-        degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool) and ``message``.
+        One per run taken to convergence (``n_init`` of them, best candidates first):
+        ``objective_history`` (ndarray, including the screening iterations), ``objective``
+        (float, NaN if degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool) and
+        ``message`` (why it was degenerate).
     best_restart_ : int
         Index of the best run in ``restarts_``.
     trajectory_ : list of (MixtureParams, ndarray of shape (n, K)) or None
@@ -95,7 +102,7 @@ class EMGaussianMixture:
 
     def __init__(
         self,
-        n_components: int = 1,
+        n_components: int,
         *,
         covariance_type: str = "full",
         prior=None,

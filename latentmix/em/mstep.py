@@ -106,12 +106,33 @@ class SufficientStats(NamedTuple):
 # --- gathering the statistics -------------------------------------------------------------
 
 
+#: Rows per slice in the products that sum over rows (see _sum_over_rows).
+_SLICE_ROWS = 512
+
+
+def _sum_over_rows(A, B):
+    """``A.T @ B`` for tall A (n, p) and B (n, q), as a stack of products over row slices.
+
+    One BLAS call with a long inner dimension and a tiny output is split across threads
+    badly; a stack of small products (each below the size where BLAS starts threads) and a
+    sum is as fast on one core and does not stall when the machine is busy.
+    """
+    n = A.shape[0]
+    m = n - n % _SLICE_ROWS
+    out = A[m:].T @ B[m:]
+    if m:
+        a = A[:m].reshape(-1, _SLICE_ROWS, A.shape[1])
+        b = B[:m].reshape(-1, _SLICE_ROWS, B.shape[1])
+        out += np.matmul(a.transpose(0, 2, 1), b).sum(axis=0)
+    return out
+
+
 def _second_moments_full(Xc, resp):
     n, d = Xc.shape
     K = resp.shape[1]
-    # One matrix product for all components: Xc^T [r_1 * Xc, ..., r_K * Xc].
+    # One product for all components: Xc^T [r_1 * Xc, ..., r_K * Xc].
     weighted = (resp[:, :, None] * Xc[:, None, :]).reshape(n, K * d)
-    out = (Xc.T @ weighted).reshape(d, K, d).transpose(1, 0, 2)
+    out = _sum_over_rows(Xc, weighted).reshape(d, K, d).transpose(1, 0, 2)
     return 0.5 * (out + out.transpose(0, 2, 1))
 
 
