@@ -436,7 +436,7 @@ def write_sbc_report(records: list[dict], config: dict, out) -> tuple[Path, Path
         for i, r in enumerate(rows):
             ax_h = axes[2 * (i // ncol), i % ncol]
             ax_e = axes[2 * (i // ncol) + 1, i % ncol]
-            ax_h.hist(
+            counts, _, _ = ax_h.hist(
                 r["ranks"],
                 bins=np.linspace(-0.5, L + 0.5, bins + 1),
                 color="C0" if r["passed"] else "C3",
@@ -445,6 +445,7 @@ def write_sbc_report(records: list[dict], config: dict, out) -> tuple[Path, Path
             lo, hi = stats.binom.ppf([0.005, 0.995], S, 1 / bins)
             ax_h.axhspan(lo, hi, color="0.85", zorder=0)
             ax_h.axhline(expected, color="k", lw=0.8)
+            ax_h.set_ylim(0, 1.15 * max(hi, counts.max()))
             ax_h.set_title(f"{r['quantity']}  p={r['p_value']:.3f}", fontsize=8)
             ax_h.set_yticks([])
             z, band_lo, band_hi = r["band"]
