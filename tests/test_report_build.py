@@ -241,3 +241,26 @@ def test_settings_are_checked():
     assert len(test) == 25 and len(np.intersect1d(train, test)) == 0
     with pytest.raises(ValueError, match="held-out"):
         build.split_rows(5, 0.01, 2, seed=0)
+
+
+def test_warning_box_lists_problems(faithful_analysis):
+    from dataclasses import replace
+
+    # (The fake posterior's own R-hat and ESS, from 2 x 100 draws, are not the point here.)
+    clean = replace(faithful_analysis, sampling={**faithful_analysis.sampling, "problems": []})
+    assert build.warnings_list(clean, build.diagnostics_summary(clean)) == []
+    troubled = replace(
+        faithful_analysis,
+        em_warnings=["EM MLE: reached max_iter", "EM MLE: reached max_iter"],
+        sampling={**faithful_analysis.sampling, "problems": ["R-hat up to 1.2"],
+                  "n_relabelled": 150},
+        mle_error="a component collapsed",
+    )  # fmt: skip
+    found = build.warnings_list(troubled, build.diagnostics_summary(troubled))
+    assert found == [
+        "R-hat up to 1.2",
+        "150 of 200 draws had to be relabelled: the components overlap or swap often, so "
+        "component-wise summaries are fragile.",
+        "There is no MLE: a component collapsed",
+        "EM MLE: reached max_iter",
+    ]

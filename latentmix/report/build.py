@@ -150,6 +150,11 @@ class Analysis:
     timings : dict of str to float
         Wall seconds of each stage.
     command : str
+    mle_error : str or None
+    em_warnings : list of str
+        Warnings raised while fitting EM, shown in the report's warning box.
+    rows : ndarray of int or None
+        Rows of the data set used for fitting (None: all, in order).
     """
 
     dataset: object
@@ -165,6 +170,7 @@ class Analysis:
     timings: dict = field(default_factory=dict)
     command: str = ""
     mle_error: str | None = None
+    em_warnings: list = field(default_factory=list)
     rows: np.ndarray | None = None
 
     def data_rows(self) -> np.ndarray:
@@ -233,7 +239,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     timings["load data"] = time.perf_counter() - clock
     progress(f"data {dataset.name}: {X.shape[0]} rows x {X.shape[1]} columns")
 
-    mle, mle_error = None, None
+    mle, mle_error, em_warnings = None, None, []
     for name in ("MLE", "MAP"):
         clock = time.perf_counter()
         progress(f"EM {name}: {settings.n_init} restarts ...")
@@ -255,7 +261,11 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
             progress(f"EM MLE: no MLE ({err})")
             timings["EM MLE"] = time.perf_counter() - clock
             continue
-        model.fit_warnings_ = [str(w.message) for w in caught]
+        for w in caught:
+            if issubclass(w.category, UserWarning):
+                em_warnings.append(f"EM {name}: {w.message}")
+            else:  # not about the fit: pass it on
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         n_best = sum(
             abs(r["objective"] - model.objective_) <= 1e-6 * max(1.0, abs(model.objective_))
             for r in model.restarts_
@@ -332,6 +342,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         timings=timings,
         command=command,
         mle_error=mle_error,
+        em_warnings=em_warnings,
         rows=train,
     )
 
@@ -688,9 +699,8 @@ def warnings_list(analysis: Analysis, diag: dict) -> list[str]:
         )
     if analysis.mle_error:
         out.append(f"There is no MLE: {analysis.mle_error}")
-    for name, model in (("MLE", analysis.mle), ("MAP", analysis.map)):
-        if model is not None and not model.converged_:
-            out.append(f"EM for the {name} stopped at max_iter before converging.")
+    # Warnings EM raised (ConvergenceWarning and the like), once each.
+    out += list(dict.fromkeys(analysis.em_warnings))
     return out
 
 
