@@ -270,7 +270,7 @@ def moments_dask(X, plan, block_rows: int = BLOCK_ROWS, scheduler=None) -> Momen
 
 
 def e_step_stats_blocked(
-    X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, scheduler=None
+    X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, scheduler=None, prec_chol=None
 ):
     """Fused E-step and sufficient statistics over any data: ndarray, memmap or dask.
 
@@ -279,7 +279,7 @@ def e_step_stats_blocked(
     stats : SufficientStats
     log_likelihood : float
     """
-    plan = make_plan(params, center)
+    plan = make_plan(params, center, prec_chol)
     if is_dask_array(X):
         total = moments_dask(X, plan, block_rows, scheduler)
     else:
