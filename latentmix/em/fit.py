@@ -271,7 +271,8 @@ def run_em(
     prior : ConjugatePrior or None
         None for MLE, a prior for MAP.
     tol : float
-        Stop when an iteration raises the objective by at most ``tol * |objective|``.
+        Stop when an iteration changes the objective by less than ``tol * |objective|``;
+        0 runs all ``max_iter`` iterations.
     max_iter : int
         Most EM iterations; ``converged`` is False if reached.
     reg_covar : float
