@@ -117,18 +117,28 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
     if kind == "full":
         maha = _maha_full(X, means, prec_chol)
     elif kind == "tied":
-        y = X @ prec_chol
+        y = _stacked_product(X, prec_chol)
         mu_y = means @ prec_chol
-        maha = np.einsum("ij,ij->i", y, y)[:, None] - 2 * y @ mu_y.T + (mu_y**2).sum(axis=1)[None]
+        maha = (
+            np.einsum("ij,ij->i", y, y)[:, None]
+            - 2 * _stacked_product(y, mu_y.T)
+            + (mu_y**2).sum(axis=1)[None]
+        )
         maha = np.maximum(maha, 0.0)
     elif kind == "diag":
         prec = prec_chol**2
-        maha = (X**2) @ prec.T - 2 * X @ (means * prec).T + ((means**2) * prec).sum(axis=1)[None]
+        maha = (
+            _stacked_product(X**2, prec.T)
+            - 2 * _stacked_product(X, (means * prec).T)
+            + ((means**2) * prec).sum(axis=1)[None]
+        )
         maha = np.maximum(maha, 0.0)
     else:
         prec = prec_chol**2
         maha = (
-            np.einsum("ij,ij->i", X, X)[:, None] - 2 * X @ means.T + (means**2).sum(axis=1)[None]
+            np.einsum("ij,ij->i", X, X)[:, None]
+            - 2 * _stacked_product(X, means.T)
+            + (means**2).sum(axis=1)[None]
         ) * prec[None]
         maha = np.maximum(maha, 0.0)
     return -0.5 * (d * _LOG_2PI + maha) + log_det

@@ -138,16 +138,16 @@ def _second_moments_full(Xc, resp):
 
 def _second_moments_tied(Xc, resp):
     # Responsibilities sum to one over components, so the sum over k of T_k is the total.
-    out = Xc.T @ Xc
+    out = _sum_over_rows(Xc, Xc)
     return 0.5 * (out + out.T)
 
 
 def _second_moments_diag(Xc, resp):
-    return resp.T @ (Xc * Xc)
+    return _sum_over_rows(resp, Xc * Xc)
 
 
 def _second_moments_spherical(Xc, resp):
-    return resp.T @ np.einsum("ij,ij->i", Xc, Xc)
+    return _sum_over_rows(resp, np.einsum("ij,ij->i", Xc, Xc)[:, None])[:, 0]
 
 
 _SECOND_MOMENTS = {
@@ -180,7 +180,7 @@ def sufficient_statistics(X, resp, covariance_type: str, center=None) -> Suffici
     Xc = X - center
     return SufficientStats(
         resp.sum(axis=0),
-        resp.T @ Xc,
+        _sum_over_rows(resp, Xc),
         _SECOND_MOMENTS[covariance_type](Xc, resp),
         center,
         covariance_type,
