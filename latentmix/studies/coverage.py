@@ -601,7 +601,7 @@ def write_coverage_report(records: list[dict], config: dict, out) -> tuple[Path,
         "coverage (mean)",
         "min",
         "max",
-        "s / replicate",
+        "s per fit (mean)",
     ]
     body = [
         [

@@ -91,7 +91,10 @@ def select_task(config: dict, n: int, index: int) -> dict:
             "rhat_log_likelihood": rhat_total,
             "rhat_max": float(post.diagnostics_.rhat_max),
             "divergences": int(post.diagnostics_.n_divergent),
-            "warnings": sorted({str(w.message)[:300] for w in caught}),
+            # Only the sampler's own verdicts: library chatter is not a result.
+            "warnings": sorted(
+                {str(w.message) for w in caught if w.category.__name__ == "SamplingWarning"}
+            ),
         }
     except Exception as err:
         record["posterior"] = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
@@ -157,6 +160,8 @@ def selection_table(records: list[dict]) -> list[dict]:
             "se": p and p["se"],
             "p_loo": p and p["p_loo"],
             "n_bad_k": p and p["n_bad_k"],
+            "rhat_max": p and p.get("rhat_max"),
+            "divergences": p and p.get("divergences"),
             "posterior_error": (r.get("posterior") or {}).get("error") or r.get("error"),
         }
         if p is not None and best is not None:
@@ -249,6 +254,8 @@ def write_select_report(records, config, out) -> tuple[Path, Path]:
                 "Pareto k > 0.7",
                 "Δelpd to best",
                 "SE(Δ)",
+                "max R-hat",
+                "divergences",
             ],
             [
                 [
@@ -262,6 +269,8 @@ def write_select_report(records, config, out) -> tuple[Path, Path]:
                     "-" if r["n_bad_k"] is None else r["n_bad_k"],
                     fmt(r.get("elpd_diff"), 2),
                     fmt(r.get("diff_se"), 2),
+                    fmt(r["rhat_max"], 3),
+                    "-" if r["divergences"] is None else r["divergences"],
                 ]
                 for r in rows
             ],
@@ -282,7 +291,16 @@ def write_select_report(records, config, out) -> tuple[Path, Path]:
         for w in r["posterior"]["warnings"]
     ]
     if warn_rows:
-        blocks += [("h2", "Sampler warnings"), ("table", ["K", "warning"], warn_rows)]
+        blocks += [
+            ("h2", "Sampler warnings"),
+            (
+                "p",
+                "The sampler flagged these runs. Mixtures with more components than the "
+                "data support have minor modes and weakly identified components; the LOO "
+                "values of these K carry that extra Monte Carlo uncertainty.",
+            ),
+            ("table", ["K", "warning"], warn_rows),
+        ]
     return write_report(blocks, out, "report", f"Choosing K on {config['data']}")
 
 
