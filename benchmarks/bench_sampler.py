@@ -15,9 +15,10 @@ Runs, in one process and one after the other, 4 chains x 1000 draws after 1000 t
   compared is the cost of an effective draw. Its draws are relabelled with the same
   ``latentmix.relabel`` before diagnostics (R-hat is also given without relabelling).
 
-Reported per run: wall time (with compilation), relabelled R-hat max and bulk/tail ESS min
-over every scalar of ``weights``, ``means``, ``covariances``, divergences, and bulk ESS min per
-second of wall time; then the ratio of ESS per second against the notebook model.
+Reported per run: wall time (with compilation) and sampling time (tuning and draws, as the
+sampler records it; for nutpie the stage-by-stage run's), relabelled R-hat max and bulk/tail
+ESS min over every scalar of ``weights``, ``means``, ``covariances``, divergences, and bulk ESS
+min per second, of wall time and of sampling time, each with its ratio to the notebook model.
 
     python benchmarks/bench_sampler.py
     python benchmarks/bench_sampler.py --with-pymc-backend --seed 1
@@ -55,6 +56,7 @@ def run_latentmix(X, seed, sampler):
     diag = gm.diagnostics_
     return {
         "wall_s": wall,
+        "sampling_s": _sampling_time(gm.idata_),
         "rhat_max": diag.rhat_max,
         "rhat_max_unrelabelled": None,
         "ess_bulk_min": diag.ess_bulk_min,
@@ -63,6 +65,12 @@ def run_latentmix(X, seed, sampler):
         "relabel_n_permuted": int(gm.idata_.posterior.attrs["relabel_n_permuted"]),
         "problems": list(diag.problems),
     }
+
+
+def _sampling_time(idata):
+    """Seconds spent sampling (tuning and draws), as the sampler recorded it, or None."""
+    value = idata.posterior.attrs.get("sampling_time")
+    return None if value is None else float(value)
 
 
 def stage_times(X, seed):
@@ -180,11 +188,13 @@ def run_notebook(X, seed, reference):
             "covariances": ["component", "feature", "feature_bis"],
         },
     )
+    sampling_s = _sampling_time(idata)
     raw = diagnose(ours, warn=False)
     relabelled = relabel(ours, reference)
     diag = diagnose(relabelled, warn=False)
     return {
         "wall_s": wall,
+        "sampling_s": sampling_s,
         "rhat_max": diag.rhat_max,
         "rhat_max_unrelabelled": raw.rhat_max,
         "ess_bulk_min": diag.ess_bulk_min,
@@ -221,13 +231,20 @@ def main():
         with blas_single_thread():
             results["pymc-notebook"] = run_notebook(X, args.seed, reference.params_)
 
+    stages = results["latentmix"]["stages"]
+    if results["latentmix"]["sampling_s"] is None:
+        results["latentmix"]["sampling_s"] = stages["sample_s"]
     for r in results.values():
         r["ess_bulk_per_s"] = r["ess_bulk_min"] / r["wall_s"]
+        r["ess_bulk_per_sampling_s"] = (
+            r["ess_bulk_min"] / r["sampling_s"] if r["sampling_s"] else None
+        )
     peer = results.get("pymc-notebook")
     print()
     header = (
-        f"{'run':<16}{'wall s':>9}{'R-hat max':>11}{'R-hat raw':>11}{'ESS bulk':>10}"
-        f"{'ESS tail':>10}{'diverg.':>9}{'ESS/s':>9}{'x notebook':>12}"
+        f"{'run':<16}{'wall s':>9}{'sample s':>10}{'R-hat max':>11}{'R-hat raw':>11}"
+        f"{'ESS bulk':>10}{'ESS tail':>10}{'diverg.':>9}{'ESS/s':>9}{'x notebook':>12}"
+        f"{'ESS/sample s':>14}{'x notebook':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -235,13 +252,19 @@ def main():
         raw = r["rhat_max_unrelabelled"]
         ratio = r["ess_bulk_per_s"] / peer["ess_bulk_per_s"] if peer else float("nan")
         r["ess_per_s_ratio_to_notebook"] = ratio if peer else None
-        print(
-            f"{name:<16}{r['wall_s']:>9.1f}{r['rhat_max']:>11.4f}"
-            f"{(raw if raw is not None else float('nan')):>11.3f}{r['ess_bulk_min']:>10.0f}"
-            f"{r['ess_tail_min']:>10.0f}{r['n_divergent']:>9d}{r['ess_bulk_per_s']:>9.1f}"
-            f"{ratio:>12.1f}"
+        per_sample = r["ess_bulk_per_sampling_s"] or float("nan")
+        sample_ratio = float("nan")
+        if peer and peer["ess_bulk_per_sampling_s"] and r["ess_bulk_per_sampling_s"]:
+            sample_ratio = per_sample / peer["ess_bulk_per_sampling_s"]
+        r["ess_per_sampling_s_ratio_to_notebook"] = (
+            sample_ratio if np.isfinite(sample_ratio) else None
         )
-    stages = results["latentmix"]["stages"]
+        print(
+            f"{name:<16}{r['wall_s']:>9.1f}{(r['sampling_s'] or float('nan')):>10.1f}"
+            f"{r['rhat_max']:>11.4f}{(raw if raw is not None else float('nan')):>11.3f}"
+            f"{r['ess_bulk_min']:>10.0f}{r['ess_tail_min']:>10.0f}{r['n_divergent']:>9d}"
+            f"{r['ess_bulk_per_s']:>9.1f}{ratio:>12.1f}{per_sample:>14.1f}{sample_ratio:>12.1f}"
+        )
     print(
         "\nlatentmix stages (separate run): "
         + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())

@@ -193,9 +193,9 @@ def cholesky_covariance(n_features: int) -> CholeskyCovariance:
 def cholesky_and_inverse(covariances):
     r"""Lower Cholesky factors :math:`L` of ``covariances`` (..., d, d) and :math:`L^{-1}`.
 
-    Every term of the mixture model builds these through this one function, so that the
-    graph optimiser merges them: one factorisation and one triangular solve per covariance
-    for the inverse-Wishart, the prior on the means and the likelihood together.
+    The inverse-Wishart and the mixture likelihood build these through this one function,
+    so that the graph optimiser merges them: one factorisation and one triangular solve per
+    covariance for both terms.
     """
     d = covariances.type.shape[-1]
     chol = pt.linalg.cholesky(covariances, lower=True)

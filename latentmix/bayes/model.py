@@ -177,52 +177,6 @@ def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
     return X.reshape((*size, means.shape[1]))
 
 
-# --- the prior on the means given full or tied covariances -------------------------------
-
-
-def conditional_means_logp(value, mean, covariances, mean_precision):
-    r"""Symbolic :math:`\log \mathcal N(\mu_k \mid m_0, \Sigma_k / \kappa)`, shape (K,).
-
-    Written out (rather than ``pm.MvNormal``) so that it shares the Cholesky factor and its
-    inverse with the inverse-Wishart and the likelihood.
-
-    Parameters
-    ----------
-    value : TensorVariable of shape (K, d)
-    mean : TensorVariable of shape (d,)
-    covariances : TensorVariable of shape (K, d, d) or (d, d)
-    mean_precision : TensorVariable, scalar
-    """
-    d = covariances.type.shape[-1]
-    chol, chol_inv = cholesky_and_inverse(covariances)
-    diff = value - mean
-    z = (diff[..., None, :] * chol_inv).sum(-1)  # L^{-1}(mu - m0)
-    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
-    return (
-        -0.5 * d * _LOG_2PI
-        + 0.5 * d * pt.log(mean_precision)
-        - log_det
-        - 0.5 * mean_precision * (z**2).sum(-1)
-    )
-
-
-def _conditional_means_random(mean, covariances, mean_precision, rng=None, size=None):
-    mean, covariances = np.asarray(mean), np.asarray(covariances)
-    d = mean.shape[-1]
-    size = (
-        tuple(size)
-        if size is not None
-        else np.broadcast_shapes(mean.shape[:-1], covariances.shape[:-2])
-    )
-    chol = np.linalg.cholesky(np.broadcast_to(covariances, (*size, d, d)) / mean_precision)
-    z = rng.standard_normal((*size, d))
-    return mean + np.einsum("...ij,...j->...i", chol, z)
-
-
-def _conditional_means_support_point(rv, size, mean, covariances, mean_precision):
-    return pt.broadcast_to(mean, rv.shape)
-
-
 # --- the model ------------------------------------------------------------------------------
 
 
