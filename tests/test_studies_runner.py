@@ -81,6 +81,24 @@ def test_dask_gives_the_same_numbers_as_serial(tmp_path):
     assert set(serial[0]["methods"]) == {"mle_wald", "mle_boot_np", "mle_boot_par", "map_laplace"}
 
 
+def test_an_existing_scheduler_address_is_used(tmp_path):
+    from dask.distributed import LocalCluster
+
+    config = {"seed": 4}
+    reps = replicates([10], 4)
+    serial = run_study(counting_task, config, reps, tmp_path / "s", scheduler="serial", quiet=True)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as cluster:
+        remote = run_study(
+            counting_task,
+            config,
+            reps,
+            tmp_path / "r",
+            scheduler=cluster.scheduler_address,
+            quiet=True,
+        )
+    assert [r["value"] for r in remote] == [r["value"] for r in serial]
+
+
 def test_coverage_summary_counts_failed_methods_and_replicates(tmp_path):
     name, truth = C.load_truth("unequal_weights")
     # n_boot=1 makes every bootstrap fail with a ValueError: it must be counted, not dropped.
