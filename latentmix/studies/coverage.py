@@ -240,22 +240,16 @@ _COMPILE_LOCK = threading.Lock()
 
 
 def _compiled_model(n, truth, prior):
-    """One nutpie-compiled model per (n, K, d, type) in this process; data swapped per call."""
-    key = (n, truth.n_components, truth.n_features, truth.covariance_type)
+    """One nutpie-compiled model per (n, K, d, type, prior) in this process; data swapped."""
+    from latentmix.studies.runner import data_model, prior_key
+
+    key = (n, truth.n_components, truth.n_features, truth.covariance_type, prior_key(prior))
     with _COMPILE_LOCK:
         if key not in _COMPILED:
             import nutpie
-            import pymc as pm
-
-            from latentmix.bayes.model import build_model
 
             X0, _ = sample_mixture(truth, n, 0)
-            model = build_model(X0, truth.n_components, truth.covariance_type, prior)
-            # Make the observed data a shared variable so one compiled model serves every
-            # replicate of this n: only with_data changes between replicates.
-            with model:
-                data = pm.Data("x_data", X0)
-            model.rvs_to_values[model["x"]] = data
+            model = data_model(X0, truth.n_components, truth.covariance_type, prior)
             start = time.perf_counter()
             _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
         return _COMPILED[key]

@@ -292,3 +292,53 @@ def _run_dask(task, config, todo, out, progress, scheduler, n_workers, processes
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+# --- one compiled PyMC model per data shape --------------------------------------------------
+
+
+def prior_key(prior) -> tuple:
+    """A hashable fingerprint of a ConjugatePrior's values (for caching compiled models)."""
+    return tuple(
+        np.asarray(getattr(prior, name), dtype=float).tobytes()
+        for name in (
+            "weight_concentration",
+            "mean",
+            "mean_precision",
+            "degrees_of_freedom",
+            "scale",
+        )
+    )
+
+
+def data_model(X0, n_components: int, covariance_type: str, prior):
+    """The PyMC model of :func:`latentmix.bayes.model.build_model` with swappable data.
+
+    The observed data become a ``pm.Data`` container named ``x_data``, so that one
+    nutpie-compiled model serves every data set of the same shape
+    (``compiled.with_data(x_data=X)``), or ``pm.set_data({"x_data": X})`` for PyMC.
+    Compilation costs tens of seconds; sampling a replicate costs seconds.
+
+    Parameters
+    ----------
+    X0 : ndarray of shape (n, d)
+        Any data of the shape to be used.
+    n_components : int
+    covariance_type : str
+    prior : ConjugatePrior
+        Fixed: the hyperparameters are compiled in.
+
+    Returns
+    -------
+    pymc.Model
+    """
+    import pymc as pm
+
+    from latentmix.bayes.model import build_model
+
+    model = build_model(X0, n_components, covariance_type, prior)
+    with model:
+        data = pm.Data("x_data", np.asarray(X0, dtype=float))
+    # The observed variable's value is the data constant: point it at the container.
+    model.rvs_to_values[model["x"]] = data
+    return model

@@ -135,19 +135,15 @@ _LOCK = threading.Lock()
 
 
 def _compiled(n, K, prior):
-    key = (n, K)
+    from latentmix.studies.runner import data_model, prior_key
+
+    key = (n, K, prior_key(prior))
     with _LOCK:
         if key not in _COMPILED:
             import nutpie
-            import pymc as pm
-
-            from latentmix.bayes.model import build_model
 
             X0 = np.linspace(-2, 2, n)[:, None]
-            model = build_model(X0, K, "diag", prior)
-            with model:
-                data = pm.Data("x_data", X0)
-            model.rvs_to_values[model["x"]] = data
+            model = data_model(X0, K, "diag", prior)
             start = time.perf_counter()
             _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
         return _COMPILED[key]
