@@ -41,7 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
 from scipy.special import gammaln, multigammaln
 
 from latentmix.params import MixtureParams, check_covariance_type
@@ -234,12 +233,10 @@ def log_invwishart(covariances, degrees_of_freedom, scale) -> np.ndarray:
     d = scale.shape[0]
     chol = np.linalg.cholesky(covariances)
     log_det = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
-    # tr(Psi Sigma^{-1}) = ||L^{-1} L_Psi||_F^2 with Sigma = L L^T.
+    # tr(Psi Sigma^{-1}) = ||L^{-1} L_Psi||_F^2 with Sigma = L L^T; numpy's batched solve
+    # (not scipy's per-matrix one, whose BLAS calls are slow for tiny matrices).
     scale_chol = np.linalg.cholesky(scale)
-    flat = chol.reshape(-1, d, d)
-    trace = np.array(
-        [(linalg.solve_triangular(c, scale_chol, lower=True) ** 2).sum() for c in flat]
-    ).reshape(chol.shape[:-2])
+    trace = (np.linalg.solve(chol, scale_chol) ** 2).sum((-2, -1))
     log_det_scale = 2 * np.log(np.diag(scale_chol)).sum()
     nu = degrees_of_freedom
     return (
@@ -261,10 +258,7 @@ def _log_normal_full(x, mean, covariances) -> np.ndarray:
     """Log N(x_k; mean, covariances_k) for x (K, d), covariances (K, d, d)."""
     d = x.shape[-1]
     chol = np.linalg.cholesky(covariances)
-    diff = x - mean
-    z = np.stack(
-        [linalg.solve_triangular(c, r, lower=True) for c, r in zip(chol, diff, strict=True)]
-    )
+    z = np.linalg.solve(chol, (x - mean)[..., None])[..., 0]
     log_det = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
     return -0.5 * (d * _LOG_2PI + log_det + (z**2).sum(-1))
 

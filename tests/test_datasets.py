@@ -35,11 +35,18 @@ def test_builtin_data_sets(name, shape, first):
 
 
 def test_names_and_labels():
-    assert names() == ["acidity", "faithful", "galaxies", "iris"]
+    assert names() == ["acidity", "faithful", "galaxies", "iris", "house_prices", "synthetic3d"]
     iris = load("iris")
     assert iris.feature_names == ("Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width")
     assert sorted(set(iris.target)) == ["setosa", "versicolor", "virginica"]
     assert load("faithful").target is None
+
+
+def test_simulated_names_are_reproducible():
+    a, b = load("house_prices"), load("house_prices")
+    np.testing.assert_array_equal(a.data, b.data)
+    assert a.truth is not None and a.target is not None
+    assert load("synthetic3d").data.shape == (300, 3)
 
 
 def test_unknown_name():

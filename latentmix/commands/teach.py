@@ -35,28 +35,15 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def load_teaching_data(source: str, columns=None, seed: int = 0):
-    """A Dataset from a CSV path, a built-in name, or ``house_prices`` (simulated, ``seed``)."""
-    from latentmix.datasets import house_prices, load_data
-
-    if source == "house_prices" and not Path(source).is_file():
-        dataset = house_prices(random_state=seed)
-        if columns and list(columns) != list(dataset.feature_names):
-            raise ValueError(
-                f"house_prices has the single column {dataset.feature_names[0]!r}; drop --columns."
-            )
-        return dataset
-    return load_data(source, columns)
-
-
 def run(args) -> int:
     """Build the walkthrough; returns the exit code."""
+    from latentmix.datasets import load_data
     from latentmix.teach.walkthrough import build_walkthrough
 
     columns = None
     if args.columns:
         columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    dataset = load_teaching_data(args.data, columns, args.seed)
+    dataset = load_data(args.data, columns)
     out = Path(args.out) if args.out else Path(f"teach-{Path(dataset.name).name}")
     build_walkthrough(dataset, args.components, out, random_state=args.seed)
     print(

@@ -69,12 +69,19 @@ class Dataset:
 
 
 def names() -> list[str]:
-    """Names accepted by :func:`load`."""
-    return sorted(_BUILTIN)
+    """Names accepted by :func:`load`: the real data sets, then the simulated ones."""
+    return sorted(_BUILTIN) + sorted(_SIMULATED)
 
 
 def load(name: str) -> Dataset:
-    """Load a built-in data set by name (see :func:`names`)."""
+    """Load a built-in data set by name (see :func:`names`).
+
+    The simulated ones (``house_prices``, ``synthetic3d``) are drawn with seed 0, so the same
+    name always gives the same data; call :func:`house_prices` or :func:`synthetic_3d` for
+    other draws.
+    """
+    if name in _SIMULATED:
+        return _SIMULATED[name]()
     if name not in _BUILTIN:
         raise ValueError(
             f"unknown data set {name!r}; built-in data sets are {', '.join(names())}."
@@ -126,7 +133,7 @@ def read_csv(path, columns=None) -> Dataset:
 
 def load_data(source, columns=None) -> Dataset:
     """A built-in data set by name, or a CSV file by path."""
-    if str(source) in _BUILTIN and not Path(str(source)).is_file():
+    if str(source) in names() and not Path(str(source)).is_file():
         dataset = load(str(source))
         if columns is None:
             return dataset
@@ -226,6 +233,9 @@ def house_prices(n_samples: int = 240, random_state=0) -> Dataset:
         data.target,
         truth,
     )
+
+
+_SIMULATED = {"house_prices": house_prices, "synthetic3d": synthetic_3d}
 
 
 # --- CSV parsing ------------------------------------------------------------------------
