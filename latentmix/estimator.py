@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from latentmix.em import chunked
 from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning, fit_em
 from latentmix.em.init import INIT_METHODS
@@ -53,6 +54,19 @@ class EMGaussianMixture:
     keep_trajectory : bool
         Keep, for the best run, the parameters and responsibilities at every iteration in
         ``trajectory_``.
+    scheduler : None, str or dask.distributed.Client
+        Where the work on a dask array runs: None uses dask's default (an active
+        ``dask.distributed.Client`` if there is one, else threads); ``"threads"``,
+        ``"synchronous"`` or ``"processes"`` pick that dask scheduler; ``"local"`` starts a
+        ``LocalCluster`` for the fit; an address (``"tcp://host:8786"``) connects to that
+        cluster; or pass a ``Client``. Not used for in-memory data or memmaps.
+
+    Notes
+    -----
+    ``fit`` also takes a dask array or a NumPy memmap (``np.load(path, mmap_mode="r")``):
+    the data are then read block by block, never whole, and the result equals the fit of the
+    same rows in memory to round-off (:mod:`latentmix.em.chunked`). Starting points are drawn
+    from at most 100 000 sampled rows whatever holds the data.
 
     Attributes
     ----------
@@ -113,6 +127,7 @@ class EMGaussianMixture:
         reg_covar: float = 0.0,
         random_state=None,
         keep_trajectory: bool = False,
+        scheduler=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -124,6 +139,7 @@ class EMGaussianMixture:
         self.reg_covar = reg_covar
         self.random_state = random_state
         self.keep_trajectory = keep_trajectory
+        self.scheduler = scheduler
 
     def __repr__(self) -> str:
         prior = self.prior if self.prior is None or isinstance(self.prior, str) else "<prior>"
@@ -137,7 +153,10 @@ class EMGaussianMixture:
     def _check_settings(self, X):
         K = check_n_components(self.n_components)
         kind = check_covariance_type(self.covariance_type)
-        X = check_data(X, n_components=K)
+        if chunked.is_blocked_data(X):
+            X = chunked.check_blocked_data(X, n_components=K)
+        else:
+            X = check_data(X, n_components=K)
         d = X.shape[1]
         n_init = self.n_init
         if isinstance(n_init, bool) or not isinstance(n_init, int | np.integer) or n_init < 1:
@@ -164,7 +183,11 @@ class EMGaussianMixture:
                 raise ValueError(
                     f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
                 )
-            prior = ConjugatePrior.default(X, K, kind)
+            prior = (
+                chunked.default_prior(X, K, kind, self.scheduler)
+                if chunked.is_blocked_data(X)
+                else ConjugatePrior.default(X, K, kind)
+            )
         elif prior is not None and not isinstance(prior, ConjugatePrior):
             raise ValueError(
                 f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
@@ -178,8 +201,8 @@ class EMGaussianMixture:
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or (n,)
-            A 1-D array is one feature.
+        X : array-like, NumPy memmap or dask array of shape (n, d) or (n,)
+            A 1-D array is one feature. A memmap or dask array is read block by block.
         y : ignored
 
         Returns
@@ -199,6 +222,7 @@ class EMGaussianMixture:
             reg_covar=float(self.reg_covar),
             random_state=check_random_state(self.random_state),
             keep_trajectory=self.keep_trajectory,
+            scheduler=self.scheduler,
         )
         best = result.best
         self.params_ = best.params

@@ -3,8 +3,10 @@
 One iteration is an M-step from the sufficient statistics of the previous E-step, then an
 E-step at the new parameters, which gives both the objective at those parameters and the
 statistics for the next M-step. The E-step and the statistics are computed over row blocks
-and summed (:func:`block_stats`, :func:`e_step_stats`), so memory does not grow with the
-number of rows beyond the data itself.
+and summed (:func:`block_stats`, :func:`e_step_stats`) by the fused kernel of
+:mod:`latentmix.em.kernels`, so memory does not grow with the number of rows beyond the data
+itself. The data may also be a NumPy memmap or a dask array (:mod:`latentmix.em.chunked`):
+then they are never read whole into memory.
 
 The objective is the log-likelihood (MLE) or the log-likelihood plus the log prior density
 (MAP). EM never lowers it; a fall beyond round-off is a bug and raises a RuntimeError.
@@ -18,26 +20,24 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import multigammaln
 
+from latentmix.em import chunked, kernels
 from latentmix.em.estep import (
     DegenerateMixtureError,
     e_step,
     precision_cholesky,
-    responsibilities,
 )
 from latentmix.em.init import initial_params
 from latentmix.em.mstep import (
     SufficientStats,
     check_map_concentration,
-    combine_stats,
     m_step,
-    sufficient_statistics,
 )
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior, log_dirichlet, log_prior
 
 #: Rows per block in the E-step: big enough for fast matrix products, small enough that the
-#: (block, K * d) temporaries stay in cache.
-BLOCK_ROWS = 16384
+#: (K * d, block) temporaries stay in cache (see :mod:`latentmix.em.kernels`).
+BLOCK_ROWS = kernels.BLOCK_ROWS
 
 #: A fall of the objective larger than this (relative) is treated as a bug, not round-off.
 MONOTONE_RTOL = 1e-10
@@ -131,32 +131,38 @@ def block_stats(X_block, params: MixtureParams, center, prec_chol=None):
     log_lik_sum : float
         Sum of the block's per-row log-likelihoods.
     """
-    X_block = np.asarray(X_block, dtype=float)
-    Xc = X_block - center
-    # Densities are translation invariant: work in the centred coordinates throughout.
-    shifted = params._replace(means=params.means - center)
-    resp, sample_log_lik = responsibilities(Xc, shifted, prec_chol)
-    stats = sufficient_statistics(Xc, resp, params.covariance_type)
-    return stats._replace(center=np.asarray(center, dtype=float)), float(sample_log_lik.sum())
+    plan = kernels.make_plan(params, center, prec_chol)
+    return kernels.moments_to_stats(kernels.Moments(*kernels.block_moments(X_block, plan)), plan)
 
 
-def e_step_stats(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, prec_chol=None):
+def e_step_stats(
+    X,
+    params: MixtureParams,
+    center,
+    block_rows: int = BLOCK_ROWS,
+    prec_chol=None,
+    scheduler=None,
+):
     """:func:`block_stats` over all rows of ``X`` in blocks, summed.
+
+    Parameters
+    ----------
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+    params : MixtureParams
+    center : ndarray of shape (d,)
+    block_rows : int
+        Rows per block (one block, no loop, when ``n <= block_rows``).
+    prec_chol : ndarray, optional
+        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``.
+    scheduler : optional
+        For a dask array, where the work runs (see :func:`latentmix.em.chunked.dask_scheduler`).
 
     Returns
     -------
     stats : SufficientStats
     log_likelihood : float
     """
-    if prec_chol is None:
-        prec_chol = precision_cholesky(params.covariances, params.covariance_type)
-    parts = []
-    total = 0.0
-    for start in range(0, X.shape[0], block_rows):
-        stats, ll = block_stats(X[start : start + block_rows], params, center, prec_chol)
-        parts.append(stats)
-        total += ll
-    return combine_stats(*parts), total
+    return chunked.e_step_stats_blocked(X, params, center, block_rows, scheduler, prec_chol)
 
 
 def _responsibilities(X, params: MixtureParams) -> np.ndarray:
@@ -259,13 +265,16 @@ def run_em(
     reg_covar: float = 0.0,
     keep_trajectory: bool = False,
     block_rows: int = BLOCK_ROWS,
+    scheduler=None,
+    data_moments=None,
 ) -> EMRun:
     """Run EM from one starting point until the objective settles.
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-        Finite data (validated by the caller).
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+        Finite data (validated by the caller). A memmap or dask array is read block by
+        block, never whole.
     start : MixtureParams
         Starting parameters; their ``covariance_type`` is the model's.
     prior : ConjugatePrior or None
@@ -282,6 +291,11 @@ def run_em(
         Keep the parameters and responsibilities of every iteration.
     block_rows : int
         Rows per E-step block.
+    scheduler : optional
+        Where a dask array's blocks are processed (see
+        :func:`latentmix.em.chunked.dask_scheduler`); ignored for other data.
+    data_moments : (ndarray, ndarray), optional
+        The data's per-feature mean and variance if already computed (saves a pass).
 
     Returns
     -------
@@ -292,12 +306,20 @@ def run_em(
     RuntimeError
         If the objective falls beyond round-off (a bug).
     """
-    X = np.asarray(X, dtype=float)
+    if not chunked.is_blocked_data(X):
+        X = np.asarray(X, dtype=float)
+    elif keep_trajectory:
+        raise ValueError(
+            "keep_trajectory stores the responsibilities of every row at every iteration, "
+            "which needs the data in memory; pass an ndarray or set keep_trajectory=False."
+        )
     kind = start.covariance_type
     if prior is not None:
         check_map_concentration(prior, start.n_components)
-    center = X.mean(axis=0)
-    feature_variance = X.var(axis=0)
+    if data_moments is None:
+        # One blocked pass: no (n, d) temporaries.
+        data_moments = chunked.data_moments(X, block_rows, scheduler)
+    center, feature_variance = data_moments
     params = MixtureParams(
         np.asarray(start.weights, dtype=float),
         np.asarray(start.means, dtype=float),
@@ -326,7 +348,9 @@ def run_em(
                 )
         try:
             prec_chol = precision_cholesky(params.covariances, kind)
-            stats, log_lik = e_step_stats(X, params, center, block_rows, prec_chol)
+            stats, log_lik = e_step_stats(
+                X, params, center, block_rows, prec_chol, scheduler=scheduler
+            )
         except DegenerateMixtureError as err:
             if prior is not None:
                 raise
@@ -396,6 +420,7 @@ def fit_em(
     block_rows: int = BLOCK_ROWS,
     screen_factor: int = SCREEN_FACTOR,
     screen_iter: int = SCREEN_ITER,
+    scheduler=None,
 ) -> FitResult:
     """EM from many starting points; the best objective wins.
 
@@ -408,8 +433,10 @@ def fit_em(
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-        Validated data.
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+        Validated data. Starting points are drawn from at most
+        :data:`latentmix.em.chunked.INIT_SAMPLE_ROWS` rows sampled from it (all rows if
+        there are fewer), so a memmap or dask array is never read whole.
     n_components : int
     covariance_type : str
     prior : ConjugatePrior or None
@@ -424,6 +451,9 @@ def fit_em(
         Candidate starts per run (1: no screening, plain restarts).
     screen_iter : int
         Iterations each candidate gets before the ranking.
+    scheduler : optional
+        Where a dask array's blocks are processed (see
+        :func:`latentmix.em.chunked.dask_scheduler`).
 
     Returns
     -------
@@ -435,26 +465,61 @@ def fit_em(
     DegenerateMixtureError
         If every run collapsed (MLE only).
     """
-    from latentmix.em.init import START_KINDS
     from latentmix.validation import check_random_state
 
     rng = check_random_state(random_state)
-    options = dict(
-        prior=prior,
-        tol=tol,
-        reg_covar=reg_covar,
-        keep_trajectory=keep_trajectory,
-        block_rows=block_rows,
-    )
+    with chunked.dask_scheduler(scheduler) as where:
+        return _fit_em(
+            X,
+            n_components,
+            covariance_type,
+            prior,
+            init,
+            n_init,
+            max_iter,
+            rng,
+            screen_factor,
+            screen_iter,
+            dict(
+                prior=prior,
+                tol=tol,
+                reg_covar=reg_covar,
+                keep_trajectory=keep_trajectory,
+                block_rows=block_rows,
+                scheduler=where,
+                data_moments=chunked.data_moments(X, block_rows, where),
+            ),
+        )
+
+
+def _fit_em(
+    X,
+    n_components,
+    covariance_type,
+    prior,
+    init,
+    n_init,
+    max_iter,
+    rng,
+    screen_factor,
+    screen_iter,
+    options,
+):
+    from latentmix.em.init import START_KINDS
+
+    reg_covar = options["reg_covar"]
+    keep_trajectory = options["keep_trajectory"]
     if isinstance(init, MixtureParams):
         runs = [run_em(X, init, max_iter=max_iter, **options)]
     else:
         n_candidates = max(1, screen_factor) * n_init
         first = min(screen_iter, max_iter) if screen_factor > 1 else max_iter
         candidates = []
+        # Starts come from a sample of rows (all rows when there are few).
+        X_init = chunked.init_rows(X, rng, scheduler=options["scheduler"])
         for r in range(n_candidates):
             start = initial_params(
-                X,
+                X_init,
                 n_components,
                 covariance_type,
                 rng,
