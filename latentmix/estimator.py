@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from latentmix.em import chunked
+from latentmix.em import chunked, uncertainty
 from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning, fit_em
 from latentmix.em.init import INIT_METHODS
@@ -340,6 +340,60 @@ class EMGaussianMixture:
         entropy = -log_resp.max(axis=1).sum()
         bic = -2 * sample_ll.sum() + self.n_parameters() * np.log(X.shape[0])
         return float(bic + 2 * entropy)
+
+    # --- uncertainty (latentmix.em.uncertainty) ---------------------------------------------
+
+    def observed_information(self, X, method: str = "exact") -> np.ndarray:
+        """Observed information at the estimate in the unconstrained parameterisation.
+
+        The curvature of the log-likelihood (MLE) or log-posterior (MAP); see
+        :func:`latentmix.em.uncertainty.observed_information`. Shape (p, p).
+        """
+        self._check_fitted()
+        X = check_data(X, n_features=self.n_features_in_)
+        return uncertainty.observed_information(X, self.params_, self.prior_, method)
+
+    def standard_errors(self, X, *, level: float = 0.95, method: str = "exact"):
+        """Standard errors and Wald intervals of every parameter (delta method).
+
+        ``X`` is the data the estimate was fitted on. For a MAP fit the curvature is that of
+        the log-posterior. Returns :class:`~latentmix.em.uncertainty.Intervals`; see
+        :func:`latentmix.em.uncertainty.standard_errors`.
+        """
+        self._check_fitted()
+        return uncertainty.standard_errors(self, X, level=level, method=method)
+
+    def bootstrap(
+        self,
+        X,
+        *,
+        kind: str = "nonparametric",
+        n_boot: int = 200,
+        level: float = 0.95,
+        random_state=None,
+    ):
+        """Bootstrap percentile intervals, each refit relabelled to this estimate.
+
+        ``kind`` is ``"nonparametric"`` (resample rows) or ``"parametric"`` (simulate from
+        the fit). Each replicate is one EM run started at this estimate, under the same prior.
+        Returns :class:`~latentmix.em.uncertainty.Intervals`; see
+        :func:`latentmix.em.uncertainty.bootstrap`.
+        """
+        self._check_fitted()
+        return uncertainty.bootstrap(
+            self, X, kind=kind, n_boot=n_boot, level=level, random_state=random_state
+        )
+
+    def laplace(self, X, *, level: float = 0.95, n_draws: int = 4000, random_state=None):
+        """Laplace approximation to the posterior around this MAP estimate (needs a prior).
+
+        Returns :class:`~latentmix.em.uncertainty.Intervals` with the draws; see
+        :func:`latentmix.em.uncertainty.laplace`.
+        """
+        self._check_fitted()
+        return uncertainty.laplace(
+            self, X, level=level, n_draws=n_draws, random_state=random_state
+        )
 
 
 def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:

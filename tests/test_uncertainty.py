@@ -204,3 +204,36 @@ def test_standard_errors_reject_a_point_that_is_not_a_maximum():
     # Two identical components: the weights are not identified, information is singular.
     with pytest.raises(ValueError, match="not positive definite"):
         U.standard_errors(truth, X)
+
+
+def test_estimator_methods_are_the_module_functions():
+    truth = MixtureParams(
+        np.array([0.4, 0.6]), np.array([[0.0, 0.0], [4.0, 4.0]]), np.array([1.0, 0.7]), "spherical"
+    )
+    X, _ = sample_mixture(truth, 300, 2)
+    mle = EMGaussianMixture(2, covariance_type="spherical", n_init=1, random_state=0).fit(X)
+    map_ = EMGaussianMixture(
+        2, covariance_type="spherical", prior="default", n_init=1, random_state=0
+    ).fit(X)
+    np.testing.assert_array_equal(
+        mle.observed_information(X), U.observed_information(X, mle.params_)
+    )
+    # A MAP fit's curvature is the log-posterior's.
+    np.testing.assert_array_equal(
+        map_.observed_information(X), U.observed_information(X, map_.params_, map_.prior_)
+    )
+    wald = mle.standard_errors(X, level=0.9)
+    assert wald.level == 0.9 and wald.method == "wald"
+    np.testing.assert_array_equal(wald.upper, U.standard_errors(mle.params_, X, level=0.9).upper)
+    boot = mle.bootstrap(X, kind="parametric", n_boot=5, random_state=3)
+    np.testing.assert_array_equal(
+        boot.draws, U.bootstrap(mle, X, kind="parametric", n_boot=5, random_state=3).draws
+    )
+    lap = map_.laplace(X, n_draws=200, random_state=1)
+    np.testing.assert_array_equal(lap.draws, U.laplace(map_, X, n_draws=200, random_state=1).draws)
+    with pytest.raises(ValueError, match="needs a prior"):
+        mle.laplace(X)
+    with pytest.raises(ValueError, match="not fitted"):
+        EMGaussianMixture(2).standard_errors(X)
+    with pytest.raises(ValueError, match="features"):
+        mle.standard_errors(X[:, :1])
