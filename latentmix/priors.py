@@ -142,10 +142,40 @@ class ConjugatePrior:
         from latentmix.validation import check_data
 
         X = check_data(X, n_components=n_components)
+        return cls.from_moments(
+            X.mean(axis=0), np.cov(X, rowvar=False), n_components, covariance_type
+        )
+
+    @classmethod
+    def from_moments(
+        cls, mean, covariance, n_components: int, covariance_type: str = "full"
+    ) -> ConjugatePrior:
+        """:meth:`default` from the data's mean and sample covariance alone.
+
+        For data that are never held whole (a dask array or memmap): the default prior
+        depends on the data only through these two moments.
+
+        Parameters
+        ----------
+        mean : array-like of shape (d,)
+        covariance : array-like of shape (d, d)
+            Sample covariance (divisor n - 1, as :func:`numpy.cov`).
+        n_components : int
+        covariance_type : {"full", "tied", "diag", "spherical"}
+
+        Returns
+        -------
+        ConjugatePrior
+        """
         check_covariance_type(covariance_type)
-        d = X.shape[1]
-        cov = np.atleast_2d(np.cov(X, rowvar=False)) / n_components ** (2.0 / d)
-        if np.linalg.eigvalsh(cov).min() <= 0:
+        mean = np.atleast_1d(np.asarray(mean, dtype=float))
+        d = mean.shape[0]
+        cov = np.atleast_2d(np.asarray(covariance, dtype=float)) / n_components ** (2.0 / d)
+        if cov.shape != (d, d):
+            raise ValueError(
+                f"covariance must have shape ({d}, {d}) to match the mean; got {cov.shape}."
+            )
+        if not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov).min() <= 0:
             raise ValueError(
                 "the data covariance is singular (a constant column or collinear columns), "
                 "so no data-scaled prior exists; drop the redundant columns or pass a "
@@ -157,7 +187,7 @@ class ConjugatePrior:
             "diag": np.diag(cov).copy(),
             "spherical": float(np.trace(cov) / d),
         }[covariance_type]
-        return cls(1.0, X.mean(axis=0), 0.01, d + 2.0, scale)
+        return cls(1.0, mean, 0.01, d + 2.0, scale)
 
     def check(self, n_features: int, n_components: int, covariance_type: str) -> None:
         """Raise a ValueError unless the prior fits this data width, K and covariance type."""

@@ -80,6 +80,18 @@ def test_default_prior_needs_a_proper_data_covariance():
         ConjugatePrior.default(X, 2, "full")
 
 
+def test_prior_from_moments_is_the_default_prior():
+    X = load("faithful").data
+    for kind in ("full", "tied", "diag", "spherical"):
+        got = ConjugatePrior.from_moments(X.mean(axis=0), np.cov(X.T), 3, kind)
+        want = ConjugatePrior.default(X, 3, kind)
+        for name in ("mean", "scale", "degrees_of_freedom", "mean_precision"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        ConjugatePrior.from_moments([0.0, 0.0], np.eye(3), 2)
+    with pytest.raises(ValueError, match="singular"):
+        ConjugatePrior.from_moments([0.0, 0.0], np.zeros((2, 2)), 2)
+
 def random_point(kind, rng, K=3, d=2):
     A = rng.normal(size=(K, d, d))
     full = A @ A.transpose(0, 2, 1) + np.eye(d)

@@ -313,13 +313,10 @@ def init_rows(X, rng: np.random.Generator, max_rows: int = INIT_SAMPLE_ROWS, sch
 
 
 def default_prior(X, n_components: int, covariance_type: str, scheduler=None):
-    r"""``ConjugatePrior.default`` for a memmap or dask array, from one blocked pass.
+    """``ConjugatePrior.default`` for a memmap or dask array, from one blocked pass.
 
-    The default prior depends on the data only through their mean and sample covariance.
-    Both are gathered block by block, and ``ConjugatePrior.default`` is applied to 2 d r
-    points :math:`\bar x \pm a\, l_j` (``l_j`` the columns of a square root of the
-    covariance, repeated r times so there are at least K points) whose mean and sample
-    covariance are exactly those of the data, so the two stay one definition.
+    The default prior depends on the data only through their mean and sample covariance,
+    gathered here block by block.
 
     Returns
     -------
@@ -329,16 +326,8 @@ def default_prior(X, n_components: int, covariance_type: str, scheduler=None):
 
     with dask_scheduler(scheduler) as where:
         n, mean, scatter = data_summary(X, scheduler=where)
-    d = mean.shape[0]
     cov = scatter / max(n - 1, 1)
-    values, vectors = np.linalg.eigh(cov)
-    root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    repeats = -(-n_components // (2 * d))
-    rows = 2 * d * repeats
-    # Sample covariance of the points: 2 r a^2 root root^T / (rows - 1) = cov.
-    a = np.sqrt((rows - 1) / (2 * repeats))
-    pseudo = np.concatenate([mean + a * root.T, mean - a * root.T] * repeats)
-    return ConjugatePrior.default(pseudo, n_components, covariance_type)
+    return ConjugatePrior.from_moments(mean, cov, n_components, covariance_type)
 
 
 def _load_rows(path, start, stop):
