@@ -23,7 +23,6 @@ recorded per method and per replicate and counted in the summary.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tomllib
 import warnings
@@ -35,7 +34,7 @@ import numpy as np
 from latentmix.em import uncertainty as U
 from latentmix.params import MixtureParams, check_covariance_type, sample_mixture
 from latentmix.priors import ConjugatePrior
-from latentmix.studies.runner import replicate_rng, replicates, run_study
+from latentmix.studies.runner import replicate_rng, replicates, run_study, sample_swappable
 
 METHODS = ("mle_wald", "mle_boot_np", "mle_boot_par", "map_laplace", "posterior")
 METHOD_LABELS = {
@@ -235,42 +234,13 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
 
 # --- the posterior arm -----------------------------------------------------------------------
 
-_COMPILED: dict = {}
-_COMPILE_LOCK = threading.Lock()
-
-
-def _compiled_model(n, truth, prior):
-    """One nutpie-compiled model per (n, K, d, type, prior) in this process; data swapped."""
-    from latentmix.studies.runner import data_model, prior_key
-
-    key = (n, truth.n_components, truth.n_features, truth.covariance_type, prior_key(prior))
-    with _COMPILE_LOCK:
-        if key not in _COMPILED:
-            import nutpie
-
-            X0, _ = sample_mixture(truth, n, 0)
-            model = data_model(X0, truth.n_components, truth.covariance_type, prior)
-            start = time.perf_counter()
-            _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
-        return _COMPILED[key]
-
 
 def _posterior(X, truth, prior, config, seed, true_vec):
     import arviz as az
-    import nutpie
 
-    compiled, compile_seconds = _compiled_model(X.shape[0], truth, prior)
-    start = time.perf_counter()
-    trace = nutpie.sample(
-        compiled.with_data(x_data=X),
-        draws=config["draws"],
-        tune=config["tune"],
-        chains=config["chains"],
-        seed=seed,
-        progress_bar=False,
-        cores=1,
+    trace, compile_seconds, sample_seconds = sample_swappable(
+        X, truth.n_components, truth.covariance_type, prior, config, seed
     )
-    sample_seconds = time.perf_counter() - start
     post = trace.posterior
     C, S = post.sizes["chain"], post.sizes["draw"]
     arrays = [

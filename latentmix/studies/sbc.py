@@ -35,8 +35,6 @@ times the one the model assumes: the model is then wrong on one side only, and S
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,7 @@ from scipy import stats
 
 from latentmix.params import MixtureParams, sample_mixture
 from latentmix.priors import ConjugatePrior
-from latentmix.studies.runner import replicate_rng, replicates, run_study
+from latentmix.studies.runner import replicate_rng, replicates, run_study, sample_swappable
 
 WRONG_SCALE_FACTOR = 4.0
 
@@ -130,38 +128,9 @@ def exact_posterior_draws(X, prior: ConjugatePrior, n_draws: int, rng):
 
 # --- NUTS posterior, one compiled model per process ------------------------------------------
 
-_COMPILED: dict = {}
-_LOCK = threading.Lock()
-
-
-def _compiled(n, K, prior):
-    from latentmix.studies.runner import data_model, prior_key
-
-    key = (n, K, prior_key(prior))
-    with _LOCK:
-        if key not in _COMPILED:
-            import nutpie
-
-            X0 = np.linspace(-2, 2, n)[:, None]
-            model = data_model(X0, K, "diag", prior)
-            start = time.perf_counter()
-            _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
-        return _COMPILED[key]
-
 
 def _nuts_draws(X, K, prior, config, seed):
-    import nutpie
-
-    compiled, compile_seconds = _compiled(X.shape[0], K, prior)
-    trace = nutpie.sample(
-        compiled.with_data(x_data=X),
-        draws=config["draws"],
-        tune=config["tune"],
-        chains=config["chains"],
-        seed=seed,
-        progress_bar=False,
-        cores=1,
-    )
+    trace, compile_seconds, _ = sample_swappable(X, K, "diag", prior, config, seed)
     post = trace.posterior
     thin = config["thin"]
 
