@@ -47,13 +47,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Fit and print; returns the exit code."""
-    from latentmix.datasets import load_data
+    from latentmix.datasets import load_data, split_columns
     from latentmix.estimator import EMGaussianMixture
 
-    columns = None
-    if args.columns:
-        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    dataset = load_data(args.data, columns)
+    dataset = load_data(args.data, split_columns(args.columns))
     X = dataset.data
     prior = None if args.prior == "none" else "default"
     from latentmix.em.estep import DegenerateMixtureError

@@ -75,14 +75,13 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from latentmix.datasets import split_columns
     from latentmix.report.build import ReportSettings, make_report
 
     # A terminated run cleans up its temporary directory like an interrupted one.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    columns = None
-    if args.columns:
-        columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())
+    columns = split_columns(args.columns)
     if args.out is None:
         name = Path(args.data).stem if Path(args.data).suffix else args.data
         out = Path("reports") / f"{name}-k{args.components}-{args.covariance}"

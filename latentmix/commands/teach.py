@@ -37,13 +37,10 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Build the walkthrough; returns the exit code."""
-    from latentmix.datasets import load_data
+    from latentmix.datasets import load_data, split_columns
     from latentmix.teach.walkthrough import build_walkthrough
 
-    columns = None
-    if args.columns:
-        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-    dataset = load_data(args.data, columns)
+    dataset = load_data(args.data, split_columns(args.columns))
     out = Path(args.out) if args.out else Path(f"teach-{Path(dataset.name).name}")
     build_walkthrough(dataset, args.components, out, random_state=args.seed)
     print(

@@ -131,8 +131,28 @@ def read_csv(path, columns=None) -> Dataset:
     return Dataset(path.stem, data, tuple(header[j] for j in use), f"CSV file {path.name}")
 
 
+def split_columns(text: str | None) -> tuple[str, ...] | None:
+    """Column names from a command line's comma-separated list (None for all columns)."""
+    if text is None:
+        return None
+    columns = tuple(c.strip() for c in text.split(",") if c.strip())
+    return columns or None
+
+
 def load_data(source, columns=None) -> Dataset:
-    """A built-in data set by name, or a CSV file by path."""
+    """A built-in data set by name, or a CSV file by path.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A name from :func:`names`, or the path of a CSV file with a header row.
+    columns : sequence of str, optional
+        The columns to use, in this order (default: all).
+
+    Returns
+    -------
+    Dataset
+    """
     if str(source) in names() and not Path(str(source)).is_file():
         dataset = load(str(source))
         if columns is None:

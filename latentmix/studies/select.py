@@ -105,9 +105,9 @@ def select_config(
     data: str, ks, *, covariance_type="full", columns=None, seed=0, draws=1000, tune=1000, chains=2
 ) -> dict:
     """The settings of a model-selection study (checked: the data must load)."""
-    from latentmix.datasets import load_data
+    from latentmix.datasets import load_data, split_columns
 
-    cols = None if columns is None else [c.strip() for c in columns.split(",")]
+    cols = split_columns(columns)
     X = load_data(data, cols).data
     ks = sorted({int(k) for k in ks})
     if ks[-1] > X.shape[0]:
@@ -115,7 +115,7 @@ def select_config(
     return {
         "study": "select",
         "data": str(data),
-        "columns": cols,
+        "columns": None if cols is None else list(cols),
         "ks": ks,
         "covariance_type": covariance_type,
         "seed": int(seed),
