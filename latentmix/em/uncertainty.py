@@ -391,7 +391,7 @@ def _check_params(params, X):
 
 
 def score_contributions(X, params: MixtureParams):
-    r"""Per-observation scores of the log-likelihood in theta, and the pieces of the Hessian.
+    r"""Per-observation scores of the log-likelihood in theta.
 
     Parameters
     ----------
