@@ -125,7 +125,7 @@ def format_table(result: dict) -> str:
     for k in range(K):
         lines.append(
             str(k).ljust(10)
-            + _fmt(result["weights"][k]).rjust(12)
+            + f"{result['weights'][k]:.4f}".rjust(12)
             + "".join(_fmt(m).rjust(width + 6) for m in result["means"][k])
         )
     lines.append("")
@@ -171,7 +171,8 @@ def format_table(result: dict) -> str:
 
 def _matrix_lines(matrix, features):
     width = max(12, *(len(f) + 2 for f in features))
-    lines = [" " * 10 + "".join(f.rjust(width) for f in features)]
+    label = max(10, *(len(f) + 2 for f in features))
+    lines = [" " * label + "".join(f.rjust(width) for f in features)]
     for f, row in zip(features, np.atleast_2d(matrix), strict=True):
-        lines.append(f.ljust(10) + "".join(_fmt(v).rjust(width) for v in row))
+        lines.append(f.ljust(label) + "".join(_fmt(v).rjust(width) for v in row))
     return lines
