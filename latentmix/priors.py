@@ -39,6 +39,7 @@ and ``find_MAP`` maximise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.special import gammaln, multigammaln
@@ -145,6 +146,66 @@ class ConjugatePrior:
         return cls.from_moments(
             X.mean(axis=0), np.cov(X, rowvar=False), n_components, covariance_type
         )
+
+    _FIELDS = ("weight_concentration", "mean", "mean_precision", "degrees_of_freedom", "scale")
+
+    def to_dict(self) -> dict:
+        """The hyperparameters as plain lists and floats (JSON-ready; see :meth:`read`)."""
+        return {name: np.asarray(getattr(self, name)).tolist() for name in self._FIELDS}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ConjugatePrior:
+        """A prior from a mapping with exactly the five hyperparameter names."""
+        names = set(values)
+        missing = [n for n in cls._FIELDS if n not in names]
+        unknown = sorted(names - set(cls._FIELDS))
+        if missing or unknown:
+            raise ValueError(
+                "a prior needs exactly the keys "
+                + ", ".join(cls._FIELDS)
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+                + "."
+            )
+        return cls(**{n: values[n] for n in cls._FIELDS})
+
+    @classmethod
+    def read(cls, path) -> ConjugatePrior:
+        """A prior from a JSON or TOML file.
+
+        The file holds the five hyperparameters at its top level or under a ``prior`` key,
+        so the ``estimates.json`` of a report can be edited and passed back
+        (``latentmix report DATA -k K --prior FILE``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            ``.json`` or ``.toml``.
+
+        Returns
+        -------
+        ConjugatePrior
+        """
+        import json
+        import tomllib
+
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"cannot read the prior file {path}: {err.strerror}.") from None
+        try:
+            values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ValueError(f"{path} is not valid {path.suffix[1:] or 'JSON'}: {err}") from None
+        if isinstance(values, dict) and isinstance(values.get("prior"), dict):
+            values = values["prior"]
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold an object of hyperparameters.")
+        try:
+            return cls.from_dict(values)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path}: {err}") from None
 
     @classmethod
     def from_moments(

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from latentmix.cli import main
+from latentmix.datasets import load
 
 
 def test_fit_faithful_prints_a_table(capsys):
@@ -107,3 +108,22 @@ def test_installed_command_exit_code():
     )
     assert proc.returncode == 2
     assert "n_components must be at least 1" in proc.stderr
+
+
+def test_fit_with_a_prior_file_is_the_map_under_that_prior(tmp_path, capsys):
+    from latentmix import ConjugatePrior, EMGaussianMixture
+
+    X = load("faithful").data
+    prior = ConjugatePrior(1.5, [3.0, 70.0], 0.1, 6.0, [[0.5, 5.0], [5.0, 90.0]])
+    path = tmp_path / "prior.json"
+    path.write_text(json.dumps({"prior": prior.to_dict(), "other": "ignored"}))
+    assert main(["fit", "faithful", "-k", "2", "--prior", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    direct = EMGaussianMixture(2, prior=prior, random_state=0).fit(X)
+    assert result["estimate"] == "MAP"
+    assert result["objective"] == pytest.approx(direct.objective_, rel=1e-12)
+    # A prior for other data is refused with the reason.
+    wide = ConjugatePrior(1.0, [0.0, 0.0, 0.0], 0.1, 6.0, [1.0, 1.0, 1.0])
+    path.write_text(json.dumps(wide.to_dict()))
+    assert main(["fit", "faithful", "-k", "2", "--prior", str(path), "--covariance", "diag"]) == 2
+    assert "the prior mean has length 3 but the data have 2 features" in capsys.readouterr().err

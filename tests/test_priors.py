@@ -92,6 +92,41 @@ def test_prior_from_moments_is_the_default_prior():
     with pytest.raises(ValueError, match="singular"):
         ConjugatePrior.from_moments([0.0, 0.0], np.zeros((2, 2)), 2)
 
+
+def test_prior_files_round_trip_and_bad_files_say_why(tmp_path):
+    import json
+
+    prior = ConjugatePrior([1.0, 2.0], [0.5, -1.0], 0.2, 4.5, [[2.0, 0.3], [0.3, 1.0]])
+    as_json = tmp_path / "prior.json"
+    as_json.write_text(json.dumps(prior.to_dict()))
+    as_toml = tmp_path / "prior.toml"
+    as_toml.write_text(
+        "weight_concentration = [1.0, 2.0]\nmean = [0.5, -1.0]\nmean_precision = 0.2\n"
+        "degrees_of_freedom = 4.5\nscale = [[2.0, 0.3], [0.3, 1.0]]\n"
+    )
+    # A report's estimates.json holds the prior under "prior".
+    nested = tmp_path / "estimates.json"
+    nested.write_text(json.dumps({"settings": {}, "prior": prior.to_dict()}))
+    for path in (as_json, as_toml, nested):
+        got = ConjugatePrior.read(path)
+        for name in ConjugatePrior._FIELDS:
+            np.testing.assert_array_equal(getattr(got, name), getattr(prior, name))
+    bad = tmp_path / "bad.json"
+    cases = [
+        ('{"mean": [0, 0]}', "missing weight_concentration, mean_precision"),
+        (json.dumps({**prior.to_dict(), "shape": 1}), "unknown shape"),
+        (json.dumps({**prior.to_dict(), "degrees_of_freedom": -1}), "must be positive"),
+        ("[1, 2]", "must hold an object of hyperparameters"),
+        ('{"mean": ', "is not valid json"),
+    ]
+    for text, message in cases:
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            ConjugatePrior.read(bad)
+    with pytest.raises(ValueError, match="cannot read the prior file"):
+        ConjugatePrior.read(tmp_path / "nowhere.toml")
+
+
 def random_point(kind, rng, K=3, d=2):
     A = rng.normal(size=(K, d, d))
     full = A @ A.transpose(0, 2, 1) + np.eye(d)

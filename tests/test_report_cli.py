@@ -29,6 +29,8 @@ def hidden(parent):
         (GOOD, ["--columns", "a,zzz"], r"no column named 'zzz'"),
         ("a,b\n1,2\n3,4\n5,7\n", [], r"3 samples but n_components=5"),
         (GOOD, ["--test-fraction", "1.5"], r"test fraction must be strictly between 0 and 1"),
+        (GOOD, ["--prior", "none"], r"the posterior needs a proper prior"),
+        (GOOD, ["--prior", "missing.json"], r"cannot read the prior file missing.json"),
     ],
 )
 def test_bad_input_names_the_problem_and_writes_nothing(
@@ -71,8 +73,15 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     import arviz as az
 
     out = tmp_path / "faithful"
+    # A prior of the user's own, from a TOML file.
+    prior_file = tmp_path / "prior.toml"
+    prior_file.write_text(
+        "weight_concentration = 2.0\nmean = [3.5, 71.0]\nmean_precision = 0.05\n"
+        "degrees_of_freedom = 5.0\nscale = [[0.6, 7.0], [7.0, 92.0]]\n"
+    )
     argv = ["faithful", "-k", "2", "--draws", "100", "--tune", "100", "--chains", "2"]
     argv += ["--seed", "3", "--test-fraction", "0.2", "--n-init", "3", "--out", str(out)]
+    argv += ["--prior", str(prior_file)]
     code = main(["report", *argv])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -87,6 +96,9 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     }
     record = json.loads((out / "estimates.json").read_text())
     assert record["settings"]["seed"] == 3
+    assert record["prior"]["mean_precision"] == 0.05
+    assert record["prior"]["scale"] == [[0.6, 7.0], [7.0, 92.0]]
+    assert "default hyperparameters" not in (out / "report.md").read_text()
     assert record["data"] == {"name": "faithful", "n_train": 218, "n_test": 54}
     assert record["sampling"]["chains"] == 2 and record["sampling"]["draws"] == 100
     predictive = record["comparison"]["predictive"]

@@ -32,9 +32,10 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--prior",
-        choices=("none", "default"),
         default="none",
-        help="none: maximum likelihood; default: MAP under the data-scaled conjugate prior",
+        metavar="none|default|FILE",
+        help="none: maximum likelihood (default); default: MAP under the data-scaled "
+        "conjugate prior; FILE: MAP under the hyperparameters in a JSON or TOML file",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--n-init", type=int, default=10, help="EM restarts (default: 10)")
@@ -47,12 +48,13 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Fit and print; returns the exit code."""
+    from latentmix.commands import parse_prior
     from latentmix.datasets import load_data, split_columns
     from latentmix.estimator import EMGaussianMixture
 
     dataset = load_data(args.data, split_columns(args.columns))
     X = dataset.data
-    prior = None if args.prior == "none" else "default"
+    prior = parse_prior(args.prior)
     from latentmix.em.estep import DegenerateMixtureError
 
     model = EMGaussianMixture(

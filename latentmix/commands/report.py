@@ -29,8 +29,9 @@ def add_parser(subparsers) -> None:
         help="covariance type (default: full)",
     )  # fmt: skip
     parser.add_argument(
-        "--prior", choices=("default",), default="default",
-        help="the conjugate prior shared by MAP and posterior (default: data-scaled default)",
+        "--prior", default="default", metavar="default|FILE",
+        help="the conjugate prior shared by MAP and posterior: the data-scaled default, or "
+        "the hyperparameters in a JSON or TOML file (a report's estimates.json works)",
     )  # fmt: skip
     parser.add_argument("--draws", type=int, default=1000, help="draws per chain (1000)")
     parser.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
@@ -75,6 +76,7 @@ def run(args) -> int:
     import sys
     from pathlib import Path
 
+    from latentmix.commands import parse_prior
     from latentmix.datasets import split_columns
     from latentmix.report.build import ReportSettings, make_report
 
@@ -82,6 +84,12 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     columns = split_columns(args.columns)
+    prior = parse_prior(args.prior)
+    if prior is None:
+        raise ValueError(
+            "the posterior needs a proper prior: --prior default, or --prior FILE with the "
+            "hyperparameters."
+        )
     if args.out is None:
         name = Path(args.data).stem if Path(args.data).suffix else args.data
         out = Path("reports") / f"{name}-k{args.components}-{args.covariance}"
@@ -90,7 +98,7 @@ def run(args) -> int:
     settings = ReportSettings(
         n_components=args.components,
         covariance_type=args.covariance,
-        prior=args.prior,
+        prior=prior,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
