@@ -18,16 +18,20 @@ whole process's peak.
 
 In the same run a matrix product of the size of the full-covariance E-step, (n, d) by
 (d, K d), is timed: "GEMM fraction" is that product's time over one EM iteration's time, and
-"GFLOP/s" counts the floating-point work of the iteration's matrix products.
+"GFLOP/s" counts the floating-point work of the iteration's matrix products. The machine's
+matrix-product speed is a square (2000, 2000) product's rate (compute-bound, unlike the
+memory-bound E-step-sized one); "of peak" is the iteration's GFLOP/s over it.
 
 The study workload: ``--small-fits`` fits of n = 200, d = 2, K = 3 (a new data set and start
 each), ``--small-iterations`` iterations each, same start and settings in both libraries.
 
     python benchmarks/bench_em_scale.py                 # everything (about 10 minutes)
     python benchmarks/bench_em_scale.py --quick         # n = 1e5 only, fewer small fits
-    python benchmarks/bench_em_scale.py --blas-threads 1  # both libraries on one BLAS thread
+    taskset -c 0 python benchmarks/bench_em_scale.py --blas-threads 1 \
+        --out benchmarks/results/em_scale_one_core.json   # everything on one core
 
-Writes benchmarks/results/em_scale.json (em_scale_blas1.json with ``--blas-threads 1``).
+Writes benchmarks/results/em_scale.json (or ``--out``). ``--blas-threads 1`` alone limits
+BLAS but not our block threads; pin the process with ``taskset`` for a one-core comparison.
 """
 
 from __future__ import annotations
@@ -222,6 +226,19 @@ def gemm_seconds(n, d, K, repeat=3):
     return best
 
 
+def peak_gflops(size=2000, repeat=5):
+    """The machine's matrix-product speed: a square, compute-bound product, in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((size, size))
+    B = rng.standard_normal((size, size))
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        A @ B
+        best = min(best, time.perf_counter() - t0)
+    return 2 * size**3 / best / 1e9
+
+
 def product_flops(kind, n, d, K):
     """Floating-point operations of the matrix products in one of our iterations."""
     if kind == "full":
@@ -329,8 +346,7 @@ def main(argv=None):
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if args.out is None:
-        suffix = "" if args.blas_threads is None else f"_blas{args.blas_threads}"
-        args.out = str(HERE / "results" / f"em_scale{suffix}.json")
+        args.out = str(HERE / "results" / "em_scale.json")
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
@@ -342,6 +358,8 @@ def main(argv=None):
         args.n, args.small_fits = [100_000], 200
 
     info = machine()
+    info["peak_gflops"] = peak_gflops()
+    print(f"matrix-product speed (2000 x 2000 product): {info['peak_gflops']:.1f} GFLOP/s")
     print(
         f"{info['cpu']}, {info['cpu_count']} cores; numpy {info['numpy']}, scikit-learn "
         f"{info['scikit-learn']}; {'; '.join(info['blas'])}; load {info['load_average_at_start']}"
@@ -349,7 +367,7 @@ def main(argv=None):
     header = (
         f"{'n':>9} {'type':>9} | {'ours s/it':>9} {'sklearn':>9} {'speed-up':>8} | "
         f"{'ours MB':>8} {'skl MB':>8} {'ratio':>6} | {'ours RSS':>8} {'skl RSS':>8} | "
-        f"{'GEMM s':>7} {'GEMM frac':>9} {'GFLOP/s':>8} | {'rel. diff ll':>12}"
+        f"{'GEMM s':>7} {'GEMM frac':>9} {'GFLOP/s':>8} {'of peak':>7} | {'rel. diff ll':>12}"
     )
     print(header)
     rows = []
@@ -385,6 +403,7 @@ def main(argv=None):
                     "gemm_seconds": t_gemm,
                     "gemm_fraction": t_gemm / ours,
                     "product_gflops": flops / ours / 1e9,
+                    "fraction_of_peak": flops / ours / 1e9 / info["peak_gflops"],
                     "gemm_gflops": 2 * n * args.d * args.k * args.d / t_gemm / 1e9,
                     "log_likelihood_ours": ll_ours,
                     "log_likelihood_sklearn": ll_ref,
@@ -398,7 +417,8 @@ def main(argv=None):
                     f"{ours_mem['working'] / mb:>8.0f} {ref_mem['working'] / mb:>8.0f} "
                     f"{row['working_memory_ratio']:>6.2f} | "
                     f"{ours_mem['maxrss'] / mb:>8.0f} {ref_mem['maxrss'] / mb:>8.0f} | "
-                    f"{t_gemm:>7.4f} {row['gemm_fraction']:>9.2f} {row['product_gflops']:>8.1f} | "
+                    f"{t_gemm:>7.4f} {row['gemm_fraction']:>9.2f} {row['product_gflops']:>8.1f} "
+                    f"{row['fraction_of_peak']:>7.0%} | "
                     f"{rel:>12.1e}",
                     flush=True,
                 )
