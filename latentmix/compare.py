@@ -6,7 +6,12 @@ r"""EM point estimates (MLE, MAP) against the posterior, entry by entry and as p
 * one :class:`ParameterTable` per parameter group (``weights``, ``means``, ``covariances``),
   with, for every entry, the MLE, the MAP, the posterior mean, median and sd, a 94%
   **equal-tailed** interval, the posterior quantile of the MLE and of the MAP, and whether
-  each point estimate lies outside the interval;
+  each point estimate lies outside the interval, and beside the posterior interval two
+  intervals from the curvature of the EM objective at the same level: the Wald interval of
+  the MLE and the Laplace-approximation interval of the MAP
+  (:mod:`latentmix.em.uncertainty`);
+* :class:`IntervalAgreement` rows: how wide those intervals are against the posterior
+  interval, and whether the posterior interval contains them;
 * a :class:`PredictiveComparison`: the log predictive density of the plug-in MLE, the plug-in
   MAP and the posterior predictive, in sample, estimated out of sample (PSIS-LOO for the
   posterior), and on held-out data when given;
@@ -25,7 +30,7 @@ its draws to that reference); the MLE and a known truth are matched to the MAP o
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -50,6 +55,10 @@ class Entry:
     ``index`` is 0-based into the parameter array; ``label`` is for people (components and
     features counted from 1, features by name). ``mle``/``truth`` are None when not given.
     ``quantile_*`` is the fraction of posterior draws below the value (ties count half).
+    ``wald_*`` is the Wald interval of the MLE (MLE +- z * standard error, delta method) and
+    ``laplace_*`` the equal-tailed interval of the Laplace approximation around the MAP, both
+    at the posterior interval's level; None when not available (no MLE, no prior, or an
+    information matrix that is not positive definite).
     """
 
     parameter: str
@@ -72,6 +81,45 @@ class Entry:
     r_hat: float = float("nan")
     ess_bulk: float = float("nan")
     ess_tail: float = float("nan")
+    wald_lower: float | None = None
+    wald_upper: float | None = None
+    wald_se: float | None = None
+    laplace_lower: float | None = None
+    laplace_upper: float | None = None
+    laplace_sd: float | None = None
+
+
+@dataclass(frozen=True)
+class IntervalAgreement:
+    """How one approximate interval compares with the posterior interval over some entries.
+
+    Attributes
+    ----------
+    method : {"wald", "laplace"}
+        Wald interval of the MLE, or Laplace interval of the MAP.
+    parameter : str
+        A parameter group, or ``"all"``.
+    n_entries : int
+        Entries with both intervals.
+    width_ratio_median, width_ratio_min, width_ratio_max : float
+        Width of the approximate interval over the width of the posterior interval.
+    n_within_posterior : int
+        Entries where the posterior interval contains the approximate one.
+    n_covers_posterior : int
+        Entries where the approximate interval contains the posterior one.
+    max_endpoint_shift : float
+        Largest distance between corresponding endpoints, in posterior sds.
+    """
+
+    method: str
+    parameter: str
+    n_entries: int
+    width_ratio_median: float
+    width_ratio_min: float
+    width_ratio_max: float
+    n_within_posterior: int
+    n_covers_posterior: int
+    max_endpoint_shift: float
 
 
 @dataclass(frozen=True)
@@ -238,6 +286,16 @@ class Comparison:
     mle, map, truth : MixtureParams or None
         The point estimates, components in MAP order.
     interval : float
+    mle_order : tuple of int or None
+        The permutation that put the MLE's components in MAP order.
+    wald : latentmix.em.uncertainty.Intervals or None
+        Wald intervals of the MLE (components in MAP order), at level ``interval``.
+    laplace : latentmix.em.uncertainty.Intervals or None
+        The Laplace approximation around the MAP, with its draws, at level ``interval``.
+    agreement : tuple of IntervalAgreement
+        Per method, per group and over all entries.
+    warnings : tuple of str
+        Why an interval method is missing (for the report's warning box).
     """
 
     tables: dict
@@ -250,6 +308,16 @@ class Comparison:
     truth: MixtureParams | None = None
     interval: float = 0.94
     mle_order: tuple | None = field(default=None)
+    wald: object = None
+    laplace: object = None
+    agreement: tuple = ()
+    warnings: tuple = ()
+
+    def agreement_row(self, method: str, parameter: str = "all") -> IntervalAgreement | None:
+        """The agreement row of one method and group, or None."""
+        return next(
+            (a for a in self.agreement if a.method == method and a.parameter == parameter), None
+        )
 
     def to_dict(self, X=None) -> dict:
         """A JSON-ready dict of the whole comparison."""
@@ -263,6 +331,8 @@ class Comparison:
                 if p is not None
             },
             "tables": {k: t.to_records() for k, t in self.tables.items()},
+            "interval_agreement": [jsonable(asdict(a)) for a in self.agreement],
+            "warnings": list(self.warnings),
             "predictive": jsonable(asdict(self.predictive)),
             "membership": self.membership.to_dict(X, list(self.feature_names)),
         }
@@ -282,6 +352,9 @@ def compare(
     X_test=None,
     interval: float = 0.94,
     n_disagree: int = 10,
+    prior=None,
+    laplace_draws: int = 4000,
+    random_state=0,
 ) -> Comparison:
     """Compare the EM MLE and MAP with the posterior of the same mixture.
 
@@ -309,6 +382,13 @@ def compare(
         Mass of the equal-tailed interval.
     n_disagree : int
         How many points of largest membership disagreement to keep in ``membership.top``.
+    prior : ConjugatePrior, optional
+        The prior of the MAP, for its Laplace approximation; by default a fitted estimator's
+        ``prior_``. Without a prior there are no Laplace intervals.
+    laplace_draws : int
+        Draws from the Laplace approximation (its intervals are quantiles of them).
+    random_state : None, int or numpy.random.Generator
+        Seed of the Laplace draws; fixed by default so that a comparison is reproducible.
 
     Returns
     -------
@@ -322,6 +402,8 @@ def compare(
     if not 0 < interval < 1:
         raise ValueError(f"interval must be in (0, 1); got {interval!r}.")
     idata = getattr(idata, "idata_", idata)
+    if prior is None:
+        prior = getattr(map_estimate, "prior_", None)
     map_params = _as_params(map_estimate, "map_estimate")
     kind = check_covariance_type(map_params.covariance_type)
     X = np.asarray(X, dtype=float)
@@ -352,10 +434,14 @@ def compare(
     _attach_log_likelihood(idata, pointwise)
     diagnostics = _diagnostics(idata)
 
+    wald, lap, notes = _approximate_intervals(
+        X, map_params, mle_params, prior, interval, laplace_draws, random_state
+    )
     tables = {
         group: _table(group, draws, map_params, mle_params, truth, names, interval, diagnostics)
         for group in GROUPS
     }
+    tables = {group: _with_intervals(t, kind, wald, lap) for group, t in tables.items()}
     predictive = _predictive(X, X_test, idata, draws, pointwise, map_params, mle_params)
     membership = _membership(X, map_params, mle_params, resp_mean, resp_sd, n_disagree)
     return Comparison(
@@ -369,6 +455,10 @@ def compare(
         truth=truth,
         interval=interval,
         mle_order=None if mle_order is None else tuple(int(i) for i in mle_order),
+        wald=wald,
+        laplace=lap,
+        agreement=_agreement(tables),
+        warnings=tuple(notes),
     )
 
 
@@ -595,6 +685,153 @@ def _table(group, draws, map_params, mle_params, truth, names, interval, diagnos
             )
         )
     return ParameterTable(group, tuple(rows), interval)
+
+
+# --- Wald and Laplace intervals ------------------------------------------------------------
+
+
+def _approximate_intervals(X, map_params, mle_params, prior, level, n_draws, random_state):
+    """Wald intervals of the MLE and Laplace intervals of the MAP, both in MAP order.
+
+    A method that cannot be computed (no MLE, no prior, an information matrix that is not
+    positive definite) gives None and, except for a missing MLE, a note for the report.
+
+    Returns
+    -------
+    wald, laplace : latentmix.em.uncertainty.Intervals or None
+    notes : list of str
+    """
+    from latentmix.em import uncertainty
+
+    notes = []
+
+    def attempt(label, fn):
+        try:
+            return fn()
+        except (ValueError, np.linalg.LinAlgError) as err:
+            notes.append(f"No {label}: {err}")
+            return None
+
+    wald = None
+    if mle_params is not None:
+        wald = attempt(
+            "Wald intervals for the MLE",
+            lambda: uncertainty.standard_errors(mle_params, X, level=level),
+        )
+    lap = None
+    if prior is None:
+        notes.append("No Laplace intervals for the MAP: no prior was given for it.")
+    else:
+        lap = attempt(
+            "Laplace intervals for the MAP",
+            lambda: uncertainty.laplace(
+                map_params,
+                X,
+                prior=prior,
+                level=level,
+                n_draws=n_draws,
+                random_state=random_state,
+            ),
+        )
+    return wald, lap, notes
+
+
+def interval_columns(names, covariance_type: str) -> dict:
+    """Position of each entry in a natural-scale parameter vector.
+
+    Parameters
+    ----------
+    names : sequence of str
+        :func:`latentmix.em.uncertainty.parameter_names`, e.g. ``means[1,0]``.
+    covariance_type : str
+        Which covariance entries are matrix entries (``full``, ``tied``) and so have a mirror.
+
+    Returns
+    -------
+    dict of (str, tuple of int) to int
+        ``(group, index)`` as in :class:`Entry` to the column. A symmetric covariance matrix
+        has only its upper triangle in the vector; the lower-triangle index maps to the
+        mirrored column.
+    """
+    symmetric = check_covariance_type(covariance_type) in ("full", "tied")
+    out = {}
+    for column, name in enumerate(names):
+        group, _, rest = name.partition("[")
+        index = tuple(int(i) for i in rest.rstrip("]").split(","))
+        out[(group, index)] = column
+        if group == "covariances" and symmetric:
+            out[(group, (*index[:-2], index[-1], index[-2]))] = column
+    return out
+
+
+def _with_intervals(table: ParameterTable, kind, wald, lap) -> ParameterTable:
+    """The table with the Wald and Laplace interval fields filled where available."""
+    columns = {}
+    for label, result in (("wald", wald), ("laplace", lap)):
+        if result is not None:
+            columns[label] = (result, interval_columns(result.names, kind))
+    if not columns:
+        return table
+    entries = []
+    for e in table.entries:
+        extra = {}
+        if "wald" in columns:
+            result, where = columns["wald"]
+            c = where[(e.parameter, e.index)]
+            extra.update(
+                wald_lower=float(result.lower[c]),
+                wald_upper=float(result.upper[c]),
+                wald_se=float(result.standard_error[c]),
+            )
+        if "laplace" in columns:
+            result, where = columns["laplace"]
+            c = where[(e.parameter, e.index)]
+            extra.update(
+                laplace_lower=float(result.lower[c]),
+                laplace_upper=float(result.upper[c]),
+                laplace_sd=float(result.standard_error[c]),
+            )
+        entries.append(replace(e, **extra))
+    return replace(table, entries=tuple(entries))
+
+
+def _agreement(tables: dict) -> tuple:
+    """:class:`IntervalAgreement` of each available method, per group and over all entries."""
+    rows = []
+    for method in ("wald", "laplace"):
+        per_group = {
+            group: [e for e in t.entries if getattr(e, f"{method}_lower") is not None]
+            for group, t in tables.items()
+        }
+        if not any(per_group.values()):
+            continue
+        per_group["all"] = [e for entries in per_group.values() for e in entries]
+        for group, entries in per_group.items():
+            if entries:
+                rows.append(_agreement_row(method, group, entries))
+    return tuple(rows)
+
+
+def _agreement_row(method, group, entries) -> IntervalAgreement:
+    lo = np.array([getattr(e, f"{method}_lower") for e in entries])
+    hi = np.array([getattr(e, f"{method}_upper") for e in entries])
+    post_lo = np.array([e.lower for e in entries])
+    post_hi = np.array([e.upper for e in entries])
+    sd = np.array([e.sd for e in entries])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (hi - lo) / (post_hi - post_lo)
+        shift = np.maximum(np.abs(lo - post_lo), np.abs(hi - post_hi)) / sd
+    return IntervalAgreement(
+        method=method,
+        parameter=group,
+        n_entries=len(entries),
+        width_ratio_median=float(np.median(ratio)),
+        width_ratio_min=float(np.min(ratio)),
+        width_ratio_max=float(np.max(ratio)),
+        n_within_posterior=int(np.sum((post_lo <= lo) & (hi <= post_hi))),
+        n_covers_posterior=int(np.sum((lo <= post_lo) & (post_hi <= hi))),
+        max_endpoint_shift=float(np.max(shift)),
+    )
 
 
 def _diagnostics(idata) -> dict:

@@ -62,6 +62,22 @@ def make(name: str, seed: int = 0) -> Path:
     return make_report(spec["data"](), out, settings, command=command)
 
 
+def _approximation_lines(comparison: dict) -> list[str]:
+    """How the Laplace (MAP) and Wald (MLE) intervals compare with the posterior's."""
+    rows = {a["method"]: a for a in comparison.get("interval_agreement", [])
+            if a["parameter"] == "all"}  # fmt: skip
+    parts = [
+        f"{label} {rows[m]['width_ratio_median']:.2f}, inside the posterior interval for "
+        f"{rows[m]['n_within_posterior']} of {rows[m]['n_entries']} entries"
+        for m, label in (("laplace", "Laplace (MAP)"), ("wald", "Wald (MLE)"))
+        if m in rows
+    ]
+    if not parts:
+        return []
+    return ["- 94% intervals from the curvature at one point, width against the posterior "
+            "interval's (median over entries): " + "; ".join(parts) + "."]  # fmt: skip
+
+
 def write_index() -> Path:
     lines = [
         "# Example reports",
@@ -100,6 +116,7 @@ def write_index() -> Path:
             f"{sampling['n_relabelled']} draws relabelled.",
             f"- MAP outside the posterior's 94% interval for {n_map_out} of {n_entries} "
             "entries.",
+            *_approximation_lines(record["comparison"]),
             "- Out-of-sample log density: "
             + ", ".join(
                 f"{k} {v['out_of_sample']:.1f}" + (f" ± {v['out_of_sample_se']:.1f}"

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 from scipy import stats
-from test_compare import fake_idata
+from test_compare import fake_idata, saddle_1d
 
 from latentmix.compare import compare
 from latentmix.datasets import Dataset, load, read_csv, synthetic_3d
@@ -99,6 +99,21 @@ def test_report_files_and_content(faithful_report):
     assert record["settings"]["n_components"] == 2
     assert len(record["comparison"]["tables"]["means"]) == 4
     assert record["comparison"]["interval"]["kind"] == "equal-tailed"
+    # The Wald and Laplace intervals: columns in both pages, fields in estimates.json.
+    for text in (page, md):
+        assert "Wald (MLE)" in text and "Laplace (MAP)" in text
+        assert "Laplace approximation around the MAP: width" in text
+    row = record["comparison"]["tables"]["covariances"][1]
+    assert row["label"] == "covariances[1, eruptions, waiting]"
+    for key in ("wald_lower", "wald_upper", "wald_se", "laplace_lower", "laplace_upper"):
+        assert isinstance(row[key], float)
+    assert row["wald_lower"] < row["mle"] < row["wald_upper"]
+    assert row["laplace_lower"] < row["map"] < row["laplace_upper"]
+    cell = f"[{build._fmt(row['laplace_lower'], 3)}, {build._fmt(row['laplace_upper'], 3)}]"
+    assert f"<td>{cell}</td>" in page
+    agreement = {(a["method"], a["parameter"]) for a in record["comparison"]["interval_agreement"]}
+    assert ("laplace", "all") in agreement and ("wald", "covariances") in agreement
+    assert record["comparison"]["warnings"] == []
 
 
 def test_numbers_in_page_match_comparison(faithful_report):
@@ -176,6 +191,8 @@ def test_markup_in_column_names_is_escaped(tmp_path):
     assert "<b>" not in md and "<script" not in md
     assert "&lt;b&gt;x&lt;/b&gt;" in md
     assert r"\|\*\_" in md  # table cell separators and emphasis neutralised
+    # Interval cells are brackets in the page and escaped brackets (not links) in Markdown.
+    assert "<td>[" in page and "| \\[" in md
 
 
 def test_markdown_escape():
@@ -264,3 +281,28 @@ def test_warning_box_lists_problems(faithful_analysis):
         "There is no MLE: a component collapsed",
         "EM MLE: reached max_iter",
     ]
+
+
+def test_no_wald_or_laplace_interval_reaches_the_warning_box(tmp_path):
+    from dataclasses import replace
+
+    X, saddle = saddle_1d()
+    dataset = Dataset("saddle", X, ("v",), "bimodal, fitted at a saddle point")
+    analysis = fake_analysis(dataset, 2)
+    # Estimates at a saddle point: the information is not positive definite for either.
+    comparison = compare(
+        X, fake_idata(saddle, seed=3), saddle, mle=saddle, prior=analysis.prior,
+        feature_names=["v"],
+    )  # fmt: skip
+    analysis = replace(analysis, comparison=comparison, idata=fake_idata(saddle, seed=3))
+    found = build.warnings_list(analysis, build.diagnostics_summary(analysis))
+    assert found[-2:] == list(comparison.warnings)
+    out = tmp_path / "saddle"
+    write_report(analysis, out)
+    page = (out / "index.html").read_text()
+    assert "No Laplace intervals for the MAP: the observed information is not positive" in page
+    assert "Laplace approximation around the MAP: width" not in page
+    assert "blue outline" not in page
+    record = json.loads((out / "estimates.json").read_text())
+    assert all(r["laplace_lower"] is None for r in record["comparison"]["tables"]["means"])
+    assert record["comparison"]["interval_agreement"] == []

@@ -325,8 +325,10 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         truth=dataset.truth,
         feature_names=dataset.feature_names,
         X_test=X_test,
+        prior=prior,
+        random_state=settings.seed,
     )
-    timings["compare (incl. PSIS-LOO)"] = time.perf_counter() - clock
+    timings["compare (incl. PSIS-LOO, Wald, Laplace)"] = time.perf_counter() - clock
     progress("comparison done")
     return Analysis(
         dataset=dataset,
@@ -593,7 +595,17 @@ def draw_figures(analysis: Analysis, figdir: Path) -> list[dict]:
             F.marginals(comp, draws, group),
             f"Posterior of the {group}",
             f"Posterior histogram of every entry (central 99% of the draws) with its "
-            f"{comp.interval:.0%} equal-tailed interval (shaded) and the point estimates.",
+            f"{comp.interval:.0%} equal-tailed interval (shaded) and the point estimates"
+            + (
+                "; blue outline: histogram of draws from the Laplace approximation around the MAP"
+                if comp.laplace is not None
+                else ""
+            )
+            + (
+                f"; orange bar below: the {comp.interval:.0%} Wald interval of the MLE."
+                if comp.wald is not None
+                else "."
+            ),
         )
     add(
         "membership.png",
@@ -701,6 +713,8 @@ def warnings_list(analysis: Analysis, diag: dict) -> list[str]:
         out.append(f"There is no MLE: {analysis.mle_error}")
     # Warnings EM raised (ConvergenceWarning and the like), once each.
     out += list(dict.fromkeys(analysis.em_warnings))
+    # Wald or Laplace intervals that could not be computed, and why.
+    out += list(dict.fromkeys(analysis.comparison.warnings))
     return out
 
 
@@ -745,6 +759,11 @@ def headline(analysis: Analysis) -> list[str]:
             + ", ".join(f"{r.estimate} {r.held_out:.2f}" for r in pred.rows)
             + f"; highest: {best_h.estimate}."
         )
+    for method, what in (("laplace", "Laplace approximation around the MAP"),
+                         ("wald", "Wald intervals of the MLE")):  # fmt: skip
+        row = comp.agreement_row(method)
+        if row is not None:
+            lines.append(f"{what}: {_agreement_text(row)}.")
     m = comp.membership
     lines.append(
         f"{m.n_label_changes} of {len(m.disagreement)} points change their most probable "
@@ -752,6 +771,18 @@ def headline(analysis: Analysis) -> list[str]:
         f"probability is {m.disagreement.max():.3f}."
     )
     return lines
+
+
+def _agreement_text(row) -> str:
+    """One clause on an IntervalAgreement: width against the posterior's, containment."""
+    low, high = _fmt(row.width_ratio_min, 3), _fmt(row.width_ratio_max, 3)
+    spread = "" if low == high else f"; {low} to {high}"
+    return (
+        f"width {_fmt(row.width_ratio_median, 3)}\u00d7 the posterior interval's (median over "
+        f"entries{spread}), inside the posterior interval for {row.n_within_posterior} of "
+        f"{row.n_entries} entries, endpoints within {_fmt(row.max_endpoint_shift, 2)} posterior "
+        "sd of its endpoints"
+    )
 
 
 def _model_lines(kind: str) -> list[str]:
@@ -799,6 +830,18 @@ def _matrix(values, names) -> dict:
     }
 
 
+def _interval_cell(lower, upper) -> str:
+    """An interval as one table cell, ``[lower, upper]``; an em dash when missing.
+
+    Three significant digits: the Monte Carlo error of a 3% quantile of a few thousand draws
+    is a few hundredths of a standard deviation, so a fourth digit is mostly noise, and the
+    parameter tables hold three intervals per row.
+    """
+    if lower is None or upper is None:
+        return "—"
+    return f"[{_fmt(lower, 3)}, {_fmt(upper, 3)}]"
+
+
 def _table_rows(table, r_hat_max) -> list[dict]:
     rows = []
     for e in table.entries:
@@ -812,7 +855,9 @@ def _table_rows(table, r_hat_max) -> list[dict]:
                 "mean": _fmt(e.mean),
                 "median": _fmt(e.median),
                 "sd": _fmt(e.sd, 3),
-                "interval": f"{_fmt(e.lower)} \u2013 {_fmt(e.upper)}",
+                "interval": _interval_cell(e.lower, e.upper),
+                "wald": _interval_cell(e.wald_lower, e.wald_upper),
+                "laplace": _interval_cell(e.laplace_lower, e.laplace_upper),
                 "q_mle": _fmt(e.quantile_mle, 3),
                 "q_map": _fmt(e.quantile_map, 3),
                 "mle_outside": bool(e.mle_outside),
@@ -827,6 +872,8 @@ def _table_rows(table, r_hat_max) -> list[dict]:
 
 def report_context(analysis: Analysis, figures: list[dict]) -> dict:
     """Everything the templates show, as strings and lists (user strings not yet escaped)."""
+    from scipy.stats import norm
+
     comp = analysis.comparison
     ds = analysis.dataset
     s = analysis.settings
@@ -885,7 +932,10 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
         for i in m.top
     ]
     seeds = [
-        {"what": "seed (train/test split, EM restarts, sampler)", "value": str(s.seed)},
+        {
+            "what": "seed (train/test split, EM restarts, sampler, Laplace draws)",
+            "value": str(s.seed),
+        },
     ]
     title = f"{ds.name}: {K}-component Gaussian mixture, {kind} covariances"
     return {
@@ -932,6 +982,11 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
         "interval": f"{comp.interval:.0%}",
         "has_mle": has_mle,
         "has_truth": has_truth,
+        "approximations": {
+            "level": f"{comp.interval:.0%}",
+            "z": f"{norm.ppf(0.5 + comp.interval / 2):.3f}",
+            "n_draws": 0 if comp.laplace is None else len(comp.laplace.draws),
+        },
         "mle_error": analysis.mle_error,
         "em": [
             {
@@ -951,6 +1006,11 @@ def report_context(analysis: Analysis, figures: list[dict]) -> dict:
                 "group": group,
                 "rows": _table_rows(comp.tables[group], diag["r_hat_threshold"]),
                 "n_outside": comp.tables[group].n_outside,
+                "agreement": [
+                    f"{what} {_agreement_text(row)}"
+                    for method, what in (("laplace", "Laplace (MAP):"), ("wald", "Wald (MLE):"))
+                    if (row := comp.agreement_row(method, group)) is not None
+                ],
             }
             for group in GROUPS
         ],

@@ -243,26 +243,46 @@ def pairs(X, comparison: Comparison, draws: MixtureParams, max_dims: int = 4) ->
 
 
 def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4) -> Figure:
-    """Posterior histogram of every entry of a group with its interval and point estimates."""
-    from latentmix.compare import GROUPS
+    """Posterior histogram of every entry of a group with its interval and point estimates.
+
+    Where the comparison has them, the Laplace approximation around the MAP is drawn over the
+    histogram as the outline of a histogram of its draws (same bins), and the Wald interval of
+    the MLE as a bar below it.
+    """
+    from latentmix.compare import GROUPS, interval_columns
 
     table = comparison.tables[group]
     samples_all = draws[GROUPS.index(group)]
+    lap = comparison.laplace
+    lap_columns = None if lap is None else interval_columns(lap.names, comparison.covariance_type)
     n = len(table.entries)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig = Figure(figsize=(3.1 * ncols, 2.0 * nrows + 1.0))
     _margins(fig, top=0.7, bottom=0.65, left=0.15, right=0.15, hspace=0.45, wspace=0.08)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    has_wald = False
     for ax, entry in zip(axes, table.entries, strict=False):
         s = samples_all[(slice(None), slice(None), *entry.index)].ravel()
-        # The central 99% of the draws and every point estimate: a heavy tail (a variance of
-        # a small component) would otherwise squeeze the histogram into one bar.
+        # The central 99% of the draws, every point estimate and the Wald and Laplace
+        # intervals: a heavy tail (a variance of a small component) would otherwise squeeze
+        # the histogram into one bar.
         points = [v for v in (entry.mle, entry.map, entry.truth) if v is not None]
+        points += [
+            v
+            for v in (entry.wald_lower, entry.wald_upper, entry.laplace_lower, entry.laplace_upper)
+            if v is not None and np.isfinite(v)
+        ]
         lo, hi = np.quantile(s, [0.005, 0.995])
         lo, hi = min(lo, *points), max(hi, *points)
         ax.hist(s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True)
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
+        if lap_columns is not None:
+            column = lap_columns[(entry.parameter, entry.index)]
+            ax.hist(
+                lap.draws[:, column], bins=40, range=(lo, hi), density=True, histtype="step",
+                color=MAP_STYLE["color"], linewidth=1.1,
+            )  # fmt: skip
         for value, style in (
             (entry.mle, MLE_STYLE),
             (entry.map, MAP_STYLE),
@@ -270,6 +290,16 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
         ):
             if value is not None:
                 ax.axvline(value, **style)
+        if entry.wald_lower is not None:
+            # Below the histogram, so that it hides no bar.
+            has_wald = True
+            top = ax.get_ylim()[1]
+            ax.errorbar(
+                entry.mle, -0.06 * top, xerr=[[entry.mle - entry.wald_lower],
+                [entry.wald_upper - entry.mle]], color=MLE_STYLE["color"], capsize=3,
+                linewidth=1.5, fmt="none",
+            )  # fmt: skip
+            ax.set_ylim(-0.12 * top, top)
         ax.set_title(_text(entry.label), fontsize=9)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
@@ -286,7 +316,20 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
             label=f"{table.interval:.0%} interval",
         )
     )
-    fig.legend(handles=handles, loc="lower center", ncols=len(handles), frameon=False, fontsize=9)
+    if lap_columns is not None:
+        handles.append(
+            Line2D([], [], color=MAP_STYLE["color"], linewidth=1.1, label="Laplace (MAP)")
+        )
+    if has_wald:
+        handles.append(
+            Line2D(
+                [], [], color=MLE_STYLE["color"], linewidth=1.5, marker="|", markersize=7,
+                label=f"Wald {table.interval:.0%} (MLE)",
+            )
+        )  # fmt: skip
+    # One row of legend where the figure is wide enough, two otherwise.
+    legend_cols = len(handles) if 3.1 * ncols >= 1.6 * len(handles) else -(-len(handles) // 2)
+    fig.legend(handles=handles, loc="lower center", ncols=legend_cols, frameon=False, fontsize=9)
     _suptitle(fig, f"Posterior of the {group}")
     return fig
 
