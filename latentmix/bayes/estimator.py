@@ -6,7 +6,13 @@ import numpy as np
 
 from latentmix.bayes.diagnostics import check_run_size, diagnose
 from latentmix.bayes.relabel import RELABEL_METHODS, relabel
-from latentmix.bayes.sample import SAMPLERS, as_initial_point, blas_single_thread, sample_model
+from latentmix.bayes.sample import (
+    SAMPLERS,
+    as_initial_point,
+    blas_single_thread,
+    no_blas_warning,
+    sample_model,
+)
 from latentmix.bayes.spec import (
     COMPONENT,
     FEATURE,
@@ -137,7 +143,7 @@ class PyMCGaussianMixture:
         overrides = None
         if start is not None:
             overrides = as_initial_point(_check_params(start, K, X.shape[1], kind, "start"))
-        with blas_single_thread(), model:
+        with blas_single_thread(), no_blas_warning(), model:
             point = pm.find_MAP(
                 start=overrides, progressbar=False, maxeval=50_000, options=_MAP_OPTIONS
             )

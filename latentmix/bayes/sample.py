@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 import numpy as np
 
 from latentmix.bayes.spec import VAR_NAMES
 
-__all__ = ["SAMPLERS", "blas_single_thread", "sample_model"]
+__all__ = ["SAMPLERS", "blas_single_thread", "no_blas_warning", "sample_model"]
 
 SAMPLERS = ("nutpie", "pymc")
 
@@ -30,6 +31,20 @@ def blas_single_thread():
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
+def no_blas_warning():
+    """Silence PyTensor's warning that its C backend links no BLAS.
+
+    Graph rewrites read PyTensor's BLAS flags and warn once per process. nutpie compiles with
+    numba, which does not use that backend, and ``find_map`` works on d x d matrices, where
+    BLAS makes no difference: the warning would only alarm. ``sampler="pymc"``, which does
+    suffer from it, is left to warn.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
         yield
 
 
@@ -78,9 +93,10 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
     kwargs = {}
     if initial_point is not None:
         kwargs = {"initial_points": dict(initial_point), "jitter_rvs": set()}
-    compiled = nutpie.compile_pymc_model(
-        model, backend="numba", var_names=list(VAR_NAMES), **kwargs
-    )
+    with no_blas_warning():
+        compiled = nutpie.compile_pymc_model(
+            model, backend="numba", var_names=list(VAR_NAMES), **kwargs
+        )
     return nutpie.sample(
         compiled,
         draws=draws,

@@ -291,8 +291,6 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         # Sampling problems are shown in the report's warning box (from diagnostics_), not
         # raised: a report of a bad run is still worth reading.
         warnings.simplefilter("ignore", SamplingWarning)
-        # PyTensor's C backend is not used for sampling (nutpie compiles with numba).
-        warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
         from latentmix.bayes.estimator import PyMCGaussianMixture
 
         posterior = PyMCGaussianMixture(K, covariance_type=kind, prior=prior)
