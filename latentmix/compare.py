@@ -772,25 +772,16 @@ def _with_intervals(table: ParameterTable, kind, wald, lap) -> ParameterTable:
             columns[label] = (result, interval_columns(result.names, kind))
     if not columns:
         return table
+    # The Wald spread is a standard error, the Laplace one the sd of its draws.
+    spread = {"wald": "se", "laplace": "sd"}
     entries = []
     for e in table.entries:
         extra = {}
-        if "wald" in columns:
-            result, where = columns["wald"]
+        for label, (result, where) in columns.items():
             c = where[(e.parameter, e.index)]
-            extra.update(
-                wald_lower=float(result.lower[c]),
-                wald_upper=float(result.upper[c]),
-                wald_se=float(result.standard_error[c]),
-            )
-        if "laplace" in columns:
-            result, where = columns["laplace"]
-            c = where[(e.parameter, e.index)]
-            extra.update(
-                laplace_lower=float(result.lower[c]),
-                laplace_upper=float(result.upper[c]),
-                laplace_sd=float(result.standard_error[c]),
-            )
+            extra[f"{label}_lower"] = float(result.lower[c])
+            extra[f"{label}_upper"] = float(result.upper[c])
+            extra[f"{label}_{spread[label]}"] = float(result.standard_error[c])
         entries.append(replace(e, **extra))
     return replace(table, entries=tuple(entries))
 

@@ -5,6 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_two_dimensional(X):
+    """``X`` with a 1-D array as one feature, or a ValueError unless it is then 2-D.
+
+    Works on anything with ``ndim``, ``shape`` and indexing (ndarray, memmap, dask array).
+    """
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features) or 1-D (one feature); got {X.ndim}-D "
+            f"with shape {X.shape}."
+        )
+    return X
+
+
 def check_data(X, *, n_components: int | None = None, n_features: int | None = None):
     """Return ``X`` as a finite float array of shape (n, d), or raise a clear ValueError.
 
@@ -28,13 +43,7 @@ def check_data(X, *, n_components: int | None = None, n_features: int | None = N
         raise ValueError(
             "X must be numeric; convert text columns or drop them before fitting."
         ) from None
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be 2-D (n_samples, n_features) or 1-D (one feature); got {X.ndim}-D "
-            f"with shape {X.shape}."
-        )
+    X = as_two_dimensional(X)
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"X is empty (shape {X.shape}); a mixture needs data.")
     bad = ~np.isfinite(X)

@@ -50,6 +50,7 @@ from latentmix.em.kernels import (
     single_threaded_blas,
 )
 from latentmix.params import MixtureParams
+from latentmix.validation import as_two_dimensional
 
 #: Starting points are drawn from at most this many rows (all rows when there are fewer).
 INIT_SAMPLE_ROWS = 100_000
@@ -81,13 +82,7 @@ def check_blocked_data(X, *, n_components: int | None = None):
     -------
     dask array or memmap of shape (n, d)
     """
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2:
-        raise ValueError(
-            f"X must be 2-D (n_samples, n_features) or 1-D (one feature); got {X.ndim}-D "
-            f"with shape {X.shape}."
-        )
+    X = as_two_dimensional(X)
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise ValueError(f"X must be real numbers; got dtype {X.dtype}.")
     n, d = X.shape
