@@ -147,27 +147,34 @@ class ConjugatePrior:
             X.mean(axis=0), np.cov(X, rowvar=False), n_components, covariance_type
         )
 
-    _FIELDS = ("weight_concentration", "mean", "mean_precision", "degrees_of_freedom", "scale")
+    #: The hyperparameter names, in the constructor's order.
+    HYPERPARAMETERS = (
+        "weight_concentration",
+        "mean",
+        "mean_precision",
+        "degrees_of_freedom",
+        "scale",
+    )
 
     def to_dict(self) -> dict:
         """The hyperparameters as plain lists and floats (JSON-ready; see :meth:`read`)."""
-        return {name: np.asarray(getattr(self, name)).tolist() for name in self._FIELDS}
+        return {name: np.asarray(getattr(self, name)).tolist() for name in self.HYPERPARAMETERS}
 
     @classmethod
     def from_dict(cls, values: dict) -> ConjugatePrior:
         """A prior from a mapping with exactly the five hyperparameter names."""
         names = set(values)
-        missing = [n for n in cls._FIELDS if n not in names]
-        unknown = sorted(names - set(cls._FIELDS))
+        missing = [n for n in cls.HYPERPARAMETERS if n not in names]
+        unknown = sorted(names - set(cls.HYPERPARAMETERS))
         if missing or unknown:
             raise ValueError(
                 "a prior needs exactly the keys "
-                + ", ".join(cls._FIELDS)
+                + ", ".join(cls.HYPERPARAMETERS)
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(unknown)}" if unknown else "")
                 + "."
             )
-        return cls(**{n: values[n] for n in cls._FIELDS})
+        return cls(**{n: values[n] for n in cls.HYPERPARAMETERS})
 
     @classmethod
     def read(cls, path) -> ConjugatePrior:

@@ -109,7 +109,7 @@ def test_prior_files_round_trip_and_bad_files_say_why(tmp_path):
     nested.write_text(json.dumps({"settings": {}, "prior": prior.to_dict()}))
     for path in (as_json, as_toml, nested):
         got = ConjugatePrior.read(path)
-        for name in ConjugatePrior._FIELDS:
+        for name in ConjugatePrior.HYPERPARAMETERS:
             np.testing.assert_array_equal(getattr(got, name), getattr(prior, name))
     bad = tmp_path / "bad.json"
     cases = [

@@ -465,82 +465,52 @@ def fit_em(
     DegenerateMixtureError
         If every run collapsed (MLE only).
     """
+    from latentmix.em.init import START_KINDS
     from latentmix.validation import check_random_state
 
     rng = check_random_state(random_state)
     with chunked.dask_scheduler(scheduler) as where:
-        return _fit_em(
-            X,
-            n_components,
-            covariance_type,
-            prior,
-            init,
-            n_init,
-            max_iter,
-            rng,
-            screen_factor,
-            screen_iter,
-            dict(
-                prior=prior,
-                tol=tol,
-                reg_covar=reg_covar,
-                keep_trajectory=keep_trajectory,
-                block_rows=block_rows,
-                scheduler=where,
-                data_moments=chunked.data_moments(X, block_rows, where),
-            ),
+        options = dict(
+            prior=prior,
+            tol=tol,
+            reg_covar=reg_covar,
+            keep_trajectory=keep_trajectory,
+            block_rows=block_rows,
+            scheduler=where,
+            data_moments=chunked.data_moments(X, block_rows, where),
         )
-
-
-def _fit_em(
-    X,
-    n_components,
-    covariance_type,
-    prior,
-    init,
-    n_init,
-    max_iter,
-    rng,
-    screen_factor,
-    screen_iter,
-    options,
-):
-    from latentmix.em.init import START_KINDS
-
-    reg_covar = options["reg_covar"]
-    keep_trajectory = options["keep_trajectory"]
-    if isinstance(init, MixtureParams):
-        runs = [run_em(X, init, max_iter=max_iter, **options)]
-    else:
-        n_candidates = max(1, screen_factor) * n_init
-        first = min(screen_iter, max_iter) if screen_factor > 1 else max_iter
-        candidates = []
-        # Starts come from a sample of rows (all rows when there are few).
-        X_init = chunked.init_rows(X, rng, scheduler=options["scheduler"])
-        for r in range(n_candidates):
-            start = initial_params(
-                X_init,
-                n_components,
-                covariance_type,
-                rng,
-                init,
-                prior,
-                reg_covar,
-                kind=START_KINDS[r % len(START_KINDS)],
+        if isinstance(init, MixtureParams):
+            runs = [run_em(X, init, max_iter=max_iter, **options)]
+        else:
+            n_candidates = max(1, screen_factor) * n_init
+            first = min(screen_iter, max_iter) if screen_factor > 1 else max_iter
+            candidates = []
+            # Starts come from a sample of rows (all rows when there are few).
+            X_init = chunked.init_rows(X, rng, scheduler=where)
+            for r in range(n_candidates):
+                start = initial_params(
+                    X_init,
+                    n_components,
+                    covariance_type,
+                    rng,
+                    init,
+                    prior,
+                    reg_covar,
+                    kind=START_KINDS[r % len(START_KINDS)],
+                )
+                candidates.append(run_em(X, start, max_iter=first, **options))
+            # Degenerate candidates rank last; ties keep the drawing order.
+            order = sorted(
+                range(n_candidates),
+                key=lambda i: (candidates[i].degenerate, -candidates[i].objective),
             )
-            candidates.append(run_em(X, start, max_iter=first, **options))
-        # Degenerate candidates rank last; ties keep the drawing order.
-        order = sorted(
-            range(n_candidates),
-            key=lambda i: (candidates[i].degenerate, -candidates[i].objective),
-        )
-        runs = []
-        for i in order[:n_init]:
-            run = candidates[i]
-            if not (run.degenerate or run.converged or run.n_iter >= max_iter):
-                rest = run_em(X, run.params, max_iter=max_iter - run.n_iter, **options)
-                run = _continue(run, rest)
-            runs.append(run)
+            runs = []
+            for i in order[:n_init]:
+                run = candidates[i]
+                if not (run.degenerate or run.converged or run.n_iter >= max_iter):
+                    rest = run_em(X, run.params, max_iter=max_iter - run.n_iter, **options)
+                    run = _continue(run, rest)
+                runs.append(run)
     good = [x for x in runs if not x.degenerate]
     if not good:
         example = runs[0].message.split(". ")[0]

@@ -1073,13 +1073,7 @@ def estimates_record(analysis: Analysis) -> dict:
             "n_init": s.n_init,
         },
         "command": analysis.command,
-        "prior": {
-            "weight_concentration": np.asarray(prior.weight_concentration).tolist(),
-            "mean": np.asarray(prior.mean).tolist(),
-            "mean_precision": float(prior.mean_precision),
-            "degrees_of_freedom": float(prior.degrees_of_freedom),
-            "scale": np.asarray(prior.scale).tolist(),
-        },
+        "prior": prior.to_dict(),
         "em": {
             name: {
                 "objective": model.objective_,

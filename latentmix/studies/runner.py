@@ -301,14 +301,7 @@ def _run_dask(task, config, todo, out, progress, scheduler, n_workers, processes
 def prior_key(prior) -> tuple:
     """A hashable fingerprint of a ConjugatePrior's values (for caching compiled models)."""
     return tuple(
-        np.asarray(getattr(prior, name), dtype=float).tobytes()
-        for name in (
-            "weight_concentration",
-            "mean",
-            "mean_precision",
-            "degrees_of_freedom",
-            "scale",
-        )
+        np.asarray(getattr(prior, name), dtype=float).tobytes() for name in prior.HYPERPARAMETERS
     )
 
 

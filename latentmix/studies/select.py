@@ -36,6 +36,7 @@ def select_task(config: dict, n: int, index: int) -> dict:
     """The study task for K = ``n`` (the runner's size slot holds K here)."""
     import arviz as az
 
+    from latentmix.bayes.diagnostics import SamplingWarning
     from latentmix.bayes.estimator import PyMCGaussianMixture
     from latentmix.compare import draw_log_likelihood, posterior_draws
     from latentmix.estimator import EMGaussianMixture
@@ -93,7 +94,7 @@ def select_task(config: dict, n: int, index: int) -> dict:
             "divergences": int(post.diagnostics_.n_divergent),
             # Only the sampler's own verdicts: library chatter is not a result.
             "warnings": sorted(
-                {str(w.message) for w in caught if w.category.__name__ == "SamplingWarning"}
+                {str(w.message) for w in caught if issubclass(w.category, SamplingWarning)}
             ),
         }
     except Exception as err:
