@@ -80,7 +80,8 @@ def stage_times(X, seed):
     from latentmix import EMGaussianMixture, relabel
     from latentmix.bayes.diagnostics import diagnose
     from latentmix.bayes.model import build_model
-    from latentmix.bayes.sample import as_initial_point, blas_single_thread
+    from latentmix.bayes.sample import as_initial_point
+    from latentmix.threads import single_threaded_blas
 
     times = {}
     t = time.perf_counter()
@@ -89,7 +90,7 @@ def stage_times(X, seed):
     t = time.perf_counter()
     model = build_model(X, K, "full", em.prior_)
     times["build_model_s"] = time.perf_counter() - t
-    with blas_single_thread():
+    with single_threaded_blas():
         t = time.perf_counter()
         compiled = nutpie.compile_pymc_model(
             model,
@@ -213,8 +214,8 @@ def main():
     args = parser.parse_args()
 
     from latentmix import EMGaussianMixture
-    from latentmix.bayes.sample import blas_single_thread
     from latentmix.datasets import load
+    from latentmix.threads import single_threaded_blas
 
     X = load("faithful").data
     results = {}
@@ -228,7 +229,7 @@ def main():
     if not args.skip_notebook:
         print("pymc notebook model ...", flush=True)
         reference = EMGaussianMixture(K, prior="default", random_state=args.seed).fit(X)
-        with blas_single_thread():
+        with single_threaded_blas():
             results["pymc-notebook"] = run_notebook(X, args.seed, reference.params_)
 
     stages = results["latentmix"]["stages"]

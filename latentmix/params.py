@@ -20,6 +20,10 @@ import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+#: The three parameter groups, in the order of :class:`MixtureParams`; the same names are the
+#: posterior's variables, the report's tables and the keys of ``estimates.json``.
+PARAMETER_NAMES = ("weights", "means", "covariances")
+
 
 class MixtureParams(NamedTuple):
     """Weights, means and covariances of a K-component mixture in d dimensions.
@@ -91,12 +95,15 @@ def covariances_shape(covariance_type: str, n_components: int, n_features: int) 
 def full_covariances(
     covariances, covariance_type: str, n_components: int, n_features: int
 ) -> np.ndarray:
-    """Expand covariances of any type to a (K, d, d) stack.
+    """Expand covariances of any type to (..., K, d, d) stacks.
+
+    Leading axes (draws, say) are kept: ``tied`` covariances of shape (..., d, d), ``diag``
+    of shape (..., K, d) and ``spherical`` of shape (..., K) all become (..., K, d, d).
 
     Parameters
     ----------
     covariances : ndarray
-        In the shape of ``covariance_type``.
+        In the shape of ``covariance_type``, with any leading axes.
     covariance_type : str
         One of ``full``, ``tied``, ``diag``, ``spherical``.
     n_components, n_features : int
@@ -104,18 +111,99 @@ def full_covariances(
 
     Returns
     -------
-    ndarray of shape (K, d, d)
+    ndarray of shape (..., K, d, d)
+        A new array (never a view of ``covariances``).
     """
     covariances = np.asarray(covariances, dtype=float)
     check_covariance_type(covariance_type)
+    K, d = n_components, n_features
     if covariance_type == "full":
         return covariances.copy()
     if covariance_type == "tied":
-        return np.broadcast_to(covariances, (n_components, n_features, n_features)).copy()
-    eye = np.eye(n_features)
-    if covariance_type == "diag":
-        return covariances[:, :, None] * eye
-    return covariances[:, None, None] * eye
+        lead = covariances.shape[:-2]
+        return np.broadcast_to(covariances[..., None, :, :], (*lead, K, d, d)).copy()
+    variances = covariances if covariance_type == "diag" else covariances[..., None]
+    lead = variances.shape[:-2]
+    return np.broadcast_to(variances, (*lead, K, d))[..., None] * np.eye(d)
+
+
+def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+    """Free parameters of a mixture: K - 1 weights, K d means and the covariances."""
+    K, d = n_components, n_features
+    cov = {
+        "full": K * d * (d + 1) // 2,
+        "tied": d * (d + 1) // 2,
+        "diag": K * d,
+        "spherical": K,
+    }[check_covariance_type(covariance_type)]
+    return K - 1 + K * d + cov
+
+
+def check_params(
+    params,
+    *,
+    n_components: int | None = None,
+    n_features: int | None = None,
+    covariance_type: str | None = None,
+    what: str = "params",
+) -> MixtureParams:
+    """Return ``params`` with float arrays, or raise a ValueError naming ``what`` and the fix.
+
+    Checks the type, the covariance type, the shapes, finiteness, that the weights are
+    positive and sum to one, and that every covariance is positive definite.
+
+    Parameters
+    ----------
+    params : MixtureParams
+    n_components, n_features : int, optional
+        K and d the parameters must have (default: their own).
+    covariance_type : str, optional
+        The covariance type they must have (default: their own).
+    what : str
+        How the error messages name the parameters (``"init"``, ``"reference"`` ...).
+
+    Returns
+    -------
+    MixtureParams
+    """
+    if not isinstance(params, MixtureParams):
+        raise ValueError(
+            f"{what} must be a MixtureParams (for example EMGaussianMixture(...).params_); got "
+            f"{type(params).__name__}."
+        )
+    covariance_type = check_covariance_type(covariance_type or params.covariance_type)
+    if params.covariance_type != covariance_type:
+        raise ValueError(
+            f"{what} has covariance_type {params.covariance_type!r} but the model is "
+            f"{covariance_type!r}."
+        )
+    arrays = [np.asarray(a, dtype=float) for a in params[:3]]
+    if arrays[1].ndim != 2:
+        raise ValueError(f"{what}.means must be 2-D (K, d); got shape {arrays[1].shape}.")
+    K = arrays[1].shape[0] if n_components is None else n_components
+    d = arrays[1].shape[1] if n_features is None else n_features
+    expected = ((K,), (K, d), covariances_shape(covariance_type, K, d))
+    for name, value, shape in zip(PARAMETER_NAMES, arrays, expected, strict=True):
+        if value.shape != shape:
+            raise ValueError(f"{what}.{name} has shape {value.shape}; expected {shape}.")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{what}.{name} has NaN or infinite entries; pass finite values.")
+    weights, means, covariances = arrays
+    if np.any(weights <= 0) or abs(weights.sum() - 1.0) > 1e-8:
+        raise ValueError(
+            f"{what}.weights must be positive and sum to 1; got {weights} (sum "
+            f"{weights.sum():.10g}). Divide by their sum if they are proportions."
+        )
+    full = full_covariances(covariances, covariance_type, K, d)
+    for k, cov in enumerate(full):
+        try:
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"{what}.covariances of component {k} is not positive definite; every "
+                "covariance must be symmetric with positive eigenvalues."
+            ) from None
+    return MixtureParams(weights, means, covariances, covariance_type)
 
 
 def sample_mixture(params: MixtureParams, n_samples: int, random_state=None):

@@ -14,8 +14,8 @@ from pytensor.gradient import jacobian
 from scipy import stats
 
 from latentmix.bayes.distributions import CholeskyCovariance, InverseWishart, invwishart_rvs
-from latentmix.bayes.sample import blas_single_thread
 from latentmix.priors import log_invwishart
+from latentmix.threads import single_threaded_blas
 
 
 def _random_scale(rng, d):
@@ -97,13 +97,13 @@ def test_random_draws_match_scipy_moments():
     assert np.abs(z_var).max() < 4
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_nuts_on_the_prior_alone_reproduces_scipy_moments():
     # NUTS samples the unconstrained Cholesky coordinates, so its draws of the matrix
     # follow the inverse-Wishart only if the log-Jacobian of the transform is right.
     d, nu = 2, 12.0
     scale = np.array([[2.0, 0.6], [0.6, 1.0]])
-    with blas_single_thread(), pm.Model():
+    with single_threaded_blas(), pm.Model():
         InverseWishart("cov", nu=nu, scale=scale)
         idata = pm.sample(
             draws=3000,

@@ -9,12 +9,12 @@ import pytest
 
 from latentmix import ConjugatePrior, EMGaussianMixture, MixtureParams, PyMCGaussianMixture
 from latentmix.bayes.model import build_model, params_to_point
-from latentmix.bayes.sample import blas_single_thread
 from latentmix.bayes.spec import covariance_dims
 from latentmix.datasets import load, synthetic_3d
 from latentmix.em.estep import log_likelihood
 from latentmix.params import COVARIANCE_TYPES
 from latentmix.priors import log_prior
+from latentmix.threads import single_threaded_blas
 
 DATASETS = {
     "faithful": (load("faithful").data, 2),
@@ -45,19 +45,19 @@ def _assert_params_close(actual: MixtureParams, expected: MixtureParams, rtol):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max(), err_msg=name)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_logp_without_jacobian_is_the_em_objective(em_fits, name, kind):
     X, K = DATASETS[name]
     em_map, _ = em_fits[name, kind]
     model = build_model(X, K, kind, em_map.prior_)
-    with blas_single_thread():
+    with single_threaded_blas():
         logp = model.compile_logp(jacobian=False)(params_to_point(model, em_map.params_))
     np.testing.assert_allclose(logp, em_map.objective_, rtol=1e-8)
     np.testing.assert_allclose(logp, em_map.log_likelihood_ + em_map.log_prior_, rtol=1e-8)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @pytest.mark.parametrize(("name", "kind"), CASES)
 def test_find_map_from_the_mle_arrives_at_the_em_map(em_fits, name, kind):
     X, K = DATASETS[name]
@@ -74,7 +74,7 @@ def test_find_map_from_the_mle_arrives_at_the_em_map(em_fits, name, kind):
     assert found_objective >= em_map.objective_ - 1e-8 * abs(em_map.objective_)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_find_map_from_a_jittered_map_in_one_dimension():
     X = load("galaxies").data
     em_map = EMGaussianMixture(3, prior="default", random_state=0).fit(X)
@@ -172,7 +172,7 @@ def test_start_and_points_are_checked():
         params_to_point(model, three)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 @pytest.mark.parametrize("kind", COVARIANCE_TYPES)
 def test_prior_predictive_draws_have_the_model_shapes(kind):
     import pymc as pm

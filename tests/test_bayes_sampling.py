@@ -48,7 +48,7 @@ def fitted(data):
     return _fit_recording(gm, data, draws=300, tune=300, chains=2, random_seed=0)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_idata_groups_dims_and_reference(fitted, data):
     gm, _ = fitted
     idata = gm.idata_
@@ -74,7 +74,7 @@ def test_idata_groups_dims_and_reference(fitted, data):
     np.testing.assert_array_equal(gm.reference_.means, ref["means"].values)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_posterior_recovers_the_truth(fitted):
     gm, _ = fitted
     post = gm.idata_.posterior
@@ -99,7 +99,7 @@ def test_posterior_recovers_the_truth(fitted):
         assert np.all((low < true) & (true < high)), (name, low, true, high)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_problems_are_warned_exactly_when_found(fitted):
     gm, sampling_warnings = fitted
     diagnostics = gm.diagnostics_
@@ -112,7 +112,7 @@ def test_problems_are_warned_exactly_when_found(fitted):
     assert (diagnostics.n_chains, diagnostics.n_draws) == (2, 300)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_posterior_mean_and_map_agree_roughly(fitted):
     gm, _ = fitted
     sd = gm.idata_.posterior["means"].std(("chain", "draw")).values
@@ -120,7 +120,7 @@ def test_posterior_mean_and_map_agree_roughly(fitted):
     assert gm.posterior_mean_.weights.sum() == pytest.approx(1.0)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_stephens_agrees_with_assignment_on_separated_clusters(fitted):
     gm, _ = fitted
     again = relabel(gm.idata_, gm.reference_, method="stephens")
@@ -130,7 +130,7 @@ def test_stephens_agrees_with_assignment_on_separated_clusters(fitted):
     assert again.posterior.attrs["relabel_method"] == "stephens"
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_idata_round_trips_through_netcdf(fitted, tmp_path):
     gm, _ = fitted
     path = tmp_path / "posterior.nc"
@@ -142,7 +142,7 @@ def test_idata_round_trips_through_netcdf(fitted, tmp_path):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_pymc_sampler_with_a_given_reference(data):
     X = data[:120]
     reference = EMGaussianMixture(

@@ -68,7 +68,7 @@ def test_unwritable_out_and_unknown_data(tmp_path, capsys):
     assert hidden(tmp_path) == []
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     import arviz as az
 

@@ -179,7 +179,7 @@ def test_truth_files_and_errors(tmp_path):
         C.load_truth(str(bad))
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_data_model_swaps_the_observed_data():
     import pymc as pm
 
@@ -205,7 +205,7 @@ def test_data_model_swaps_the_observed_data():
     np.testing.assert_allclose(after, fresh.compile_logp()(point), rtol=1e-12)
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_coverage_posterior_arm_runs_on_one_compiled_model(tmp_path):
     # A 1-D diag truth: the cheapest model to compile; the code path is the same for all.
     from latentmix.params import MixtureParams

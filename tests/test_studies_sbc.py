@@ -53,7 +53,7 @@ def test_exact_posterior_passes_and_the_one_sided_prior_change_fails(tmp_path):
     assert "FAILED" in (tmp_path / "True" / "report.md").read_text()
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_nuts_sbc_smoke_run_gives_valid_ranks(tmp_path, capsys):
     out = tmp_path / "sbc"
     argv = [

@@ -59,7 +59,7 @@ def test_selection_table_differences_and_failures(tmp_path):
     assert "Best K: BIC 2, ICL 2, LOO 2" in text and "sampler crashed" in text
 
 
-@pytest.mark.slow
+@pytest.mark.compiles
 def test_select_command_on_galaxies_runs_em_and_loo(tmp_path):
     out = tmp_path / "sel"
     argv = [

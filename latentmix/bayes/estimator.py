@@ -9,7 +9,6 @@ from latentmix.bayes.relabel import RELABEL_METHODS, relabel
 from latentmix.bayes.sample import (
     SAMPLERS,
     as_initial_point,
-    blas_single_thread,
     no_blas_warning,
     sample_model,
 )
@@ -22,6 +21,7 @@ from latentmix.bayes.spec import (
     resolve_prior,
 )
 from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
+from latentmix.threads import single_threaded_blas
 from latentmix.validation import check_data, check_n_components
 
 __all__ = ["PyMCGaussianMixture"]
@@ -143,7 +143,7 @@ class PyMCGaussianMixture:
         overrides = None
         if start is not None:
             overrides = as_initial_point(_check_params(start, K, X.shape[1], kind, "start"))
-        with blas_single_thread(), no_blas_warning(), model:
+        with single_threaded_blas(), no_blas_warning(), model:
             point = pm.find_MAP(
                 start=overrides, progressbar=False, maxeval=50_000, options=_MAP_OPTIONS
             )

@@ -14,24 +14,11 @@ import warnings
 import numpy as np
 
 from latentmix.bayes.spec import VAR_NAMES
+from latentmix.threads import single_threaded_blas
 
-__all__ = ["SAMPLERS", "blas_single_thread", "no_blas_warning", "sample_model"]
+__all__ = ["SAMPLERS", "no_blas_warning", "sample_model"]
 
 SAMPLERS = ("nutpie", "pymc")
-
-
-@contextlib.contextmanager
-def blas_single_thread():
-    """Limit BLAS/LAPACK to one thread inside the block.
-
-    The model's linear algebra is on d x d matrices. A multi-threaded OpenBLAS spends
-    milliseconds waking threads for each such call (and far more when other processes keep
-    the cores busy), against microseconds for the work; chains already run in parallel.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @contextlib.contextmanager
@@ -81,7 +68,7 @@ def sample_model(
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}.")
     seed = None if random_seed is None else int(random_seed)
-    with blas_single_thread():
+    with single_threaded_blas():
         if sampler == "nutpie":
             return _sample_nutpie(model, draws, tune, chains, seed, initial_point)
         return _sample_pymc(model, draws, tune, chains, seed, initial_point)

@@ -47,9 +47,9 @@ from latentmix.em.kernels import (
     make_plan,
     moments_over_blocks,
     moments_to_stats,
-    single_threaded_blas,
 )
 from latentmix.params import MixtureParams
+from latentmix.threads import single_threaded_blas
 from latentmix.validation import as_two_dimensional
 
 #: Starting points are drawn from at most this many rows (all rows when there are fewer).

@@ -35,18 +35,16 @@ Blocks of 8192 rows keep the ``(K d, b)`` and ``(d(d+1)/2 + d + 1, b)`` temporar
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from latentmix.em.estep import precision_cholesky
 from latentmix.params import MixtureParams
+from latentmix.threads import n_threads as available_threads
+from latentmix.threads import single_threaded_blas
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -306,7 +304,7 @@ def moments_over_blocks(
     def one(start):
         return Moments(*block_moments(X[start : start + block_rows], plan))
 
-    workers = _n_threads() if n_threads is None else max(int(n_threads), 1)
+    workers = available_threads() if n_threads is None else max(int(n_threads), 1)
     with single_threaded_blas():
         parts = map(one, starts) if workers == 1 else _pool(workers).map(one, starts)
         return functools.reduce(add_moments, parts)
@@ -315,44 +313,12 @@ def moments_over_blocks(
 # --- threads ------------------------------------------------------------------------------------
 
 _POOLS: dict = {}
-_BLAS_LOCK = threading.Lock()
-_BLAS_STATE: dict = {"controller": None, "limiter": None, "depth": 0}
-
-
-def _n_threads() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _pool(workers: int) -> ThreadPoolExecutor:
     if workers not in _POOLS:
         _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="latentmix-em")
     return _POOLS[workers]
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Hold BLAS to one thread inside the block loop (restored afterwards).
-
-    The BLAS thread count is process-wide, so concurrent fits (say, in a thread pool) share
-    one limit: the first to enter sets it and the last to leave restores it.
-    """
-    with _BLAS_LOCK:
-        if _BLAS_STATE["depth"] == 0:
-            if _BLAS_STATE["controller"] is None:
-                _BLAS_STATE["controller"] = ThreadpoolController()
-            _BLAS_STATE["limiter"] = _BLAS_STATE["controller"].limit(limits=1, user_api="blas")
-        _BLAS_STATE["depth"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS_STATE["depth"] -= 1
-            if _BLAS_STATE["depth"] == 0:
-                _BLAS_STATE["limiter"].restore_original_limits()
-                _BLAS_STATE["limiter"] = None
 
 
 @functools.cache

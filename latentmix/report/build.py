@@ -476,13 +476,13 @@ def make_report(source, out, settings: ReportSettings, *, command="", quiet=Fals
     quiet : bool
         No progress on stderr.
     """
-    from latentmix.bayes.sample import blas_single_thread
+    from latentmix.threads import single_threaded_blas
 
     progress = Progress(quiet)
     out = Path(out)
     # Every matrix here is d x d: a multi-threaded BLAS only adds thread wake-ups (which cost
     # seconds over an EM fit on a busy machine).
-    with staging_directory(out) as tmp, blas_single_thread():
+    with staging_directory(out) as tmp, single_threaded_blas():
         analysis = analyse(source, settings, progress=progress, command=command)
         write_files(analysis, tmp, progress=progress)
     progress(f"report written to {out}")
