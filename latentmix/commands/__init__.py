@@ -1,4 +1,16 @@
-"""Sub-commands of the ``latentmix`` command line."""
+"""Sub-commands of the ``latentmix`` command line.
+
+Every command spells a shared option the same way through the ``add_*`` helpers below
+(``DATA``, ``--columns``, ``-k/--components``, ``--covariance``, ``--prior``, ``--seed``,
+``--out``, ``--quiet``), so that one idea has one flag across ``fit``, ``report``, ``teach``
+and ``study``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from latentmix.params import COVARIANCE_TYPES
 
 
 def parse_prior(text: str):
@@ -8,3 +20,71 @@ def parse_prior(text: str):
     from latentmix.priors import ConjugatePrior
 
     return ConjugatePrior.read(text)
+
+
+def component_counts(text: str) -> list[int]:
+    """``-k`` for commands that take several K: ``1..6`` (a range) or ``1,2,3`` (a list)."""
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split(".."))
+            counts = list(range(lo, hi + 1))
+        else:
+            counts = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"-k takes a range such as 1..6 or a list such as 1,2,3; got {text!r}"
+        ) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"-k needs component counts >= 1; got {text!r}")
+    return counts
+
+
+def add_data(parser) -> None:
+    """``DATA`` (a CSV path or a built-in data set) and ``--columns``."""
+    parser.add_argument("data", metavar="DATA", help="CSV path or built-in data set name")
+    parser.add_argument(
+        "--columns", default=None, help="comma-separated columns to use (default: all)"
+    )
+
+
+def add_components(parser, *, several: bool = False, default=None) -> None:
+    """``-k/--components``: one K, or with ``several`` a range or list of K."""
+    if several:
+        parser.add_argument(
+            "-k", "--components", type=component_counts, metavar="K",
+            default=default, required=default is None,
+            help="component counts: a range such as 1..6 or a list such as 1,2,3",
+        )  # fmt: skip
+    else:
+        parser.add_argument(
+            "-k", "--components", type=int, metavar="K",
+            default=default, required=default is None, help="number of components",
+        )  # fmt: skip
+
+
+def add_covariance(parser, default: str = "full") -> None:
+    """``--covariance`` (one of the covariance types)."""
+    parser.add_argument(
+        "--covariance", choices=COVARIANCE_TYPES, default=default,
+        help=f"covariance type (default: {default})",
+    )  # fmt: skip
+
+
+def add_prior(parser, default: str, help: str) -> None:
+    """``--prior none|default|FILE`` (parse it with :func:`parse_prior`)."""
+    parser.add_argument("--prior", default=default, metavar="none|default|FILE", help=help)
+
+
+def add_seed(parser, help: str = "seed of every random choice (0)") -> None:
+    """``--seed`` (an int, default 0)."""
+    parser.add_argument("--seed", type=int, default=0, help=help)
+
+
+def add_out(parser, *, required: bool, help: str) -> None:
+    """``--out DIR`` (written by :mod:`latentmix.output`, which refuses foreign paths)."""
+    parser.add_argument("--out", default=None, required=required, metavar="DIR", help=help)
+
+
+def add_quiet(parser) -> None:
+    """``--quiet`` (no progress lines on stderr)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
