@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "EMGaussianMixture": "latentmix.estimator",
     "PyMCGaussianMixture": "latentmix.bayes.estimator",
-    "compare": "latentmix.comparison",
+    "compare": "latentmix.compare",  # latentmix.comparison once the split lands
     "relabel": "latentmix.bayes.relabel",
 }
 
