@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "EMGaussianMixture": "latentmix.estimator",
     "PyMCGaussianMixture": "latentmix.bayes.estimator",
-    "compare": "latentmix.compare",  # latentmix.comparison once the split lands
+    "compare": "latentmix.comparison",
     "relabel": "latentmix.bayes.relabel",
 }
 

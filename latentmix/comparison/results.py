@@ -1,0 +1,330 @@
+"""What :func:`latentmix.comparison.compare` returns: frozen dataclasses with JSON-ready views.
+
+Components are 0-based in every array and index here (``Entry.index``, the membership
+arrays, ``Comparison.mle_order``); only ``Entry.label``, text for people, counts them from 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from latentmix.jsonio import to_jsonable
+from latentmix.params import MixtureParams
+
+#: The interval :func:`~latentmix.comparison.compare` puts around every entry.
+INTERVAL_TYPE = "equal-tailed"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One scalar parameter: the point estimates and the posterior summary of it.
+
+    ``parameter`` and ``index`` (0-based into that parameter's array) say which scalar it is;
+    ``column`` is its position in the natural-scale vector of the Wald and Laplace intervals
+    (:mod:`latentmix.em.uncertainty`), so ``comparison.laplace.draws[:, entry.column]`` are
+    its Laplace draws. ``label`` is display text only (components and features counted from
+    1, features by name). ``mle``/``truth`` are None when not given. ``quantile_*`` is the
+    fraction of posterior draws below the value (ties count half). ``wald_*`` is the Wald
+    interval of the MLE (MLE +- z * standard error, delta method) and ``laplace_*`` the
+    equal-tailed interval of the Laplace approximation around the MAP, both at the posterior
+    interval's level; None when not available (no MLE, no prior, or an information matrix
+    that is not positive definite).
+    """
+
+    parameter: str
+    index: tuple[int, ...]
+    column: int
+    label: str
+    mle: float | None
+    map: float
+    mean: float
+    median: float
+    sd: float
+    lower: float
+    upper: float
+    quantile_mle: float | None
+    quantile_map: float
+    mle_outside: bool | None
+    map_outside: bool
+    truth: float | None = None
+    quantile_truth: float | None = None
+    truth_outside: bool | None = None
+    r_hat: float = float("nan")
+    ess_bulk: float = float("nan")
+    ess_tail: float = float("nan")
+    wald_lower: float | None = None
+    wald_upper: float | None = None
+    wald_se: float | None = None
+    laplace_lower: float | None = None
+    laplace_upper: float | None = None
+    laplace_sd: float | None = None
+
+
+@dataclass(frozen=True)
+class IntervalAgreement:
+    """How one approximate interval compares with the posterior interval over some entries.
+
+    Attributes
+    ----------
+    source : {"wald", "laplace"}
+        Wald interval of the MLE, or Laplace interval of the MAP.
+    parameter : str
+        A parameter group, or ``"all"``.
+    n_entries : int
+        Entries with both intervals.
+    width_ratio_median, width_ratio_min, width_ratio_max : float
+        Width of the approximate interval over the width of the posterior interval.
+    n_within_posterior : int
+        Entries where the posterior interval contains the approximate one.
+    n_covers_posterior : int
+        Entries where the approximate interval contains the posterior one.
+    max_endpoint_shift : float
+        Largest distance between corresponding endpoints, in posterior sds.
+    """
+
+    source: str
+    parameter: str
+    n_entries: int
+    width_ratio_median: float
+    width_ratio_min: float
+    width_ratio_max: float
+    n_within_posterior: int
+    n_covers_posterior: int
+    max_endpoint_shift: float
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """The entries of one parameter group.
+
+    Attributes
+    ----------
+    parameter : {"weights", "means", "covariances"}
+    entries : tuple of Entry
+        One per free scalar (one triangle of a symmetric matrix), in the order of the
+        natural-scale vector.
+    level : float
+        Probability of the equal-tailed interval.
+    """
+
+    parameter: str
+    entries: tuple[Entry, ...]
+    level: float = 0.95
+
+    @property
+    def n_outside(self) -> dict:
+        """How many entries each point estimate has outside the interval."""
+        return {
+            "mle": sum(bool(e.mle_outside) for e in self.entries),
+            "map": sum(bool(e.map_outside) for e in self.entries),
+        }
+
+    def to_records(self) -> list[dict]:
+        """The entries as a list of plain dicts (JSON-ready)."""
+        return [to_jsonable(asdict(e)) for e in self.entries]
+
+    def to_dataframe(self):
+        """The table as a pandas DataFrame indexed by label."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_records()).set_index("label")
+
+
+@dataclass(frozen=True)
+class PredictiveRow:
+    r"""Log predictive density of one estimate (sums over points, natural log).
+
+    Attributes
+    ----------
+    estimate : {"MLE", "MAP", "posterior"}
+    in_sample : float
+        Plug-in log-likelihood of the training data (MLE, MAP); for the posterior the log
+        pointwise predictive density :math:`\sum_i \log \overline{p(x_i \mid \theta_s)}`.
+    out_of_sample : float
+        Estimate of the expected log density of new data: in-sample minus the number of
+        free parameters (-AIC/2) for MLE and MAP, PSIS-LOO ``elpd_loo`` for the posterior.
+    out_of_sample_se : float or None
+        Standard error of the PSIS-LOO estimate.
+    out_of_sample_estimator : {"-AIC/2", "PSIS-LOO"}
+        How ``out_of_sample`` was estimated.
+    held_out : float or None
+        Log density of the held-out points (same formulas as ``in_sample``).
+    """
+
+    estimate: str
+    in_sample: float
+    out_of_sample: float
+    out_of_sample_se: float | None
+    out_of_sample_estimator: str
+    held_out: float | None = None
+
+
+@dataclass(frozen=True)
+class PredictiveComparison:
+    """Plug-in MLE and MAP against the posterior predictive.
+
+    Attributes
+    ----------
+    rows : tuple of PredictiveRow
+    n_train, n_test : int
+    n_parameters : int
+        Free parameters of the mixture (used by the -AIC/2 estimates).
+    p_loo : float
+        Effective number of parameters from PSIS-LOO.
+    pareto_k_bad : int
+        Points with Pareto k above :data:`~latentmix.comparison.PARETO_K_MAX`, where PSIS-LOO
+        is unreliable.
+    pareto_k_max : float
+        The largest Pareto k.
+    """
+
+    rows: tuple[PredictiveRow, ...]
+    n_train: int
+    n_test: int
+    n_parameters: int
+    p_loo: float
+    pareto_k_bad: int
+    pareto_k_max: float
+
+    def row(self, estimate: str) -> PredictiveRow | None:
+        """The row of one estimate, or None."""
+        return next((r for r in self.rows if r.estimate == estimate), None)
+
+
+@dataclass(frozen=True)
+class MembershipComparison:
+    r"""EM responsibilities against posterior membership probabilities.
+
+    Attributes
+    ----------
+    responsibilities_map : ndarray of shape (n, K)
+        EM responsibilities at the MAP.
+    responsibilities_mle : ndarray of shape (n, K) or None
+        At the MLE, components in MAP order.
+    posterior_mean : ndarray of shape (n, K)
+        Posterior mean over draws of :math:`p(z_i = k \mid x_i, \theta_s)`.
+    posterior_sd : ndarray of shape (n, K)
+        Its standard deviation over draws: how uncertain the membership itself is.
+    disagreement : ndarray of shape (n,)
+        Total variation distance between the MAP responsibilities and the posterior mean
+        membership, :math:`\tfrac12 \sum_k |r_{ik} - \bar p_{ik}|`, in [0, 1].
+    top : ndarray of int
+        Indices (0-based rows of X) of the points with the largest disagreement, largest
+        first.
+    n_label_changes : int
+        Points whose most probable component differs between MAP and posterior.
+    """
+
+    responsibilities_map: np.ndarray
+    responsibilities_mle: np.ndarray | None
+    posterior_mean: np.ndarray
+    posterior_sd: np.ndarray
+    disagreement: np.ndarray
+    top: np.ndarray
+    n_label_changes: int
+
+    def to_dict(self, X=None, feature_names=None) -> dict:
+        """The top disagreements as JSON-ready records (with the data rows if given)."""
+        records = []
+        for i in self.top:
+            rec = {
+                "row": int(i),
+                "disagreement": float(self.disagreement[i]),
+                "responsibilities_map": self.responsibilities_map[i].tolist(),
+                "posterior_mean": self.posterior_mean[i].tolist(),
+                "posterior_sd": self.posterior_sd[i].tolist(),
+            }
+            if self.responsibilities_mle is not None:
+                rec["responsibilities_mle"] = self.responsibilities_mle[i].tolist()
+            if X is not None:
+                names = feature_names or [f"x{j + 1}" for j in range(X.shape[1])]
+                rec["x"] = dict(zip(names, map(float, X[i]), strict=True))
+            records.append(rec)
+        return {
+            "n_label_changes": int(self.n_label_changes),
+            "mean_disagreement": float(self.disagreement.mean()),
+            "max_disagreement": float(self.disagreement.max()),
+            "top": records,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything :func:`~latentmix.comparison.compare` finds.
+
+    Attributes
+    ----------
+    tables : dict of str to ParameterTable
+        Keyed ``weights``, ``means``, ``covariances``.
+    predictive : PredictiveComparison
+    membership : MembershipComparison
+    covariance_type : str
+    feature_names : tuple of str
+    mle, map, truth : MixtureParams or None
+        The point estimates, components in MAP order.
+    level : float
+        Probability of every interval (posterior, Wald, Laplace).
+    mle_order : tuple of int or None
+        The permutation that put the MLE's components in MAP order (0-based).
+    wald : latentmix.em.uncertainty.Intervals or None
+        Wald intervals of the MLE (components in MAP order), at ``level``.
+    laplace : latentmix.em.uncertainty.Intervals or None
+        The Laplace approximation around the MAP, with its draws, at ``level``.
+    agreement : tuple of IntervalAgreement
+        Per source, per group and over all entries.
+    warnings : tuple of str
+        Why an interval source is missing (for the report's warning box).
+    """
+
+    tables: dict
+    predictive: PredictiveComparison
+    membership: MembershipComparison
+    covariance_type: str
+    feature_names: tuple
+    map: MixtureParams
+    mle: MixtureParams | None = None
+    truth: MixtureParams | None = None
+    level: float = 0.95
+    mle_order: tuple | None = field(default=None)
+    wald: object = None
+    laplace: object = None
+    agreement: tuple = ()
+    warnings: tuple = ()
+
+    def agreement_row(self, source: str, parameter: str = "all") -> IntervalAgreement | None:
+        """The agreement row of one interval source and group, or None."""
+        return next(
+            (a for a in self.agreement if a.source == source and a.parameter == parameter), None
+        )
+
+    def to_dict(self, X=None) -> dict:
+        """A JSON-ready dict of the whole comparison."""
+        return {
+            "level": self.level,
+            "interval_type": INTERVAL_TYPE,
+            "covariance_type": self.covariance_type,
+            "feature_names": list(self.feature_names),
+            "estimates": {
+                name: params_dict(p)
+                for name, p in (("mle", self.mle), ("map", self.map), ("truth", self.truth))
+                if p is not None
+            },
+            "mle_order": None if self.mle_order is None else list(self.mle_order),
+            "tables": {k: t.to_records() for k, t in self.tables.items()},
+            "interval_agreement": [to_jsonable(asdict(a)) for a in self.agreement],
+            "warnings": list(self.warnings),
+            "predictive": to_jsonable(asdict(self.predictive)),
+            "membership": self.membership.to_dict(X, list(self.feature_names)),
+        }
+
+
+def params_dict(params: MixtureParams) -> dict:
+    """A MixtureParams as plain lists, with its covariance type."""
+    return {
+        "weights": np.asarray(params.weights).tolist(),
+        "means": np.asarray(params.means).tolist(),
+        "covariances": np.asarray(params.covariances).tolist(),
+        "covariance_type": params.covariance_type,
+    }

@@ -1,0 +1,186 @@
+"""Parameter tables: every free scalar with its point estimates and posterior summary.
+
+Entries are identified by ``(group, index)``, the 0-based index into the group's array, and
+carry their column in the natural-scale vector of :mod:`latentmix.em.uncertainty`; the
+label is made from them for display and never read back.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from latentmix.comparison.results import Entry, ParameterTable
+from latentmix.params import PARAMETER_NAMES, MixtureParams
+
+
+def entry_indices(covariance_type: str, n_components: int, n_features: int) -> list[tuple]:
+    """``(group, index)`` of every free scalar, in the order of the natural-scale vector.
+
+    The order of :func:`latentmix.em.uncertainty.parameter_names`: the K weights, the K x d
+    means, then the covariance entries (one triangle, i <= j, of a symmetric matrix), so the
+    position of an entry in this list is its column in the Wald and Laplace intervals.
+
+    Returns
+    -------
+    list of (str, tuple of int)
+    """
+    K, d = n_components, n_features
+    out = [("weights", (k,)) for k in range(K)]
+    out += [("means", (k, j)) for k in range(K) for j in range(d)]
+    cov = {
+        "full": [(k, i, j) for k in range(K) for i in range(d) for j in range(i, d)],
+        "tied": [(i, j) for i in range(d) for j in range(i, d)],
+        "diag": [(k, j) for k in range(K) for j in range(d)],
+        "spherical": [(k,) for k in range(K)],
+    }[covariance_type]
+    return out + [("covariances", index) for index in cov]
+
+
+def entry_label(group: str, covariance_type: str, index: tuple, names) -> str:
+    """Display text of an entry: components counted from 1, features by name."""
+    if group == "weights":
+        return f"weights[{index[0] + 1}]"
+    if group == "means":
+        return f"means[{index[0] + 1}, {names[index[1]]}]"
+    if covariance_type == "full":
+        k, i, j = index
+        return f"covariances[{k + 1}, {names[i]}, {names[j]}]"
+    if covariance_type == "tied":
+        return f"covariances[{names[index[0]]}, {names[index[1]]}]"
+    if covariance_type == "diag":
+        return f"covariances[{index[0] + 1}, {names[index[1]]}]"
+    return f"covariances[{index[0] + 1}]"
+
+
+def quantile(samples, value) -> float:
+    """Posterior quantile of a value: fraction of draws below it, ties counted half."""
+    return float(np.mean(samples < value) + 0.5 * np.mean(samples == value))
+
+
+def in_type(params: MixtureParams, covariance_type: str) -> tuple:
+    """Weights, means and covariances in the shape of ``covariance_type``.
+
+    A truth of another covariance type is converted where that is exact: any type's
+    variances to ``diag``; to ``tied`` or ``spherical`` only when the covariances are equal
+    or isotropic. Otherwise the covariances are None (no true value to show).
+    """
+    if params.covariance_type == covariance_type:
+        return params[:3]
+    full = params.full_covariances()
+    d = params.n_features
+    variances = np.diagonal(full, axis1=1, axis2=2)
+    cov = None
+    if covariance_type == "full":
+        cov = full
+    elif covariance_type == "diag":
+        cov = variances.copy()
+    elif covariance_type == "tied" and np.allclose(full, full[0]):
+        cov = full[0]
+    elif covariance_type == "spherical" and np.allclose(full, variances[:, :1, None] * np.eye(d)):
+        cov = variances[:, 0].copy()
+    return params.weights, params.means, cov
+
+
+def entry_diagnostics(idata) -> dict:
+    """R-hat and ESS of every entry from ArviZ (on the draws as given, i.e. relabelled).
+
+    Returns
+    -------
+    dict
+        ``{"r_hat" | "ess_bulk" | "ess_tail": {group: ndarray in the group's shape}}``;
+        empty when there are too few draws to estimate them.
+    """
+    import arviz as az
+
+    post = idata.posterior
+    if post.sizes.get("chain", 1) < 2 and post.sizes.get("draw", 0) < 8:
+        return {}
+    names = list(PARAMETER_NAMES)
+    out = {}
+    with warnings.catch_warnings():
+        # ArviZ warns about too few draws/chains for its estimates; NaN says it in the table.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        for key, fn in (
+            ("r_hat", lambda: az.rhat(post, var_names=names)),
+            ("ess_bulk", lambda: az.ess(post, var_names=names, method="bulk")),
+            ("ess_tail", lambda: az.ess(post, var_names=names, method="tail")),
+        ):
+            ds = fn()
+            out[key] = {g: np.asarray(ds[g].values) for g in names}
+    return out
+
+
+def parameter_tables(draws, map_params, mle_params, truth, names, level, diagnostics) -> dict:
+    """One :class:`ParameterTable` per group, without the Wald and Laplace fields.
+
+    Parameters
+    ----------
+    draws : MixtureParams
+        Posterior draws leading with (chain, draw) (:func:`~latentmix.comparison.posterior_draws`).
+    map_params : MixtureParams
+    mle_params, truth : MixtureParams or None
+        In the MAP's component order.
+    names : tuple of str
+        Feature names, for labels.
+    level : float
+        Probability of the equal-tailed interval.
+    diagnostics : dict
+        From :func:`entry_diagnostics`.
+
+    Returns
+    -------
+    dict of str to ParameterTable
+        Keyed by :data:`latentmix.params.PARAMETER_NAMES`.
+    """
+    covariance_type = map_params.covariance_type
+    K, d = map_params.means.shape
+    tail = (1 - level) / 2
+    points = {
+        name: None if params is None else in_type(params, covariance_type)
+        for name, params in (("map", map_params), ("mle", mle_params), ("truth", truth))
+    }
+    rows = {group: [] for group in PARAMETER_NAMES}
+    for column, (group, index) in enumerate(entry_indices(covariance_type, K, d)):
+        g = PARAMETER_NAMES.index(group)
+        samples = draws[g][(slice(None), slice(None), *index)].ravel()
+        lower, median, upper = np.quantile(samples, [tail, 0.5, 1 - tail])
+        point = {}
+        for name, values in points.items():
+            if values is None or values[g] is None:
+                point[name] = (None, None, None)
+                continue
+            value = float(np.asarray(values[g])[index])
+            point[name] = (value, quantile(samples, value), not lower <= value <= upper)
+        diag = {
+            key: float(np.asarray(diagnostics[key][group])[index])
+            if diagnostics.get(key) is not None
+            else float("nan")
+            for key in ("r_hat", "ess_bulk", "ess_tail")
+        }
+        rows[group].append(
+            Entry(
+                parameter=group,
+                index=tuple(int(i) for i in index),
+                column=column,
+                label=entry_label(group, covariance_type, index, names),
+                mle=point["mle"][0],
+                map=point["map"][0],
+                mean=float(samples.mean()),
+                median=float(median),
+                sd=float(samples.std(ddof=1)) if samples.size > 1 else float("nan"),
+                lower=float(lower),
+                upper=float(upper),
+                quantile_mle=point["mle"][1],
+                quantile_map=point["map"][1],
+                mle_outside=point["mle"][2],
+                map_outside=point["map"][2],
+                truth=point["truth"][0],
+                quantile_truth=point["truth"][1],
+                truth_outside=point["truth"][2],
+                **diag,
+            )
+        )
+    return {group: ParameterTable(group, tuple(rows[group]), level) for group in PARAMETER_NAMES}
