@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import shlex
 
-from latentmix.params import COVARIANCE_TYPES
-
 
 def add_parser(subparsers) -> None:
     """Register ``latentmix report``."""
+    from latentmix.commands import (
+        add_components,
+        add_covariance,
+        add_data,
+        add_out,
+        add_prior,
+        add_quiet,
+        add_seed,
+    )
+
     parser = subparsers.add_parser(
         "report",
         help="fit MLE and MAP by EM, sample the posterior, write a comparison report",
@@ -17,29 +25,30 @@ def add_parser(subparsers) -> None:
             "with PyMC, and write OUT/index.html (one self-contained page), OUT/report.md, "
             "OUT/figures/*.png, OUT/estimates.json and OUT/posterior.nc. DATA is a CSV file "
             "with a header row or a built-in data set (faithful, galaxies, acidity, iris). "
-            "OUT is replaced only when the new report is complete."
+            "OUT must be new, empty or an earlier report; the report's files in it are replaced "
+            "only when the new report is complete, and nothing else in it is touched."
         ),
     )
-    parser.add_argument("data", metavar="DATA", help="CSV path or built-in data set name")
-    parser.add_argument(
-        "-k", "--components", type=int, required=True, metavar="K", help="number of components"
-    )
-    parser.add_argument(
-        "--covariance", choices=COVARIANCE_TYPES, default="full",
-        help="covariance type (default: full)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--prior", default="default", metavar="default|FILE",
-        help="the conjugate prior shared by MAP and posterior: the data-scaled default, or "
-        "the hyperparameters in a JSON or TOML file (a report's estimates.json works)",
+    add_data(parser)
+    add_components(parser)
+    add_covariance(parser)
+    add_prior(
+        parser, "default",
+        "the conjugate prior shared by MAP and posterior: the data-scaled default, or the "
+        "hyperparameters in a JSON or TOML file (a report's estimates.json works); the "
+        "posterior needs one, so 'none' is refused",
     )  # fmt: skip
     parser.add_argument("--draws", type=int, default=1000, help="draws per chain (1000)")
     parser.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
     parser.add_argument("--chains", type=int, default=4, help="chains (4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for split, EM, sampler (0)")
-    parser.add_argument("--n-init", type=int, default=10, help="EM restarts (10)")
     parser.add_argument(
-        "--out", default=None,
+        "--level", type=float, default=0.95, metavar="P",
+        help="probability of every interval: posterior, Wald, Laplace (0.95)",
+    )  # fmt: skip
+    add_seed(parser, help="seed for split, EM, sampler and Laplace draws (0)")
+    parser.add_argument("--n-init", type=int, default=10, help="EM restarts (10)")
+    add_out(
+        parser, required=False,
         help="report directory (default: reports/DATANAME-kK-COVARIANCE)",
     )  # fmt: skip
     parser.add_argument(
@@ -47,12 +56,9 @@ def add_parser(subparsers) -> None:
         help="hold out this fraction of rows for a predictive comparison",
     )  # fmt: skip
     parser.add_argument(
-        "--columns", default=None, help="comma-separated columns to use (default: all)"
-    )
-    parser.add_argument(
         "--sampler", choices=("nutpie", "pymc"), default="nutpie", help="NUTS implementation"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
@@ -61,6 +67,7 @@ def command_line(args, out) -> str:
     parts = ["latentmix", "report", args.data, "-k", str(args.components)]
     parts += ["--covariance", args.covariance, "--prior", args.prior]
     parts += ["--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
+    parts += ["--level", str(args.level)]
     parts += ["--seed", str(args.seed), "--n-init", str(args.n_init), "--sampler", args.sampler]
     if args.test_fraction is not None:
         parts += ["--test-fraction", str(args.test_fraction)]
@@ -78,9 +85,9 @@ def run(args) -> int:
 
     from latentmix.commands import parse_prior
     from latentmix.datasets import split_columns
-    from latentmix.report.build import ReportSettings, make_report
+    from latentmix.report import ReportSettings, make_report
 
-    # A terminated run cleans up its temporary directory like an interrupted one.
+    # A terminated run cleans up its staging directory like an interrupted one.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     columns = split_columns(args.columns)
@@ -107,6 +114,7 @@ def run(args) -> int:
         columns=columns,
         n_init=args.n_init,
         sampler=args.sampler,
+        level=args.level,
     ).check()
     index = make_report(
         args.data, out, settings, command=command_line(args, out), quiet=args.quiet

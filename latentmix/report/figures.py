@@ -1,8 +1,9 @@
 """The report's figures, drawn with matplotlib's Agg backend.
 
-Every function takes plain arrays (or a :class:`~latentmix.compare.Comparison`) and returns a
-:class:`matplotlib.figure.Figure`; :func:`save` writes it as PNG and closes it. One colour per
-estimate throughout: MLE orange dashed, MAP blue solid, posterior purple, truth black dotted.
+Every function takes plain arrays (or a :class:`~latentmix.comparison.Comparison`) and returns a
+:class:`matplotlib.figure.Figure`; :func:`draw_figures` makes the report's figures in page
+order. One colour per estimate throughout: MLE orange dashed, MAP blue solid, posterior
+purple, truth black dotted. Components are numbered from 1 in labels and legends.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from matplotlib.lines import Line2D
 from scipy.special import logsumexp
 from scipy.stats import chi2
 
-from latentmix.compare import Comparison, draw_weighted_log_prob, full_covariance_draws
-from latentmix.params import MixtureParams
+from latentmix.comparison import Comparison, draw_weighted_log_prob
+from latentmix.params import PARAMETER_NAMES, MixtureParams, full_covariances
 
 MLE_STYLE = {"color": "#d95f02", "linestyle": "--", "linewidth": 2.0}
 MAP_STYLE = {"color": "#1b62a5", "linestyle": "-", "linewidth": 2.0}
@@ -23,27 +24,8 @@ TRUTH_STYLE = {"color": "black", "linestyle": ":", "linewidth": 2.0}
 POSTERIOR_COLOR = "#7570b3"
 POINT_COLORS = ("#66a61e", "#e7298a", "#a6761d", "#1b9e77", "#e6ab02", "#666666")
 CHAIN_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
-DPI = 110
 # Radius of the 95% probability ellipse of a 2-D Gaussian.
 _R95 = float(np.sqrt(chi2.ppf(0.95, 2)))
-
-
-def save(fig: Figure, path) -> None:
-    """Write a figure as a 256-colour PNG.
-
-    Plots use few colours; a palette image is about a third of the size of the full-colour
-    one at the same resolution, which matters because every figure is stored twice (PNG and
-    embedded in index.html) and the example reports are committed.
-    """
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=DPI, format="png", facecolor="white")
-    image = Image.open(buffer).convert("RGB")
-    palette = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    palette.save(path, format="PNG", optimize=True)
 
 
 def _margins(fig: Figure, top=0.55, bottom=0.45, left=0.35, right=0.2, **space) -> None:
@@ -82,23 +64,23 @@ def _estimates(comparison: Comparison):
     return [(name, p, style) for name, p, style in out if p is not None]
 
 
-def _mixture_density(grid, params_arrays, kind) -> np.ndarray:
+def _mixture_density(grid, params_arrays, covariance_type) -> np.ndarray:
     """Mixture density on a 1-D grid for a batch of draws, shape (S, G)."""
-    wlp = draw_weighted_log_prob(grid[:, None], *params_arrays, kind)
+    wlp = draw_weighted_log_prob(grid[:, None], *params_arrays, covariance_type)
     return np.exp(logsumexp(wlp, axis=-1))
 
 
 # --- the data with the fitted mixtures -------------------------------------------------------
 
 
-def density_1d(X, comparison: Comparison, draws: MixtureParams, interval=0.94) -> Figure:
+def density_1d(X, comparison: Comparison, draws: MixtureParams, level: float = 0.95) -> Figure:
     """Histogram of 1-D data with the MLE, MAP and posterior predictive densities.
 
     The posterior predictive density is the mean over draws of the mixture density; the band
-    is the pointwise equal-tailed ``interval`` of the density over draws.
+    is its pointwise equal-tailed interval of probability ``level`` over draws.
     """
     x = np.asarray(X, dtype=float).ravel()
-    kind = comparison.covariance_type
+    covariance_type = comparison.covariance_type
     span = x.max() - x.min()
     grid = np.linspace(x.min() - 0.1 * span, x.max() + 0.1 * span, 400)
     fig = Figure(figsize=(8, 4.2), layout="constrained")
@@ -112,8 +94,8 @@ def density_1d(X, comparison: Comparison, draws: MixtureParams, interval=0.94) -
         label="data",
     )
     ax.plot(x, np.full_like(x, -0.01 * _hist_top(x)), "|", color="#555555", markersize=8)
-    dens = _mixture_density(grid, _flat_draws(draws, 400), kind)
-    tail = (1 - interval) / 2
+    dens = _mixture_density(grid, _flat_draws(draws, 400), covariance_type)
+    tail = (1 - level) / 2
     lo, hi = np.quantile(dens, [tail, 1 - tail], axis=0)
     ax.fill_between(
         grid,
@@ -122,11 +104,11 @@ def density_1d(X, comparison: Comparison, draws: MixtureParams, interval=0.94) -
         color=POSTERIOR_COLOR,
         alpha=0.25,
         linewidth=0,
-        label=f"posterior {interval:.0%} band",
+        label=f"posterior {level:.0%} band",
     )
     ax.plot(grid, dens.mean(0), color=POSTERIOR_COLOR, linewidth=2, label="posterior predictive")
     for name, params, style in _estimates(comparison):
-        d = _mixture_density(grid, [a[None] for a in params[:3]], kind)[0]
+        d = _mixture_density(grid, [a[None] for a in params[:3]], covariance_type)[0]
         ax.plot(grid, d, label=f"{name} plug-in", **style)
     ax.set_xlabel(_text(comparison.feature_names[0]))
     ax.set_ylabel("density")
@@ -164,8 +146,8 @@ def _draw_pair(ax, X, dims, comparison: Comparison, flat, labels, n_cloud=40):
             linewidths=0,
         )
     weights, means, covs = flat
-    kind = comparison.covariance_type
-    full = full_covariance_draws(covs, kind, K, comparison.map.n_features)
+    covariance_type = comparison.covariance_type
+    full = full_covariances(covs, covariance_type, K, comparison.map.n_features)
     keep = _thin(len(weights), n_cloud)
     segs = [_ellipse(means[s, k, list(dims)], full[s, k][sub]) for s in keep for k in range(K)]
     ax.add_collection(LineCollection(segs, colors=POSTERIOR_COLOR, alpha=0.18, linewidths=0.7))
@@ -249,12 +231,9 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
     histogram as the outline of a histogram of its draws (same bins), and the Wald interval of
     the MLE as a bar below it.
     """
-    from latentmix.compare import GROUPS, interval_columns
-
     table = comparison.tables[group]
-    samples_all = draws[GROUPS.index(group)]
+    samples_all = draws[PARAMETER_NAMES.index(group)]
     lap = comparison.laplace
-    lap_columns = None if lap is None else interval_columns(lap.names, comparison.covariance_type)
     n = len(table.entries)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
@@ -277,10 +256,9 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
         lo, hi = min(lo, *points), max(hi, *points)
         ax.hist(s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True)
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
-        if lap_columns is not None:
-            column = lap_columns[(entry.parameter, entry.index)]
+        if lap is not None and entry.column is not None:
             ax.hist(
-                lap.draws[:, column], bins=40, range=(lo, hi), density=True, histtype="step",
+                lap.draws[:, entry.column], bins=40, range=(lo, hi), density=True, histtype="step",
                 color=MAP_STYLE["color"], linewidth=1.1,
             )  # fmt: skip
         for value, style in (
@@ -313,10 +291,10 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
             color=POSTERIOR_COLOR,
             alpha=0.35,
             linewidth=8,
-            label=f"{table.interval:.0%} interval",
+            label=f"{table.level:.0%} interval",
         )
     )
-    if lap_columns is not None:
+    if lap is not None:
         handles.append(
             Line2D([], [], color=MAP_STYLE["color"], linewidth=1.1, label="Laplace (MAP)")
         )
@@ -324,7 +302,7 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
         handles.append(
             Line2D(
                 [], [], color=MLE_STYLE["color"], linewidth=1.5, marker="|", markersize=7,
-                label=f"Wald {table.interval:.0%} (MLE)",
+                label=f"Wald {table.level:.0%} (MLE)",
             )
         )  # fmt: skip
     # One row of legend where the figure is wide enough, two otherwise.
@@ -336,10 +314,8 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
 
 def trace_rank(comparison: Comparison, draws: MixtureParams, group: str, bins=20) -> Figure:
     """Trace (left) and rank histogram per chain (right) of every entry of a group."""
-    from latentmix.compare import GROUPS
-
     table = comparison.tables[group]
-    samples_all = draws[GROUPS.index(group)]
+    samples_all = draws[PARAMETER_NAMES.index(group)]
     C, S = samples_all.shape[:2]
     n = len(table.entries)
     per_row = 2 if n > 1 else 1
@@ -492,3 +468,42 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
     ax.set_title("where membership is uncertain", fontsize=9)
     fig.suptitle("Membership: EM MAP against the posterior", fontsize=11)
     return fig
+
+
+# --- the report's figures --------------------------------------------------------------------
+
+
+def draw_figures(analysis):
+    """The report's figures in page order, one at a time.
+
+    Parameters
+    ----------
+    analysis : latentmix.report.analysis.Analysis
+
+    Yields
+    ------
+    name : str
+        The PNG file name, also the key of its caption
+        (:func:`latentmix.report.context.figure_captions`).
+    figure : matplotlib.figure.Figure
+    """
+    from latentmix.comparison import posterior_draws
+
+    comp = analysis.comparison
+    X = analysis.X
+    draws = posterior_draws(analysis.idata, comp.covariance_type)
+    d = comp.map.n_features
+    if d == 1:
+        yield "data.png", density_1d(X, comp, draws, comp.level)
+    else:
+        yield "data.png", (scatter_2d if d == 2 else pairs)(X, comp, draws)
+    for group in PARAMETER_NAMES:
+        yield f"posterior_{group}.png", marginals(comp, draws, group)
+    yield "membership.png", membership(X, comp, analysis.data_rows())
+    restarts = {
+        name: [] if model is None else [r["objective_history"] for r in model.restarts_]
+        for name, model in (("MLE", analysis.mle), ("MAP", analysis.map))
+    }
+    yield "em_objective.png", em_objective(restarts)
+    for group in PARAMETER_NAMES:
+        yield f"trace_{group}.png", trace_rank(comp, draws, group)

@@ -1,15 +1,14 @@
-"""A real headless chromium opens a report from disk: it renders, every image loads, and
-markup in column names shows as text. Fails (never skips) when chromium is missing."""
+"""A real headless chromium opens the shared report from disk: it renders, every image
+loads, and markup in column names shows as text. Fails (never skips) when chromium is missing."""
 
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from test_report_build import fake_analysis
 
-from latentmix.datasets import read_csv
-from latentmix.report.build import write_report
+from latentmix.report.context import figure_captions
+
+pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -41,17 +40,9 @@ def open_browser(profile: Path):
     return webdriver.Chrome(service=Service(driver_path), options=options)
 
 
-@pytest.mark.browser
-def test_report_renders_in_chromium_with_escaped_markup(tmp_path):
-    csv = tmp_path / "markup.csv"
-    rng = np.random.default_rng(1)
-    X = np.concatenate([rng.normal(0, 1, (40, 2)), rng.normal(5, 1, (40, 2))])
-    rows = "\n".join(f"{a:.4f},{b:.4f}" for a, b in X)
-    csv.write_text(f"<b>x</b>,<script>document.title='pwned'</script>\n{rows}\n")
-    out = tmp_path / "report"
-    index = write_report(fake_analysis(read_csv(csv), 2), out)
-    n_figures = len(list((out / "figures").glob("*.png")))
-
+def test_report_renders_in_chromium_with_escaped_markup(tmp_path, shared_report, shared_analysis):
+    index = shared_report / "index.html"
+    n_figures = len(figure_captions(shared_analysis.comparison))
     driver = open_browser(tmp_path / "profile")
     try:
         driver.get(index.resolve().as_uri())
@@ -62,7 +53,9 @@ def test_report_renders_in_chromium_with_escaped_markup(tmp_path):
         title = driver.title
         text = driver.execute_script("return document.body.innerText")
         n_scripts = driver.execute_script("return document.scripts.length")
-        n_bold = driver.execute_script("return document.querySelectorAll('b').length")
+        n_markup = driver.execute_script(
+            "return document.querySelectorAll('b, i, em, main a[href]').length"
+        )
         height = driver.execute_script("return document.body.scrollHeight")
         driver.save_screenshot(str(tmp_path / "page.png"))
     finally:
@@ -70,8 +63,9 @@ def test_report_renders_in_chromium_with_escaped_markup(tmp_path):
     assert state == "complete"
     assert len(images) == n_figures == 9
     assert all(complete and width > 0 for complete, width in images), images
-    assert title.startswith("markup: 2-component") and "pwned" not in title
-    assert "<b>x</b>" in text and "<script>document.title='pwned'</script>" in text
-    assert n_scripts == 0 and n_bold == 0
+    assert title.startswith("evil<i>: 3-component")
+    assert "<b>x</b>" in text and "<script>alert('y')</script>|*_" in text
+    assert "synthetic <em>data</em>" in text
+    assert n_scripts == 0 and n_markup == 0
     assert height > 3000  # the whole page laid out, figures included
     assert (tmp_path / "page.png").stat().st_size > 10_000

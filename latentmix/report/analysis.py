@@ -1,0 +1,294 @@
+"""The computation behind a report: data to EM fits, posterior draws and a Comparison.
+
+:func:`analyse` loads the data, fits the EM MLE and MAP, samples the posterior of the same
+model (relabelled to the MAP) and runs :func:`latentmix.comparison.compare`; it returns an
+:class:`Analysis`, which holds everything the page and ``estimates.json`` show. Nothing here
+writes a file.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from latentmix.comparison import Comparison, compare
+from latentmix.report.settings import ReportSettings
+
+# Keys of Analysis.timings (and of estimates.json's timings_seconds), in the order they run.
+TIMING_KEYS = (
+    "load_data", "em_mle", "em_map", "compile", "sample", "relabel", "compare", "figures", "write",
+)  # fmt: skip
+
+
+@dataclass
+class Analysis:
+    """Everything a report shows.
+
+    Attributes
+    ----------
+    dataset : latentmix.datasets.Dataset
+        As loaded (all rows).
+    X : ndarray of shape (n, d)
+        Rows used for fitting.
+    X_test : ndarray of shape (n_test, d) or None
+        Held-out rows (None without a test fraction).
+    settings : ReportSettings
+        With the seed resolved.
+    prior : ConjugatePrior
+    mle : EMGaussianMixture or None
+        None when the MLE does not exist (a component collapsed); ``mle_error`` says why.
+    map : EMGaussianMixture
+    idata : arviz.InferenceData
+        The relabelled posterior draws.
+    comparison : Comparison
+    diagnostics : dict
+        How well the sampler did, and how many draws the relabelling changed: see
+        :func:`diagnostics_summary`.
+    timings : dict of str to float
+        Wall seconds of each stage, keys from :data:`TIMING_KEYS`.
+    command : str
+    mle_error : str or None
+    em_warnings : list of str
+        Warnings raised while fitting EM, shown in the report's warning box.
+    rows : ndarray of int, shape (n,), or None
+        Rows of the data set (from 0) used for fitting; None: all, in order.
+    """
+
+    dataset: object
+    X: np.ndarray
+    X_test: np.ndarray | None
+    settings: ReportSettings
+    prior: object
+    mle: object
+    map: object
+    idata: object
+    comparison: Comparison
+    diagnostics: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    command: str = ""
+    mle_error: str | None = None
+    em_warnings: list = field(default_factory=list)
+    rows: np.ndarray | None = None
+
+    def data_rows(self) -> np.ndarray:
+        """Row of the data set (from 0) of each row of ``X``, shape (n,)."""
+        return np.arange(len(self.X)) if self.rows is None else self.rows
+
+
+def split_rows(n: int, test_fraction: float, n_components: int, seed: int):
+    """Random train/test row indices; both parts keep at least one row, train >= K rows.
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Sorted, disjoint, together ``range(n)``.
+    """
+    rng = np.random.default_rng(seed)
+    n_test = round(test_fraction * n)
+    if n_test < 1 or n - n_test < max(2, n_components):
+        raise ValueError(
+            f"a test fraction of {test_fraction} leaves {n_test} held-out and {n - n_test} "
+            f"training rows of {n}; choose a fraction that keeps at least one held-out row and "
+            f"{max(2, n_components)} training rows."
+        )
+    order = rng.permutation(n)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def diagnostics_summary(diagnostics) -> dict:
+    """The sampler's convergence diagnostics of the relabelled draws, JSON-ready.
+
+    Parameters
+    ----------
+    diagnostics : latentmix.bayes.diagnostics.Diagnostics or arviz.InferenceData
+        Diagnosed with :func:`latentmix.bayes.diagnostics.diagnose` when draws are given.
+
+    Returns
+    -------
+    dict
+        :meth:`Diagnostics.to_dict <latentmix.bayes.diagnostics.Diagnostics.to_dict>`:
+        ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``n_divergent``, ``ebfmi`` (one
+        per chain), ``n_chains``, ``n_draws``, ``n_relabelled``, ``relabelling`` and
+        ``problems`` (sentences; empty when healthy).
+    """
+    from latentmix.bayes.diagnostics import Diagnostics, diagnose
+    from latentmix.jsonio import to_jsonable
+
+    if not isinstance(diagnostics, Diagnostics):
+        diagnostics = diagnose(diagnostics, warn=False)
+    return to_jsonable(diagnostics.to_dict())
+
+
+def _fit_em(name, X, settings, prior, progress):
+    """One EM fit (prior None: the MLE) with the UserWarnings it raised, as text."""
+    from latentmix.estimator import EMGaussianMixture
+
+    progress(f"EM {name}: {settings.n_init} restarts ...")
+    model = EMGaussianMixture(
+        settings.n_components,
+        covariance_type=settings.covariance_type,
+        prior=prior,
+        n_init=settings.n_init,
+        random_state=settings.seed,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    messages = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            messages.append(f"EM {name}: {w.message}")
+        else:  # not about the fit: pass it on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    scale = 1e-6 * max(1.0, abs(model.objective_))
+    n_best = sum(abs(r["objective"] - model.objective_) <= scale for r in model.restarts_)
+    progress(
+        f"EM {name}: objective {model.objective_:.6g} after {model.n_iter_} iterations; "
+        f"{n_best} of {len(model.restarts_)} restarts reach it"
+    )
+    return model, messages
+
+
+def _sample(X, settings, prior, reference, feature_names, progress):
+    """The relabelled posterior draws and their Diagnostics; times of compile and sampling."""
+    from latentmix.bayes.diagnostics import SamplingWarning
+    from latentmix.bayes.estimator import PyMCGaussianMixture
+
+    s = settings
+    progress(
+        f"posterior: compiling and sampling {s.chains} chains x ({s.tune} tune + {s.draws} "
+        f"draws) with {s.sampler} ..."
+    )
+    clock = time.perf_counter()
+    with progress.heartbeat("posterior: still sampling"), warnings.catch_warnings():
+        # Sampling problems are shown in the report's warning box (from diagnostics_), not
+        # raised: a report of a bad run is still worth reading.
+        warnings.simplefilter("ignore", SamplingWarning)
+        posterior = PyMCGaussianMixture(
+            s.n_components, covariance_type=s.covariance_type, prior=prior
+        )
+        posterior.fit(
+            X,
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            random_state=s.seed,
+            sampler=s.sampler,
+            reference=reference,
+            feature_names=list(feature_names),
+        )
+    attrs = posterior.idata_.posterior.attrs
+    # The sampler's own split of its time; the rest of fit is building the model,
+    # relabelling and diagnosing the draws.
+    total = time.perf_counter() - clock
+    timings = {
+        "compile": float(attrs["compile_seconds"]),
+        "sample": float(attrs["sample_seconds"]),
+    }
+    timings["relabel"] = max(0.0, total - timings["compile"] - timings["sample"])
+    return posterior.idata_, posterior.diagnostics_, timings
+
+
+def analyse(source, settings: ReportSettings, *, progress=None, command: str = "") -> Analysis:
+    """Fit MLE and MAP by EM, sample the posterior, compare.
+
+    Parameters
+    ----------
+    source : str, Path or latentmix.datasets.Dataset
+        A built-in data set name, a CSV path, or a loaded Dataset.
+    settings : ReportSettings
+    progress : latentmix.progress.Progress, optional
+        Told about each stage; silent if not given.
+    command : str
+        The command line, recorded in the report.
+
+    Returns
+    -------
+    Analysis
+    """
+    from latentmix.datasets import Dataset, load_data
+    from latentmix.em.estep import DegenerateMixtureError
+    from latentmix.priors import ConjugatePrior
+    from latentmix.progress import Progress
+    from latentmix.validation import check_data
+
+    progress = progress or Progress(quiet=True)
+    settings = settings.check()
+    K, covariance_type = settings.n_components, settings.covariance_type
+    timings = {}
+    clock = time.perf_counter()
+
+    columns = list(settings.columns) if settings.columns else None
+    dataset = source if isinstance(source, Dataset) else load_data(source, columns)
+    X_all = check_data(dataset.data, n_components=K)
+    X, X_test, train = X_all, None, None
+    if settings.test_fraction:
+        train, test = split_rows(len(X_all), settings.test_fraction, K, settings.seed)
+        X, X_test = X_all[train], X_all[test]
+    prior = settings.prior
+    if isinstance(prior, str):
+        prior = ConjugatePrior.default(X, K, covariance_type)
+    prior.check(X.shape[1], K, covariance_type)
+    timings["load_data"] = time.perf_counter() - clock
+    progress(f"data {dataset.name}: {X.shape[0]} rows x {X.shape[1]} columns")
+
+    clock = time.perf_counter()
+    mle, mle_error, em_warnings = None, None, []
+    try:
+        mle, em_warnings = _fit_em("MLE", X, settings, None, progress)
+    except DegenerateMixtureError as err:
+        mle_error = str(err)
+        progress(f"EM MLE: no MLE ({err})")
+    timings["em_mle"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    em_map, map_warnings = _fit_em("MAP", X, settings, prior, progress)
+    em_warnings += map_warnings
+    timings["em_map"] = time.perf_counter() - clock
+
+    idata, diagnostics, sample_timings = _sample(
+        X, settings, prior, em_map.params_, dataset.feature_names, progress
+    )
+    timings.update(sample_timings)
+    diagnostics = diagnostics_summary(diagnostics)
+    progress(
+        f"posterior: {diagnostics['n_divergent']} divergences, "
+        f"{diagnostics['n_relabelled']} draws relabelled, largest R-hat "
+        f"{diagnostics['max_r_hat']:.3f}"
+        + (f"; {len(diagnostics['problems'])} problem(s)" if diagnostics["problems"] else "")
+    )
+
+    clock = time.perf_counter()
+    comparison = compare(
+        X,
+        idata,
+        em_map,
+        mle=mle,
+        truth=dataset.truth,
+        feature_names=dataset.feature_names,
+        X_test=X_test,
+        prior=prior,
+        level=settings.level,
+        random_state=settings.seed,
+    )
+    timings["compare"] = time.perf_counter() - clock
+    progress("comparison done")
+    return Analysis(
+        dataset=dataset,
+        X=X,
+        X_test=X_test,
+        settings=settings,
+        prior=prior,
+        mle=mle,
+        map=em_map,
+        idata=idata,
+        comparison=comparison,
+        diagnostics=diagnostics,
+        timings=timings,
+        command=command,
+        mle_error=mle_error,
+        em_warnings=em_warnings,
+        rows=train,
+    )

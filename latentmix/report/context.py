@@ -1,0 +1,493 @@
+"""What the report's pages say: captions, headline, warnings, table rows, the template context.
+
+Every function here turns an :class:`~latentmix.report.analysis.Analysis` into text and
+numbers formatted for a person (components numbered from 1); user strings are left unescaped,
+for the templates to escape. ``estimates.json`` is made elsewhere
+(:mod:`latentmix.report.record`), from the unformatted numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from latentmix.comparison import PARETO_K_MAX
+from latentmix.pages import fmt
+from latentmix.params import PARAMETER_NAMES
+from latentmix.report.record import package_versions, thresholds
+
+# More relabelled draws than this fraction of all draws gets a line in the warning box.
+RELABELLED_WARN_FRACTION = 0.10
+
+# How each stage of Analysis.timings is named on the page.
+STAGE_NAMES = {
+    "load_data": "load data",
+    "em_mle": "EM MLE",
+    "em_map": "EM MAP",
+    "compile": "compile the model",
+    "sample": "sample the posterior",
+    "relabel": "build the model, relabel and diagnose the draws",
+    "compare": "compare (incl. PSIS-LOO, Wald, Laplace)",
+    "figures": "figures",
+    "write": "write files",
+}
+
+
+def _percent(level: float) -> str:
+    """0.95 as "95%", 0.975 as "97.5%"."""
+    return f"{100 * level:.4g}%"
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+def figure_captions(comparison) -> dict:
+    """Title and caption of every figure, keyed by its file name.
+
+    Returns
+    -------
+    dict of str to (str, str)
+        Keys as :func:`latentmix.report.figures.draw_figures` names its figures.
+    """
+    level = _percent(comparison.level)
+    d = comparison.map.n_features
+    out = {}
+    if d == 1:
+        out["data.png"] = (
+            "The data and the fitted densities",
+            "Histogram of the data (ticks: every observation) with the plug-in mixture "
+            "densities of the MLE and the MAP and the posterior predictive density (mean over "
+            f"draws) with its pointwise {level} band.",
+        )
+    elif d == 2:
+        out["data.png"] = (
+            "The data and the fitted components",
+            "Points coloured by their most probable component under the MAP; 95% probability "
+            "ellipses of each component for the MLE, the MAP, the truth where known, and 40 "
+            "posterior draws.",
+        )
+    else:
+        out["data.png"] = (
+            "The data and the fitted components, pairwise",
+            f"Pairs of the leading {min(d, 4)} of {d} features with the 95% ellipses of the "
+            "marginal components (MLE, MAP, truth where known, 25 posterior draws).",
+        )
+    laplace = (
+        "; blue outline: histogram of draws from the Laplace approximation around the MAP"
+        if comparison.laplace is not None
+        else ""
+    )
+    wald = (
+        f"; orange bar below: the {level} Wald interval of the MLE."
+        if comparison.wald is not None
+        else "."
+    )
+    for group in PARAMETER_NAMES:
+        out[f"posterior_{group}.png"] = (
+            f"Posterior of the {group}",
+            "Posterior histogram of every entry (central 99% of the draws) with its "
+            f"{level} equal-tailed interval (shaded) and the point estimates{laplace}{wald}",
+        )
+    out["membership.png"] = (
+        "Cluster membership",
+        "Left: each point's EM responsibility at the MAP against its posterior membership "
+        "probability (mean over draws, bar ± 1 sd); points on the diagonal agree, labelled "
+        "points (row numbers, from 1) disagree most. Right: where in the data membership is "
+        "uncertain.",
+    )
+    out["em_objective.png"] = (
+        "EM objective by iteration",
+        "For every restart, how far the objective (log-likelihood for the MLE, log-likelihood "
+        "+ log-prior for the MAP) is below the best value found. Runs that flatten above the "
+        "floor stopped at a worse local optimum.",
+    )
+    for group in PARAMETER_NAMES:
+        out[f"trace_{group}.png"] = (
+            f"Trace and rank plots: {group}",
+            "Left: draws by chain after relabelling. Right: histogram of the ranks of each "
+            "chain's draws among all draws; for well-mixed chains they are flat (dotted line).",
+        )
+    return out
+
+
+# --- the sentences -------------------------------------------------------------------------
+
+
+def warnings_list(analysis) -> list[str]:
+    """Plain-language warnings for the box at the top of the report (empty if all is well).
+
+    The sampler's own problems (R-hat, ESS, divergences, E-BFMI; see
+    :mod:`latentmix.bayes.diagnostics`) come first, then those of this comparison.
+    """
+    diag = analysis.diagnostics
+    pred = analysis.comparison.predictive
+    out = list(diag["problems"])
+    n_total = max(1, diag["n_chains"] * diag["n_draws"])
+    # None: draws that were never relabelled (not from PyMCGaussianMixture).
+    if (diag["n_relabelled"] or 0) > RELABELLED_WARN_FRACTION * n_total:
+        out.append(
+            f"{diag['n_relabelled']} of {n_total} draws had to be relabelled: the "
+            "components overlap or swap often, so component-wise summaries are fragile."
+        )
+    if pred.pareto_k_bad:
+        out.append(
+            f"PSIS-LOO is unreliable at {pred.pareto_k_bad} point(s) (Pareto k above "
+            f"{PARETO_K_MAX}, largest {pred.pareto_k_max:.2f}); trust the held-out "
+            "comparison (--test-fraction) more."
+        )
+    if analysis.mle_error:
+        out.append(f"There is no MLE: {analysis.mle_error}")
+    # Warnings EM raised (ConvergenceWarning and the like), once each.
+    out += list(dict.fromkeys(analysis.em_warnings))
+    # Wald or Laplace intervals that could not be computed, and why.
+    out += list(dict.fromkeys(analysis.comparison.warnings))
+    return out
+
+
+def headline(analysis) -> list[str]:
+    """A few sentences that say what the tables show."""
+    comp = analysis.comparison
+    level = _percent(comp.level)
+    lines = []
+    total = sum(len(t.entries) for t in comp.tables.values())
+    out_map = sum(t.n_outside["map"] for t in comp.tables.values())
+    lines.append(
+        f"The MAP lies outside the posterior's {level} interval for {out_map} of "
+        f"{total} parameter entries."
+    )
+    if comp.mle is not None:
+        out_mle = sum(t.n_outside["mle"] for t in comp.tables.values())
+        lines.append(f"The MLE lies outside it for {out_mle} of {total}.")
+    if comp.truth is not None:
+        known = [e for t in comp.tables.values() for e in t.entries if e.truth is not None]
+        out_truth = sum(bool(e.truth_outside) for e in known)
+        lines.append(
+            f"The true value lies outside the {level} interval for {out_truth} of "
+            f"{len(known)} entries (about {_percent(1 - comp.level)} would by chance alone)."
+        )
+    pred = comp.predictive
+    post = pred.row("posterior")
+    best = max(pred.rows, key=lambda r: r.out_of_sample)
+    gap = best.out_of_sample - min(r.out_of_sample for r in pred.rows)
+    verdict = (
+        "the differences are within one standard error"
+        if gap < post.out_of_sample_se
+        else f"highest: {best.estimate}"
+    )
+    lines.append(
+        "Estimated out-of-sample log density: "
+        + ", ".join(f"{r.estimate} {r.out_of_sample:.2f}" for r in pred.rows)
+        + f" (PSIS-LOO standard error {post.out_of_sample_se:.2f}); {verdict}."
+    )
+    if pred.n_test:
+        best_h = max(pred.rows, key=lambda r: r.held_out)
+        lines.append(
+            f"On the {pred.n_test} held-out rows the log density is "
+            + ", ".join(f"{r.estimate} {r.held_out:.2f}" for r in pred.rows)
+            + f"; highest: {best_h.estimate}."
+        )
+    for source, what in (("laplace", "Laplace approximation around the MAP"),
+                         ("wald", "Wald intervals of the MLE")):  # fmt: skip
+        row = comp.agreement_row(source)
+        if row is not None:
+            lines.append(f"{what}: {_agreement_text(row)}.")
+    m = comp.membership
+    lines.append(
+        f"{m.n_label_changes} of {len(m.disagreement)} points change their most probable "
+        f"component between the MAP and the posterior; the largest disagreement in membership "
+        f"probability is {m.disagreement.max():.3f}."
+    )
+    return lines
+
+
+def _agreement_text(row) -> str:
+    """One clause on an IntervalAgreement: width against the posterior's, containment."""
+    low, high = fmt(row.width_ratio_min, 3), fmt(row.width_ratio_max, 3)
+    spread = "" if low == high else f"; {low} to {high}"
+    return (
+        f"width {fmt(row.width_ratio_median, 3)}\u00d7 the posterior interval's (median over "
+        f"entries{spread}), inside the posterior interval for {row.n_within_posterior} of "
+        f"{row.n_entries} entries, endpoints within {fmt(row.max_endpoint_shift, 2)} posterior "
+        "sd of its endpoints"
+    )
+
+
+def model_lines(covariance_type: str) -> list[str]:
+    """The model and prior in a few lines of notation."""
+    common = [
+        "x_i | z_i = k ~ Normal(means[k], covariances[k]),  z_i ~ Categorical(weights)",
+        "weights ~ Dirichlet(α)",  # noqa: RUF001
+    ]
+    return (
+        common
+        + {
+            "full": [
+                "covariances[k] ~ InverseWishart(ν, Ψ)",  # noqa: RUF001
+                "means[k] | covariances[k] ~ Normal(m₀, covariances[k] / κ)",
+            ],
+            "tied": [
+                "covariances ~ InverseWishart(ν, Ψ), one matrix shared by all components",  # noqa: RUF001
+                "means[k] | covariances ~ Normal(m₀, covariances / κ)",
+            ],
+            "diag": [
+                "covariances[k, j] ~ InverseGamma(ν/2, Ψ_j/2)  (variance of feature j)",  # noqa: RUF001
+                "means[k, j] | covariances[k, j] ~ Normal(m₀_j, covariances[k, j] / κ)",
+            ],
+            "spherical": [
+                "covariances[k] ~ InverseGamma(ν/2, Ψ/2)  (one variance per component)",  # noqa: RUF001
+                "means[k] | covariances[k] ~ Normal(m₀, covariances[k] I / κ)",
+            ],
+        }[covariance_type]
+    )
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _vector(values, names=None) -> str:
+    values = np.atleast_1d(np.asarray(values, float))
+    if names is None:
+        return "(" + ", ".join(fmt(v) for v in values) + ")"
+    return "(" + ", ".join(f"{n}: {fmt(v)}" for n, v in zip(names, values, strict=True)) + ")"
+
+
+def _matrix(values, names) -> dict:
+    return {
+        "names": list(names),
+        "rows": [
+            {"name": n, "cells": [fmt(v) for v in row]}
+            for n, row in zip(names, np.atleast_2d(values), strict=True)
+        ],
+    }
+
+
+def interval_cell(lower, upper) -> str:
+    """An interval as one table cell, ``[lower, upper]``; an em dash when missing.
+
+    Three significant digits: the Monte Carlo error of a 2.5% quantile of a few thousand draws
+    is a few hundredths of a standard deviation, so a fourth digit is mostly noise, and the
+    parameter tables hold three intervals per row.
+    """
+    if lower is None or upper is None:
+        return "—"
+    return f"[{fmt(lower, 3)}, {fmt(upper, 3)}]"
+
+
+def table_rows(table, r_hat_threshold: float) -> list[dict]:
+    """The rows of one parameter table (weights, means or covariances) as page cells."""
+    rows = []
+    for e in table.entries:
+        rows.append(
+            {
+                "label": e.label,
+                "truth": fmt(e.truth),
+                "truth_outside": bool(e.truth_outside),
+                "mle": fmt(e.mle),
+                "map": fmt(e.map),
+                "mean": fmt(e.mean),
+                "median": fmt(e.median),
+                "sd": fmt(e.sd, 3),
+                "interval": interval_cell(e.lower, e.upper),
+                "wald": interval_cell(e.wald_lower, e.wald_upper),
+                "laplace": interval_cell(e.laplace_lower, e.laplace_upper),
+                "q_mle": fmt(e.quantile_mle, 3),
+                "q_map": fmt(e.quantile_map, 3),
+                "mle_outside": bool(e.mle_outside),
+                "map_outside": bool(e.map_outside),
+                "r_hat": f"{e.r_hat:.3f}" if np.isfinite(e.r_hat) else "—",
+                "ess_bulk": fmt(round(e.ess_bulk)) if np.isfinite(e.ess_bulk) else "—",
+                "r_hat_bad": not e.r_hat <= r_hat_threshold,
+            }
+        )
+    return rows
+
+
+def timing_rows(timings: dict) -> list[dict]:
+    """Wall seconds by stage, with a total."""
+    rows = [{"stage": STAGE_NAMES.get(k, k), "seconds": f"{v:.1f}"} for k, v in timings.items()]
+    rows.append({"stage": "total", "seconds": f"{sum(timings.values()):.1f}"})
+    return rows
+
+
+def _prior_rows(prior, K, names):
+    """The hyperparameters as rows, and the scale matrix when it is one."""
+    scale = np.asarray(prior.scale, float)
+    hyper = [
+        {"symbol": "α", "name": "weight_concentration",  # noqa: RUF001
+         "value": _vector(prior.concentration(K))},
+        {"symbol": "m₀", "name": "mean", "value": _vector(prior.mean, names)},
+        {"symbol": "κ", "name": "mean_precision", "value": fmt(prior.mean_precision)},
+        {"symbol": "ν", "name": "degrees_of_freedom", "value": fmt(prior.degrees_of_freedom)},  # noqa: RUF001
+    ]  # fmt: skip
+    if scale.ndim == 2:
+        hyper.append({"symbol": "Ψ", "name": "scale", "value": "the matrix below"})
+        return hyper, _matrix(scale, names)
+    hyper.append(
+        {"symbol": "Ψ", "name": "scale",
+         "value": _vector(scale, names if scale.ndim == 1 else None)}
+    )  # fmt: skip
+    return hyper, None
+
+
+def _membership_rows(analysis, m) -> list[dict]:
+    """The points where EM and the posterior disagree most, rows of the data set from 1."""
+    data_rows = analysis.data_rows()
+    return [
+        {
+            "row": int(data_rows[i]) + 1,
+            "x": ", ".join(fmt(v) for v in analysis.X[i]),
+            "map": ", ".join(f"{v:.3f}" for v in m.responsibilities_map[i]),
+            "mle": "—"
+            if m.responsibilities_mle is None
+            else ", ".join(f"{v:.3f}" for v in m.responsibilities_mle[i]),
+            "posterior": ", ".join(
+                f"{a:.3f} ± {b:.3f}"
+                for a, b in zip(m.posterior_mean[i], m.posterior_sd[i], strict=True)
+            ),
+            "disagreement": f"{m.disagreement[i]:.3f}",
+        }
+        for i in m.top
+    ]
+
+
+def report_context(analysis, figures: list[dict]) -> dict:
+    """Everything the templates show, as strings and lists (user strings not yet escaped).
+
+    Parameters
+    ----------
+    analysis : Analysis
+    figures : list of dict
+        ``file``, ``title``, ``caption`` (and for the HTML page ``data_uri``) of each figure,
+        in page order.
+    """
+    from scipy.stats import norm
+
+    comp = analysis.comparison
+    ds = analysis.dataset
+    s = analysis.settings
+    names = list(comp.feature_names)
+    K, d = comp.map.means.shape
+    covariance_type = comp.covariance_type
+    X = analysis.X
+    diag = analysis.diagnostics
+    limits = thresholds(s.chains)
+    hyper, scale_matrix = _prior_rows(analysis.prior, K, names)
+    pred = comp.predictive
+    m = comp.membership
+    level = _percent(comp.level)
+    return {
+        "title": f"{ds.name}: {K}-component Gaussian mixture, {covariance_type} covariances",
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "headline": headline(analysis),
+        "warnings": warnings_list(analysis),
+        "dataset": {
+            "name": ds.name,
+            "description": ds.description,
+            "n": int(X.shape[0]),
+            "n_test": 0 if analysis.X_test is None else int(analysis.X_test.shape[0]),
+            "d": d,
+            "columns": [
+                {
+                    "name": n,
+                    "mean": fmt(X[:, j].mean()),
+                    "sd": fmt(X[:, j].std(ddof=1) if len(X) > 1 else float("nan")),
+                    "min": fmt(X[:, j].min()),
+                    "max": fmt(X[:, j].max()),
+                }
+                for j, n in enumerate(names)
+            ],
+        },
+        "model": {
+            "K": K,
+            "covariance_type": covariance_type,
+            "lines": model_lines(covariance_type),
+            "hyper": hyper,
+            "scale_matrix": scale_matrix,
+            "prior_default": isinstance(s.prior, str),
+        },
+        "settings": {
+            "draws": s.draws,
+            "tune": s.tune,
+            "chains": s.chains,
+            "n_init": s.n_init,
+            "sampler": s.sampler,
+            "test_fraction": s.test_fraction,
+        },
+        "command": analysis.command,
+        "seed": s.seed,
+        "versions": package_versions(),
+        "level": level,
+        "has_mle": comp.mle is not None,
+        "has_truth": comp.truth is not None,
+        "approximations": {
+            "z": f"{norm.ppf(0.5 + comp.level / 2):.3f}",
+            "n_draws": 0 if comp.laplace is None else len(comp.laplace.draws),
+        },
+        "mle_error": analysis.mle_error,
+        "em": [
+            {
+                "name": name,
+                "objective": fmt(model.objective_, 8),
+                "log_likelihood": fmt(model.log_likelihood_, 8),
+                "log_prior": fmt(model.log_prior_, 8),
+                "n_iter": model.n_iter_,
+                "converged": model.converged_,
+                "restarts": len(model.restarts_),
+            }
+            for name, model in (("MLE", analysis.mle), ("MAP", analysis.map))
+            if model is not None
+        ],
+        "tables": [
+            {
+                "group": group,
+                "rows": table_rows(comp.tables[group], limits["max_r_hat"]),
+                "n_outside": comp.tables[group].n_outside,
+                "agreement": [
+                    f"{what} {_agreement_text(row)}"
+                    for source, what in (("laplace", "Laplace (MAP):"), ("wald", "Wald (MLE):"))
+                    if (row := comp.agreement_row(source, group)) is not None
+                ],
+            }
+            for group in PARAMETER_NAMES
+        ],
+        "predictive": {
+            "rows": [
+                {
+                    "estimate": r.estimate,
+                    "in_sample": fmt(r.in_sample, 6),
+                    "out_of_sample": fmt(r.out_of_sample, 6),
+                    "se": fmt(r.out_of_sample_se, 3),
+                    "out_of_sample_estimator": r.out_of_sample_estimator,
+                    "held_out": fmt(r.held_out, 6),
+                }
+                for r in pred.rows
+            ],
+            "n_train": pred.n_train,
+            "n_test": pred.n_test,
+            "n_parameters": pred.n_parameters,
+            "p_loo": fmt(pred.p_loo, 3),
+            "pareto_k_bad": pred.pareto_k_bad,
+            "pareto_k_largest": f"{pred.pareto_k_max:.2f}",
+        },
+        "membership": {
+            "n_label_changes": m.n_label_changes,
+            "n": len(m.disagreement),
+            "mean": f"{m.disagreement.mean():.4f}",
+            "rows": _membership_rows(analysis, m),
+            "names": ", ".join(names),
+        },
+        "diagnostics": {
+            "max_r_hat": fmt(diag["max_r_hat"]),
+            "min_ess_bulk": fmt(diag["min_ess_bulk"], 4),
+            "min_ess_tail": fmt(diag["min_ess_tail"], 4),
+            "min_ebfmi": fmt(min(diag["ebfmi"]), 3) if diag["ebfmi"] else "—",
+            "n_divergent": diag["n_divergent"],
+            "n_relabelled": fmt(diag["n_relabelled"]),
+            "relabelling": fmt(diag["relabelling"]),
+            "n_draws_total": diag["n_chains"] * diag["n_draws"],
+            "thresholds": limits,
+        },
+        "figures": [dict(f) for f in figures],
+        "timings": timing_rows(analysis.timings),
+    }

@@ -1,0 +1,93 @@
+"""What a report fits and samples: :class:`ReportSettings` and its checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from latentmix.params import check_covariance_type
+
+
+def _whole(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What a report fits and samples.
+
+    Attributes
+    ----------
+    n_components : int
+    covariance_type : str
+        ``"full"``, ``"tied"``, ``"diag"`` or ``"spherical"``.
+    prior : "default" or ConjugatePrior
+        The conjugate prior shared by the MAP and the posterior; ``"default"`` is the
+        data-scaled one (:meth:`latentmix.priors.ConjugatePrior.default`).
+    draws, tune, chains : int
+        Posterior draws per chain after ``tune`` tuning steps, in ``chains`` chains.
+    seed : int or None
+        One seed for the split, EM restarts, the sampler and the Laplace draws; None draws one
+        (and :meth:`check` records it).
+    test_fraction : float or None
+        Hold out this fraction of the rows for the predictive comparison.
+    columns : tuple of str or None
+        Columns of a CSV (or data set) to use.
+    n_init : int
+        EM restarts.
+    sampler : str
+        ``"nutpie"`` or ``"pymc"``.
+    level : float
+        Probability of every interval in the report (posterior, Wald, Laplace).
+    """
+
+    n_components: int
+    covariance_type: str = "full"
+    prior: object = "default"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    seed: int | None = None
+    test_fraction: float | None = None
+    columns: tuple | None = None
+    n_init: int = 10
+    sampler: str = "nutpie"
+    level: float = 0.95
+
+    def check(self) -> ReportSettings:
+        """Validate every field; returns a copy with the seed resolved.
+
+        Raises
+        ------
+        ValueError
+            Naming the first bad field and its value.
+        """
+        from latentmix.bayes.diagnostics import check_run_size
+        from latentmix.bayes.sample import SAMPLERS
+
+        check_covariance_type(self.covariance_type)
+        for name in ("n_components", "n_init"):
+            _whole(name, getattr(self, name), 1)
+        check_run_size(self.chains, self.draws)
+        _whole("tune", self.tune, 0)
+        if self.test_fraction is not None and not 0 < self.test_fraction < 1:
+            raise ValueError(
+                f"test fraction must be strictly between 0 and 1; got {self.test_fraction!r}."
+            )
+        if not (isinstance(self.level, float | int) and 0 < self.level < 1):
+            raise ValueError(f"level must be strictly between 0 and 1; got {self.level!r}.")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}."
+            )
+        if isinstance(self.prior, str) and self.prior != "default":
+            raise ValueError(
+                f"prior must be 'default' or a ConjugatePrior; got {self.prior!r} (the "
+                "posterior needs a proper prior)."
+            )
+        seed = self.seed
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**31)
+        return replace(self, seed=int(seed), level=float(self.level))

@@ -1,0 +1,128 @@
+"""Fixtures of the report tests: real EM fits, a fake posterior, and one report per session.
+
+No PyMC here: the posterior is draws scattered around the MAP, shaped like
+PyMCGaussianMixture's InferenceData, so the page can be written in seconds. The report that
+most tests read is written once per session (:func:`shared_report`); tests that change it
+work on a copy.
+"""
+
+import shutil
+
+import arviz as az
+import numpy as np
+import pytest
+
+from latentmix.comparison import compare
+from latentmix.datasets import Dataset, synthetic_3d
+from latentmix.estimator import EMGaussianMixture
+from latentmix.params import MixtureParams
+from latentmix.priors import ConjugatePrior
+from latentmix.report import Analysis, ReportSettings, write_report
+from latentmix.report.analysis import diagnostics_summary
+
+COVARIANCE_DIMS = {
+    "full": ["component", "feature", "feature_bis"],
+    "tied": ["feature", "feature_bis"],
+    "diag": ["component", "feature"],
+    "spherical": ["component"],
+}
+
+# Column names a user could put in a CSV header: markup, Markdown and mathtext characters.
+MARKUP_NAMES = ("<b>x</b>", "<script>alert('y')</script>|*_", "z $1$ [a](b)")
+
+
+def make_fake_idata(params: MixtureParams, chains=2, draws=100, spread=0.03, seed=0):
+    """Draws around ``params``: Dirichlet weights, jittered means, scaled covariances.
+
+    Each covariance (a matrix, a vector of variances or one variance) is multiplied by one
+    positive factor per draw, so every draw is a valid mixture of the same type.
+    """
+    rng = np.random.default_rng(seed)
+    K, d = params.means.shape
+    cov = np.asarray(params.covariances, float)
+    weights = rng.dirichlet(params.weights * 400, size=(chains, draws))
+    means = params.means + spread * rng.standard_normal((chains, draws, K, d))
+    # One factor per component (one for all with a tied matrix), broadcast over its entries.
+    per = () if params.covariance_type == "tied" else (K,)
+    factor = np.exp(spread * rng.standard_normal((chains, draws, *per)))
+    covariances = cov * factor.reshape(factor.shape + (1,) * (cov.ndim - len(per)))
+    return az.from_dict(
+        posterior={"weights": weights, "means": means, "covariances": covariances},
+        dims={
+            "weights": ["component"],
+            "means": ["component", "feature"],
+            "covariances": COVARIANCE_DIMS[params.covariance_type],
+        },
+    )
+
+
+def make_fake_analysis(dataset: Dataset, K: int, covariance_type="full", seed=0) -> Analysis:
+    """Real EM fits (MLE and MAP), a fake posterior around the MAP, the real comparison."""
+    X = dataset.data
+    prior = ConjugatePrior.default(X, K, covariance_type)
+    fits = [
+        EMGaussianMixture(
+            K, covariance_type=covariance_type, prior=p, n_init=2, random_state=seed
+        ).fit(X)
+        for p in (None, prior)
+    ]
+    mle, em_map = fits
+    idata = make_fake_idata(em_map.params_, seed=seed)
+    comparison = compare(
+        X, idata, em_map, mle=mle, truth=dataset.truth, feature_names=dataset.feature_names,
+        prior=prior, random_state=seed,
+    )  # fmt: skip
+    return Analysis(
+        dataset=dataset,
+        X=X,
+        X_test=None,
+        settings=ReportSettings(K, covariance_type, draws=100, chains=2, seed=seed),
+        prior=prior,
+        mle=mle,
+        map=em_map,
+        idata=idata,
+        comparison=comparison,
+        diagnostics=diagnostics_summary(idata),
+        timings={"em_mle": 0.1, "em_map": 0.1},
+        command="latentmix report test -k 3",
+    )
+
+
+@pytest.fixture
+def fake_idata():
+    """``fake_idata(params, chains=2, draws=100, spread=0.03, seed=0)``: see make_fake_idata."""
+    return make_fake_idata
+
+
+@pytest.fixture
+def fake_analysis():
+    """``fake_analysis(dataset, K, covariance_type="full", seed=0)``: see make_fake_analysis."""
+    return make_fake_analysis
+
+
+@pytest.fixture(scope="session")
+def shared_analysis():
+    """The Analysis of the shared report: synthetic 3-D data with its truth, K = 3, diagonal
+    covariances, and markup in every column name (as a CSV header could hold)."""
+    data = synthetic_3d(n_samples=150)
+    dataset = Dataset(
+        "evil<i>", data.data, MARKUP_NAMES, "synthetic <em>data</em> | with * markup",
+        truth=data.truth,
+    )  # fmt: skip
+    return make_fake_analysis(dataset, 3, "diag")
+
+
+@pytest.fixture(scope="session")
+def shared_report(tmp_path_factory, shared_analysis):
+    """The one report most tests read: its directory (do not modify it: copy it)."""
+    out = tmp_path_factory.mktemp("report") / "shared"
+    write_report(shared_analysis, out)
+    return out
+
+
+@pytest.fixture
+def report_copy(tmp_path, shared_report):
+    """A copy of the shared report that a test may change."""
+    out = tmp_path / "copy"
+    shutil.copytree(shared_report, out, symlinks=True)
+    return out

@@ -1,0 +1,153 @@
+"""Writing a report: the files, the page's content and escaping, and the guarded output."""
+
+import json
+
+import pytest
+
+from latentmix.output import MANIFEST
+from latentmix.report import write
+from latentmix.report.context import figure_captions, fmt
+from latentmix.report.write import write_report
+
+FILES = {"index.html", "report.md", "estimates.json", "posterior.nc", "figures", MANIFEST}
+
+
+def hidden(parent):
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+def test_files_figures_and_self_contained_page(shared_report, shared_analysis):
+    assert {p.name for p in shared_report.iterdir()} == FILES
+    figures = sorted(p.name for p in (shared_report / "figures").iterdir())
+    # One file per caption, and no other.
+    assert figures == sorted(figure_captions(shared_analysis.comparison))
+    assert len(figures) == 9
+    page = (shared_report / "index.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(figures)
+    for needle in ('src="http', 'href="http', "<script", "<link", "@import", "url("):
+        assert needle not in page
+    for needle in (
+        "Model and prior",
+        "weights[1]",
+        "PSIS-LOO",
+        "Cluster membership",
+        "degrees_of_freedom",
+        "R-hat",
+        "Package versions",
+        "Components are numbered from 1",
+        "<th>truth</th>",
+        "truth: black dotted",
+        "posterior 95%",
+    ):
+        assert needle in page, needle
+    md = (shared_report / "report.md").read_text()
+    for fig in figures:
+        assert f"](figures/{fig})" in md
+    for text in (page, md):
+        assert "Wald (MLE)" in text and "Laplace (MAP)" in text
+        assert "Laplace approximation around the MAP: width" in text
+
+
+def test_interval_cells_match_the_record(shared_report):
+    page = (shared_report / "index.html").read_text()
+    md = (shared_report / "report.md").read_text()
+    record = json.loads((shared_report / "estimates.json").read_text())
+    row = record["comparison"]["tables"]["means"][1]
+    cell = f"[{fmt(row['laplace_lower'], 3)}, {fmt(row['laplace_upper'], 3)}]"
+    assert f"<td>{cell}</td>" in page
+    # Brackets in the page; escaped brackets (not links) in Markdown.
+    assert "| \\[" in md
+
+
+def test_markup_in_column_names_is_escaped(shared_report):
+    page = (shared_report / "index.html").read_text()
+    assert "<b>x</b>" not in page and "<script" not in page and "<i>" not in page
+    assert "<em>data" not in page
+    assert "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(&#39;y&#39;)&lt;/script&gt;" in page
+    md = (shared_report / "report.md").read_text()
+    assert "<b>" not in md and "<script" not in md and "<em>" not in md
+    assert "&lt;b&gt;x&lt;/b&gt;" in md
+    assert r"\|\*\_" in md  # table cell separators and emphasis neutralised
+    assert r"\[a\](b)" in md  # no link
+
+
+def test_a_foreign_file_inside_an_earlier_report_survives_a_rerun(
+    report_copy, shared_analysis, monkeypatch
+):
+    (report_copy / "notes.txt").write_text("my notes")
+    (report_copy / "figures" / "mine.png").write_bytes(b"my figure")
+    inode = (report_copy / "notes.txt").stat().st_ino
+    old_page = (report_copy / "index.html").read_text()
+    # The figures are not the point here: one small file stands for them.
+    monkeypatch.setattr(write, "save_figures", _one_figure)
+    write_report(shared_analysis, report_copy)
+    assert (report_copy / "notes.txt").read_text() == "my notes"
+    assert (report_copy / "notes.txt").stat().st_ino == inode
+    assert (report_copy / "figures" / "mine.png").read_bytes() == b"my figure"
+    # The report's own files are the new ones: the old figures are gone, the page is new.
+    assert sorted(p.name for p in (report_copy / "figures").iterdir()) == ["data.png", "mine.png"]
+    assert (report_copy / "index.html").read_text() != old_page
+    assert hidden(report_copy.parent) == []
+
+
+def _one_figure(analysis, figdir):
+    (figdir / "data.png").write_bytes(b"\x89PNG")
+    return [{"file": "data.png", "title": "t", "caption": "c"}]
+
+
+def test_a_failed_write_leaves_the_earlier_report_whole(report_copy, shared_analysis, monkeypatch):
+    before = {str(p): p.read_bytes() for p in report_copy.rglob("*") if p.is_file()}
+
+    def broken(analysis, figdir):
+        (figdir / "half.png").write_bytes(b"partial")
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(write, "save_figures", broken)
+    with pytest.raises(RuntimeError, match="figure failed"):
+        write_report(shared_analysis, report_copy)
+    after = {str(p): p.read_bytes() for p in report_copy.rglob("*") if p.is_file()}
+    assert after == before
+    assert hidden(report_copy.parent) == []
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # A user's directory.
+        lambda out: (out.mkdir(), (out / "thesis.tex").write_text("years of work")),
+        # What the old writer took for a report: index.html and an empty estimates.json.
+        lambda out: (
+            out.mkdir(),
+            (out / "index.html").write_text("my website"),
+            (out / "estimates.json").write_text("{}"),
+        ),
+        # A file.
+        lambda out: out.write_text("a file"),
+    ],
+    ids=["directory", "index-and-empty-json", "file"],
+)
+def test_a_foreign_out_is_refused_and_left_alone(tmp_path, shared_analysis, make, monkeypatch):
+    out = tmp_path / "out"
+    make(out)
+    before = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    monkeypatch.setattr(write, "save_figures", _one_figure)
+    with pytest.raises(ValueError, match=r"did not write|not a directory"):
+        write_report(shared_analysis, out)
+    after = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert hidden(tmp_path) == []
+
+
+def test_posterior_file_keeps_only_the_draws(shared_report, shared_analysis):
+    import arviz as az
+
+    idata = az.from_netcdf(shared_report / "posterior.nc")
+    assert set(idata.groups()) == {"posterior"}
+    assert set(idata.posterior.data_vars) == {"weights", "means", "covariances"}
+    # Components 0-based in the file's coordinates, as in the arrays.
+    assert list(idata.posterior["component"].values) == [0, 1, 2]
+    assert idata.posterior["means"].shape == (2, 100, 3, 3)
+    assert shared_analysis.idata.posterior["means"].values == pytest.approx(
+        idata.posterior["means"].values
+    )
