@@ -20,7 +20,8 @@ new one at every moment, whatever signal arrives (SIGKILL included):
 4. The old tree is retired: its own files are removed; a foreign entry that is not the same
    file in the new ``out`` (added or replaced by rename during the run) is moved into ``out``
    if that path is free (or still holds the link this run made, which it then replaces),
-   else the old tree is kept and a warning names it.
+   else the old tree is kept and a warning names it. (So a foreign file deleted from ``out``
+   while a run is writing comes back: nothing the package did not write is lost.)
 
 Where the file system cannot exchange two names (EINVAL or ENOSYS), ``out`` is renamed to
 ``.{name}.latentmix-old-<token>`` and the staging directory to ``out``: between those two
@@ -181,6 +182,13 @@ def _check(out: Path, command: str) -> dict | None:
         raise ValueError(
             f"cannot replace {out}: its parent {out.parent} is not writable; choose another path."
         )
+    if os.stat(out).st_dev != os.stat(out.parent).st_dev:
+        # The new output is written beside ``out`` and swapped in by a rename, which cannot
+        # cross file systems.
+        raise ValueError(
+            f"{out} is a mount point (another file system than {out.parent}); choose a new or "
+            "empty directory inside it."
+        )
     manifest = read_manifest(out)
     if manifest is None:
         if any(out.iterdir()):
@@ -261,6 +269,8 @@ def _scan(root: Path) -> tuple[list[str], list[str]]:
 
 def _make_dirs(dst_root: Path, rel: str, src_root: Path) -> None:
     """Create ``dst_root/rel`` and its missing parents with the modes of ``src_root/rel``."""
+    if not rel:
+        return
     path = dst_root
     for i, part in enumerate(rel.split("/")):
         path = path / part
@@ -311,20 +321,27 @@ def _link_foreign(out: Path, staging: Path, own: _Ownership) -> dict[str, tuple[
                 if not rel and _is_manifest_file(r):
                     continue
                 target = staging / r
-                if entry.is_dir(follow_symlinks=False):
+                is_dir = entry.is_dir(follow_symlinks=False)
+                what = "a directory" if is_dir else "a file"
+                if is_dir:
                     theirs = foreign or not own.directory(r)
-                    if theirs and os.path.lexists(target) and not target.is_dir():
-                        raise _collision(out, r, "a directory")
-                    if theirs and not target.is_dir():
-                        _make_dirs(staging, r, out)
-                    walk(r, theirs)
-                elif foreign or not own.file(r):
-                    if os.path.lexists(target):
-                        raise _collision(out, r, "a file")
-                    if rel and not (staging / rel).is_dir():
-                        if os.path.lexists(staging / rel):
-                            raise _collision(out, r, "a file")
-                        _make_dirs(staging, rel, out)
+                    if not theirs:
+                        walk(r, False)
+                        continue
+                    if os.path.lexists(target) and not target.is_dir():
+                        raise _collision(out, r, what)
+                elif not (foreign or not own.file(r)):
+                    continue
+                elif os.path.lexists(target):
+                    raise _collision(out, r, what)
+                try:
+                    # A file of the new output where a directory on the way must be.
+                    _make_dirs(staging, r if is_dir else rel, out)
+                except (FileExistsError, NotADirectoryError):
+                    raise _collision(out, r, what) from None
+                if is_dir:
+                    walk(r, True)
+                else:
                     _link(Path(entry.path), target, r)
                     info = os.lstat(target)
                     linked[r] = (info.st_dev, info.st_ino)
@@ -406,6 +423,15 @@ def _retire(tree: Path, out: Path | None, linked=None) -> bool:
     kept: list[str] = []
     first = [True]
 
+    def move(path: Path, rel: str, r: str) -> bool:
+        """Move ``path`` to ``out / r``; False if a file of ``out`` is in the way."""
+        try:
+            _make_dirs(out, rel, tree)
+            os.rename(path, out / r)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError):
+            return False
+        return True
+
     def walk(rel: str, foreign: bool) -> None:
         with os.scandir(tree / rel if rel else tree) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
@@ -417,11 +443,9 @@ def _retire(tree: Path, out: Path | None, linked=None) -> bool:
                 path = Path(entry.path)
                 if entry.is_dir(follow_symlinks=False):
                     theirs = foreign or not own.directory(r)
-                    if theirs and out is not None and not os.path.lexists(out / r):
-                        # A whole foreign directory the new output lacks: move it as one.
-                        if rel:
-                            _make_dirs(out, rel, tree)
-                        os.rename(path, out / r)
+                    free = out is not None and not os.path.lexists(out / r)
+                    # A whole foreign directory the new output lacks: move it as one.
+                    if theirs and free and move(path, rel, r):
                         continue
                     walk(r, theirs)
                     with contextlib.suppress(OSError):
@@ -431,10 +455,8 @@ def _retire(tree: Path, out: Path | None, linked=None) -> bool:
                 ):
                     # Own, or a spare hard link of the same file in ``out``.
                     path.unlink()
-                elif out is not None and not os.path.lexists(out / r):
-                    if rel:
-                        _make_dirs(out, rel, tree)
-                    os.rename(path, out / r)
+                elif out is not None and not os.path.lexists(out / r) and move(path, rel, r):
+                    pass
                 elif out is not None and r in linked and _inode(out / r) == linked[r]:
                     os.replace(path, out / r)
                 else:

@@ -8,9 +8,12 @@ import multiprocessing
 import os
 import signal
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from latentmix import output
 from latentmix.output import (
@@ -258,6 +261,19 @@ def test_conflicting_leftover_is_kept_with_a_warning(tmp_path):
     assert not (tree / "index.html").exists()  # its own files went
 
 
+def test_leftover_blocked_by_a_file_of_the_output_is_kept(tmp_path):
+    out = tmp_path / "report"
+    write(out, {"a": b"now a file"})
+    tree = tmp_path / ".report.latentmix-old-abc"
+    write(tree, {"a/own.txt": b"own"})
+    put(tree, {"a/x/user.txt": b"user", "b/user.txt": b"free path"})
+    with pytest.warns(OutputWarning, match="user.txt"):
+        check_output(out, "report")
+    assert (tree / "a" / "x" / "user.txt").read_bytes() == b"user"
+    assert not (tree / "a" / "own.txt").exists()
+    assert contents(out) == {"a": b"now a file", "b/user.txt": b"free path"}
+
+
 def test_hidden_entries_without_the_manifest_are_not_touched(tmp_path):
     out = earlier_output(tmp_path)
     stranger = tmp_path / ".report.latentmix-staging-mine"
@@ -403,3 +419,41 @@ def test_a_running_writer_is_not_cleaned_by_another(tmp_path):
         check_output(out, "report")  # another run's check: must leave this staging alone
         assert (staging / "index.html").exists()
     assert (out / "index.html").read_bytes() == b"in progress"
+
+
+# --- any layout ------------------------------------------------------------------------------
+
+_PATHS = st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=3).map("/".join)
+_FILES = st.dictionaries(_PATHS, st.binary(max_size=3), max_size=5)
+
+
+def _clash(paths_a, paths_b) -> bool:
+    """True if a path of one set is the other's path or a directory on the way to it."""
+    return any(
+        a == b or a.startswith(b + "/") or b.startswith(a + "/") for a in paths_a for b in paths_b
+    )
+
+
+def _consistent(files) -> bool:
+    return not any(a.startswith(b + "/") for a in files for b in files)
+
+
+@settings(max_examples=40)
+@given(old=_FILES, new=_FILES, foreign=_FILES)
+def test_any_layout_keeps_foreign_files_and_replaces_own(old, new, foreign):
+    assume(_consistent(old) and _consistent(new) and _consistent(foreign))
+    assume(not _clash(old, foreign))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        write(out, old)
+        put(out, foreign)
+        if _clash(new, foreign):
+            before = contents(out)
+            with pytest.raises(ValueError, match="did not write"):
+                write(out, new)
+            assert contents(out) == before
+        else:
+            write(out, new)
+            assert contents(out) == new | foreign
+            assert read_manifest(out)["files"] == sorted(new)
+        assert siblings(out) == []
