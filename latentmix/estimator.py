@@ -6,11 +6,18 @@ import warnings
 
 import numpy as np
 
-from latentmix.em import chunked, uncertainty
+from latentmix.em import chunked, intervals
 from latentmix.em.estep import e_step
-from latentmix.em.fit import ConvergenceWarning, fit_em
+from latentmix.em.fit import ConvergenceWarning, EMOptions, fit_em
+from latentmix.em.information import observed_information
 from latentmix.em.init import INIT_METHODS
-from latentmix.params import MixtureParams, check_covariance_type, sample_mixture
+from latentmix.params import (
+    MixtureParams,
+    check_covariance_type,
+    check_params,
+    n_parameters,
+    sample_mixture,
+)
 from latentmix.priors import ConjugatePrior
 from latentmix.validation import check_data, check_n_components, check_random_state
 
@@ -38,7 +45,9 @@ class EMGaussianMixture:
     init : {"k-means++", "random"} or MixtureParams
         How seed rows are drawn (k-means++ or uniformly at random; the starts alternate
         between a partition around the seeds and components of random spread at the seeds,
-        see :mod:`latentmix.em.init`), or one fixed starting point (one run, no screening).
+        see :mod:`latentmix.em.init`), or one fixed starting point (one run, no screening):
+        it must be a valid mixture (weights positive and summing to 1, covariances positive
+        definite; :func:`latentmix.params.check_params`).
     tol : float
         Relative tolerance: a run stops when an iteration changes the objective by less
         than ``tol * |objective|``. The default 1e-10 makes the estimate precise to about
@@ -49,8 +58,8 @@ class EMGaussianMixture:
     reg_covar : float
         Added to the diagonal of every covariance after each M-step. Default 0 (the exact
         MLE / MAP); set it to scikit-learn's value to reproduce scikit-learn's fits.
-    random_state : None, int or numpy.random.Generator
-        Seeds the starts.
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        Seeds the starts (see :func:`latentmix.validation.check_random_state`).
     keep_trajectory : bool
         Keep, for the best run, the parameters and responsibilities at every iteration in
         ``trajectory_``.
@@ -152,7 +161,7 @@ class EMGaussianMixture:
 
     def _check_settings(self, X):
         K = check_n_components(self.n_components)
-        kind = check_covariance_type(self.covariance_type)
+        covariance_type = check_covariance_type(self.covariance_type)
         if chunked.is_blocked_data(X):
             X = chunked.check_blocked_data(X, n_components=K)
         else:
@@ -172,7 +181,9 @@ class EMGaussianMixture:
                 raise ValueError(f"{name} must be a number >= 0; got {value!r}.")
         init = self.init
         if isinstance(init, MixtureParams):
-            init = _check_start(init, K, d, kind)
+            init = check_params(
+                init, n_components=K, n_features=d, covariance_type=covariance_type, what="init"
+            )
         elif init not in INIT_METHODS:
             raise ValueError(
                 f"init must be one of {', '.join(INIT_METHODS)} or a MixtureParams; got {init!r}."
@@ -184,17 +195,17 @@ class EMGaussianMixture:
                     f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
                 )
             prior = (
-                chunked.default_prior(X, K, kind, self.scheduler)
+                chunked.default_prior(X, K, covariance_type, self.scheduler)
                 if chunked.is_blocked_data(X)
-                else ConjugatePrior.default(X, K, kind)
+                else ConjugatePrior.default(X, K, covariance_type)
             )
         elif prior is not None and not isinstance(prior, ConjugatePrior):
             raise ValueError(
                 f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
             )
         if prior is not None:
-            prior.check(d, K, kind)
-        return X, K, kind, init, prior
+            prior.check(d, K, covariance_type)
+        return X, K, covariance_type, init, prior
 
     def fit(self, X, y=None):
         """Fit the mixture to ``X``.
@@ -209,20 +220,23 @@ class EMGaussianMixture:
         -------
         self
         """
-        X, K, kind, init, prior = self._check_settings(X)
-        result = fit_em(
-            X,
-            K,
-            kind,
+        X, K, covariance_type, init, prior = self._check_settings(X)
+        options = EMOptions(
             prior=prior,
-            init=init,
-            n_init=int(self.n_init),
             tol=float(self.tol),
             max_iter=int(self.max_iter),
             reg_covar=float(self.reg_covar),
-            random_state=check_random_state(self.random_state),
-            keep_trajectory=self.keep_trajectory,
             scheduler=self.scheduler,
+            keep_trajectory=self.keep_trajectory,
+        )
+        result = fit_em(
+            X,
+            K,
+            covariance_type,
+            options,
+            init=init,
+            n_init=int(self.n_init),
+            random_state=check_random_state(self.random_state),
         )
         best = result.best
         self.params_ = best.params
@@ -341,96 +355,74 @@ class EMGaussianMixture:
         bic = -2 * sample_ll.sum() + self.n_parameters() * np.log(X.shape[0])
         return float(bic + 2 * entropy)
 
-    # --- uncertainty (latentmix.em.uncertainty) ---------------------------------------------
+    # --- uncertainty (latentmix.em.information, latentmix.em.intervals) --------------------
 
-    def observed_information(self, X, method: str = "exact") -> np.ndarray:
+    def observed_information(self, X, information: str = "exact") -> np.ndarray:
         """Observed information at the estimate in the unconstrained parameterisation.
 
-        The curvature of the log-likelihood (MLE) or log-posterior (MAP); see
-        :func:`latentmix.em.uncertainty.observed_information`. Shape (p, p).
+        The curvature of the log-likelihood (MLE) or log-posterior (MAP); ``information`` is
+        ``"exact"`` or ``"opg"``, see :func:`latentmix.em.information.observed_information`.
+        Shape (p, p).
         """
         self._check_fitted()
         X = check_data(X, n_features=self.n_features_in_)
-        return uncertainty.observed_information(X, self.params_, self.prior_, method)
+        return observed_information(X, self.params_, self.prior_, information)
 
-    def standard_errors(self, X, *, level: float = 0.95, method: str = "exact"):
+    def standard_errors(self, X, *, level: float = 0.95, information: str = "exact"):
         """Standard errors and Wald intervals of every parameter (delta method).
 
         ``X`` is the data the estimate was fitted on. For a MAP fit the curvature is that of
-        the log-posterior. Returns :class:`~latentmix.em.uncertainty.Intervals`; see
-        :func:`latentmix.em.uncertainty.standard_errors`.
+        the log-posterior. Returns :class:`~latentmix.em.intervals.Intervals`; see
+        :func:`latentmix.em.intervals.standard_errors`.
         """
         self._check_fitted()
-        return uncertainty.standard_errors(self, X, level=level, method=method)
+        return intervals.standard_errors(
+            self.params_, X, prior=self.prior_, level=level, information=information
+        )
 
     def bootstrap(
         self,
         X,
         *,
-        kind: str = "nonparametric",
+        resample: str = "nonparametric",
         n_boot: int = 200,
         level: float = 0.95,
         random_state=None,
     ):
         """Bootstrap percentile intervals, each refit relabelled to this estimate.
 
-        ``kind`` is ``"nonparametric"`` (resample rows) or ``"parametric"`` (simulate from
-        the fit). Each replicate is one EM run started at this estimate, under the same prior.
-        Returns :class:`~latentmix.em.uncertainty.Intervals`; see
-        :func:`latentmix.em.uncertainty.bootstrap`.
+        ``resample`` is ``"nonparametric"`` (resample rows) or ``"parametric"`` (simulate
+        from the fit). Each replicate is one EM run started at this estimate, under the same
+        prior. Returns :class:`~latentmix.em.intervals.Intervals`; see
+        :func:`latentmix.em.intervals.bootstrap`.
         """
         self._check_fitted()
-        return uncertainty.bootstrap(
-            self, X, kind=kind, n_boot=n_boot, level=level, random_state=random_state
+        return intervals.bootstrap(
+            self.params_,
+            X,
+            prior=self.prior_,
+            resample=resample,
+            n_boot=n_boot,
+            level=level,
+            random_state=random_state,
         )
 
     def laplace(self, X, *, level: float = 0.95, n_draws: int = 4000, random_state=None):
         """Laplace approximation to the posterior around this MAP estimate (needs a prior).
 
-        Returns :class:`~latentmix.em.uncertainty.Intervals` with the draws; see
-        :func:`latentmix.em.uncertainty.laplace`.
+        Returns :class:`~latentmix.em.intervals.Intervals` with the draws; see
+        :func:`latentmix.em.intervals.laplace`.
         """
         self._check_fitted()
-        return uncertainty.laplace(
-            self, X, level=level, n_draws=n_draws, random_state=random_state
+        return intervals.laplace(
+            self.params_,
+            X,
+            prior=self.prior_,
+            level=level,
+            n_draws=n_draws,
+            random_state=random_state,
         )
-
-
-def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters of a mixture: weights, means and covariances."""
-    K, d = n_components, n_features
-    cov = {
-        "full": K * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": K * d,
-        "spherical": K,
-    }[check_covariance_type(covariance_type)]
-    return K - 1 + K * d + cov
 
 
 def _last_change(history):
     return float(history[-1] - history[-2]) if len(history) > 1 else float("nan")
-
-
-def _check_start(start: MixtureParams, K: int, d: int, kind: str) -> MixtureParams:
-    """Validate a user-given starting point against K, d and the covariance type."""
-    from latentmix.params import covariances_shape
-
-    if start.covariance_type != kind:
-        raise ValueError(
-            f"init has covariance_type {start.covariance_type!r} but the estimator has {kind!r}."
-        )
-    weights = np.asarray(start.weights, dtype=float)
-    means = np.asarray(start.means, dtype=float)
-    covariances = np.asarray(start.covariances, dtype=float)
-    expected = covariances_shape(kind, K, d)
-    if weights.shape != (K,) or means.shape != (K, d) or covariances.shape != expected:
-        raise ValueError(
-            f"init must have weights ({K},), means ({K}, {d}) and covariances {expected}; got "
-            f"{weights.shape}, {means.shape} and {covariances.shape}."
-        )
-    if not (np.all(np.isfinite(weights)) and np.all(weights > 0)):
-        raise ValueError(f"init weights must be positive; got {weights}.")
-    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
-        raise ValueError("init means and covariances must be finite.")
-    return MixtureParams(weights / weights.sum(), means, covariances, kind)

@@ -377,23 +377,23 @@ def log_prior(params: MixtureParams, prior: ConjugatePrior) -> float:
         the concentration exceeds one.
     """
     K, d = params.means.shape
-    kind = params.covariance_type
-    prior.check(d, K, kind)
+    covariance_type = params.covariance_type
+    prior.check(d, K, covariance_type)
     kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
     weights = np.asarray(params.weights, dtype=float)
     covariances = np.asarray(params.covariances, dtype=float)
     total = log_dirichlet(weights, prior.concentration(K))
     try:
-        if kind in ("full", "tied"):
-            stack = covariances if kind == "full" else covariances[None]
+        if covariance_type in ("full", "tied"):
+            stack = covariances if covariance_type == "full" else covariances[None]
             total += log_invwishart(stack, nu, prior.scale).sum()
             full = params.full_covariances()
             total += _log_normal_full(params.means, m0, full / kappa).sum()
         else:
-            variances = covariances if kind == "diag" else covariances[:, None]
+            variances = covariances if covariance_type == "diag" else covariances[:, None]
             if np.any(variances <= 0):
                 return -np.inf
-            psi = prior.scale if kind == "diag" else np.full(1, float(prior.scale))
+            psi = prior.scale if covariance_type == "diag" else np.full(1, float(prior.scale))
             total += log_invgamma(variances, 0.5 * nu, 0.5 * psi).sum()
             var = np.broadcast_to(variances, (K, d)) / kappa
             total += (-0.5 * (_LOG_2PI + np.log(var) + (params.means - m0) ** 2 / var)).sum()

@@ -77,11 +77,31 @@ def check_n_components(n_components) -> int:
 
 
 def check_random_state(random_state) -> np.random.Generator:
-    """A numpy Generator from None, an int seed, or a Generator."""
+    """A numpy Generator from None, an int seed, a Generator or a legacy RandomState.
+
+    A ``numpy.random.RandomState`` (scikit-learn's habit) becomes a Generator seeded by one
+    draw of 32-bit words from its bit stream (``np.random.default_rng(rs.randint(2**32,
+    size=4))``): the result is a function of the RandomState's state, and the RandomState
+    moves on, so passing the same RandomState twice gives two different streams, as it
+    would in scikit-learn. A Generator is returned as it is (not copied).
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     if isinstance(random_state, np.random.Generator):
         return random_state
-    if random_state is None or isinstance(random_state, int | np.integer):
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, size=4, dtype=np.uint64))
+    if random_state is None or (
+        isinstance(random_state, int | np.integer) and not isinstance(random_state, bool)
+    ):
         return np.random.default_rng(random_state)
     raise ValueError(
-        f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
+        "random_state must be None, an int, a numpy Generator or a numpy RandomState; got "
+        f"{random_state!r}."
     )

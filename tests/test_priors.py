@@ -82,9 +82,9 @@ def test_default_prior_needs_a_proper_data_covariance():
 
 def test_prior_from_moments_is_the_default_prior():
     X = load("faithful").data
-    for kind in ("full", "tied", "diag", "spherical"):
-        got = ConjugatePrior.from_moments(X.mean(axis=0), np.cov(X.T), 3, kind)
-        want = ConjugatePrior.default(X, 3, kind)
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        got = ConjugatePrior.from_moments(X.mean(axis=0), np.cov(X.T), 3, covariance_type)
+        want = ConjugatePrior.default(X, 3, covariance_type)
         for name in ("mean", "scale", "degrees_of_freedom", "mean_precision"):
             np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
     with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
@@ -127,7 +127,7 @@ def test_prior_files_round_trip_and_bad_files_say_why(tmp_path):
         ConjugatePrior.read(tmp_path / "nowhere.toml")
 
 
-def random_point(kind, rng, K=3, d=2):
+def random_point(covariance_type, rng, K=3, d=2):
     A = rng.normal(size=(K, d, d))
     full = A @ A.transpose(0, 2, 1) + np.eye(d)
     covariances = {
@@ -135,28 +135,30 @@ def random_point(kind, rng, K=3, d=2):
         "tied": full[0],
         "diag": rng.uniform(0.3, 2.0, size=(K, d)),
         "spherical": rng.uniform(0.3, 2.0, size=K),
-    }[kind]
-    return MixtureParams(rng.dirichlet(np.ones(K)), rng.normal(size=(K, d)), covariances, kind)
+    }[covariance_type]
+    return MixtureParams(
+        rng.dirichlet(np.ones(K)), rng.normal(size=(K, d)), covariances, covariance_type
+    )
 
 
 def scipy_log_prior(params, prior):
     K, d = params.means.shape
-    kind = params.covariance_type
+    covariance_type = params.covariance_type
     kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
     total = stats.dirichlet(prior.concentration(K)).logpdf(params.weights)
-    if kind in ("full", "tied"):
+    if covariance_type in ("full", "tied"):
         stack = params.full_covariances()
-        covs = stack if kind == "full" else stack[:1]
+        covs = stack if covariance_type == "full" else stack[:1]
         total += sum(stats.invwishart(df=nu, scale=prior.scale).logpdf(c) for c in covs)
         total += sum(
             stats.multivariate_normal(m0, c / kappa).logpdf(m)
             for m, c in zip(params.means, stack, strict=True)
         )
         return total
-    variances = params.covariances if kind == "diag" else params.covariances[:, None]
+    variances = params.covariances if covariance_type == "diag" else params.covariances[:, None]
     variances = np.broadcast_to(variances, (K, d))
-    psi = prior.scale if kind == "diag" else np.full(d, prior.scale)
-    if kind == "diag":
+    psi = prior.scale if covariance_type == "diag" else np.full(d, prior.scale)
+    if covariance_type == "diag":
         total += stats.invgamma(nu / 2, scale=psi / 2).logpdf(variances).sum()
     else:
         total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(variances[:, 0]).sum()
@@ -164,14 +166,14 @@ def scipy_log_prior(params, prior):
     return total
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_log_prior_matches_scipy(kind):
-    rng = np.random.default_rng(COVARIANCE_TYPES.index(kind))
-    params = random_point(kind, rng)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_log_prior_matches_scipy(covariance_type):
+    rng = np.random.default_rng(COVARIANCE_TYPES.index(covariance_type))
+    params = random_point(covariance_type, rng)
     scale = {"full": np.array([[2.0, 0.3], [0.3, 1.0]]), "diag": np.array([2.0, 0.5])}
     scale["tied"] = scale["full"]
     prior = ConjugatePrior(
-        np.array([1.0, 2.0, 3.5]), np.array([0.5, -0.2]), 0.3, 4.5, scale.get(kind, 1.7)
+        np.array([1.0, 2.0, 3.5]), np.array([0.5, -0.2]), 0.3, 4.5, scale.get(covariance_type, 1.7)
     )
     assert log_prior(params, prior) == pytest.approx(scipy_log_prior(params, prior), rel=1e-11)
 
@@ -212,12 +214,12 @@ def test_log_prior_outside_the_support():
     assert log_prior(negative, ConjugatePrior(1.0, np.zeros(2), 0.1, 4.0, 1.0)) == -np.inf
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_em_log_prior_from_precision_factors_is_log_prior(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_em_log_prior_from_precision_factors_is_log_prior(covariance_type):
     from latentmix.em.fit import map_log_prior
 
-    rng = np.random.default_rng(10 + COVARIANCE_TYPES.index(kind))
-    params = random_point(kind, rng)
-    prior = ConjugatePrior.default(rng.normal(size=(50, 2)) * [1.0, 4.0], 3, kind)
+    rng = np.random.default_rng(10 + COVARIANCE_TYPES.index(covariance_type))
+    params = random_point(covariance_type, rng)
+    prior = ConjugatePrior.default(rng.normal(size=(50, 2)) * [1.0, 4.0], 3, covariance_type)
     prior = ConjugatePrior([1.0, 1.5, 2.0], prior.mean, 0.7, 5.0, prior.scale)
     assert map_log_prior(params, prior) == pytest.approx(log_prior(params, prior), rel=1e-12)

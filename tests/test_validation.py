@@ -64,13 +64,27 @@ def test_prior_that_does_not_fit_the_data():
 
 def test_bad_starting_point():
     good = MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
-    with pytest.raises(ValueError, match="init has covariance_type 'full' but the estimator"):
+    with pytest.raises(ValueError, match="init has covariance_type 'full' but the model is"):
         EMGaussianMixture(2, covariance_type="diag", init=good).fit(X)
-    with pytest.raises(ValueError, match=r"init must have weights \(3,\)"):
+    with pytest.raises(ValueError, match=r"init.weights has shape \(2,\); expected \(3,\)"):
         EMGaussianMixture(3, init=good).fit(X)
     bad_weights = good._replace(weights=np.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match="init weights must be positive"):
+    with pytest.raises(ValueError, match=r"init\.weights must be positive and sum to 1"):
         EMGaussianMixture(2, init=bad_weights).fit(X)
+
+
+def test_start_weights_that_do_not_sum_to_one_are_an_error():
+    """Weights of 2:3 were once renormalised silently; now the user is told to divide."""
+    start = MixtureParams(np.array([2.0, 3.0]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
+    with pytest.raises(ValueError, match="Divide by their sum"):
+        EMGaussianMixture(2, init=start).fit(X)
+
+
+def test_start_covariance_not_positive_definite_names_the_start():
+    cov = np.stack([np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]])])
+    start = MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), cov)
+    with pytest.raises(ValueError, match=r"init\.covariances of component 1 is not positive"):
+        EMGaussianMixture(2, init=start).fit(X)
 
 
 def test_predict_time_errors():
@@ -94,3 +108,20 @@ def test_validation_helpers():
     rng = np.random.default_rng(1)
     assert check_random_state(rng) is rng
     assert isinstance(check_random_state(None), np.random.Generator)
+
+
+def test_random_state_accepts_a_legacy_random_state():
+    a = check_random_state(np.random.RandomState(7)).normal(size=3)
+    b = check_random_state(np.random.RandomState(7)).normal(size=3)
+    np.testing.assert_array_equal(a, b)  # a function of the RandomState's state
+    rs = np.random.RandomState(7)
+    first, second = check_random_state(rs), check_random_state(rs)
+    assert first.normal() != second.normal()  # the RandomState moves on
+    fit = EMGaussianMixture(2, n_init=1, random_state=np.random.RandomState(0)).fit(X)
+    assert fit.converged_
+
+
+@pytest.mark.parametrize("bad", ["0", 1.5, True, [1]])
+def test_random_state_rejects_other_values(bad):
+    with pytest.raises(ValueError, match="random_state must be None, an int, a numpy Generator"):
+        check_random_state(bad)

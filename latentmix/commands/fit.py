@@ -110,10 +110,10 @@ def _fmt(x) -> str:
 def format_table(result: dict) -> str:
     """A readable plain-text table of a :func:`summary`."""
     features = result["features"]
-    kind = result["covariance_type"]
+    covariance_type = result["covariance_type"]
     K = result["n_components"]
     lines = [
-        f"{result['estimate']} of a {K}-component {kind} Gaussian mixture on "
+        f"{result['estimate']} of a {K}-component {covariance_type} Gaussian mixture on "
         f"{result['data']} ({result['n_samples']} rows x {len(features)} features)",
         "",
     ]
@@ -132,14 +132,14 @@ def format_table(result: dict) -> str:
         )
     lines.append("")
     covariances = np.asarray(result["covariances"])
-    if kind == "tied":
+    if covariance_type == "tied":
         lines.append("covariance (shared by all components):")
         lines += _matrix_lines(covariances, features)
-    elif kind == "full":
+    elif covariance_type == "full":
         for k in range(K):
             lines.append(f"covariance of component {k}:")
             lines += _matrix_lines(covariances[k], features)
-    elif kind == "diag":
+    elif covariance_type == "diag":
         lines.append("variances:")
         lines.append(
             "component".ljust(10) + "".join(f"var[{f}]".rjust(width + 6) for f in features)

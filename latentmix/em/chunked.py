@@ -1,8 +1,12 @@
-"""EM on data that is not an in-memory array: dask arrays and NumPy memmaps.
+"""The passes of the fit over the data, whatever holds it: ndarray, NumPy memmap or dask.
 
-Everything EM needs from the data is a sum over rows (:mod:`latentmix.em.kernels`), so the
-data are read one block at a time and the block results are added; only the small per-block
-statistics ever meet in one place.
+:mod:`latentmix.em.fit` calls this module for every pass over the data: the first pass
+(:func:`data_moments`), the E-step of every iteration (:func:`e_step_stats`, the fit's only
+E-step entry point) and the rows starting points are drawn from (:func:`init_rows`); the
+estimator calls it to check blocked data and build the default prior without reading them
+whole. Everything EM needs from the data is a sum over rows (:mod:`latentmix.em.kernels`),
+so the data are read one block at a time and the block results are added; only the small
+per-block statistics ever meet in one place.
 
 - **NumPy memmap** (``np.load(path, mmap_mode="r")`` or ``np.memmap``): read block by block in
   this process by :func:`latentmix.em.kernels.moments_over_blocks`; the file's pages are read
@@ -108,17 +112,33 @@ def check_blocked_data(X, *, n_components: int | None = None):
 
 @contextlib.contextmanager
 def dask_scheduler(scheduler=None):
-    """The ``scheduler=`` value to pass to ``dask.compute``, set up for one fit.
+    """The ``scheduler=`` value to pass to ``dask.compute``, set up for one fit or study.
+
+    The one resolver of ``scheduler`` in the package: EM and the studies pass their
+    ``scheduler`` here, so the same value means the same place everywhere.
 
     Parameters
     ----------
     scheduler : None, str or dask.distributed.Client
-        See the module docstring. ``"local"`` starts a LocalCluster and an address starts a
-        Client; both are closed when the context ends.
+        - None: dask's current default, that is the ``dask.distributed.Client`` active in
+          the session if there is one (``Client()`` makes itself the default), else dask's
+          threads. None never starts a cluster.
+        - ``"threads"``, ``"synchronous"`` or ``"processes"``: that dask scheduler.
+        - ``"local"``: a ``dask.distributed.LocalCluster`` (threads, no dashboard port
+          conflict) started here and shut down when the context ends.
+        - an address such as ``"tcp://127.0.0.1:8786"``: a Client connected to that
+          scheduler, closed when the context ends.
+        - a ``dask.distributed.Client``: used as it is (not closed).
 
     Yields
     ------
     None, str or Client
+        What to pass as ``dask.compute(..., scheduler=...)``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
     """
     if scheduler is None or (isinstance(scheduler, str) and scheduler in SCHEDULERS[:3]):
         yield scheduler
@@ -264,10 +284,33 @@ def moments_dask(X, plan, block_rows: int = BLOCK_ROWS, scheduler=None) -> Momen
     return functools.reduce(add_moments, parts)
 
 
-def e_step_stats_blocked(
-    X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS, scheduler=None, prec_chol=None
+def e_step_stats(
+    X,
+    params: MixtureParams,
+    center,
+    *,
+    block_rows: int = BLOCK_ROWS,
+    scheduler=None,
+    prec_chol=None,
 ):
-    """Fused E-step and sufficient statistics over any data: ndarray, memmap or dask.
+    """The E-step of the fit: sufficient statistics and log-likelihood over all rows of X.
+
+    The one entry point for "E-step statistics over data": the fused kernel of
+    :mod:`latentmix.em.kernels` over blocks of ``block_rows`` rows (threads for an ndarray
+    or memmap, one dask task per chunk for a dask array), the block results added in order.
+
+    Parameters
+    ----------
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+    params : MixtureParams
+    center : ndarray of shape (d,)
+        The centring point of the statistics (the data mean).
+    block_rows : int
+        Rows per block (one block, no loop, when ``n <= block_rows``).
+    scheduler : None, str or dask.distributed.Client
+        A resolved :func:`dask_scheduler` value (dask arrays only).
+    prec_chol : ndarray, optional
+        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``.
 
     Returns
     -------

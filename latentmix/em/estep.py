@@ -108,15 +108,15 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
     ndarray of shape (n, K)
         :math:`\log \mathcal N(x_i \mid \mu_k, \Sigma_k)`.
     """
-    kind = params.covariance_type
+    covariance_type = params.covariance_type
     means = params.means
     d = X.shape[1]
     if prec_chol is None:
-        prec_chol = precision_cholesky(params.covariances, kind)
-    log_det = log_det_precision_cholesky(prec_chol, kind, d)
-    if kind == "full":
+        prec_chol = precision_cholesky(params.covariances, covariance_type)
+    log_det = log_det_precision_cholesky(prec_chol, covariance_type, d)
+    if covariance_type == "full":
         maha = _maha_full(X, means, prec_chol)
-    elif kind == "tied":
+    elif covariance_type == "tied":
         y = _stacked_product(X, prec_chol)
         mu_y = means @ prec_chol
         maha = (
@@ -125,7 +125,7 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
             + (mu_y**2).sum(axis=1)[None]
         )
         maha = np.maximum(maha, 0.0)
-    elif kind == "diag":
+    elif covariance_type == "diag":
         prec = prec_chol**2
         maha = (
             _stacked_product(X**2, prec.T)

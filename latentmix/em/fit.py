@@ -1,12 +1,18 @@
-"""The EM loop and the restarts around it.
+"""The EM loop and the restarts around it; what ``EMGaussianMixture.fit`` runs.
 
-One iteration is an M-step from the sufficient statistics of the previous E-step, then an
-E-step at the new parameters, which gives both the objective at those parameters and the
-statistics for the next M-step. The E-step and the statistics are computed over row blocks
-and summed (:func:`block_stats`, :func:`e_step_stats`) by the fused kernel of
-:mod:`latentmix.em.kernels`, so memory does not grow with the number of rows beyond the data
-itself. The data may also be a NumPy memmap or a dask array (:mod:`latentmix.em.chunked`):
-then they are never read whole into memory.
+One iteration (:func:`em_step`) is an M-step from the sufficient statistics of the previous
+E-step, then an E-step at the new parameters, which gives both the objective at those
+parameters and the statistics for the next M-step. The state it passes on
+(:class:`EMState`) holds the parameters, those statistics, the log-likelihood, the log
+prior and the objective, so a teacher can drive EM one step at a time; :func:`run_em` is
+the loop over it and :func:`fit_em` the restarts around the loop, with the settings in one
+:class:`EMOptions`.
+
+The E-step of the fit is :func:`latentmix.em.chunked.e_step_stats`: the fused kernel of
+:mod:`latentmix.em.kernels` over row blocks, summed, so memory does not grow with the number
+of rows beyond the data itself, and the data may be a NumPy memmap or a dask array that is
+never read whole. (:mod:`latentmix.em.estep` computes the same densities row by row for
+predict, score and the uncertainty code; it is not on the fitting path.)
 
 The objective is the log-likelihood (MLE) or the log-likelihood plus the log prior density
 (MAP). EM never lowers it; a fall beyond round-off is a bug and raises a RuntimeError.
@@ -26,7 +32,7 @@ from latentmix.em.estep import (
     e_step,
     precision_cholesky,
 )
-from latentmix.em.init import initial_params
+from latentmix.em.init import START_TYPES, initial_params
 from latentmix.em.mstep import (
     SufficientStats,
     check_map_concentration,
@@ -34,6 +40,7 @@ from latentmix.em.mstep import (
 )
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior, log_dirichlet, log_prior
+from latentmix.validation import check_random_state
 
 #: Rows per block in the E-step: big enough for fast matrix products, small enough that the
 #: (K * d, block) temporaries stay in cache (see :mod:`latentmix.em.kernels`).
@@ -110,65 +117,6 @@ class FitResult(NamedTuple):
     prior: ConjugatePrior | None
 
 
-# --- one pass over the data ----------------------------------------------------------------
-
-
-def block_stats(X_block, params: MixtureParams, center, prec_chol=None):
-    """E-step on a block of rows and the sufficient statistics it gives.
-
-    Parameters
-    ----------
-    X_block : ndarray of shape (b, d)
-    params : MixtureParams
-    center : ndarray of shape (d,)
-        The centring point of the statistics (the same for every block).
-    prec_chol : ndarray, optional
-        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``.
-
-    Returns
-    -------
-    stats : SufficientStats
-    log_lik_sum : float
-        Sum of the block's per-row log-likelihoods.
-    """
-    plan = kernels.make_plan(params, center, prec_chol)
-    return kernels.moments_to_stats(kernels.Moments(*kernels.block_moments(X_block, plan)), plan)
-
-
-def e_step_stats(
-    X,
-    params: MixtureParams,
-    center,
-    block_rows: int = BLOCK_ROWS,
-    prec_chol=None,
-    scheduler=None,
-):
-    """:func:`block_stats` over all rows of ``X`` in blocks, summed.
-
-    Parameters
-    ----------
-    X : ndarray, NumPy memmap or dask array of shape (n, d)
-    params : MixtureParams
-    center : ndarray of shape (d,)
-    block_rows : int
-        Rows per block (one block, no loop, when ``n <= block_rows``).
-    prec_chol : ndarray, optional
-        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``.
-    scheduler : optional
-        For a dask array, where the work runs (see :func:`latentmix.em.chunked.dask_scheduler`).
-
-    Returns
-    -------
-    stats : SufficientStats
-    log_likelihood : float
-    """
-    return chunked.e_step_stats_blocked(X, params, center, block_rows, scheduler, prec_chol)
-
-
-def _responsibilities(X, params: MixtureParams) -> np.ndarray:
-    return np.exp(e_step(X, params)[0])
-
-
 # --- degeneracy -----------------------------------------------------------------------------
 
 
@@ -188,20 +136,20 @@ def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
     -------
     ndarray of int
     """
-    kind = params.covariance_type
+    covariance_type = params.covariance_type
     scale = np.sqrt(np.where(feature_variance > 0, feature_variance, 1.0))
     cov = np.asarray(params.covariances, dtype=float)
     if not np.all(np.isfinite(cov)):
         return np.arange(params.n_components)
-    if kind == "diag":
+    if covariance_type == "diag":
         smallest = (cov / scale**2).min(axis=1)
-    elif kind == "spherical":
+    elif covariance_type == "spherical":
         smallest = cov / (scale**2).max()
     else:
-        stack = cov if kind == "full" else cov[None]
+        stack = cov if covariance_type == "full" else cov[None]
         scaled = stack / np.outer(scale, scale)
         smallest = np.linalg.eigvalsh(scaled)[:, 0]
-        if kind == "tied":
+        if covariance_type == "tied":
             smallest = np.repeat(smallest, params.n_components)
     return np.flatnonzero(~(smallest > DEGENERATE_RTOL))
 
@@ -217,14 +165,14 @@ def map_log_prior(params: MixtureParams, prior: ConjugatePrior, prec_chol=None) 
     in a few batched products instead of one triangular solve per component. Tests check
     it against :func:`~latentmix.priors.log_prior`.
     """
-    kind = params.covariance_type
-    if kind not in ("full", "tied"):
+    covariance_type = params.covariance_type
+    if covariance_type not in ("full", "tied"):
         return log_prior(params, prior)
     K, d = params.means.shape
-    prior.check(d, K, kind)
+    prior.check(d, K, covariance_type)
     if prec_chol is None:
-        prec_chol = precision_cholesky(params.covariances, kind)
-    P = prec_chol if kind == "full" else prec_chol[None]
+        prec_chol = precision_cholesky(params.covariances, covariance_type)
+    P = prec_chol if covariance_type == "full" else prec_chol[None]
     nu, kappa = prior.degrees_of_freedom, prior.mean_precision
     log_det_cov = -2.0 * np.log(np.diagonal(P, axis1=1, axis2=2)).sum(axis=1)  # (K,) or (1,)
     scale_chol = np.linalg.cholesky(prior.scale)
@@ -255,20 +203,262 @@ def _objective(log_lik, params, prior, prec_chol=None):
     return log_lik, lp, log_lik + lp
 
 
-def run_em(
-    X,
-    start: MixtureParams,
-    *,
-    prior: ConjugatePrior | None = None,
-    tol: float = 1e-10,
-    max_iter: int = 1000,
-    reg_covar: float = 0.0,
-    keep_trajectory: bool = False,
-    block_rows: int = BLOCK_ROWS,
-    scheduler=None,
-    data_moments=None,
-) -> EMRun:
-    """Run EM from one starting point until the objective settles.
+# --- one EM iteration, BlackJAX style: state in, (state, info) out ----------------------------
+
+
+class EMOptions(NamedTuple):
+    """Everything about an EM run that is not the data or the starting point.
+
+    Attributes
+    ----------
+    prior : ConjugatePrior or None
+        None for MLE, a prior for MAP (its ``weight_concentration`` >= 1).
+    tol : float
+        :func:`run_em` stops when an iteration changes the objective by less than
+        ``tol * |objective|``; 0 runs all ``max_iter`` iterations.
+    max_iter : int
+        Most EM iterations (M-steps) of a run; ``converged`` is False if reached.
+    reg_covar : float
+        Added to every covariance diagonal after each M-step (default 0). With it the
+        objective may fall slightly, so the monotonicity check is off.
+    block_rows : int
+        Rows per E-step block (see :mod:`latentmix.em.kernels`).
+    scheduler : None, str or dask.distributed.Client
+        Where a dask array's blocks are processed; None is dask's current default (see
+        :func:`latentmix.em.chunked.dask_scheduler`). Ignored for other data.
+        :func:`run_em` and :func:`fit_em` resolve ``"local"`` and addresses themselves;
+        :func:`em_step` takes only a resolved value (None, a dask scheduler name or a Client).
+    keep_trajectory : bool
+        :func:`run_em` keeps the parameters and responsibilities of every iterate (the data
+        must then be in memory).
+    """
+
+    prior: ConjugatePrior | None = None
+    tol: float = 1e-10
+    max_iter: int = 1000
+    reg_covar: float = 0.0
+    block_rows: int = BLOCK_ROWS
+    scheduler: object = None
+    keep_trajectory: bool = False
+
+
+#: The defaults of every field (MLE, tol 1e-10, at most 1000 iterations, no reg_covar).
+DEFAULT_OPTIONS = EMOptions()
+
+
+class EMState(NamedTuple):
+    """Where EM stands: parameters and everything the E-step gave at them.
+
+    Attributes
+    ----------
+    params : MixtureParams
+        The current parameters.
+    stats : SufficientStats
+        The E-step's sufficient statistics at ``params`` (what the next M-step uses),
+        centred at the data mean ``stats.center``.
+    log_likelihood : float
+        Total data log-likelihood at ``params``.
+    log_prior : float or None
+        Log prior density at ``params``; None for MLE.
+    objective : float
+        ``log_likelihood`` (MLE) or ``log_likelihood + log_prior`` (MAP): what EM raises.
+    n_iter : int
+        M-steps taken to reach ``params`` (0 at the start).
+    feature_variance : ndarray of shape (d,)
+        The data's per-feature variance: the units of the collapse test
+        (:func:`collapsed_components`).
+    """
+
+    params: MixtureParams
+    stats: SufficientStats
+    log_likelihood: float
+    log_prior: float | None
+    objective: float
+    n_iter: int
+    feature_variance: np.ndarray
+
+
+class EMInfo(NamedTuple):
+    """What one :func:`em_step` did.
+
+    Attributes
+    ----------
+    change : float
+        New objective minus the previous one (never negative beyond round-off when
+        ``reg_covar == 0``); NaN when the step was degenerate.
+    degenerate : bool
+        The M-step collapsed a component or gave a singular covariance (MLE only): the
+        returned state is the previous one, unchanged, and the run has no estimate beyond it.
+    collapsed : ndarray of int
+        The collapsed components when the collapse test found them, else empty.
+    message : str
+        Why the step was degenerate, else empty.
+    """
+
+    change: float
+    degenerate: bool
+    collapsed: np.ndarray
+    message: str
+
+
+_NONE = np.zeros(0, dtype=int)
+
+
+def _collapse_message(collapsed, n_iter) -> str:
+    return f"component(s) {', '.join(map(str, collapsed))} collapsed after {n_iter} iteration(s)"
+
+
+def _evaluate(X, params, options: EMOptions, center, feature_variance, n_iter) -> EMState:
+    """The E-step at ``params``: statistics, log-likelihood, log prior and objective.
+
+    Raises DegenerateMixtureError for a singular covariance or, under MLE, a non-finite
+    log-likelihood; RuntimeError for a non-finite MAP objective (a bug).
+    """
+    prior = options.prior
+    prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+    stats, log_lik = chunked.e_step_stats(
+        X,
+        params,
+        center,
+        block_rows=options.block_rows,
+        scheduler=options.scheduler,
+        prec_chol=prec_chol,
+    )
+    log_lik, lp, objective = _objective(log_lik, params, prior, prec_chol)
+    if not np.isfinite(objective):
+        if prior is None:
+            raise DegenerateMixtureError("the log-likelihood is not finite")
+        raise RuntimeError(
+            f"internal error: the EM MAP objective is {objective} at iteration {n_iter}."
+        )
+    return EMState(params, stats, log_lik, lp, objective, n_iter, feature_variance)
+
+
+def em_init(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, data_moments=None):
+    """The EM state at a starting point: one E-step at ``start``.
+
+    Parameters
+    ----------
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+        Finite data (validated by the caller).
+    start : MixtureParams
+        Starting parameters; their ``covariance_type`` is the model's.
+    options : EMOptions
+    data_moments : (ndarray, ndarray), optional
+        The data's per-feature mean and variance if already computed (saves a pass).
+
+    Returns
+    -------
+    EMState
+        With ``n_iter = 0``.
+
+    Raises
+    ------
+    DegenerateMixtureError
+        If ``start`` is already degenerate: a collapsed component (MLE) or a covariance
+        that is not positive definite.
+    """
+    if not chunked.is_blocked_data(X):
+        X = np.asarray(X, dtype=float)
+    if options.prior is not None:
+        check_map_concentration(options.prior, start.n_components)
+    if data_moments is None:
+        # One blocked pass: no (n, d) temporaries.
+        data_moments = chunked.data_moments(X, options.block_rows, options.scheduler)
+    center, feature_variance = data_moments
+    params = _as_float(start)
+    if options.prior is None:
+        collapsed = collapsed_components(params, feature_variance)
+        if collapsed.size:
+            raise DegenerateMixtureError(_collapse_message(collapsed, 0))
+    return _evaluate(X, params, options, center, feature_variance, 0)
+
+
+def em_step(X, state: EMState, options: EMOptions = DEFAULT_OPTIONS):
+    """One EM iteration: the M-step from ``state.stats``, then the E-step at the result.
+
+    Parameters
+    ----------
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
+        The data ``state`` was computed on.
+    state : EMState
+        From :func:`em_init` or the previous :func:`em_step`.
+    options : EMOptions
+        ``prior``, ``reg_covar``, ``block_rows`` and ``scheduler`` are used; ``tol`` and
+        ``max_iter`` are for the loop that drives the steps.
+
+    Returns
+    -------
+    state : EMState
+        At the new parameters (``n_iter`` one higher); on a degenerate step the input state.
+    info : EMInfo
+
+    Raises
+    ------
+    DegenerateMixtureError
+        Under MAP, if a covariance is singular (the MAP update keeps them positive
+        definite, so this does not happen with a proper prior).
+
+    Examples
+    --------
+    Stepping by hand is what :func:`run_em` does:
+
+    >>> import numpy as np
+    >>> from latentmix.em.fit import EMOptions, em_init, em_step
+    >>> from latentmix.params import MixtureParams
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-2.0, 1.0, (200, 1)), rng.normal(3.0, 1.0, (200, 1))])
+    >>> start = MixtureParams(np.array([0.5, 0.5]), np.array([[-1.0], [1.0]]),
+    ...                       np.ones((2, 1, 1)), "full")
+    >>> options = EMOptions(tol=1e-10)
+    >>> state = em_init(X, start, options)
+    >>> while state.n_iter < options.max_iter:
+    ...     state, info = em_step(X, state, options)
+    ...     if abs(info.change) < options.tol * abs(state.objective):
+    ...         break
+    >>> state.params.means.round(2).ravel().tolist()
+    [-1.96, 2.96]
+    >>> round(state.log_likelihood, 3), state.n_iter
+    (-830.048, 9)
+    """
+    n_iter = state.n_iter + 1
+    params = m_step(state.stats, options.prior, options.reg_covar)
+    if options.prior is None:
+        collapsed = collapsed_components(params, state.feature_variance)
+        if collapsed.size:
+            return state, EMInfo(np.nan, True, collapsed, _collapse_message(collapsed, n_iter))
+    try:
+        new = _evaluate(X, params, options, state.stats.center, state.feature_variance, n_iter)
+    except DegenerateMixtureError as err:
+        if options.prior is not None:
+            raise
+        return state, EMInfo(np.nan, True, _NONE, str(err))
+    return new, EMInfo(new.objective - state.objective, False, _NONE, "")
+
+
+def _as_float(params: MixtureParams) -> MixtureParams:
+    return MixtureParams(
+        np.asarray(params.weights, dtype=float),
+        np.asarray(params.means, dtype=float),
+        np.asarray(params.covariances, dtype=float),
+        params.covariance_type,
+    )
+
+
+def _responsibilities(X, params: MixtureParams) -> np.ndarray:
+    return np.exp(e_step(X, params)[0])
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+def run_em(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, data_moments=None):
+    """Run EM from one starting point until the objective settles: a loop over :func:`em_step`.
+
+    The loop checks that the objective never falls (with ``reg_covar == 0``), stops when an
+    iteration changes it by less than ``options.tol * |objective|`` or after
+    ``options.max_iter`` iterations, ends the run at the last proper iterate when a step is
+    degenerate (MLE), and keeps the trajectory when ``options.keep_trajectory``.
 
     Parameters
     ----------
@@ -277,23 +467,7 @@ def run_em(
         block, never whole.
     start : MixtureParams
         Starting parameters; their ``covariance_type`` is the model's.
-    prior : ConjugatePrior or None
-        None for MLE, a prior for MAP.
-    tol : float
-        Stop when an iteration changes the objective by less than ``tol * |objective|``;
-        0 runs all ``max_iter`` iterations.
-    max_iter : int
-        Most EM iterations; ``converged`` is False if reached.
-    reg_covar : float
-        Added to every covariance diagonal after each M-step (default 0). With it the
-        objective may fall slightly, so the monotonicity check is off.
-    keep_trajectory : bool
-        Keep the parameters and responsibilities of every iteration.
-    block_rows : int
-        Rows per E-step block.
-    scheduler : optional
-        Where a dask array's blocks are processed (see
-        :func:`latentmix.em.chunked.dask_scheduler`); ignored for other data.
+    options : EMOptions
     data_moments : (ndarray, ndarray), optional
         The data's per-feature mean and variance if already computed (saves a pass).
 
@@ -308,82 +482,71 @@ def run_em(
     """
     if not chunked.is_blocked_data(X):
         X = np.asarray(X, dtype=float)
-    elif keep_trajectory:
+    elif options.keep_trajectory:
         raise ValueError(
             "keep_trajectory stores the responsibilities of every row at every iteration, "
             "which needs the data in memory; pass an ndarray or set keep_trajectory=False."
         )
-    kind = start.covariance_type
-    if prior is not None:
-        check_map_concentration(prior, start.n_components)
-    if data_moments is None:
-        # One blocked pass: no (n, d) temporaries.
-        data_moments = chunked.data_moments(X, block_rows, scheduler)
-    center, feature_variance = data_moments
-    params = MixtureParams(
-        np.asarray(start.weights, dtype=float),
-        np.asarray(start.means, dtype=float),
-        np.asarray(start.covariances, dtype=float),
-        kind,
-    )
-    trajectory = [] if keep_trajectory else None
-    history = []
-    check_monotone = reg_covar == 0
-    stats: SufficientStats | None = None
-    last = None  # (params, log_lik, log_prior, objective) of the last proper iterate
+    with chunked.dask_scheduler(options.scheduler) as where:
+        return _loop(X, start, options._replace(scheduler=where), data_moments)
+
+
+def _loop(X, start, options: EMOptions, data_moments) -> EMRun:
+    keep = options.keep_trajectory
+    trajectory = [] if keep else None
+    try:
+        state = em_init(X, start, options, data_moments=data_moments)
+    except DegenerateMixtureError as err:
+        if options.prior is not None:
+            raise
+        empty = np.array([])
+        return EMRun(
+            _as_float(start), -np.inf, None, -np.inf, empty, False, 0, True, str(err), trajectory
+        )
+    history = [state.objective]
+    if keep:
+        trajectory.append((state.params, _responsibilities(X, state.params)))
+    check_monotone = options.reg_covar == 0
     converged = False
-    n_iter = 0
-
-    def degenerate_run(message):
-        p, ll, lp, obj = last if last is not None else (params, -np.inf, None, -np.inf)
-        return EMRun(p, ll, lp, obj, np.array(history), False, n_iter, True, message, trajectory)
-
-    while True:
-        if prior is None:
-            collapsed = collapsed_components(params, feature_variance)
-            if collapsed.size:
-                return degenerate_run(
-                    f"component(s) {', '.join(map(str, collapsed))} collapsed after "
-                    f"{n_iter} iteration(s)"
-                )
-        try:
-            prec_chol = precision_cholesky(params.covariances, kind)
-            stats, log_lik = e_step_stats(
-                X, params, center, block_rows, prec_chol, scheduler=scheduler
+    while state.n_iter < options.max_iter:
+        new, info = em_step(X, state, options)
+        if info.degenerate:
+            return EMRun(
+                state.params,
+                state.log_likelihood,
+                state.log_prior,
+                state.objective,
+                np.array(history),
+                False,
+                state.n_iter + 1,
+                True,
+                info.message,
+                trajectory,
             )
-        except DegenerateMixtureError as err:
-            if prior is not None:
-                raise
-            return degenerate_run(str(err))
-        log_lik, lp, objective = _objective(log_lik, params, prior, prec_chol)
-        if not np.isfinite(objective):
-            if prior is None:
-                return degenerate_run("the log-likelihood is not finite")
+        if check_monotone and info.change < -MONOTONE_RTOL * max(abs(new.objective), 1.0):
             raise RuntimeError(
-                f"internal error: the EM MAP objective is {objective} at iteration {n_iter}."
+                f"internal error: the EM objective fell from {state.objective!r} to "
+                f"{new.objective!r} at iteration {new.n_iter}; EM never lowers it, so this "
+                "is a bug."
             )
-        if history:
-            change = objective - history[-1]
-            if check_monotone and change < -MONOTONE_RTOL * max(abs(objective), 1.0):
-                raise RuntimeError(
-                    f"internal error: the EM objective fell from {history[-1]!r} to "
-                    f"{objective!r} at iteration {n_iter}; EM never lowers it, so this is a bug."
-                )
-        history.append(objective)
-        last = (params, log_lik, lp, objective)
-        if keep_trajectory:
-            trajectory.append((params, _responsibilities(X, params)))
-        if len(history) > 1 and abs(history[-1] - history[-2]) < tol * abs(objective):
+        state = new
+        history.append(state.objective)
+        if keep:
+            trajectory.append((state.params, _responsibilities(X, state.params)))
+        if abs(info.change) < options.tol * abs(state.objective):
             converged = True
             break
-        if n_iter >= max_iter:
-            break
-        params = m_step(stats, prior, reg_covar)
-        n_iter += 1
-
-    params, log_lik, lp, objective = last
     return EMRun(
-        params, log_lik, lp, objective, np.array(history), converged, n_iter, False, "", trajectory
+        state.params,
+        state.log_likelihood,
+        state.log_prior,
+        state.objective,
+        np.array(history),
+        converged,
+        state.n_iter,
+        False,
+        "",
+        trajectory,
     )
 
 
@@ -408,19 +571,13 @@ def fit_em(
     X,
     n_components: int,
     covariance_type: str = "full",
+    options: EMOptions = DEFAULT_OPTIONS,
     *,
-    prior: ConjugatePrior | None = None,
     init="k-means++",
     n_init: int = 10,
-    tol: float = 1e-10,
-    max_iter: int = 1000,
-    reg_covar: float = 0.0,
     random_state=None,
-    keep_trajectory: bool = False,
-    block_rows: int = BLOCK_ROWS,
     screen_factor: int = SCREEN_FACTOR,
     screen_iter: int = SCREEN_ITER,
-    scheduler=None,
 ) -> FitResult:
     """EM from many starting points; the best objective wins.
 
@@ -439,21 +596,18 @@ def fit_em(
         there are fewer), so a memmap or dask array is never read whole.
     n_components : int
     covariance_type : str
-    prior : ConjugatePrior or None
+    options : EMOptions
+        As in :func:`run_em`; ``max_iter`` counts the screening iterations too, and only
+        the best run keeps its trajectory.
     init : {"k-means++", "random"} or MixtureParams
         How seed rows are drawn, or one fixed start (then there is one run, no screening).
     n_init : int
         Runs taken to convergence.
-    tol, max_iter, reg_covar, keep_trajectory, block_rows
-        As in :func:`run_em`; ``max_iter`` counts the screening iterations too.
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
     screen_factor : int
         Candidate starts per run (1: no screening, plain restarts).
     screen_iter : int
         Iterations each candidate gets before the ranking.
-    scheduler : optional
-        Where a dask array's blocks are processed (see
-        :func:`latentmix.em.chunked.dask_scheduler`).
 
     Returns
     -------
@@ -465,25 +619,17 @@ def fit_em(
     DegenerateMixtureError
         If every run collapsed (MLE only).
     """
-    from latentmix.em.init import START_KINDS
-    from latentmix.validation import check_random_state
-
     rng = check_random_state(random_state)
-    with chunked.dask_scheduler(scheduler) as where:
-        options = dict(
-            prior=prior,
-            tol=tol,
-            reg_covar=reg_covar,
-            keep_trajectory=keep_trajectory,
-            block_rows=block_rows,
-            scheduler=where,
-            data_moments=chunked.data_moments(X, block_rows, where),
-        )
+    max_iter = options.max_iter
+    with chunked.dask_scheduler(options.scheduler) as where:
+        options = options._replace(scheduler=where)
+        moments = chunked.data_moments(X, options.block_rows, where)
         if isinstance(init, MixtureParams):
-            runs = [run_em(X, init, max_iter=max_iter, **options)]
+            runs = [run_em(X, init, options, data_moments=moments)]
         else:
             n_candidates = max(1, screen_factor) * n_init
             first = min(screen_iter, max_iter) if screen_factor > 1 else max_iter
+            screening = options._replace(max_iter=first)
             candidates = []
             # Starts come from a sample of rows (all rows when there are few).
             X_init = chunked.init_rows(X, rng, scheduler=where)
@@ -494,11 +640,11 @@ def fit_em(
                     covariance_type,
                     rng,
                     init,
-                    prior,
-                    reg_covar,
-                    kind=START_KINDS[r % len(START_KINDS)],
+                    options.prior,
+                    options.reg_covar,
+                    start=START_TYPES[r % len(START_TYPES)],
                 )
-                candidates.append(run_em(X, start, max_iter=first, **options))
+                candidates.append(run_em(X, start, screening, data_moments=moments))
             # Degenerate candidates rank last; ties keep the drawing order.
             order = sorted(
                 range(n_candidates),
@@ -508,7 +654,8 @@ def fit_em(
             for i in order[:n_init]:
                 run = candidates[i]
                 if not (run.degenerate or run.converged or run.n_iter >= max_iter):
-                    rest = run_em(X, run.params, max_iter=max_iter - run.n_iter, **options)
+                    rest_options = options._replace(max_iter=max_iter - run.n_iter)
+                    rest = run_em(X, run.params, rest_options, data_moments=moments)
                     run = _continue(run, rest)
                 runs.append(run)
     good = [x for x in runs if not x.degenerate]
@@ -530,6 +677,6 @@ def fit_em(
             stacklevel=3,
         )
     best = max(good, key=lambda x: x.objective)
-    if keep_trajectory:  # only the best run's trajectory is kept
+    if options.keep_trajectory:  # only the best run's trajectory is kept
         runs = [x if x is best else x._replace(trajectory=None) for x in runs]
-    return FitResult(best, runs, prior)
+    return FitResult(best, runs, options.prior)

@@ -1,6 +1,9 @@
 """Starting points for EM: k-means++ (or uniformly random) seed rows, made into mixtures.
 
-Two kinds of start are made from the seeds, and restarts alternate between them:
+:func:`initial_params` is called by :func:`latentmix.em.fit.fit_em` for every candidate
+start (and by the benchmarks and tests for one fixed start).
+
+Two types of start are made from the seeds, and restarts alternate between them:
 
 * ``"partition"``: each row is assigned to its nearest seed and one M-step (MLE or MAP) from
   these hard assignments gives the parameters. Under MLE a seed that captures fewer than
@@ -22,7 +25,8 @@ from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
 
 INIT_METHODS = ("k-means++", "random")
-START_KINDS = ("partition", "scales")
+#: The two starting points made from the seeds (see the module docstring).
+START_TYPES = ("partition", "scales")
 
 
 def kmeans_plusplus(X, n_components: int, rng: np.random.Generator, n_local_trials=None):
@@ -193,10 +197,10 @@ def initial_params(
     n_components: int,
     covariance_type: str,
     rng: np.random.Generator,
-    method: str = "k-means++",
+    init: str = "k-means++",
     prior: ConjugatePrior | None = None,
     reg_covar: float = 0.0,
-    kind: str = "partition",
+    start: str = "partition",
 ) -> MixtureParams:
     """A random starting point for one EM run.
 
@@ -206,34 +210,34 @@ def initial_params(
     n_components : int
     covariance_type : str
     rng : numpy.random.Generator
-    method : {"k-means++", "random"}
+    init : {"k-means++", "random"}
         How the seed rows are chosen.
     prior : ConjugatePrior or None
         The M-step of a ``"partition"`` start is MAP when a prior is given.
     reg_covar : float
-    kind : {"partition", "scales"}
-        Which kind of start to build from the seeds (see the module docstring).
+    start : {"partition", "scales"}
+        Which type of start to build from the seeds (see the module docstring).
 
     Returns
     -------
     MixtureParams
     """
-    if method == "k-means++":
+    if init == "k-means++":
         # Seeding looks at every row K times: on big data seed from a random subsample.
         rows = _subsample_rows(X.shape[0], rng)
         seeds = kmeans_plusplus(X if rows is None else X[rows], n_components, rng)
         seeds = seeds if rows is None else rows[seeds]
-    elif method == "random":
+    elif init == "random":
         seeds = random_seeds(X, n_components, rng)
     else:
         raise ValueError(
-            f"init must be one of {', '.join(INIT_METHODS)} or a MixtureParams; got {method!r}."
+            f"init must be one of {', '.join(INIT_METHODS)} or a MixtureParams; got {init!r}."
         )
-    if kind == "scales":
-        start = scaled_covariance_start(X, seeds, covariance_type, rng)
-        if start is not None:
-            return start
-    elif kind != "partition":
-        raise ValueError(f"kind must be one of {', '.join(START_KINDS)}; got {kind!r}.")
+    if start == "scales":
+        params = scaled_covariance_start(X, seeds, covariance_type, rng)
+        if params is not None:
+            return params
+    elif start != "partition":
+        raise ValueError(f"start must be one of {', '.join(START_TYPES)}; got {start!r}.")
     labels = hard_assignments(X, seeds)
     return params_from_labels(X, labels, n_components, covariance_type, prior, reg_covar)

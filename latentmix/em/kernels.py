@@ -95,24 +95,24 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
     -------
     BlockPlan
     """
-    kind = params.covariance_type
+    covariance_type = params.covariance_type
     center = np.asarray(center, dtype=float)
     means = np.asarray(params.means, dtype=float) - center
     K, d = means.shape
     if prec_chol is None:
-        prec_chol = precision_cholesky(params.covariances, kind)
+        prec_chol = precision_cholesky(params.covariances, covariance_type)
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(params.weights, dtype=float))
-    if kind == "full":
+    if covariance_type == "full":
         log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
         # Row k*d + j of proj is column j of P_k: proj @ x stacks P_k^T x for all k.
         proj = np.ascontiguousarray(prec_chol.transpose(0, 2, 1).reshape(K * d, d))
         offset = np.einsum("ki,kij->kj", means, prec_chol).reshape(K * d, 1)
-    elif kind == "tied":
+    elif covariance_type == "tied":
         log_det = np.full(K, np.log(np.diag(prec_chol)).sum())
         proj = np.ascontiguousarray(prec_chol.T)
         offset = (means @ prec_chol)[:, :, None]
-    elif kind == "diag":
+    elif covariance_type == "diag":
         prec = prec_chol**2
         log_det = np.log(prec_chol).sum(axis=1)
         # Coefficients on the feature rows [x^2; x; 1] giving the Mahalanobis term.
@@ -129,7 +129,7 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
         )
         offset = None
     const = (log_w + log_det - 0.5 * d * _LOG_2PI)[:, None]
-    return BlockPlan(kind, center, const, proj, offset)
+    return BlockPlan(covariance_type, center, const, proj, offset)
 
 
 # --- one block --------------------------------------------------------------------------------
@@ -143,20 +143,20 @@ def n_moment_rows(covariance_type: str, n_features: int) -> int:
     )
 
 
-def _features(xt, kind):
+def _features(xt, covariance_type):
     """Feature rows ``[second-moment features; x; 1]`` of a centred block ``xt`` (d, b)."""
     d, b = xt.shape
-    D = n_moment_rows(kind, d)
+    D = n_moment_rows(covariance_type, d)
     F = np.empty((D, b))
     q = D - d - 1
-    if kind == "full":
+    if covariance_type == "full":
         start = 0
         for i in range(d):  # packed upper triangle, row by row: x_i * x_j for j >= i
             np.multiply(xt[i], xt[i:], out=F[start : start + d - i])
             start += d - i
-    elif kind == "diag":
+    elif covariance_type == "diag":
         np.multiply(xt, xt, out=F[:d])
-    elif kind == "spherical":
+    elif covariance_type == "spherical":
         np.einsum("ij,ij->j", xt, xt, out=F[0])
     F[q : q + d] = xt
     F[-1] = 1.0
@@ -179,22 +179,22 @@ def block_log_prob(xt, plan: BlockPlan, F=None):
     ndarray of shape (K, b)
         :math:`\log w_k + \log \mathcal N(x_i \mid \mu_k, \Sigma_k)`.
     """
-    kind = plan.covariance_type
+    covariance_type = plan.covariance_type
     d, b = xt.shape
     K = plan.const.shape[0]
-    if kind == "full":
+    if covariance_type == "full":
         y = plan.proj @ xt
         np.subtract(y, plan.offset, out=y)
         np.multiply(y, y, out=y)
         maha = y.reshape(K, d, b).sum(axis=1)
-    elif kind == "tied":
+    elif covariance_type == "tied":
         y = plan.proj @ xt
         diff = y[None] - plan.offset
         np.multiply(diff, diff, out=diff)
         maha = diff.sum(axis=1)
     else:
         if F is None:
-            F = _features(xt, kind)
+            F = _features(xt, covariance_type)
         maha = plan.proj @ F
         np.maximum(maha, 0.0, out=maha)  # the expanded quadratic can round below zero
     maha *= -0.5
@@ -242,12 +242,12 @@ def block_moments(X_block, plan: BlockPlan):
         Sum of the block's per-row log-likelihoods.
     """
     xt = centred_block(X_block, plan.center)
-    kind = plan.covariance_type
-    F = _features(xt, kind)
+    covariance_type = plan.covariance_type
+    F = _features(xt, covariance_type)
     wlp = block_log_prob(xt, plan, F)
     sample_log_lik = _log_normalise(wlp)
     moments = wlp @ F.T
-    scatter = xt @ xt.T if kind == "tied" else None
+    scatter = xt @ xt.T if covariance_type == "tied" else None
     return moments, scatter, float(sample_log_lik.sum())
 
 
@@ -336,41 +336,22 @@ def moments_to_stats(total: Moments, plan: BlockPlan):
     """
     from latentmix.em.mstep import SufficientStats
 
-    kind = plan.covariance_type
+    covariance_type = plan.covariance_type
     m = total.moments
     d = plan.center.shape[0]
     K = m.shape[0]
     nk = m[:, -1].copy()
     sum_x = m[:, -1 - d : -1].copy()
-    if kind == "full":
+    if covariance_type == "full":
         iu = _triu(d)
         sum_xx = np.empty((K, d, d))
         sum_xx[:, iu[0], iu[1]] = m[:, : iu[0].size]
         sum_xx[:, iu[1], iu[0]] = m[:, : iu[0].size]
-    elif kind == "tied":
+    elif covariance_type == "tied":
         sum_xx = 0.5 * (total.scatter + total.scatter.T)
-    elif kind == "diag":
+    elif covariance_type == "diag":
         sum_xx = m[:, :d].copy()
     else:
         sum_xx = m[:, 0].copy()
-    stats = SufficientStats(nk, sum_x, sum_xx, plan.center, kind)
+    stats = SufficientStats(nk, sum_x, sum_xx, plan.center, covariance_type)
     return stats, total.log_likelihood
-
-
-def e_step_stats_fast(X, params: MixtureParams, center, block_rows: int = BLOCK_ROWS):
-    """Fused blocked E-step and statistics: the drop-in for ``fit.e_step_stats``.
-
-    Parameters
-    ----------
-    X : ndarray or memmap of shape (n, d)
-    params : MixtureParams
-    center : ndarray of shape (d,)
-    block_rows : int
-
-    Returns
-    -------
-    stats : SufficientStats
-    log_likelihood : float
-    """
-    plan = make_plan(params, center)
-    return moments_to_stats(moments_over_blocks(X, plan, block_rows), plan)

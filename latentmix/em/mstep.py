@@ -320,7 +320,7 @@ def m_step(
     MixtureParams
         With ``covariance_type`` taken from ``stats``.
     """
-    kind = stats.covariance_type
+    covariance_type = stats.covariance_type
     nk = stats.nk
     K = nk.shape[0]
     n = nk.sum()
@@ -336,10 +336,10 @@ def m_step(
         m0 = prior.mean - stats.center
         means = (stats.sum_x + kappa * m0) / (nk + kappa)[:, None]
         terms = _PriorTerms(m0, kappa, prior.degrees_of_freedom, np.asarray(prior.scale))
-    covariances = _COVARIANCES[kind](stats, nk, xbar, terms)
-    covariances = _add_to_diagonal(covariances, kind, reg_covar)
+    covariances = _COVARIANCES[covariance_type](stats, nk, xbar, terms)
+    covariances = _add_to_diagonal(covariances, covariance_type, reg_covar)
     weights = weights / weights.sum()  # exact normalisation against round-off
-    return MixtureParams(weights, means + stats.center, covariances, kind)
+    return MixtureParams(weights, means + stats.center, covariances, covariance_type)
 
 
 def m_step_from_resp(

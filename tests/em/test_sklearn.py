@@ -1,9 +1,9 @@
 """EM MLE against scikit-learn's GaussianMixture from the same starting point.
 
-Reference: scikit-learn 1.9.1, ``GaussianMixture(K, covariance_type=kind, weights_init=w,
-means_init=m, precisions_init=P, reg_covar=r, tol=0, max_iter=T).fit(X)``, which runs exactly T
-EM iterations from (w, m, P); its log-likelihood is ``score(X) * n``. Our ``run_em`` with
-``tol=0, max_iter=T`` runs the same T iterations.
+Reference: scikit-learn 1.9.1, ``GaussianMixture(K, covariance_type=covariance_type,
+weights_init=w, means_init=m, precisions_init=P, reg_covar=r, tol=0, max_iter=T).fit(X)``,
+which runs exactly T EM iterations from (w, m, P); its log-likelihood is ``score(X) * n``.
+Our ``run_em`` with ``EMOptions(tol=0, max_iter=T)`` runs the same T iterations.
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from latentmix.datasets import load, synthetic_3d
-from latentmix.em.fit import run_em
+from latentmix.em.fit import EMOptions, run_em
 from latentmix.em.init import initial_params
 from latentmix.params import COVARIANCE_TYPES
 
@@ -42,12 +42,12 @@ def sklearn_fit(X, start, n_iter, reg_covar):
 
 
 @pytest.mark.parametrize("reg_covar", [0.0, 1e-6])
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_mle_matches_sklearn_from_same_start(kind, reg_covar):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_mle_matches_sklearn_from_same_start(covariance_type, reg_covar):
     X = synthetic_3d(300, random_state=4).data
-    start = initial_params(X, 3, kind, np.random.default_rng(7))
+    start = initial_params(X, 3, covariance_type, np.random.default_rng(7))
     n_iter = 25
-    ours = run_em(X, start, tol=0.0, max_iter=n_iter, reg_covar=reg_covar)
+    ours = run_em(X, start, EMOptions(tol=0.0, max_iter=n_iter, reg_covar=reg_covar))
     ref = sklearn_fit(X, start, n_iter, reg_covar)
     assert ours.n_iter == n_iter
     ref_ll = ref.score(X) * X.shape[0]
@@ -61,6 +61,6 @@ def test_mle_matches_sklearn_from_same_start(kind, reg_covar):
 def test_mle_matches_sklearn_in_one_dimension(name):
     X = load(name).data
     start = initial_params(X, 3, "full", np.random.default_rng(1))
-    ours = run_em(X, start, tol=0.0, max_iter=40)
+    ours = run_em(X, start, EMOptions(tol=0.0, max_iter=40))
     ref = sklearn_fit(X, start, 40, 0.0)
     assert ours.log_likelihood == pytest.approx(ref.score(X) * X.shape[0], rel=1e-8)

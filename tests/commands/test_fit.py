@@ -57,12 +57,15 @@ def test_fit_json_parses(capsys):
     assert result["features"] == ["velocity"]
 
 
-@pytest.mark.parametrize("kind", ["tied", "spherical"])
-def test_fit_columns_of_a_csv(tmp_path, capsys, kind):
+@pytest.mark.parametrize("covariance_type", ["tied", "spherical"])
+def test_fit_columns_of_a_csv(tmp_path, capsys, covariance_type):
     path = tmp_path / "data.csv"
     rows = ["a,b,label"] + [f"{i % 7},{(i * 3) % 11},x" for i in range(40)]
     path.write_text("\n".join(rows) + "\n")
-    assert main(["fit", str(path), "-k", "2", "--columns", "a,b", "--covariance", kind]) == 0
+    assert (
+        main(["fit", str(path), "-k", "2", "--columns", "a,b", "--covariance", covariance_type])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mean[a]" in out and "mean[b]" in out and "label" not in out
 

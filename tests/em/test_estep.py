@@ -15,25 +15,11 @@ from latentmix.em.estep import (
 from latentmix.params import COVARIANCE_TYPES, MixtureParams
 
 
-def random_params(rng, K, d, kind):
-    weights = rng.dirichlet(np.ones(K))
-    means = rng.normal(scale=3.0, size=(K, d))
-    A = rng.normal(size=(K, d, d))
-    full = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
-    covariances = {
-        "full": full,
-        "tied": full[0],
-        "diag": rng.uniform(0.2, 3.0, size=(K, d)),
-        "spherical": rng.uniform(0.2, 3.0, size=K),
-    }[kind]
-    return MixtureParams(weights, means, covariances, kind)
-
-
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("d", [1, 3])
-def test_component_log_prob_matches_scipy(kind, d):
+def test_component_log_prob_matches_scipy(covariance_type, d, random_params):
     rng = np.random.default_rng(10 + d)
-    params = random_params(rng, 4, d, kind)
+    params = random_params(rng, covariance_type, 4, d)
     X = rng.normal(scale=4.0, size=(50, d))
     got = component_log_prob(X, params)
     covs = params.full_covariances()
@@ -46,10 +32,10 @@ def test_component_log_prob_matches_scipy(kind, d):
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_e_step_responsibilities_and_log_likelihood(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_e_step_responsibilities_and_log_likelihood(covariance_type, random_params):
     rng = np.random.default_rng(3)
-    params = random_params(rng, 3, 2, kind)
+    params = random_params(rng, covariance_type, 3, 2)
     X = rng.normal(scale=3.0, size=(40, 2))
     covs = params.full_covariances()
     dens = np.column_stack(
@@ -75,7 +61,7 @@ def test_far_points_stay_finite_in_log_space():
 
 
 @pytest.mark.parametrize(
-    ("kind", "covariances"),
+    ("covariance_type", "covariances"),
     [
         ("full", np.array([[[1.0, 1.0], [1.0, 1.0]]])),
         ("tied", np.zeros((2, 2))),
@@ -83,6 +69,6 @@ def test_far_points_stay_finite_in_log_space():
         ("spherical", np.array([-1.0])),
     ],
 )
-def test_singular_covariance_raises_degenerate(kind, covariances):
+def test_singular_covariance_raises_degenerate(covariance_type, covariances):
     with pytest.raises(DegenerateMixtureError, match="prior='default'"):
-        precision_cholesky(covariances, kind)
+        precision_cholesky(covariances, covariance_type)

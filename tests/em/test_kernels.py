@@ -17,21 +17,6 @@ from latentmix.em.mstep import m_step, sufficient_statistics
 from latentmix.params import COVARIANCE_TYPES, MixtureParams
 
 
-def random_params(kind, rng, K=3, d=3, offset=0.0):
-    means = rng.normal(size=(K, d)) * 2 + offset
-    if kind == "full":
-        A = rng.normal(size=(K, d, d))
-        cov = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
-    elif kind == "tied":
-        A = rng.normal(size=(d, d))
-        cov = A @ A.T + 0.5 * np.eye(d)
-    elif kind == "diag":
-        cov = rng.uniform(0.3, 3.0, size=(K, d))
-    else:
-        cov = rng.uniform(0.3, 3.0, size=K)
-    return MixtureParams(rng.dirichlet(np.full(K, 3.0)), means, cov, kind)
-
-
 def data(rng, n=3000, d=3, offset=0.0):
     X = rng.normal(size=(n, d)) * np.arange(1, d + 1) + offset
     X[: n // 3] += 4.0
@@ -58,14 +43,14 @@ def assert_stats_close(a, b, rtol):
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e4])
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_kernel_matches_reference(kind, offset):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_kernel_matches_reference(covariance_type, offset, random_params):
     rng = np.random.default_rng(10)
     X = data(rng, offset=offset)
-    params = random_params(kind, rng, offset=offset)
+    params = random_params(rng, covariance_type, offset=offset)
     center = X.mean(axis=0)
     ref, ll_ref = reference_stats(X, params, center)
-    got, ll = kernels.e_step_stats_fast(X, params, center)
+    got, ll = chunked.e_step_stats(X, params, center)
     assert ll == pytest.approx(ll_ref, rel=1e-12)
     assert_stats_close(got, ref, 1e-11)
     # The M-step from either gives the same parameters.
@@ -74,34 +59,34 @@ def test_kernel_matches_reference(kind, offset):
         np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_blocked_and_unblocked_agree(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_blocked_and_unblocked_agree(covariance_type, random_params):
     rng = np.random.default_rng(11)
     X = data(rng, n=5000)
-    params = random_params(kind, rng)
+    params = random_params(rng, covariance_type)
     center = X.mean(axis=0)
-    whole, ll_whole = kernels.e_step_stats_fast(X, params, center, block_rows=10**9)
+    whole, ll_whole = chunked.e_step_stats(X, params, center, block_rows=10**9)
     for rows in (1, 64, 1000, 4999):
-        blocked, ll = kernels.e_step_stats_fast(X, params, center, block_rows=rows)
+        blocked, ll = chunked.e_step_stats(X, params, center, block_rows=rows)
         assert ll == pytest.approx(ll_whole, rel=1e-10)
         assert_stats_close(blocked, whole, 1e-10)
 
 
-def test_threads_do_not_change_the_sum():
+def test_threads_do_not_change_the_sum(random_params):
     rng = np.random.default_rng(12)
     X = data(rng, n=4000)
-    plan = kernels.make_plan(random_params("full", rng), X.mean(axis=0))
+    plan = kernels.make_plan(random_params(rng, "full"), X.mean(axis=0))
     one = kernels.moments_over_blocks(X, plan, 128, n_threads=1)
     two = kernels.moments_over_blocks(X, plan, 128, n_threads=2)
     np.testing.assert_array_equal(one.moments, two.moments)
     assert one.log_likelihood == two.log_likelihood
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_block_log_resp_matches_e_step(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_block_log_resp_matches_e_step(covariance_type, random_params):
     rng = np.random.default_rng(13)
     X = data(rng, n=500)
-    params = random_params(kind, rng)
+    params = random_params(rng, covariance_type)
     log_resp, sample_ll = kernels.block_log_resp(X, kernels.make_plan(params, X.mean(axis=0)))
     ref_resp, ref_ll = e_step(X, params)
     np.testing.assert_allclose(sample_ll, ref_ll, rtol=1e-12)
@@ -118,7 +103,7 @@ def test_tight_component_far_from_the_centre_keeps_its_precision():
     params = MixtureParams(
         np.array([0.5, 0.5]), np.array([np.zeros(d), np.full(d, 1e2)]), cov, "full"
     )
-    _, ll = kernels.e_step_stats_fast(X, params, X.mean(axis=0))
+    _, ll = chunked.e_step_stats(X, params, X.mean(axis=0))
     exact = np.logaddexp(
         np.log(0.5) + stats.multivariate_normal(params.means[0], cov[0]).logpdf(X),
         np.log(0.5) + stats.multivariate_normal(params.means[1], cov[1]).logpdf(X),
@@ -158,7 +143,7 @@ def test_init_rows_do_not_depend_on_the_container():
     np.testing.assert_array_equal(chunked.init_rows(X, np.random.default_rng(0), 5000), X)
 
 
-def test_blas_limit_is_restored_after_concurrent_passes():
+def test_blas_limit_is_restored_after_concurrent_passes(random_params):
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_info
@@ -168,7 +153,7 @@ def test_blas_limit_is_restored_after_concurrent_passes():
 
     rng = np.random.default_rng(17)
     X = data(rng, n=3000)
-    plan = kernels.make_plan(random_params("diag", rng), X.mean(axis=0))
+    plan = kernels.make_plan(random_params(rng, "diag"), X.mean(axis=0))
     before = blas_threads()
     with ThreadPoolExecutor(3) as pool:
         totals = list(pool.map(lambda _: kernels.moments_over_blocks(X, plan, 100), range(6)))
@@ -178,15 +163,15 @@ def test_blas_limit_is_restored_after_concurrent_passes():
 
 
 @pytest.mark.parametrize("K", [2, 9])
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_default_prior_from_blocks_equals_the_in_memory_one(kind, K):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_default_prior_from_blocks_equals_the_in_memory_one(covariance_type, K):
     from latentmix.priors import ConjugatePrior
 
     da = pytest.importorskip("dask.array")
     rng = np.random.default_rng(18)
     X = rng.normal(size=(1000, 3)) @ rng.normal(size=(3, 3)) + 50.0
-    ref = ConjugatePrior.default(X, K, kind)
-    got = chunked.default_prior(da.from_array(X, chunks=300), K, kind, "synchronous")
+    ref = ConjugatePrior.default(X, K, covariance_type)
+    got = chunked.default_prior(da.from_array(X, chunks=300), K, covariance_type, "synchronous")
     np.testing.assert_allclose(got.mean, ref.mean, rtol=1e-14)
     np.testing.assert_allclose(got.scale, ref.scale, rtol=1e-12)
     assert got.degrees_of_freedom == ref.degrees_of_freedom

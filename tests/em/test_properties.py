@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from latentmix import ConjugatePrior
 from latentmix.em.estep import DegenerateMixtureError
-from latentmix.em.fit import run_em
+from latentmix.em.fit import EMOptions, run_em
 from latentmix.em.init import initial_params
 from latentmix.params import COVARIANCE_TYPES
 
@@ -23,18 +23,18 @@ def problems(draw):
     n = draw(st.integers(12, 60))
     d = draw(st.integers(1, 3))
     K = draw(st.integers(1, 4))
-    kind = draw(st.sampled_from(COVARIANCE_TYPES))
+    covariance_type = draw(st.sampled_from(COVARIANCE_TYPES))
     use_prior = draw(st.booleans())
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=draw(st.floats(0.0, 6.0)), size=(K, d))
     X = centres[rng.integers(K, size=n)] + rng.normal(size=(n, d)) * rng.uniform(0.1, 2.0, d)
     X = X * draw(st.sampled_from([1e-3, 1.0, 1e3])) + draw(st.sampled_from([0.0, 1e4]))
-    prior = ConjugatePrior.default(X, K, kind) if use_prior else None
-    return X, K, kind, prior, rng
+    prior = ConjugatePrior.default(X, K, covariance_type) if use_prior else None
+    return X, K, covariance_type, prior, rng
 
 
 def fit_from(X, start, prior, max_iter=60):
-    return run_em(X, start, prior=prior, tol=0.0, max_iter=max_iter)
+    return run_em(X, start, EMOptions(prior=prior, tol=0.0, max_iter=max_iter))
 
 
 def check_proper(params):
@@ -46,8 +46,8 @@ def check_proper(params):
 @SETTINGS
 @given(problems())
 def test_objective_never_falls_and_parameters_stay_proper(problem):
-    X, K, kind, prior, rng = problem
-    start = initial_params(X, K, kind, rng, prior=prior)
+    X, K, covariance_type, prior, rng = problem
+    start = initial_params(X, K, covariance_type, rng, prior=prior)
     run = fit_from(X, start, prior)
     history = run.objective_history
     assert np.all(np.diff(history) >= -1e-10 * np.maximum(np.abs(history[1:]), 1.0))
@@ -59,8 +59,8 @@ def test_objective_never_falls_and_parameters_stay_proper(problem):
 @SETTINGS
 @given(problems(), st.randoms(use_true_random=False))
 def test_permuting_the_start_permutes_the_result(problem, random):
-    X, K, kind, prior, rng = problem
-    start = initial_params(X, K, kind, rng, prior=prior)
+    X, K, covariance_type, prior, rng = problem
+    start = initial_params(X, K, covariance_type, rng, prior=prior)
     order = list(range(K))
     random.shuffle(order)
     a = fit_from(X, start, prior, max_iter=25)
@@ -75,8 +75,8 @@ def test_permuting_the_start_permutes_the_result(problem, random):
     np.testing.assert_allclose(b.params.means, expected.means, rtol=1e-6, atol=1e-9 * scale)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_estimator_history_never_falls_over_many_seeds(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_estimator_history_never_falls_over_many_seeds(covariance_type):
     from latentmix import EMGaussianMixture
     from latentmix.em.fit import DegenerateRestartWarning
 
@@ -86,7 +86,9 @@ def test_estimator_history_never_falls_over_many_seeds(kind):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegenerateRestartWarning)
             try:
-                gm = EMGaussianMixture(3, covariance_type=kind, random_state=seed).fit(X)
+                gm = EMGaussianMixture(3, covariance_type=covariance_type, random_state=seed).fit(
+                    X
+                )
             except DegenerateMixtureError:
                 continue
         for restart in gm.restarts_:

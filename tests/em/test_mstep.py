@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from latentmix.datasets import synthetic_3d
-from latentmix.em.fit import block_stats, e_step_stats
+from latentmix.em.chunked import e_step_stats
 from latentmix.em.mstep import (
     combine_stats,
     m_step,
@@ -30,11 +30,11 @@ def expected_log_posterior(X, resp, params, prior):
     return total + (0.0 if prior is None else log_prior(params, prior))
 
 
-def problem(kind, seed=0, n=60, d=2, K=3):
+def problem(covariance_type, seed=0, n=60, d=2, K=3):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)) * [1.0, 3.0][:d] + 5.0
     resp = rng.dirichlet(np.ones(K) * 0.7, size=n)
-    prior = ConjugatePrior.default(X, K, kind)
+    prior = ConjugatePrior.default(X, K, covariance_type)
     # A more informative prior than the default, so that every prior term matters.
     prior = ConjugatePrior(
         np.array([1.0, 2.5, 4.0])[:K],
@@ -48,13 +48,13 @@ def problem(kind, seed=0, n=60, d=2, K=3):
 
 def perturbations(params, rng, size):
     """Random nearby parameters, one parameter group changed at a time."""
-    kind = params.covariance_type
+    covariance_type = params.covariance_type
     K, d = params.means.shape
     w = params.weights * np.exp(size * rng.normal(size=K))
     yield params._replace(weights=w / w.sum())
     yield params._replace(means=params.means + size * rng.normal(size=(K, d)))
     cov = params.covariances
-    if kind in ("full", "tied"):
+    if covariance_type in ("full", "tied"):
         A = np.eye(d) + size * rng.normal(size=cov.shape)
         new = A @ cov @ np.swapaxes(A, -1, -2)
     else:
@@ -62,12 +62,12 @@ def perturbations(params, rng, size):
     yield params._replace(covariances=new)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("with_prior", [False, True])
-def test_m_step_is_the_argmax_of_the_expected_complete_data_objective(kind, with_prior):
-    X, resp, prior = problem(kind, seed=COVARIANCE_TYPES.index(kind))
+def test_m_step_is_the_argmax_of_the_expected_complete_data_objective(covariance_type, with_prior):
+    X, resp, prior = problem(covariance_type, seed=COVARIANCE_TYPES.index(covariance_type))
     prior = prior if with_prior else None
-    best = m_step_from_resp(X, resp, kind, prior)
+    best = m_step_from_resp(X, resp, covariance_type, prior)
     q_best = expected_log_posterior(X, resp, best, prior)
     rng = np.random.default_rng(1)
     n_tried = 0
@@ -80,11 +80,11 @@ def test_m_step_is_the_argmax_of_the_expected_complete_data_objective(kind, with
     assert n_tried == 4 * 8 * 3
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_map_formulas_written_out(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_map_formulas_written_out(covariance_type):
     # The MAP update against the formulas in the mstep docstring, computed directly.
-    X, resp, prior = problem(kind, seed=5)
-    got = m_step_from_resp(X, resp, kind, prior)
+    X, resp, prior = problem(covariance_type, seed=5)
+    got = m_step_from_resp(X, resp, covariance_type, prior)
     n, d = X.shape
     K = resp.shape[1]
     nk = resp.sum(0)
@@ -98,11 +98,11 @@ def test_map_formulas_written_out(kind):
     S = np.stack([(resp[:, k, None] * (X - xbar[k])).T @ (X - xbar[k]) for k in range(K)])
     b = kappa * nk / (kappa + nk)
     D = np.stack([np.outer(xbar[k] - m0, xbar[k] - m0) for k in range(K)])
-    if kind == "full":
+    if covariance_type == "full":
         expected = (prior.scale + S + b[:, None, None] * D) / (nu + nk + d + 2)[:, None, None]
-    elif kind == "tied":
+    elif covariance_type == "tied":
         expected = (prior.scale + (S + b[:, None, None] * D).sum(0)) / (nu + n + d + 1 + K)
-    elif kind == "diag":
+    elif covariance_type == "diag":
         diag = np.diagonal(S + b[:, None, None] * D, axis1=1, axis2=2)
         expected = (prior.scale + diag) / (nu + nk + 3)[:, None]
     else:
@@ -111,10 +111,10 @@ def test_map_formulas_written_out(kind):
     np.testing.assert_allclose(got.covariances, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_mle_formulas_written_out(kind):
-    X, resp, _ = problem(kind, seed=6)
-    got = m_step_from_resp(X, resp, kind)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_mle_formulas_written_out(covariance_type):
+    X, resp, _ = problem(covariance_type, seed=6)
+    got = m_step_from_resp(X, resp, covariance_type)
     nk = resp.sum(0)
     xbar = resp.T @ X / nk[:, None]
     S = np.stack([(resp[:, k, None] * (X - xbar[k])).T @ (X - xbar[k]) for k in range(3)])
@@ -123,23 +123,23 @@ def test_mle_formulas_written_out(kind):
         "tied": S.sum(0) / len(X),
         "diag": np.diagonal(S, axis1=1, axis2=2) / nk[:, None],
         "spherical": np.trace(S, axis1=1, axis2=2) / (2 * nk),
-    }[kind]
+    }[covariance_type]
     np.testing.assert_allclose(got.weights, nk / len(X), rtol=1e-13)
     np.testing.assert_allclose(got.means, xbar, rtol=1e-12)
     np.testing.assert_allclose(got.covariances, expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_very_weak_prior_gives_the_mle_update(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_very_weak_prior_gives_the_mle_update(covariance_type):
     # kappa and the scale -> 0, alpha = 1: weights and means are the MLE's; each covariance is
     # the MLE's times N_k / (denominator of the MAP update), which -> 1 as N_k grows.
-    X, resp, _ = problem(kind, seed=7)
+    X, resp, _ = problem(covariance_type, seed=7)
     d, K = X.shape[1], 3
     tiny = 1e-12
     scale = {"full": tiny * np.eye(d), "tied": tiny * np.eye(d), "diag": np.full(d, tiny)}
-    weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.5, scale.get(kind, tiny))
-    mle = m_step_from_resp(X, resp, kind)
-    got = m_step_from_resp(X, resp, kind, weak)
+    weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.5, scale.get(covariance_type, tiny))
+    mle = m_step_from_resp(X, resp, covariance_type)
+    got = m_step_from_resp(X, resp, covariance_type, weak)
     np.testing.assert_allclose(got.weights, mle.weights, rtol=1e-12)
     np.testing.assert_allclose(got.means, mle.means, rtol=1e-9)
     nk, n, nu = resp.sum(0), len(X), weak.degrees_of_freedom
@@ -148,21 +148,25 @@ def test_very_weak_prior_gives_the_mle_update(kind):
         "tied": n / (nu + n + d + 1 + K),
         "diag": (nk / (nu + nk + 3))[:, None],
         "spherical": nk * d / (nu + nk * d + d + 2),
-    }[kind]
+    }[covariance_type]
     np.testing.assert_allclose(got.covariances, mle.covariances * factor, rtol=1e-9)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_very_weak_prior_fit_approaches_the_mle(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_very_weak_prior_fit_approaches_the_mle(covariance_type):
     from latentmix import EMGaussianMixture
 
     data = synthetic_3d(6000, random_state=2)
     X, d = data.data, 3
     tiny = 1e-10
     scale = {"full": tiny * np.eye(d), "tied": tiny * np.eye(d), "diag": np.full(d, tiny)}
-    weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.99, scale.get(kind, tiny))
-    mle = EMGaussianMixture(3, covariance_type=kind, random_state=0, n_init=2, tol=1e-9).fit(X)
-    fit = EMGaussianMixture(3, covariance_type=kind, prior=weak, init=mle.params_, tol=1e-9)
+    weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.99, scale.get(covariance_type, tiny))
+    mle = EMGaussianMixture(
+        3, covariance_type=covariance_type, random_state=0, n_init=2, tol=1e-9
+    ).fit(X)
+    fit = EMGaussianMixture(
+        3, covariance_type=covariance_type, prior=weak, init=mle.params_, tol=1e-9
+    )
     fit.fit(X)
     # The MAP covariances are the MLE's shrunk by about (d + 2) / N_k ~ 3e-3 at most here.
     assert fit.log_likelihood_ == pytest.approx(mle.log_likelihood_, rel=1e-5)
@@ -170,8 +174,8 @@ def test_very_weak_prior_fit_approaches_the_mle(kind):
     np.testing.assert_allclose(fit.covariances_, mle.covariances_, rtol=1e-2, atol=1e-3)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_block_statistics_add_up_to_the_whole(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_block_statistics_add_up_to_the_whole(covariance_type):
     X = synthetic_3d(500, random_state=3).data
     params = MixtureParams(
         np.array([0.3, 0.3, 0.4]),
@@ -181,12 +185,12 @@ def test_block_statistics_add_up_to_the_whole(kind):
             "tied": np.eye(3),
             "diag": np.ones((3, 3)),
             "spherical": np.ones(3),
-        }[kind],
-        kind,
+        }[covariance_type],
+        covariance_type,
     )
     center = X.mean(0)
-    whole, ll = block_stats(X, params, center)
-    parts = [block_stats(X[i : i + 77], params, center) for i in range(0, 500, 77)]
+    whole, ll = e_step_stats(X, params, center)
+    parts = [e_step_stats(X[i : i + 77], params, center) for i in range(0, 500, 77)]
     summed = combine_stats(*(p[0] for p in parts))
     for a, b in zip(whole[:3], summed[:3], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)

@@ -19,20 +19,22 @@ def faithful():
     return load("faithful").data
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("prior", [None, "default"])
-def test_fitted_attributes(faithful, kind, prior):
+def test_fitted_attributes(faithful, covariance_type, prior):
     X = faithful
-    gm = EMGaussianMixture(2, covariance_type=kind, prior=prior, n_init=3, random_state=0)
+    gm = EMGaussianMixture(
+        2, covariance_type=covariance_type, prior=prior, n_init=3, random_state=0
+    )
     assert gm.fit(X) is gm
     K, d = 2, 2
     assert gm.weights_.shape == (K,)
     assert gm.means_.shape == (K, d)
     assert (
         gm.covariances_.shape
-        == {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[kind]
+        == {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[covariance_type]
     )
-    assert isinstance(gm.params_, MixtureParams) and gm.params_.covariance_type == kind
+    assert isinstance(gm.params_, MixtureParams) and gm.params_.covariance_type == covariance_type
     assert gm.n_features_in_ == d
     assert gm.converged_ and gm.n_iter_ == len(gm.objective_history_) - 1
     assert gm.objective_ == gm.objective_history_[-1]
@@ -90,13 +92,15 @@ def test_predict_score_and_criteria(faithful):
 
 
 @pytest.mark.parametrize(
-    ("kind", "p"), [("full", 17), ("tied", 11), ("diag", 14), ("spherical", 11)]
+    ("covariance_type", "p"), [("full", 17), ("tied", 11), ("diag", 14), ("spherical", 11)]
 )
-def test_n_parameters(kind, p):
+def test_n_parameters(covariance_type, p):
     # K = 3, d = 2: 2 weights + 6 means + covariances.
     X = synthetic_3d(90, random_state=0).data[:, :2]
     assert (
-        EMGaussianMixture(3, covariance_type=kind, n_init=1, random_state=0).fit(X).n_parameters()
+        EMGaussianMixture(3, covariance_type=covariance_type, n_init=1, random_state=0)
+        .fit(X)
+        .n_parameters()
         == p
     )
 
@@ -111,19 +115,21 @@ def test_sample_draws_from_the_fit(faithful):
     np.testing.assert_array_equal(X2, gm.sample(5, random_state=3)[0])
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_recovers_known_parameters(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_recovers_known_parameters(covariance_type):
     data = synthetic_3d(3000, random_state=11)
     truth = data.truth
-    gm = EMGaussianMixture(3, covariance_type=kind, random_state=0, n_init=3).fit(data.data)
+    gm = EMGaussianMixture(3, covariance_type=covariance_type, random_state=0, n_init=3).fit(
+        data.data
+    )
     order = [int(np.argmin(((gm.means_ - m) ** 2).sum(1))) for m in truth.means]
     assert sorted(order) == [0, 1, 2]
     fit = gm.params_.permute(order)
     np.testing.assert_allclose(fit.weights, truth.weights, atol=0.03)
     np.testing.assert_allclose(fit.means, truth.means, atol=0.12)
-    if kind == "full":
+    if covariance_type == "full":
         np.testing.assert_allclose(fit.covariances, truth.covariances, atol=0.15)
-    elif kind == "diag":
+    elif covariance_type == "diag":
         np.testing.assert_allclose(
             fit.covariances, np.diagonal(truth.covariances, axis1=1, axis2=2), atol=0.15
         )
@@ -205,10 +211,12 @@ def test_some_restarts_collapsing_warns_and_keeps_the_others():
     assert np.linalg.eigvalsh(gm.covariances_).min() > 0
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_map_stays_positive_definite_where_mle_collapses(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_map_stays_positive_definite_where_mle_collapses(covariance_type):
     X = duplicated_cluster_data()
-    gm = EMGaussianMixture(3, covariance_type=kind, prior="default", random_state=0).fit(X)
+    gm = EMGaussianMixture(
+        3, covariance_type=covariance_type, prior="default", random_state=0
+    ).fit(X)
     full = gm.params_.full_covariances()
     assert np.linalg.eigvalsh(full).min() > 1e-3
     assert not any(r["degenerate"] for r in gm.restarts_)

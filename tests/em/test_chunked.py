@@ -11,7 +11,7 @@ import pytest
 
 from latentmix import EMGaussianMixture
 from latentmix.em import chunked
-from latentmix.em.fit import ConvergenceWarning, run_em
+from latentmix.em.fit import ConvergenceWarning, EMOptions, run_em
 from latentmix.em.init import initial_params
 from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
 
@@ -29,9 +29,15 @@ def mixture_data(n=1500, seed=0):
     return sample_mixture(truth, n, rng)[0]
 
 
-def fit(X, kind, n_init=2, **settings):
+def fit(X, covariance_type, n_init=2, **settings):
     model = EMGaussianMixture(
-        3, covariance_type=kind, n_init=n_init, tol=0.0, max_iter=40, random_state=5, **settings
+        3,
+        covariance_type=covariance_type,
+        n_init=n_init,
+        tol=0.0,
+        max_iter=40,
+        random_state=5,
+        **settings,
     )
     with pytest.warns(ConvergenceWarning):
         return model.fit(X)
@@ -45,29 +51,29 @@ def assert_same_fit(got, ref, rtol=1e-10):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max(), err_msg=name)
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_dask_fit_equals_in_memory_fit(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_fit_equals_in_memory_fit(covariance_type):
     X = mixture_data()
-    ref = fit(X, kind)
+    ref = fit(X, covariance_type)
     # Uneven chunks, split along columns too: they are merged to whole rows.
-    got = fit(da.from_array(X, chunks=(400, 2)), kind, scheduler="synchronous")
+    got = fit(da.from_array(X, chunks=(400, 2)), covariance_type, scheduler="synchronous")
     assert_same_fit(got, ref)
 
 
-@pytest.mark.parametrize("kind", ["full", "diag"])
-def test_memmap_fit_equals_in_memory_fit(kind, tmp_path):
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_memmap_fit_equals_in_memory_fit(covariance_type, tmp_path):
     X = mixture_data()
     np.save(tmp_path / "X.npy", X)
     X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
     assert isinstance(X_map, np.memmap)
-    assert_same_fit(fit(X_map, kind), fit(X, kind))
+    assert_same_fit(fit(X_map, covariance_type), fit(X, covariance_type))
 
 
 def test_blocked_run_equals_one_block_run():
     X = mixture_data(seed=1)
     start = initial_params(X, 3, "full", np.random.default_rng(0))
-    whole = run_em(X, start, tol=0.0, max_iter=30, block_rows=10**9)
-    blocked = run_em(X, start, tol=0.0, max_iter=30, block_rows=97)
+    whole = run_em(X, start, EMOptions(tol=0.0, max_iter=30, block_rows=10**9))
+    blocked = run_em(X, start, EMOptions(tol=0.0, max_iter=30, block_rows=97))
     assert blocked.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-10)
     np.testing.assert_allclose(blocked.params.covariances, whole.params.covariances, rtol=1e-10)
 
@@ -82,6 +88,7 @@ def test_subsampled_starts_agree_across_containers(monkeypatch):
     assert_same_fit(got, ref)
 
 
+@pytest.mark.cluster
 def test_local_cluster_fit_agrees():
     from distributed import Client, LocalCluster
 
