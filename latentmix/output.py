@@ -33,6 +33,21 @@ hidden entries without the manifest are never touched.
 Public functions: :func:`check_output` (refuse a bad ``out`` before any expensive work),
 :func:`replace_output` (the context manager that writes a whole output) and
 :func:`claim_output` (a directory that a long study fills file by file).
+
+Examples
+--------
+>>> import pathlib, shutil, tempfile
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> with replace_output(root / "out", "report") as staging:
+...     _ = (staging / "index.html").write_text("first")
+>>> _ = (root / "out" / "notes.txt").write_text("a user's notes")
+>>> with replace_output(root / "out", "report") as staging:
+...     _ = (staging / "index.html").write_text("second")
+>>> sorted(p.name for p in (root / "out").iterdir())
+['.latentmix-manifest.json', 'index.html', 'notes.txt']
+>>> read_manifest(root / "out")["files"]
+['index.html']
+>>> shutil.rmtree(root)
 """
 
 from __future__ import annotations
@@ -47,6 +62,16 @@ import secrets
 import stat
 import warnings
 from pathlib import Path
+
+__all__ = [
+    "MANIFEST",
+    "OutputWarning",
+    "check_output",
+    "claim_output",
+    "clean_leftovers",
+    "read_manifest",
+    "replace_output",
+]
 
 MANIFEST = ".latentmix-manifest.json"
 WRITTEN_BY = "latentmix"

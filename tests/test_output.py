@@ -212,11 +212,12 @@ def test_file_against_directory_collisions_are_refused(tmp_path, new, name):
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt, SystemExit])
 def test_an_exception_in_the_block_leaves_the_old_output(tmp_path, error):
     out = earlier_output(tmp_path)
-    before = contents(out)
+    before, manifest = contents(out), (out / MANIFEST).read_bytes()
     with pytest.raises(error), replace_output(out, "report") as staging:
         (staging / "index.html").write_bytes(b"half")
         raise error()
     assert contents(out) == before
+    assert (out / MANIFEST).read_bytes() == manifest
     assert siblings(out) == []
 
 
