@@ -168,3 +168,15 @@ def test_fmt_numpy():
     assert pages.fmt(np.int64(3)) == "3"
     assert pages.fmt(np.bool_(True)) == "yes"
     assert pages.fmt(np.array(np.nan)) == "—"
+
+
+def test_every_template_of_the_package_compiles():
+    from importlib import resources
+
+    folder = resources.files("latentmix.pages").joinpath("templates")
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".j2"))
+    assert {"base.html.j2", "base.md.j2", "macros.html.j2"} <= set(names)
+    env_html, env_md = pages.environments()
+    for name in names:
+        env = env_md if name.endswith(".md.j2") else env_html
+        env.get_template(name)  # a syntax error raises here
