@@ -392,8 +392,9 @@ def test_a_kill_at_each_step_leaves_a_whole_output(tmp_path, step, fallback):
     check_output(out, "report")
     assert siblings(out) == []
     assert contents(out) in (old, new)
-    expected = new if step in ("exchanged", "retiring", "retired") else old
-    assert contents(out) == expected
+    swapped = step in ("exchanged", "retiring", "retired")
+    assert contents(out) == (new if swapped else old)
+    assert read_manifest(out)["files"] == sorted(NEW if swapped else OLD)
     write(out, NEW | {"c.txt": b"3"})
     assert contents(out) == NEW | FOREIGN | {"c.txt": b"3"}
     assert siblings(out) == []
@@ -458,3 +459,35 @@ def test_any_layout_keeps_foreign_files_and_replaces_own(old, new, foreign):
             assert contents(out) == new | foreign
             assert read_manifest(out)["files"] == sorted(new)
         assert siblings(out) == []
+
+
+@pytest.mark.parametrize(
+    ("step", "fallback"),
+    [(s, False) for s in STEPS] + [(s, True) for s in [*STEPS, "moved-aside"]],
+)
+def test_an_interrupt_at_each_step_leaves_a_whole_output(tmp_path, monkeypatch, step, fallback):
+    out = earlier_output(tmp_path)
+
+    def hook(name):
+        if name == step:
+            raise KeyboardInterrupt
+
+    if fallback:
+
+        def no_exchange(a, b):
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+        monkeypatch.setattr(output, "_exchange", no_exchange)
+    monkeypatch.setattr(output, "_hook", hook)
+    with pytest.raises(KeyboardInterrupt):
+        write(out, NEW)
+    monkeypatch.setattr(output, "_hook", None)
+    swapped = step in ("exchanged", "retiring", "retired")
+    expected = NEW | FOREIGN if swapped else OLD | FOREIGN
+    assert contents(out) == expected
+    assert read_manifest(out)["files"] == sorted(NEW if swapped else OLD)
+    if not swapped:
+        assert siblings(out) == []  # the staging directory went at once
+    check_output(out, "report")
+    assert siblings(out) == []
+    assert contents(out) == expected
