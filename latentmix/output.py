@@ -55,13 +55,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import json
 import os
 import secrets
 import stat
 import warnings
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no locks, and the two-rename fallback
+    fcntl = None
 
 __all__ = [
     "MANIFEST",
@@ -514,8 +518,10 @@ def _lock(path: Path) -> int | None:
 
     Held by a writer on its staging directory and on the earlier output it replaces, so that
     another run's cleaning never touches a tree in use; the kernel drops it when the process
-    dies, whatever the signal.
+    dies, whatever the signal. Where there are no such locks, -1 (taken at once).
     """
+    if fcntl is None or not hasattr(os, "O_DIRECTORY"):
+        return -1
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
@@ -572,7 +578,8 @@ def clean_leftovers(out) -> None:
             _retire(tree, out if out.is_dir() else None)
     finally:
         for fd in locks.values():
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
 
 def _is_old(tree: Path) -> bool:
@@ -707,7 +714,7 @@ def replace_output(out, command: str, keep=()):
         raise
     finally:
         for fd in locks:
-            if fd is not None:
+            if fd is not None and fd >= 0:
                 os.close(fd)
 
 
