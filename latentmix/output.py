@@ -359,7 +359,7 @@ def _link_foreign(out: Path, staging: Path, own: _Ownership) -> dict[str, tuple[
                         continue
                     if os.path.lexists(target) and not target.is_dir():
                         raise _collision(out, r, what)
-                elif not (foreign or not own.file(r)):
+                elif not foreign and own.file(r):
                     continue
                 elif os.path.lexists(target):
                     raise _collision(out, r, what)
@@ -382,7 +382,8 @@ def _link_foreign(out: Path, staging: Path, own: _Ownership) -> dict[str, tuple[
 def _link_kept(out: Path, staging: Path, own: _Ownership, keep) -> set[str]:
     """Hard-link the package's own entries ``keep`` of ``out`` into ``staging``.
 
-    Returns the kept entries that are owned directories (they stay owned in the result).
+    Returns the kept entries declared owned in the earlier manifest (see :func:`claim_output`);
+    they stay owned in the result.
     """
     kept_owned = set()
     for rel in keep:
