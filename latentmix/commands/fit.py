@@ -6,11 +6,17 @@ import json
 
 import numpy as np
 
-from latentmix.params import COVARIANCE_TYPES
-
 
 def add_parser(subparsers) -> None:
     """Register ``latentmix fit``."""
+    from latentmix.commands import (
+        add_components,
+        add_covariance,
+        add_data,
+        add_prior,
+        add_seed,
+    )
+
     parser = subparsers.add_parser(
         "fit",
         help="fit a Gaussian mixture by EM (MLE or MAP) and print the estimates",
@@ -20,28 +26,17 @@ def add_parser(subparsers) -> None:
             "with a header row or a built-in data set (faithful, galaxies, acidity, iris)."
         ),
     )
-    parser.add_argument("data", metavar="DATA", help="CSV path or built-in data set name")
-    parser.add_argument(
-        "-k", "--components", type=int, required=True, metavar="K", help="number of components"
-    )
-    parser.add_argument(
-        "--covariance",
-        choices=COVARIANCE_TYPES,
-        default="full",
-        help="covariance type (default: full)",
-    )
-    parser.add_argument(
-        "--prior",
+    add_data(parser)
+    add_components(parser)
+    add_covariance(parser)
+    add_prior(
+        parser,
         default="none",
-        metavar="none|default|FILE",
         help="none: maximum likelihood (default); default: MAP under the data-scaled "
         "conjugate prior; FILE: MAP under the hyperparameters in a JSON or TOML file",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_seed(parser, help="random seed (default: 0)")
     parser.add_argument("--n-init", type=int, default=10, help="EM restarts (default: 10)")
-    parser.add_argument(
-        "--columns", default=None, help="comma-separated columns to use (default: all numeric)"
-    )
     parser.add_argument("--json", action="store_true", help="print a JSON object instead")
     parser.set_defaults(func=run)
 

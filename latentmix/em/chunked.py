@@ -111,7 +111,7 @@ def check_blocked_data(X, *, n_components: int | None = None):
 
 
 @contextlib.contextmanager
-def dask_scheduler(scheduler=None):
+def dask_scheduler(scheduler=None, *, local_cluster: dict | None = None):
     """The ``scheduler=`` value to pass to ``dask.compute``, set up for one fit or study.
 
     The one resolver of ``scheduler`` in the package: EM and the studies pass their
@@ -124,11 +124,15 @@ def dask_scheduler(scheduler=None):
           the session if there is one (``Client()`` makes itself the default), else dask's
           threads. None never starts a cluster.
         - ``"threads"``, ``"synchronous"`` or ``"processes"``: that dask scheduler.
-        - ``"local"``: a ``dask.distributed.LocalCluster`` (threads, no dashboard port
-          conflict) started here and shut down when the context ends.
+        - ``"local"``: a ``dask.distributed.LocalCluster`` started here and shut down when
+          the context ends (by default ``processes=False``: worker threads in this process).
         - an address such as ``"tcp://127.0.0.1:8786"``: a Client connected to that
           scheduler, closed when the context ends.
         - a ``dask.distributed.Client``: used as it is (not closed).
+    local_cluster : dict, optional
+        Keyword arguments for the ``"local"`` LocalCluster, replacing the defaults
+        (``processes=False``, ``dashboard_address=":0"``); a study passes, say,
+        ``{"n_workers": 2, "threads_per_worker": 1, "processes": True}``. Ignored otherwise.
 
     Yields
     ------
@@ -147,8 +151,9 @@ def dask_scheduler(scheduler=None):
         from distributed import Client, LocalCluster
 
         if scheduler == "local":
+            settings = {"processes": False, "dashboard_address": ":0", **(local_cluster or {})}
             with (
-                LocalCluster(processes=False, dashboard_address=":0") as cluster,
+                LocalCluster(**settings) as cluster,
                 Client(cluster, set_as_default=False) as client,
             ):
                 yield client

@@ -1,4 +1,12 @@
-r"""The E-step: component log-densities and responsibilities, in log space.
+r"""The E-step row by row: component log-densities and responsibilities, in log space.
+
+Who calls it: the estimator's predict, predict_proba, score and the information criteria,
+the uncertainty code (:mod:`latentmix.em.information`), the trajectory of
+:func:`latentmix.em.fit.run_em` and the teaching pages, all of which need per-row results in
+memory. The fit does not: its E-step is :func:`latentmix.em.chunked.e_step_stats`, the fused
+blocked kernel of :mod:`latentmix.em.kernels`, which computes the same densities (tests check
+the two agree) but keeps only the sums the M-step needs. :func:`precision_cholesky` here is
+shared by both.
 
 Each covariance is handled through the Cholesky factor of its precision, ``P`` with
 :math:`\Sigma^{-1} = P P^\top` (upper triangular for ``full``/``tied``), obtained from the

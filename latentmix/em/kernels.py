@@ -1,5 +1,9 @@
 r"""Fused E-step and sufficient statistics over row blocks: one pass, a few matrix products.
 
+This is the E-step that fitting runs, called only through
+:func:`latentmix.em.chunked.e_step_stats` (which spreads the blocks over threads or dask
+tasks); :mod:`latentmix.em.estep` is the row-by-row E-step for predict, score and teaching.
+
 An EM iteration over a million rows is limited by passes over memory, not by arithmetic.
 Here each block of rows is read once and everything the next M-step needs is produced from
 it, with the per-component work fused into a handful of matrix products:

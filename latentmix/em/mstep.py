@@ -1,5 +1,9 @@
 r"""The M-step: mixture parameters from sufficient statistics, for MLE and MAP.
 
+:func:`m_step` is called by :func:`latentmix.em.fit.em_step` (statistics from the fused
+E-step) and by :mod:`latentmix.em.init` for partition starts; :func:`m_step_from_resp` serves
+callers that hold responsibilities in memory (teaching, tests).
+
 The E-step gives responsibilities :math:`r_{ik}`. Everything the M-step needs is in three
 sums, taken about a fixed centring point :math:`c` (the data mean) to keep the round-off of
 the one-pass formulas small:

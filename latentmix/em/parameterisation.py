@@ -103,13 +103,13 @@ def layout(n_components: int, n_features: int, covariance_type: str) -> Layout:
 
 def factor_blocks(params: MixtureParams) -> np.ndarray:
     """Upper-triangular precision factors as a (n_blocks, d, d) stack."""
-    kind, d = params.covariance_type, params.n_features
-    prec = precision_cholesky(params.covariances, kind)
-    if kind == "full":
+    covariance_type, d = params.covariance_type, params.n_features
+    prec = precision_cholesky(params.covariances, covariance_type)
+    if covariance_type == "full":
         return prec
-    if kind == "tied":
+    if covariance_type == "tied":
         return prec[None]
-    if kind == "diag":
+    if covariance_type == "diag":
         return prec[:, :, None] * np.eye(d)
     return prec[:, None, None] * np.eye(d)
 
