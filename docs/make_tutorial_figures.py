@@ -12,23 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from latentmix import EMGaussianMixture
+from latentmix import EMGaussianMixture, pages
 from latentmix.datasets import house_prices
 from latentmix.em.estep import DegenerateMixtureError
-from latentmix.teach import figures as fg
+from latentmix.em.fit import EMOptions, em_init, em_step
+from latentmix.teach import draw as fg
 from latentmix.teach.bound import bound_slice, decomposition_path
-from latentmix.teach.walkthrough import (
-    build_walkthrough,
-    collapse_example,
-    collapse_start,
-    poor_start,
-)
+from latentmix.teach.examples import collapse_example, collapse_start, poor_start
+from latentmix.teach.walkthrough import build_walkthrough
 
 OUT = Path(__file__).resolve().parent / "figures"
 
 
 def _save(fig, name):
-    (OUT / name).write_bytes(fg.figure_png(fig, dpi=90))
+    (OUT / name).write_bytes(pages.figure_png(fig, dpi=90))
     print(f"wrote docs/figures/{name}")
 
 
@@ -95,6 +92,15 @@ def fit(data):
     print("max |Q + H - loglik|", np.abs(path.q + path.entropy - path.log_likelihood).max())
     print("smallest rise in Q", np.nanmin(path.q_gain), "smallest KL", np.nanmin(path.kl_gain))
     print("first rows", np.c_[path.log_likelihood, path.q, path.entropy][:3].round(3))
+
+    # The same run stepped by hand, as the tutorial shows it.
+    options = EMOptions(tol=1e-8)
+    state = em_init(X, poor_start(X, 3), options)
+    while state.n_iter < options.max_iter:
+        state, info = em_step(X, state, options)
+        if abs(info.change) < options.tol * abs(state.objective):
+            break
+    print("stepped by hand: iterations", state.n_iter, "log-lik", round(state.log_likelihood, 3))
     return gm, slow
 
 

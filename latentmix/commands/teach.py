@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from latentmix.commands import add_components, add_data, add_out, add_seed
+
 
 def add_parser(subparsers) -> None:
     """Register ``latentmix teach``."""
@@ -21,27 +23,27 @@ def add_parser(subparsers) -> None:
             "(pick them with --columns)."
         ),
     )
-    parser.add_argument("data", metavar="DATA", help="CSV path, built-in name or house_prices")
-    parser.add_argument(
-        "-k", "--components", type=int, required=True, metavar="K", help="number of components"
+    add_data(parser)
+    add_components(parser)
+    add_out(
+        parser,
+        required=False,
+        help="output directory: new, empty, or an earlier walkthrough (default: teach-DATA); "
+        "files of yours inside it are kept",
     )
-    parser.add_argument(
-        "--out", default=None, metavar="DIR", help="output directory (default: teach-DATA)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument(
-        "--columns", default=None, help="comma-separated columns to use (default: all numeric)"
-    )
+    add_seed(parser, help="seed of the restarts, the collapse example and k-means++ (0)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Build the walkthrough; returns the exit code."""
     from latentmix.datasets import load_data, split_columns
-    from latentmix.teach.walkthrough import build_walkthrough
+    from latentmix.output import check_output
+    from latentmix.teach.walkthrough import COMMAND, build_walkthrough
 
+    # The data set's name is a built-in's name or a CSV file's stem.
+    out = check_output(args.out or f"teach-{Path(args.data).stem}", COMMAND)  # before any work
     dataset = load_data(args.data, split_columns(args.columns))
-    out = Path(args.out) if args.out else Path(f"teach-{Path(dataset.name).name}")
     build_walkthrough(dataset, args.components, out, random_state=args.seed)
     print(
         f"wrote {out / 'index.html'} (frames in {out / 'frames'}, "

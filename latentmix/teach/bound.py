@@ -312,11 +312,11 @@ def bound_maximiser(X, old_params: MixtureParams, component: int, feature: int =
     d = X.shape[1]
     if d == 1:
         return float(xbar[0])
-    prec_chol = precision_cholesky(old_params.covariances, old_params.covariance_type)
-    kind = old_params.covariance_type
-    if kind in ("diag", "spherical"):
+    covariance_type = old_params.covariance_type
+    if covariance_type in ("diag", "spherical"):
         return float(xbar[feature])  # a diagonal precision decouples the coordinates
-    P = prec_chol[component] if kind == "full" else prec_chol
+    prec_chol = precision_cholesky(old_params.covariances, covariance_type)
+    P = prec_chol[component] if covariance_type == "full" else prec_chol
     precision = P @ P.T
     delta = np.asarray(old_params.means[component], dtype=float) - xbar
     delta[feature] = 0.0

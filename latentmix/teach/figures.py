@@ -1,239 +1,228 @@
-"""Drawing helpers for the EM walkthrough: soft colours, components, the bound, the split.
+"""The walkthrough's static figures, one per section after the frames.
 
-Every function draws on a matplotlib ``Axes`` it is given and returns nothing, so that the
-walkthrough decides the layout. Figures are built with ``matplotlib.figure.Figure`` (no pyplot
-state) and saved through :func:`figure_png`.
+Each function takes what :mod:`latentmix.teach.examples` computed and returns a matplotlib
+``Figure`` (no pyplot state); the walkthrough saves it once, as ``figures/NAME.png`` and
+embedded in the page. Component labels are 1-based (text a person reads).
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse
 
-from latentmix.params import MixtureParams
-
-# Colour-blind-safe component colours (Okabe-Ito), as RGB in [0, 1].
-_PALETTE = np.array(
-    [
-        [0.000, 0.447, 0.698],  # blue
-        [0.835, 0.369, 0.000],  # vermillion
-        [0.000, 0.620, 0.451],  # bluish green
-        [0.800, 0.475, 0.655],  # reddish purple
-        [0.902, 0.624, 0.000],  # orange
-        [0.337, 0.706, 0.914],  # sky blue
-        [0.941, 0.894, 0.259],  # yellow
-        [0.3, 0.3, 0.3],  # grey
-    ]
-)
+from latentmix.teach import draw
 
 
-def component_colours(n_components: int) -> np.ndarray:
-    """One RGB colour per component, shape (K, 3); cycles after eight."""
-    return _PALETTE[np.arange(n_components) % len(_PALETTE)]
-
-
-def blend_colours(resp) -> np.ndarray:
-    """Each point's colour as the responsibility-weighted mix of the component colours.
+def bound_figure(X, name: str, params_path, component: int, grid) -> Figure:
+    """The bound along one mean at the first four iterations (1-D data).
 
     Parameters
     ----------
-    resp : ndarray of shape (n, K)
-        Responsibilities (rows sum to one); one-hot rows give the pure component colours.
-
-    Returns
-    -------
-    ndarray of shape (n, 3)
-    """
-    resp = np.asarray(resp, dtype=float)
-    return np.clip(resp @ component_colours(resp.shape[1]), 0.0, 1.0)
-
-
-def plain_text(text: str) -> str:
-    """A label safe for matplotlib: ``$`` would otherwise start mathematical text."""
-    return str(text).replace("$", r"\$")
-
-
-def _normal_pdf(grid, mean, variance):
-    return np.exp(-0.5 * (grid - mean) ** 2 / variance) / np.sqrt(2 * np.pi * variance)
-
-
-def mixture_densities_1d(params: MixtureParams, grid) -> np.ndarray:
-    r"""Weighted component densities :math:`\phi_j \mathcal N(x; \mu_j, \sigma_j^2)`, (K, m)."""
-    variances = params.full_covariances()[:, 0, 0]
-    return np.stack(
-        [
-            w * _normal_pdf(grid, m[0], v)
-            for w, m, v in zip(params.weights, params.means, variances, strict=True)
-        ]
-    )
-
-
-def draw_mixture_1d(ax, X, params: MixtureParams, resp, *, grid, ymax, strip_seed=0):
-    """Histogram, the points in a strip coloured by responsibility, and the densities.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
     X : ndarray of shape (n, 1)
-    params : MixtureParams
-    resp : ndarray of shape (n, K)
+    name : str
+        The feature's name.
+    params_path : list of MixtureParams
+        The run's iterates.
+    component : int
+        0-based.
     grid : ndarray of shape (m,)
-        Where to evaluate the densities (also sets the x range).
-    ymax : float
-        Top of the density axis; the strip of points sits below zero.
+        The widest window for the mean.
     """
-    x = X[:, 0]
-    K = params.n_components
-    colours = component_colours(K)
-    ax.hist(x, bins=30, range=(grid[0], grid[-1]), density=True, color="0.88", zorder=0)
-    dens = mixture_densities_1d(params, grid)
-    for k in range(K):
-        ax.plot(grid, dens[k], color=colours[k], lw=1.8, label=f"component {k + 1}")
-    ax.plot(grid, dens.sum(axis=0), color="black", lw=1.2, ls="--", label="mixture")
-    jitter = np.random.default_rng(strip_seed).uniform(0.02, 0.16, size=x.size) * ymax
-    ax.scatter(x, -jitter, c=blend_colours(resp), s=9, lw=0, zorder=3)
-    ax.axhline(0, color="0.6", lw=0.6)
-    ax.set_xlim(grid[0], grid[-1])
-    ax.set_ylim(-0.19 * ymax, ymax)
-    ax.set_yticks([])
+    colour = draw.component_colours(params_path[0].n_components)[component]
+    shown = [t for t in range(4) if t + 1 < len(params_path)]
+    fig = draw.new_figure(3.0 * len(shown), 3.0)
+    axes = np.atleast_1d(fig.subplots(1, len(shown)))
+    for ax, t in zip(axes, shown, strict=True):
+        b = draw.zoomed_bound_slice(X, params_path[t], component, grid)
+        nxt = params_path[t + 1].means[component, 0]
+        draw.draw_bound(ax, b, nxt, colour, ylim=draw.bound_ylim(b), show_legend=t == 0)
+        ax.set_title(f"bound built at iteration {t}", fontsize=9)
+        ax.set_xlabel(f"mean of component {component + 1} ({draw.plain_text(name)})", fontsize=8)
+    return fig
 
 
-def covariance_ellipse(mean, cov, radius, **kwargs) -> Ellipse:
-    r"""The ellipse :math:`(x-\mu)^T \Sigma^{-1} (x-\mu) = r^2` of a 2-D covariance."""
-    # Axes from the eigen-decomposition of the covariance (drawing only, nothing is inverted).
-    values, vectors = np.linalg.eigh(np.asarray(cov, dtype=float))
-    values = np.maximum(values, 0.0)
-    angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
-    width, height = 2 * radius * np.sqrt(values[::-1])
-    return Ellipse(mean, width, height, angle=angle, fill=False, **kwargs)
-
-
-def draw_mixture_2d(ax, X, params: MixtureParams, resp, *, xlim, ylim, dims=(0, 1)):
-    """Points coloured by responsibility, with 1- and 2-sd ellipses of every component."""
-    i, j = dims
-    colours = component_colours(params.n_components)
-    ax.scatter(X[:, i], X[:, j], c=blend_colours(resp), s=12, lw=0, alpha=0.9)
-    covs = params.full_covariances()[:, [i, j]][:, :, [i, j]]
-    for k in range(params.n_components):
-        mean = params.means[k, [i, j]]
-        for radius, style in [(1.0, "-"), (2.0, ":")]:
-            ax.add_patch(
-                covariance_ellipse(mean, covs[k], radius, color=colours[k], lw=1.6, ls=style)
-            )
-        ax.plot(*mean, marker="X", ms=9, color=colours[k], mec="black", mew=0.8)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-
-
-def draw_objective(ax, history, upto: int, *, ylim=None, label="log-likelihood"):
-    """The objective over iterations 0..T, drawn up to ``upto`` with the rest faint."""
-    history = np.asarray(history, dtype=float)
-    t = np.arange(history.size)
-    ax.plot(t, history, color="0.85", lw=1)
-    ax.plot(t[: upto + 1], history[: upto + 1], color="black", lw=1.5, marker="o", ms=2.5)
-    ax.plot(t[upto], history[upto], "o", color="tab:red", mec="black", ms=7)
-    ax.set_xlim(-0.5, max(history.size - 0.5, 1))
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-        # Values below the axis (a very poor start) are marked at its foot with their value.
-        below = np.flatnonzero(history[: upto + 1] < ylim[0])
-        for i in below:
-            foot = ylim[0] + 0.02 * (ylim[1] - ylim[0])
-            ax.plot(t[i], foot, "v", color="tab:red" if i == upto else "black", ms=7)
-            ax.annotate(
-                f"{history[i]:.1f} (off scale)",
-                (t[i], foot),
-                xytext=(8, 2),
-                textcoords="offset points",
-                fontsize=7,
-            )
-    ax.set_xlabel("iteration")
-    ax.set_ylabel(label)
-
-
-def draw_bound(ax, bound, next_value, colour, *, ylim=None, show_legend=True):
-    """The log-likelihood along one mean, the bound touching it, and where EM goes next.
+def decomposition_figure(path) -> Figure:
+    """Log-likelihood = Q + H over the run, and each rise split into Q's rise and KL.
 
     Parameters
     ----------
-    ax : matplotlib Axes
-    bound : BoundSlice
-    next_value : float or None
-        The next EM value of that mean coordinate.
-    colour : RGB
-        The component's colour.
+    path : latentmix.teach.bound.DecompositionPath
     """
-    ax.plot(bound.values, bound.log_likelihood, color="black", lw=1.6, label="log-likelihood")
-    ax.plot(bound.values, bound.lower_bound, color=colour, lw=1.6, label="bound Q + H")
-    current_ll = np.interp(bound.current, bound.values, bound.log_likelihood)
-    ax.plot(bound.current, current_ll, "o", color="black", ms=6, label="current (they touch)")
-    top = np.interp(bound.maximiser, bound.values, bound.lower_bound)
-    ax.plot(bound.maximiser, top, "^", color=colour, mec="black", ms=8, label="bound's peak")
-    if next_value is not None:
-        ax.axvline(next_value, color=colour, ls="--", lw=1, label="next EM value")
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.set_xlim(bound.values[0], bound.values[-1])
-    if show_legend:
-        ax.legend(fontsize=7, loc="lower center", frameon=False)
+    fig = draw.new_figure(9.0, 3.0)
+    a, b = fig.subplots(1, 2)
+    draw.draw_decomposition(a, path)
+    a.set_title("log-likelihood = Q + entropy H", fontsize=9)
+    draw.draw_gains(b, path)
+    b.set_title("each step's rise = rise in Q + KL term", fontsize=9)
+    return fig
 
 
-def bound_ylim(bound) -> tuple[float, float]:
-    """A y range that shows the touching point, the peak of the bound and a little more."""
-    current = np.interp(bound.current, bound.values, bound.log_likelihood)
-    rise = max(bound.log_likelihood.max(), bound.lower_bound.max()) - current
-    span = max(rise, 1e-3 * abs(current), 1.0)
-    return current - 4.0 * span, current + 1.6 * span
+def hard_soft_figure(X, names, hard_soft) -> Figure:
+    """k-means above (1-D) or beside (2-D) soft EM, from the same start.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    names : list of str
+        Feature names.
+    hard_soft : latentmix.teach.examples.HardSoft
+        Clusters already in EM's component order, so that colours correspond.
+    """
+    kmeans, params, resp = hard_soft.kmeans, hard_soft.params, hard_soft.resp
+    K = params.n_components
+    hard = np.eye(K)[kmeans.labels]
+    if X.shape[1] == 1:
+        grid = np.linspace(*draw.limits(X[:, 0]), 400)
+        ymax = 1.15 * draw.mixture_densities_1d(params, grid).sum(axis=0).max()
+        fig = draw.new_figure(9.0, 4.6)
+        ax_hard, ax_soft = fig.subplots(2, 1, sharex=True)
+        draw.draw_mixture_1d(ax_hard, X, kmeans.as_mixture(), hard, grid=grid, ymax=ymax)
+        for m in kmeans.means[:, 0]:
+            ax_hard.axvline(m, color="0.3", lw=0.8, ls=":")
+        ax_hard.set_title(
+            "k-means (hard EM): every point wholly in its nearest centre's cluster; "
+            "equal weights, one shared spread",
+            fontsize=9,
+        )
+        draw.draw_mixture_1d(ax_soft, X, params, resp, grid=grid, ymax=ymax)
+        ax_soft.set_title(
+            "soft EM: shared points take mixed colours; own weights and spreads", fontsize=9
+        )
+        ax_soft.set_xlabel(draw.plain_text(names[0]))
+    else:
+        fig = draw.new_figure(9.5, 4.0)
+        ax_hard, ax_soft = fig.subplots(1, 2, sharex=True, sharey=True)
+        xlim, ylim = draw.limits(X[:, 0]), draw.limits(X[:, 1])
+        colours = draw.component_colours(K)
+        ax_hard.scatter(X[:, 0], X[:, 1], c=draw.blend_colours(hard), s=12, lw=0)
+        for k in range(K):
+            ax_hard.plot(*kmeans.means[k], marker="X", ms=10, color=colours[k], mec="black")
+        ax_hard.set_xlim(*xlim)
+        ax_hard.set_ylim(*ylim)
+        ax_hard.set_title("k-means (hard EM)", fontsize=9)
+        draw.draw_mixture_2d(ax_soft, X, params, resp, xlim=xlim, ylim=ylim)
+        ax_soft.set_title("soft EM (full covariances)", fontsize=9)
+        for ax in (ax_hard, ax_soft):
+            ax.set_xlabel(draw.plain_text(names[0]))
+        ax_hard.set_ylabel(draw.plain_text(names[1]))
+    return fig
 
 
-def draw_decomposition(ax, path, upto: int | None = None):
-    r""":math:`\ell = Q + H` over iterations; the gap between Q and the log-likelihood is H."""
-    T = path.log_likelihood.size
-    upto = T - 1 if upto is None else upto
-    t = np.arange(upto + 1)
-    ll, q = path.log_likelihood[: upto + 1], path.q[: upto + 1]
-    ax.fill_between(t, q, ll, color="tab:olive", alpha=0.3, lw=0, label="entropy H")
-    ax.plot(t, ll, color="black", lw=1.5, marker="o", ms=2.5, label=r"log-likelihood $\ell$")
-    ax.plot(t, q, color="tab:olive", lw=1.5, marker="o", ms=2.5, label="Q(θ, θ)")
-    ax.set_xlim(-0.5, max(T - 0.5, 1))
-    low = min(np.nanmin(path.q), np.nanmin(path.log_likelihood))
-    high = np.nanmax(path.log_likelihood)
-    pad = 0.05 * (high - low) + 1e-9
-    ax.set_ylim(low - pad, high + pad)
-    ax.set_xlabel("iteration")
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+def collapse_figure(result) -> Figure:
+    """The collapse example: fitted densities, the collapsing sd, and the profile behind it.
 
+    Parameters
+    ----------
+    result : latentmix.teach.examples.CollapseResult
+    """
+    from latentmix.em.estep import log_likelihood
+    from latentmix.params import MixtureParams
+    from latentmix.priors import log_prior
 
-def draw_gains(ax, path):
-    """Each step's rise in ℓ split into the M-step's gain in Q and the KL term (log scale)."""
-    steps = np.arange(path.log_likelihood.size - 1)
-    gain = np.diff(path.log_likelihood)
-    q_gain, kl = path.q_gain[:-1], path.kl_gain[:-1]
-    floor = 1e-12
-    ax.semilogy(steps, np.maximum(gain, floor), color="black", lw=1.5, label=r"rise in $\ell$")
-    ax.semilogy(steps, np.maximum(q_gain, floor), color="tab:olive", lw=1.2, label="rise in Q")
-    ax.semilogy(steps, np.maximum(kl, floor), color="tab:purple", lw=1.2, label="KL term")
-    ax.set_xlabel("step t → t+1")
-    ax.legend(fontsize=7, loc="upper right", frameon=False)
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A pyplot-free figure with the layout engine used throughout the walkthrough."""
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def figure_png(fig: Figure, dpi: int = 80, colours: int = 192) -> bytes:
-    """The figure as PNG bytes, reduced to a palette so that committed pages stay small."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    out = io.BytesIO()
-    image.quantize(colors=colours, method=Image.Quantize.FASTOCTREE).save(
-        out, format="png", optimize=True
+    X, mle, map_fit, prior = result
+    fig = draw.new_figure(11.0, 3.4)
+    a, b, c = fig.subplots(1, 3)
+    grid = np.linspace(150, 620, 600)
+    a.hist(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True, color="0.85")
+    dens = draw.mixture_densities_1d(mle.params, grid).sum(axis=0)
+    a.plot(grid, dens, color="tab:red", lw=1.2, label="MLE, last step before collapse")
+    a.plot(
+        grid,
+        draw.mixture_densities_1d(map_fit.params_, grid).sum(axis=0),
+        color="black",
+        lw=1.6,
+        label="MAP (default prior)",
     )
-    return out.getvalue()
+    a.set_ylim(
+        0, 2.2 * np.histogram(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True)[0].max()
+    )
+    a.set_xlabel("price_k")
+    a.set_yticks([])
+    a.legend(fontsize=7, frameon=False, loc="upper right")
+    a.set_title("fitted densities", fontsize=9)
+
+    # The MLE's component on the lone sale is the one the start put there (index 1).
+    sd_path = [np.sqrt(p.full_covariances()[1, 0, 0]) for p, _ in mle.trajectory]
+    b.semilogy(sd_path, color="tab:red", marker="o", ms=4, label="MLE")
+    b.plot(len(sd_path), sd_path[-1] / 30, "X", color="tab:red", ms=10)
+    b.annotate(
+        "collapsed",
+        (len(sd_path), sd_path[-1] / 30),
+        xytext=(-60, -4),
+        textcoords="offset points",
+        fontsize=8,
+        color="tab:red",
+    )
+    hi = result.lone
+    map_sd = np.sqrt(map_fit.params_.full_covariances()[:, 0, 0])
+    b.axhline(map_sd[hi], color="black", lw=1.2, label="MAP (converged)")
+    b.set_xlabel("iteration")
+    b.set_xlim(-0.5, len(sd_path) + 0.8)
+    b.set_ylabel("sd of the component on the lone sale")
+    b.legend(fontsize=7, frameon=False)
+    b.set_title(f"MLE collapses after {mle.n_iter} iterations", fontsize=9)
+
+    # Profile along that component's sd, its mean on the lone sale, the rest at the MAP.
+    sds = np.geomspace(1e-8, 300, 400)
+    ll, lpost = [], []
+    for s in sds:
+        covs = map_fit.params_.full_covariances().copy()
+        means = map_fit.params_.means.copy()
+        covs[hi, 0, 0] = s**2
+        means[hi, 0] = X.max()
+        p = MixtureParams(map_fit.params_.weights, means, covs, "full")
+        ll.append(log_likelihood(X, p))
+        lpost.append(ll[-1] + log_prior(p, prior))
+    c.semilogx(sds, ll, color="tab:red", lw=1.5, label="log-likelihood → ∞")
+    c.semilogx(sds, lpost, color="black", lw=1.5, label="log-likelihood + log prior")
+    c.set_ylim(max(lpost) - 60, max(ll) + 10)
+    c.set_xlabel("sd of the component on the lone sale")
+    c.legend(fontsize=7, frameon=False)
+    c.set_title("why: the likelihood has no maximum", fontsize=9)
+    return fig
+
+
+def restarts_figure(X, restarts) -> Figure:
+    """Objective paths of the restarts, and the density at each distinct local optimum.
+
+    Parameters
+    ----------
+    X : ndarray of shape (82, 1)
+        Galaxies.
+    restarts : list of latentmix.teach.examples.Restart
+    """
+    good = [r for r in restarts if r.params is not None]
+    optima = np.unique(np.round([r.objective for r in good], 2))[::-1]
+    cmap = draw.component_colours(max(len(optima), 1))
+
+    def colour(r):
+        return cmap[int(np.flatnonzero(optima == np.round(r.objective, 2))[0]) % len(cmap)]
+
+    fig = draw.new_figure(10.0, 3.4)
+    a, b = fig.subplots(1, 2)
+    for r in good:
+        a.plot(r.objective_history, color=colour(r), lw=1.2, alpha=0.85)
+    a.set_xscale("symlog", linthresh=10)
+    a.set_xlabel("iteration")
+    a.set_ylabel("log-likelihood")
+    top = optima.max()
+    a.set_ylim(top - max(30, 3 * (top - optima.min())), top + 3)
+    a.set_title(f"{len(good)} random starts, {len(optima)} distinct end points", fontsize=9)
+    grid = np.linspace(5, 40, 600)
+    b.hist(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True, color="0.87")
+    drawn = set()
+    for r in sorted(good, key=lambda r: -r.objective):
+        key = round(r.objective, 2)
+        if key in drawn:
+            continue
+        drawn.add(key)
+        density = draw.mixture_densities_1d(r.params, grid).sum(axis=0)
+        best = " (best)" if key == optima[0] else ""
+        b.plot(grid, density, color=colour(r), lw=1.5, label=f"log-lik {r.objective:.2f}{best}")
+    counts = np.histogram(X[:, 0], bins=40, range=(grid[0], grid[-1]), density=True)[0]
+    b.set_ylim(0, 2.5 * counts.max())  # near-collapsed optima have tall spikes: clipped
+    b.set_xlabel("velocity (1000 km/s)")
+    b.set_yticks([])
+    b.legend(fontsize=7, frameon=False)
+    b.set_title("the distinct local optima (spikes clipped)", fontsize=9)
+    return fig

@@ -50,6 +50,32 @@ class HardEMResult(NamedTuple):
     converged: bool
     means_path: list
 
+    def as_mixture(self) -> MixtureParams:
+        r"""The mixture k-means fits: equal weights and one shared round covariance.
+
+        The variance is the maximum-likelihood one given the hard labels,
+        :math:`\sigma^2 = \text{inertia} / (n d)`, so that the result can be drawn and
+        matched (:func:`latentmix.matching.match_components`) like any other mixture.
+
+        Returns
+        -------
+        MixtureParams
+            ``covariance_type="spherical"``, covariances of shape (K,).
+        """
+        K, d = self.means.shape
+        variance = self.inertia / (self.labels.size * d)
+        return MixtureParams(np.full(K, 1.0 / K), self.means, np.full(K, variance), "spherical")
+
+    def permute(self, order) -> HardEMResult:
+        """Reorder the clusters: cluster ``k`` of the result is ``order[k]`` of ``self``."""
+        order = np.asarray(order)
+        relabel = np.argsort(order)  # old label j -> new label k where order[k] == j
+        return self._replace(
+            means=self.means[order],
+            labels=relabel[self.labels],
+            means_path=[m[order] for m in self.means_path],
+        )
+
 
 def hard_assign(X, means, variance: float = 1.0) -> np.ndarray:
     """Hard E-step: the most responsible component under equal weights and ``variance * I``.

@@ -20,7 +20,7 @@ from latentmix.teach.bound import (
     q_function,
     with_mean,
 )
-from latentmix.teach.walkthrough import poor_start
+from latentmix.teach.examples import poor_start
 
 
 def _trajectory(X, K, max_iter=60):

@@ -11,8 +11,8 @@ import pytest
 from sklearn.cluster import KMeans
 
 from latentmix.datasets import house_prices, load, synthetic_3d
+from latentmix.teach.examples import poor_start
 from latentmix.teach.hard import hard_assign, hard_em
-from latentmix.teach.walkthrough import poor_start
 
 DATA = {
     "house_prices": lambda: house_prices(random_state=0).data,
@@ -61,3 +61,18 @@ def test_the_hard_e_step_is_nearest_mean_whatever_the_shared_variance():
     nearest = np.argmin(((X[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
     for variance in [1e-2, 1.0, 1e3]:
         np.testing.assert_array_equal(hard_assign(X, means, variance), nearest)
+
+
+def test_kmeans_as_a_mixture_and_reordered_keeps_every_point_with_its_centre():
+    X = load("faithful").data
+    ours = hard_em(X, X[[0, 5, 9]])
+    mixture = ours.as_mixture()
+    assert mixture.covariance_type == "spherical"
+    np.testing.assert_allclose(mixture.weights, 1 / 3)
+    # The shared variance is the maximum-likelihood one given the labels.
+    assert mixture.covariances == pytest.approx(np.full(3, ours.inertia / (X.shape[0] * 2)))
+    order = np.array([2, 0, 1])
+    moved = ours.permute(order)
+    np.testing.assert_array_equal(moved.means, ours.means[order])
+    np.testing.assert_array_equal(moved.means[moved.labels], ours.means[ours.labels])
+    np.testing.assert_array_equal(moved.means_path[0], ours.means_path[0][order])

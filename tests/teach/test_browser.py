@@ -1,22 +1,19 @@
-"""Headless chromium opens the committed walkthrough: images load, the frame stepper works.
+"""Headless chromium opens a walkthrough: images load, the frame player steps and wraps.
 
 Fails (never skips) when chromium is missing, as the report's browser test does.
 """
 
-from pathlib import Path
-
 import pytest
-from test_report_browser import open_browser
 
-PAGE = Path(__file__).resolve().parents[1] / "reports" / "teach-house-prices" / "index.html"
+pytestmark = [pytest.mark.browser, pytest.mark.walkthrough]
 
 
-@pytest.mark.browser
-def test_walkthrough_page_steps_through_frames(tmp_path):
-    n_frames = len(list((PAGE.parent / "frames").glob("frame_*.png")))
+def test_walkthrough_page_steps_through_frames(tmp_path, shared_walkthrough, open_browser):
+    frames = sorted((shared_walkthrough / "frames").glob("frame_*.png"))
+    last = int(frames[-1].stem.split("_")[1])
     driver = open_browser(tmp_path / "profile")
     try:
-        driver.get(PAGE.as_uri())
+        driver.get((shared_walkthrough / "index.html").as_uri())
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);"
         )
@@ -36,12 +33,17 @@ def test_walkthrough_page_steps_through_frames(tmp_path):
         driver.find_element("id", "prev").click()
         wrapped = shown()
         n_frame_divs = driver.execute_script("return document.querySelectorAll('.frame').length")
+        visible = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.frame'))"
+            ".map(f => f.getBoundingClientRect().height > 0);"
+        )
     finally:
         driver.quit()
     assert all(complete and width > 0 for complete, width in images), images
-    assert n_frame_divs == n_frames == 16
+    assert n_frame_divs == len(frames) == 4
     assert first == [1, "0", "0", 1]
     assert second == [1, "1", "1", 1]
     # Back from the first frame wraps round to the last iteration drawn.
-    last = sorted(int(p.stem.split("_")[1]) for p in (PAGE.parent / "frames").glob("*.png"))[-1]
     assert wrapped == [1, str(last), str(last), 1]
+    # The shared stylesheet hides every frame but the one shown.
+    assert sum(visible) == 1
