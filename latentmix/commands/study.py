@@ -1,18 +1,32 @@
 r"""``latentmix study``: coverage, simulation-based calibration and choice of K.
 
+Each study writes one file per replicate into ``--out DIR`` as it finishes (re-running the
+same command resumes) and then its page (``report.html``, ``report.md``, ``summary.json``,
+``figures/``). ``DIR`` must be new, empty, or an earlier output of the same study: a
+directory that latentmix did not write, or a file, is refused (:mod:`latentmix.output`).
+
 Examples
 --------
 ::
 
     latentmix study coverage --truth well_separated --n 50,200,1000 --replications 100 \\
         --out reports/study-coverage
-    latentmix study sbc --simulations 100 --out sbc-run
-    latentmix study select galaxies --k 1..6 --out select-galaxies
+    latentmix study sbc --simulations 100 -k 2 --out sbc-run
+    latentmix study select galaxies -k 1..6 --out select-galaxies
 """
 
 from __future__ import annotations
 
 import argparse
+
+from latentmix.commands import (
+    add_components,
+    add_covariance,
+    add_data,
+    add_out,
+    add_quiet,
+    add_seed,
+)
 
 
 def _sizes(text: str) -> list[int]:
@@ -27,34 +41,29 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
-def _k_range(text: str) -> list[int]:
-    try:
-        if ".." in text:
-            lo, hi = (int(v) for v in text.split(".."))
-            ks = list(range(lo, hi + 1))
-        else:
-            ks = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--k takes a range such as 1..6 or a list such as 1,2,3; got {text!r}"
-        ) from None
-    if not ks or min(ks) < 1:
-        raise argparse.ArgumentTypeError(f"--k needs component counts >= 1; got {text!r}")
-    return ks
-
-
-def _add_cluster(parser):
+def _add_cluster(parser) -> None:
+    """``--scheduler``, ``--workers`` and ``--quiet``."""
     parser.add_argument(
         "--scheduler",
-        default=None,
-        metavar="ADDR",
-        help="address of a running Dask scheduler (tcp://host:8786); default: a local cluster; "
-        "'serial' runs in this process without Dask",
+        default="local",
+        metavar="WHERE",
+        help="where the replicates run, as for EM: 'local' (default) starts a local Dask "
+        "cluster of --workers processes; 'synchronous' runs them one by one in this process; "
+        "'threads' or 'processes' are dask's local schedulers; an address such as "
+        "tcp://host:8786 uses a running Dask scheduler",
     )
     parser.add_argument(
         "--workers", type=int, default=2, help="workers of the local cluster (default 2)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_quiet(parser)
+
+
+def _add_sampling(parser, draws: int, tune: int) -> None:
+    parser.add_argument(
+        "--draws", type=int, default=draws, help=f"posterior draws per chain ({draws})"
+    )
+    parser.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain ({tune})")
+    parser.add_argument("--chains", type=int, default=2, help="chains per posterior fit (2)")
 
 
 def add_parser(subparsers) -> None:
@@ -65,12 +74,13 @@ def add_parser(subparsers) -> None:
         description="Studies over many simulated data sets, run as Dask tasks and resumable.",
     )
     sub = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
+    out_help = "output directory: new, empty, or an earlier output of this study (resumed)"
 
     cov = sub.add_parser(
         "coverage",
         help="coverage of MLE (Wald, bootstrap), MAP (Laplace) and posterior intervals",
-        description="Simulate from a known mixture, fit every method, and measure how often "
-        "its intervals cover the truth. Re-running the same command resumes.",
+        description="Simulate from a known mixture, compute every interval source, and "
+        "measure how often its intervals cover the truth. Re-running the same command resumes.",
     )
     cov.add_argument(
         "--truth",
@@ -81,26 +91,23 @@ def add_parser(subparsers) -> None:
     )
     cov.add_argument("--n", type=_sizes, default=[50, 200, 1000], help="sample sizes, e.g. 50,200")
     cov.add_argument("--replications", type=int, default=100, help="replicates per n")
-    cov.add_argument("--out", required=True, help="output folder (replicates/, report.html)")
-    cov.add_argument("--seed", type=int, default=0, help="study seed (default 0)")
+    add_out(cov, required=True, help=out_help)
+    add_seed(cov, help="study seed (0)")
     cov.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     cov.add_argument("--n-boot", type=int, default=100, help="bootstrap refits (default 100)")
     cov.add_argument(
         "--bootstrap",
         default="nonparametric,parametric",
-        help="bootstrap kinds, comma-separated: nonparametric, parametric, or none",
+        help="bootstrap resampling, comma-separated: nonparametric, parametric, or none",
     )
-    cov.add_argument(
-        "--draws", type=int, default=500, help="posterior draws per chain; 0 skips the posterior"
-    )
-    cov.add_argument("--tune", type=int, default=500, help="tuning steps per chain")
-    cov.add_argument("--chains", type=int, default=2, help="chains per posterior fit")
+    _add_sampling(cov, 500, 500)
     cov.add_argument(
         "--posterior-replications",
         type=int,
         default=None,
         metavar="R",
-        help="sample the posterior on the first R replicates of each n only (default: all)",
+        help="sample the posterior on the first R replicates of each n only (default: all); "
+        "--draws 0 skips the posterior",
     )
     _add_cluster(cov)
     cov.set_defaults(func=run)
@@ -113,17 +120,15 @@ def add_parser(subparsers) -> None:
     )
     sbc.add_argument("--simulations", type=int, default=100, help="prior draws (default 100)")
     sbc.add_argument("--n", type=int, default=50, help="observations per data set")
-    sbc.add_argument("--k", type=int, default=2, help="components (default 2)")
-    sbc.add_argument("--out", required=True, help="output folder")
-    sbc.add_argument("--seed", type=int, default=0, help="study seed")
-    sbc.add_argument("--draws", type=int, default=400, help="posterior draws per chain")
-    sbc.add_argument("--tune", type=int, default=400, help="tuning steps per chain")
-    sbc.add_argument("--chains", type=int, default=2, help="chains")
+    add_components(sbc, default=2)
+    add_out(sbc, required=True, help=out_help)
+    add_seed(sbc, help="study seed (0)")
+    _add_sampling(sbc, 400, 400)
     sbc.add_argument("--thin", type=int, default=4, help="keep every THIN-th draw for ranks")
     sbc.add_argument(
         "--wrong-prior",
         action="store_true",
-        help="negative control: simulate with a wider prior on the means than the model uses",
+        help="negative control: simulate with a wider prior on the variances than the model uses",
     )
     _add_cluster(sbc)
     sbc.set_defaults(func=run)
@@ -131,17 +136,14 @@ def add_parser(subparsers) -> None:
     sel = sub.add_parser(
         "select",
         help="choose K: BIC and ICL from EM against PSIS-LOO from the posterior",
-        description="Fit K = 1..6 by EM (BIC, ICL) and by NUTS (PSIS-LOO with its SE).",
+        description="Fit each K by EM (BIC, ICL) and by NUTS (PSIS-LOO with its SE).",
     )
-    sel.add_argument("data", metavar="DATA", help="a built-in data set name or a CSV path")
-    sel.add_argument("--k", type=_k_range, default=list(range(1, 7)), help="e.g. 1..6")
-    sel.add_argument("--covariance", default="full", help="covariance type (default full)")
-    sel.add_argument("--columns", default=None, help="comma-separated CSV columns to use")
-    sel.add_argument("--out", required=True, help="output folder")
-    sel.add_argument("--seed", type=int, default=0)
-    sel.add_argument("--draws", type=int, default=1000, help="posterior draws per chain")
-    sel.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
-    sel.add_argument("--chains", type=int, default=2)
+    add_data(sel)
+    add_components(sel, several=True, default=list(range(1, 7)))
+    add_covariance(sel)
+    add_out(sel, required=True, help=out_help)
+    add_seed(sel, help="study seed (0)")
+    _add_sampling(sel, 1000, 1000)
     _add_cluster(sel)
     sel.set_defaults(func=run)
 
@@ -168,7 +170,7 @@ def _coverage(args) -> int:
         name,
         args.n,
         args.replications,
-        seed=args.seed,
+        random_state=args.seed,
         level=args.level,
         n_boot=args.n_boot,
         bootstrap=[b for b in args.bootstrap.split(",") if b and b != "none"],
@@ -180,7 +182,7 @@ def _coverage(args) -> int:
     records = C.run_coverage(
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
     )
-    html, md = C.write_coverage_report(records, config, args.out)
+    html, md = C.write_coverage_page(records, config, args.out)
     failed = sum(r.get("status") != "ok" for r in records)
     print(f"{len(records)} replicates ({failed} failed as a whole); report: {html} and {md}")
     return 0 if records else 1

@@ -3,13 +3,20 @@
 A study is a list of :class:`Replicate` keys (sample size, index) and a task function
 ``task(config, n, index) -> dict``. :func:`run_study`
 
-* writes ``OUT/study.json`` (the configuration) and refuses to mix two studies in one folder;
+* claims ``OUT`` through :func:`latentmix.output.claim_output` (a new or empty directory, or
+  an earlier output of the same study command; anything else is refused), writes
+  ``OUT/study.json`` (the configuration) and refuses to mix two studies in one folder;
 * skips every replicate whose ``OUT/replicates/<key>.json`` already exists, so re-running the
   same command resumes an interrupted study;
-* submits one task per remaining replicate to a Dask cluster (a ``LocalCluster`` unless a
-  scheduler address is given), or runs them in this process (``scheduler="serial"``);
-* writes each finished replicate atomically (temporary file, then rename) as soon as it
-  arrives; a task that raises is stored with ``status: "failed"`` and its error, never dropped.
+* runs the remaining replicates where ``scheduler`` says (see :func:`run_study`), one task
+  each;
+* writes each finished replicate atomically (:func:`latentmix.jsonio.write_json`) as soon as
+  it arrives; a task that raises is stored with ``status: "failed"`` and its error, never
+  dropped.
+
+The pages are written at the end by :func:`write_pages`, through
+:func:`latentmix.output.replace_output`: the earlier pages are replaced whole, the stored
+replicates and ``study.json`` are kept, and a file the user put into ``OUT`` survives.
 
 Seeds come from one study seed: replicate (n, i) uses
 ``numpy.random.SeedSequence(seed, spawn_key=(n, i))``, so a replicate's numbers do not depend
@@ -19,11 +26,6 @@ on which worker ran it, in which order, or whether it ran at all before an inter
 from __future__ import annotations
 
 import json
-import math
-import os
-import sys
-import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -32,8 +34,15 @@ from typing import NamedTuple
 
 import numpy as np
 
+from latentmix.jsonio import to_jsonable, write_json
+from latentmix.output import claim_output, replace_output
+from latentmix.progress import Progress, TaskCounter
+
 REPLICATES = "replicates"
 CONFIG_FILE = "study.json"
+SUMMARY_FILE = "summary.json"
+#: What a study writes itself into OUT while it runs, and keeps when it renders its pages.
+STORED = (REPLICATES, CONFIG_FILE)
 
 
 class Replicate(NamedTuple):
@@ -71,40 +80,6 @@ def replicates(sizes: Iterable[int], n_replications: int) -> list[Replicate]:
 # --- storage ---------------------------------------------------------------------------------
 
 
-def _jsonable(value):
-    """Numpy scalars and arrays to plain Python; NaN and inf to None (valid JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return value
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to ``path`` so that a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_jsonable(data), fh, indent=1, allow_nan=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def replicate_path(out: Path, rep: Replicate) -> Path:
     """Where replicate ``rep`` is stored."""
     return Path(out) / REPLICATES / f"{rep.key}.json"
@@ -130,13 +105,13 @@ def _is_done(path: Path) -> bool:
     try:
         return "status" in json.loads(path.read_text())
     except json.JSONDecodeError:
-        return False  # a torn file from a crash outside write_json_atomic: redo it
+        return False  # a torn file from a crash outside write_json: redo it
 
 
 def check_config(out: Path, config: dict) -> None:
     """Write ``OUT/study.json``, or check that the one there describes the same study."""
     path = Path(out) / CONFIG_FILE
-    config = _jsonable(config)
+    config = to_jsonable(config)
     if path.exists():
         stored = json.loads(path.read_text())
         if stored != config:
@@ -148,7 +123,47 @@ def check_config(out: Path, config: dict) -> None:
                 "re-run with the original settings to resume it, or choose a new --out."
             )
         return
-    write_json_atomic(path, config)
+    write_json(path, config)
+
+
+def read_stored(out) -> tuple[dict, dict]:
+    """``(study.json, summary.json)`` of a finished study: all its pages are made from."""
+    out = Path(out)
+    return (
+        json.loads((out / CONFIG_FILE).read_text()),
+        json.loads((out / SUMMARY_FILE).read_text()),
+    )
+
+
+def write_pages(out, command: str, render: Callable[[Path], object]):
+    """Write a study's pages: ``render(staging)`` writes them, the stored replicates stay.
+
+    Parameters
+    ----------
+    out : path
+        The study's output directory (claimed by :func:`run_study`).
+    command : str
+        The study command, e.g. ``"study coverage"``.
+    render : callable
+        ``render(directory)`` writes the summary, pages and figures into ``directory``.
+
+    Returns
+    -------
+    Whatever ``render`` returned, with paths inside the staging directory moved to ``out``.
+    """
+    out = Path(out).absolute()
+    with replace_output(out, command, keep=STORED) as staging:
+        result = render(staging)
+    return _moved(result, staging, out)
+
+
+def _moved(value, staging: Path, out: Path):
+    """Paths under the staging directory, rewritten to where they now are."""
+    if isinstance(value, tuple):
+        return tuple(_moved(v, staging, out) for v in value)
+    if isinstance(value, Path) and value.is_relative_to(staging):
+        return out / value.relative_to(staging)
+    return value
 
 
 # --- running ---------------------------------------------------------------------------------
@@ -170,43 +185,14 @@ def run_replicate(task: Callable, config: dict, rep: Replicate) -> dict:
     return record
 
 
-class Progress:
-    """One line per finished replicate on stderr, with a running count and rate."""
-
-    def __init__(self, total: int, skipped: int, quiet: bool = False, stream=None):
-        self.total, self.done, self.failed = total, skipped, 0
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-        self.start = time.perf_counter()
-        self._new = 0
-        if not quiet and skipped:
-            print(f"resuming: {skipped} of {total} replicates already stored", file=self.stream)
-
-    def update(self, record: dict) -> None:
-        """Count a finished replicate and print its line."""
-        self.done += 1
-        self._new += 1
-        self.failed += record.get("status") != "ok"
-        if self.quiet:
-            return
-        elapsed = time.perf_counter() - self.start
-        left = (self.total - self.done) * elapsed / self._new
-        status = record["status"] if record["status"] == "ok" else f"FAILED ({record['error']})"
-        print(
-            f"[{self.done}/{self.total}] {record['key']} {status} "
-            f"{record['seconds']:.1f}s; failed so far {self.failed}; ~{left / 60:.1f} min left",
-            file=self.stream,
-            flush=True,
-        )
-
-
 def run_study(
     task: Callable,
     config: dict,
     reps: list[Replicate],
     out,
     *,
-    scheduler: str | None = None,
+    command: str,
+    scheduler=None,
     n_workers: int = 2,
     processes: bool = True,
     quiet: bool = False,
@@ -222,13 +208,21 @@ def run_study(
         JSON-able study settings; stored in ``OUT/study.json`` and passed to every task.
     reps : list of Replicate
     out : path
-    scheduler : None, "serial" or str
-        None: a new ``LocalCluster`` of ``n_workers`` single-threaded workers. "serial": run in
-        this process without Dask. Otherwise the address of a running Dask scheduler.
+        Claimed for ``command`` (see :func:`latentmix.output.claim_output`).
+    command : str
+        The study command recorded in the output's manifest, e.g. ``"study coverage"``.
+    scheduler : None, str or dask.distributed.Client
+        Where the tasks run, with the meaning it has for EM
+        (:func:`latentmix.em.chunked.dask_scheduler`): None is dask's current default (the
+        active ``dask.distributed.Client`` if there is one, else dask's threads);
+        ``"synchronous"`` runs them one after another in this process; ``"threads"`` and
+        ``"processes"`` are dask's local schedulers; ``"local"`` starts a ``LocalCluster``
+        for the study (``n_workers`` workers of one thread, worker processes unless
+        ``processes=False``); an address (``tcp://host:8786``) or a Client uses that cluster.
     n_workers : int
-        Workers of the local cluster.
+        Workers of the ``"local"`` cluster.
     processes : bool
-        Local cluster with worker processes (default) or threads in this process.
+        ``"local"``: worker processes (default) or threads in this process.
     quiet : bool
         No progress lines.
 
@@ -237,152 +231,110 @@ def run_study(
     list of dict
         All stored replicate records (finished earlier or now), sorted by key.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_output(out, command, owned=STORED)
     check_config(out, config)
     todo = [rep for rep in reps if not _is_done(replicate_path(out, rep))]
     # Index-major order: a study stopped early has the same number of replicates at every n.
     todo.sort(key=lambda rep: (rep.index, rep.n))
-    progress = Progress(len(reps), len(reps) - len(todo), quiet)
-    if todo and scheduler == "serial":
-        for rep in todo:
-            record = run_replicate(task, config, rep)
-            write_json_atomic(replicate_path(out, rep), record)
-            progress.update(record)
-    elif todo:
-        _run_dask(task, config, todo, out, progress, scheduler, n_workers, processes)
+    counter = TaskCounter(Progress(quiet), len(reps), len(reps) - len(todo))
+
+    def store(rep: Replicate, record: dict) -> None:
+        write_json(replicate_path(out, rep), record)
+        ok = record["status"] == "ok"
+        counter.update(rep.key, ok, record["seconds"], "" if ok else record.get("error", ""))
+
+    if todo:
+        _run(task, config, todo, store, scheduler, n_workers, processes)
     wanted = {rep.key for rep in reps}
     return [r for r in load_replicates(out) if r.get("key") in wanted]
 
 
-def _run_dask(task, config, todo, out, progress, scheduler, n_workers, processes):
-    from dask.distributed import Client, LocalCluster, as_completed
+def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
+    """Run ``todo`` where ``scheduler`` says, calling ``store(rep, record)`` as each ends."""
+    if scheduler == "local":
+        # A study's cluster: one thread per worker (PyTensor and nutpie compile per process
+        # and hold the GIL), as many workers as asked for.
+        from distributed import Client, LocalCluster
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=":0",  # any free port: never clash with another cluster
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
+        with (
+            LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",  # any free port: never clash with another cluster
+            ) as cluster,
+            Client(cluster, set_as_default=False) as client,
+        ):
+            _run_client(client, task, config, todo, store)
+        return
+
+    from latentmix.em.chunked import dask_scheduler
+
+    with dask_scheduler(scheduler) as resolved:
+        if resolved is None:
+            resolved = _current_default()
+        if resolved == "synchronous":
+            for rep in todo:
+                store(rep, run_replicate(task, config, rep))
+        elif isinstance(resolved, str):
+            _run_local(resolved, task, config, todo, store)
+        else:
+            _run_client(resolved, task, config, todo, store)
+
+
+def _current_default():
+    """Dask's current default scheduler: the active distributed Client, else ``"threads"``."""
+    import dask
+
+    configured = dask.config.get("scheduler", None)
+    if isinstance(configured, str) and configured in ("synchronous", "sync", "single-threaded"):
+        return "synchronous"
+    if isinstance(configured, str) and configured in ("threads", "processes"):
+        return configured
     try:
-        futures = {
-            client.submit(run_replicate, task, config, rep, pure=False): rep for rep in todo
-        }
-        # The client writes each result as it arrives: workers need not share our disk.
-        for future in as_completed(futures):
-            rep = futures[future]
-            try:
-                record = future.result()
-            except Exception as err:  # a lost worker is a failed replicate
-                record = {
-                    "status": "failed",
-                    "error": f"{type(err).__name__}: {err}",
-                    "key": rep.key,
-                    "n": rep.n,
-                    "index": rep.index,
-                    "seconds": float("nan"),
-                }
-            write_json_atomic(replicate_path(out, rep), record)
-            progress.update(record)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):  # no active Client
+        return "threads"
 
 
-# --- one compiled PyMC model per data shape --------------------------------------------------
+def _run_local(scheduler: str, task, config, todo, store) -> None:
+    """Dask's threads or processes scheduler; each record is stored as its task ends."""
+    import dask
+    from dask.callbacks import Callback
+
+    by_key = {f"replicate-{rep.key}": rep for rep in todo}
+    tasks = [
+        dask.delayed(run_replicate, pure=False)(task, config, rep, dask_key_name=key)
+        for key, rep in by_key.items()
+    ]
+
+    # dask calls posttask in this process as each task's result arrives.
+    def posttask(key, result, dsk, state, worker_id):
+        if key in by_key:
+            store(by_key[key], result)
+
+    with Callback(posttask=posttask):
+        dask.compute(*tasks, scheduler=scheduler)
 
 
-def prior_key(prior) -> tuple:
-    """A hashable fingerprint of a ConjugatePrior's values (for caching compiled models)."""
-    return tuple(
-        np.asarray(getattr(prior, name), dtype=float).tobytes() for name in prior.HYPERPARAMETERS
-    )
+def _run_client(client, task, config, todo, store) -> None:
+    """A dask.distributed cluster; the client writes each result: workers need not share a disk."""
+    from distributed import as_completed
 
-
-def data_model(X0, n_components: int, covariance_type: str, prior):
-    """The PyMC model of :func:`latentmix.bayes.model.build_model` with swappable data.
-
-    The observed data become a ``pm.Data`` container named ``x_data``, so that one
-    nutpie-compiled model serves every data set of the same shape
-    (``compiled.with_data(x_data=X)``), or ``pm.set_data({"x_data": X})`` for PyMC.
-    Compilation costs tens of seconds; sampling a replicate costs seconds.
-
-    Parameters
-    ----------
-    X0 : ndarray of shape (n, d)
-        Any data of the shape to be used.
-    n_components : int
-    covariance_type : str
-    prior : ConjugatePrior
-        Fixed: the hyperparameters are compiled in.
-
-    Returns
-    -------
-    pymc.Model
-    """
-    import pymc as pm
-
-    from latentmix.bayes.model import build_model
-
-    model = build_model(X0, n_components, covariance_type, prior)
-    with model:
-        data = pm.Data("x_data", np.asarray(X0, dtype=float))
-    # The observed variable's value is the data constant: point it at the container.
-    model.rvs_to_values[model["x"]] = data
-    return model
-
-
-_COMPILED: dict = {}
-_COMPILE_LOCK = threading.Lock()
-
-
-def sample_swappable(X, n_components: int, covariance_type: str, prior, config, seed):
-    """Sample the posterior of ``X`` with nutpie, compiling once per shape and prior.
-
-    The compiled :func:`data_model` is kept per (n, d, K, type, prior) in this process, so a
-    worker pays the compilation once for all its replicates of one shape.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    n_components : int
-    covariance_type : str
-    prior : ConjugatePrior
-    config : dict
-        ``draws``, ``tune`` and ``chains``.
-    seed : int
-
-    Returns
-    -------
-    trace : arviz.InferenceData
-    compile_seconds : float
-        Time the compilation took (paid once per key in the process).
-    sample_seconds : float
-    """
-    import nutpie
-
-    n, d = X.shape
-    key = (n, d, n_components, covariance_type, prior_key(prior))
-    with _COMPILE_LOCK:
-        if key not in _COMPILED:
-            model = data_model(X, n_components, covariance_type, prior)
-            start = time.perf_counter()
-            _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
-        compiled, compile_seconds = _COMPILED[key]
-    start = time.perf_counter()
-    trace = nutpie.sample(
-        compiled.with_data(x_data=X),
-        draws=config["draws"],
-        tune=config["tune"],
-        chains=config["chains"],
-        seed=seed,
-        progress_bar=False,
-        cores=1,
-    )
-    return trace, compile_seconds, time.perf_counter() - start
+    futures = {client.submit(run_replicate, task, config, rep, pure=False): rep for rep in todo}
+    for future in as_completed(futures, loop=client.loop):
+        rep = futures[future]
+        try:
+            record = future.result()
+        except Exception as err:  # a lost worker is a failed replicate
+            record = {
+                "status": "failed",
+                "error": f"{type(err).__name__}: {err}",
+                "key": rep.key,
+                "n": rep.n,
+                "index": rep.index,
+                "seconds": float("nan"),
+            }
+        store(rep, record)

@@ -35,15 +35,28 @@ times the one the model assumes: the model is then wrong on one side only, and S
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from latentmix.params import MixtureParams, sample_mixture
+from latentmix.jsonio import dumps, write_json
+from latentmix.params import PARAMETER_NAMES, MixtureParams, sample_mixture
 from latentmix.priors import ConjugatePrior
-from latentmix.studies.runner import replicate_rng, replicates, run_study, sample_swappable
+from latentmix.studies.page import fmt, write_study_page
+from latentmix.studies.posterior import sample_swappable
+from latentmix.studies.runner import (
+    SUMMARY_FILE,
+    read_stored,
+    replicate_rng,
+    replicates,
+    run_study,
+    write_pages,
+)
 
+#: The command recorded in the output directory's manifest.
+COMMAND = "study sbc"
 WRONG_SCALE_FACTOR = 4.0
 
 
@@ -129,8 +142,8 @@ def exact_posterior_draws(X, prior: ConjugatePrior, n_draws: int, rng):
 # --- NUTS posterior, one compiled model per process ------------------------------------------
 
 
-def _nuts_draws(X, K, prior, config, seed):
-    trace, compile_seconds, _ = sample_swappable(X, K, "diag", prior, config, seed)
+def _nuts_draws(X, K, prior, config, random_state):
+    trace, compile_seconds, _ = sample_swappable(X, K, "diag", prior, config, random_state)
     post = trace.posterior
     thin = config["thin"]
 
@@ -139,9 +152,8 @@ def _nuts_draws(X, K, prior, config, seed):
         a = a[:, ::thin]
         return a.reshape(-1, *a.shape[2:])
 
-    weights = flat("weights")
-    means = flat("means")[..., 0]
-    variances = flat("covariances")[..., 0]
+    weights, means, variances = (flat(name) for name in PARAMETER_NAMES)
+    means, variances = means[..., 0], variances[..., 0]
     stats_ = {
         "divergences": int(np.asarray(trace.sample_stats["diverging"]).sum()),
         "compile_seconds": compile_seconds,
@@ -249,7 +261,7 @@ def sbc_config(
     n: int,
     n_components: int = 2,
     *,
-    seed: int = 0,
+    random_state: int = 0,
     draws: int = 400,
     tune: int = 400,
     chains: int = 2,
@@ -271,7 +283,7 @@ def sbc_config(
         "n_simulations": int(n_simulations),
         "n": int(n),
         "n_components": int(n_components),
-        "seed": int(seed),
+        "seed": int(random_state),
         "draws": int(draws),
         "tune": int(tune),
         "chains": int(chains),
@@ -289,6 +301,7 @@ def run_sbc(config: dict, out, *, scheduler=None, n_workers=2, processes=True, q
         config,
         reps,
         out,
+        command=COMMAND,
         scheduler=scheduler,
         n_workers=n_workers,
         processes=processes,
@@ -297,146 +310,196 @@ def run_sbc(config: dict, out, *, scheduler=None, n_workers=2, processes=True, q
 
 
 def summarise_sbc(records: list[dict], config: dict, alpha: float = 0.05) -> dict:
-    """P-value and pass/fail per quantity (Bonferroni over quantities), and the failures."""
+    """The study's summary, JSON-ready: everything the page shows.
+
+    Returns
+    -------
+    dict
+        ``quantities``: per label-invariant quantity its ``ranks`` (one per successful
+        simulation), ``p_value`` and ``passed`` (Bonferroni over quantities); ``band``: the
+        simultaneous ECDF band ``{z, lower, upper}`` (the same for every quantity: it depends
+        only on the number of simulations and of draws); ``L``, ``n_ok``, ``n_failed``,
+        ``threshold``, ``passed``; ``failures``: ``{key, error}`` per failed simulation.
+    """
     ok = [r for r in records if r.get("status") == "ok"]
     names = quantity_names(config["n_components"])
     threshold = alpha / len(names)
-    rows = []
-    if ok:
-        L = min(r["n_draws"] for r in ok)
-        for name in names:
-            ranks = np.array([r["ranks"][name] for r in ok])
-            if any(r["n_draws"] != L for r in ok):
-                raise ValueError(
-                    "SBC records with different draw counts; re-run into a new --out."
-                )
-            p, band = uniformity_test(ranks, L, random_state=1)
-            rows.append(
-                {
-                    "quantity": name,
-                    "p_value": p,
-                    "passed": p >= threshold,
-                    "ranks": ranks,
-                    "band": band,
-                }
-            )
-    return {
-        "rows": rows,
+    rows, band = [], None
+    L = min((r["n_draws"] for r in ok), default=0)
+    if any(r["n_draws"] != L for r in ok):
+        raise ValueError("SBC records with different draw counts; re-run into a new --out.")
+    for name in names:
+        if not ok:
+            break
+        ranks = np.array([r["ranks"][name] for r in ok])
+        p, (z, lower, upper) = uniformity_test(ranks, L, random_state=1)
+        band = {"z": z, "lower": lower, "upper": upper}
+        rows.append({"quantity": name, "p_value": p, "passed": p >= threshold, "ranks": ranks})
+    summary = {
+        "quantities": rows,
+        "band": band,
+        "L": L,
         "n_ok": len(ok),
         "n_failed": len(records) - len(ok),
-        "failed": [r for r in records if r.get("status") != "ok"],
-        "L": min((r["n_draws"] for r in ok), default=0),
         "threshold": threshold,
         "passed": bool(rows) and all(r["passed"] for r in rows),
+        "failures": [
+            {"key": r.get("key"), "error": r.get("error")}
+            for r in records
+            if r.get("status") != "ok"
+        ],
     }
+    return json.loads(dumps(summary))
 
 
-def write_sbc_report(records: list[dict], config: dict, out) -> tuple[Path, Path]:
-    """Rank histograms and ECDF-difference plots with simultaneous bands, and the verdict."""
+def _figure(summary: dict, directory: Path) -> Path:
+    """Rank histograms and ECDF-difference plots with the simultaneous band."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latentmix.studies.report import fmt, save_figure, write_report
-    from latentmix.studies.runner import write_json_atomic
+    from latentmix.studies.page import save_figure
 
-    out = Path(out)
-    summary = summarise_sbc(records, config)
-    write_json_atomic(
-        out / "summary.json",
-        {
-            "passed": summary["passed"],
-            "n_ok": summary["n_ok"],
-            "n_failed": summary["n_failed"],
-            "threshold": summary["threshold"],
-            "quantities": [
-                {k: r[k] for k in ("quantity", "p_value", "passed")} for r in summary["rows"]
-            ],
-        },
+    rows = summary["quantities"]
+    L, S = summary["L"], summary["n_ok"]
+    z, band_lo, band_hi = (np.asarray(summary["band"][k]) for k in ("z", "lower", "upper"))
+    ncol = min(4, len(rows))
+    nrow = int(np.ceil(len(rows) / ncol))
+    fig, axes = plt.subplots(2 * nrow, ncol, figsize=(3.2 * ncol, 4.6 * nrow), squeeze=False)
+    bins = min(20, L + 1)
+    for i, r in enumerate(rows):
+        ranks = np.asarray(r["ranks"])
+        ax_h = axes[2 * (i // ncol), i % ncol]
+        ax_e = axes[2 * (i // ncol) + 1, i % ncol]
+        colour = "C0" if r["passed"] else "C3"
+        counts, _, _ = ax_h.hist(ranks, bins=np.linspace(-0.5, L + 0.5, bins + 1), color=colour)
+        lo, hi = stats.binom.ppf([0.005, 0.995], S, 1 / bins)
+        ax_h.axhspan(lo, hi, color="0.85", zorder=0)
+        ax_h.axhline(S / bins, color="k", lw=0.8)
+        ax_h.set_ylim(0, 1.15 * max(hi, counts.max()))
+        ax_h.set_title(f"{r['quantity']}  p={r['p_value']:.3f}", fontsize=8)
+        ax_h.set_yticks([])
+        ecdf = (ranks[None, :] < np.arange(1, L + 1)[:, None]).mean(1)
+        ax_e.fill_between(z, band_lo - z, band_hi - z, color="0.85", step="mid")
+        ax_e.plot(z, ecdf - z, color=colour, drawstyle="steps-mid")
+        ax_e.axhline(0, color="k", lw=0.8)
+        ax_e.set_xlabel("fractional rank", fontsize=8)
+        ax_e.tick_params(labelsize=7)
+    for j in range(len(rows), nrow * ncol):
+        axes[2 * (j // ncol), j % ncol].axis("off")
+        axes[2 * (j // ncol) + 1, j % ncol].axis("off")
+    fig.suptitle(
+        "Rank histograms (grey: 99% pointwise range per bin) and ECDF - uniform "
+        "(grey: simultaneous 95% band)",
+        fontsize=9,
     )
-    verdict = "PASSED" if summary["passed"] else "FAILED"
-    blocks = [
-        ("h1", f"Simulation-based calibration: {verdict}"),
-        (
-            "p",
-            f"{config['n_simulations']} simulations of n = {config['n']} from a "
-            f"{config['n_components']}-component 1-D mixture drawn from the prior; posterior by "
-            + (
-                f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
-                f"{config['tune']} tuning, thinned by {config['thin']})"
-                if config["sampler"] == "nuts"
-                else "exact conjugate draws"
-            )
-            + f"; L = {summary['L']} draws per rank. "
-            + (
-                f"NEGATIVE CONTROL: data simulated with the variance prior scale x"
-                f"{WRONG_SCALE_FACTOR:g}, the model unchanged, so this run should fail. "
-                if config["wrong"]
-                else ""
-            )
-            + f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
-        ),
-        (
-            "p",
-            "A quantity fails when its ECDF uniformity p-value is below "
-            f"{summary['threshold']:.4f} (0.05 / number of quantities).",
-        ),
-        (
-            "table",
-            ["quantity", "p-value", "verdict"],
-            [
-                [r["quantity"], fmt(r["p_value"]), "pass" if r["passed"] else "FAIL"]
-                for r in summary["rows"]
+    fig.tight_layout()
+    return save_figure(fig, directory / "figures" / "sbc.png")
+
+
+def command_line(config: dict) -> str:
+    """The ``latentmix study sbc`` command that makes this study."""
+    return (
+        f"latentmix study sbc --simulations {config['n_simulations']} --n {config['n']} "
+        f"-k {config['n_components']} --seed {config['seed']} --draws {config['draws']} "
+        f"--tune {config['tune']} --chains {config['chains']} --thin {config['thin']}"
+        + (" --wrong-prior" if config["wrong"] else "")
+        + " --out DIR"
+    )
+
+
+def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict]:
+    """The SBC page as sections (see :mod:`latentmix.studies.page`)."""
+    sampler = (
+        f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
+        f"{config['tune']} tuning, thinned by {config['thin']})"
+        if config["sampler"] == "nuts"
+        else "exact conjugate draws"
+    )
+    control = (
+        f"NEGATIVE CONTROL: data simulated with the variance prior scale x"
+        f"{WRONG_SCALE_FACTOR:g}, the model unchanged, so this run should fail. "
+        if config["wrong"]
+        else ""
+    )
+    sections = [
+        {
+            "heading": None,
+            "paragraphs": [
+                f"{config['n_simulations']} simulations of n = {config['n']} from a "
+                f"{config['n_components']}-component 1-D mixture drawn from the prior; "
+                f"posterior by {sampler}; L = {summary['L']} draws per rank. {control}"
+                f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
+                "A quantity fails when its ECDF uniformity p-value is below "
+                f"{summary['threshold']:.4f} (0.05 / number of quantities). Quantities are "
+                "label-invariant: components sorted by their means, numbered from 0 as in "
+                "summary.json.",
             ],
-        ),
+            "tables": [
+                {
+                    "headers": ["quantity", "p-value", "verdict"],
+                    "rows": [
+                        [r["quantity"], fmt(r["p_value"]), "pass" if r["passed"] else "FAIL"]
+                        for r in summary["quantities"]
+                    ],
+                }
+            ],
+            "figures": [{"path": figure, "caption": "Ranks of the label-invariant quantities."}]
+            if figure is not None
+            else [],
+        }
     ]
-    rows = summary["rows"]
-    if rows:
-        L, S = summary["L"], summary["n_ok"]
-        ncol = min(4, len(rows))
-        nrow = int(np.ceil(len(rows) / ncol))
-        fig, axes = plt.subplots(2 * nrow, ncol, figsize=(3.2 * ncol, 4.6 * nrow), squeeze=False)
-        bins = min(20, L + 1)
-        for i, r in enumerate(rows):
-            ax_h = axes[2 * (i // ncol), i % ncol]
-            ax_e = axes[2 * (i // ncol) + 1, i % ncol]
-            counts, _, _ = ax_h.hist(
-                r["ranks"],
-                bins=np.linspace(-0.5, L + 0.5, bins + 1),
-                color="C0" if r["passed"] else "C3",
-            )
-            expected = S / bins
-            lo, hi = stats.binom.ppf([0.005, 0.995], S, 1 / bins)
-            ax_h.axhspan(lo, hi, color="0.85", zorder=0)
-            ax_h.axhline(expected, color="k", lw=0.8)
-            ax_h.set_ylim(0, 1.15 * max(hi, counts.max()))
-            ax_h.set_title(f"{r['quantity']}  p={r['p_value']:.3f}", fontsize=8)
-            ax_h.set_yticks([])
-            z, band_lo, band_hi = r["band"]
-            ecdf = (r["ranks"][None, :] < np.arange(1, L + 1)[:, None]).mean(1)
-            ax_e.fill_between(z, band_lo - z, band_hi - z, color="0.85", step="mid")
-            ax_e.plot(z, ecdf - z, color="C0" if r["passed"] else "C3", drawstyle="steps-mid")
-            ax_e.axhline(0, color="k", lw=0.8)
-            ax_e.set_xlabel("fractional rank", fontsize=8)
-            ax_e.tick_params(labelsize=7)
-        for j in range(len(rows), nrow * ncol):
-            axes[2 * (j // ncol), j % ncol].axis("off")
-            axes[2 * (j // ncol) + 1, j % ncol].axis("off")
-        fig.suptitle(
-            "Rank histograms (grey: 99% pointwise range per bin) and ECDF - uniform "
-            "(grey: simultaneous 95% band)",
-            fontsize=9,
+    if summary["failures"]:
+        sections.append(
+            {
+                "heading": "Failed simulations",
+                "tables": [
+                    {
+                        "headers": ["simulation", "error"],
+                        "rows": [[f["key"], f["error"]] for f in summary["failures"]],
+                    }
+                ],
+            }
         )
-        fig.tight_layout()
-        path = save_figure(fig, out / "figures" / "sbc.png")
-        blocks.append(("figure", path, "Ranks of the label-invariant quantities."))
-    if summary["failed"]:
-        blocks.append(("h2", "Failed simulations"))
-        blocks.append(
-            ("table", ["simulation", "error"], [[f["key"], f["error"]] for f in summary["failed"]])
-        )
-    return write_report(blocks, out, "report", f"SBC: {verdict}")
+    sections.append(
+        {
+            "heading": "How this page is made",
+            "paragraphs": [
+                f"Command: {command_line(config)}. It stores one file per simulation in "
+                "DIR/replicates/ and resumes an interrupted run. The page and summary.json are "
+                "made from summary.json and study.json alone "
+                "(latentmix.studies.sbc.rewrite_pages(DIR))."
+            ],
+        }
+    )
+    return sections
+
+
+def render(summary: dict, config: dict, directory) -> tuple[Path, Path]:
+    """Write summary.json, the figure, report.html and report.md into ``directory``."""
+    directory = Path(directory)
+    write_json(directory / SUMMARY_FILE, summary)
+    figure = _figure(summary, directory) if summary["quantities"] else None
+    verdict = "PASSED" if summary["passed"] else "FAILED"
+    return write_study_page(
+        page_sections(summary, config, figure),
+        directory,
+        "report",
+        f"Simulation-based calibration: {verdict}",
+    )
+
+
+def write_sbc_page(records: list[dict], config: dict, out) -> tuple[Path, Path]:
+    """Summarise the stored simulations into OUT/summary.json and the page."""
+    summary = summarise_sbc(records, config)
+    return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
+
+
+def rewrite_pages(out) -> tuple[Path, Path]:
+    """Make the pages of a finished SBC study again from its summary.json and study.json."""
+    config, summary = read_stored(out)
+    return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
 
 
 def run_sbc_command(args) -> int:
@@ -444,8 +507,8 @@ def run_sbc_command(args) -> int:
     config = sbc_config(
         args.simulations,
         args.n,
-        args.k,
-        seed=args.seed,
+        args.components,
+        random_state=args.seed,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
@@ -455,8 +518,8 @@ def run_sbc_command(args) -> int:
     records = run_sbc(
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
     )
-    html, md = write_sbc_report(records, config, args.out)
-    summary = summarise_sbc(records, config)
+    html, md = write_sbc_page(records, config, args.out)
+    summary = json.loads((Path(args.out) / SUMMARY_FILE).read_text())
     print(
         f"SBC {'passed' if summary['passed'] else 'FAILED'} ({summary['n_ok']} simulations ok, "
         f"{summary['n_failed']} failed); report: {html} and {md}"

@@ -6,7 +6,8 @@ For each K, one Dask task fits
   (scikit-learn's sign convention: lower is better);
 * the posterior under the default conjugate prior (``PyMCGaussianMixture``, nutpie), and the
   PSIS-LOO expected log predictive density (ArviZ ``loo``) with its standard error, the
-  effective number of parameters and the count of Pareto k above 0.7. The pointwise
+  effective number of parameters and the count of Pareto k above
+  :data:`latentmix.comparison.PARETO_K_MAX`. The pointwise
   log-likelihood is computed from the draws and does not depend on the component labels.
 
 The pointwise elpd values are stored, so the standard error of the difference to the best K
@@ -17,12 +18,25 @@ prediction; on the galaxies velocities they famously disagree.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from latentmix.studies.runner import Replicate, replicate_rng, run_study
+from latentmix.jsonio import dumps, write_json
+from latentmix.studies.page import fmt, write_study_page
+from latentmix.studies.runner import (
+    SUMMARY_FILE,
+    Replicate,
+    read_stored,
+    replicate_rng,
+    run_study,
+    write_pages,
+)
+
+#: The command recorded in the output directory's manifest.
+COMMAND = "study select"
 
 
 def _data(config):
@@ -38,19 +52,21 @@ def select_task(config: dict, n: int, index: int) -> dict:
 
     from latentmix.bayes.diagnostics import SamplingWarning
     from latentmix.bayes.estimator import PyMCGaussianMixture
-    from latentmix.compare import draw_log_likelihood, posterior_draws
+    from latentmix.comparison import PARETO_K_MAX, draw_log_likelihood, posterior_draws
     from latentmix.estimator import EMGaussianMixture
 
     K = n
     X = _data(config)
-    kind = config["covariance_type"]
+    covariance_type = config["covariance_type"]
     rng = replicate_rng(config["seed"], K, index)
     seeds = rng.integers(0, 2**31 - 1, size=2)
     record = {"K": K}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            em = EMGaussianMixture(K, covariance_type=kind, random_state=int(seeds[0])).fit(X)
+            em = EMGaussianMixture(
+                K, covariance_type=covariance_type, random_state=int(seeds[0])
+            ).fit(X)
         record["em"] = {
             "status": "ok",
             "log_likelihood": em.log_likelihood_,
@@ -63,14 +79,14 @@ def select_task(config: dict, n: int, index: int) -> dict:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            post = PyMCGaussianMixture(K, covariance_type=kind, prior="default").fit(
+            post = PyMCGaussianMixture(K, covariance_type=covariance_type, prior="default").fit(
                 X,
                 draws=config["draws"],
                 tune=config["tune"],
                 chains=config["chains"],
-                random_seed=int(seeds[1]),
+                random_state=int(seeds[1]),
             )
-        draws = posterior_draws(post.idata_, kind)
+        draws = posterior_draws(post.idata_, covariance_type)
         log_lik = draw_log_likelihood(X, draws)  # (C, S, n)
         total = log_lik.sum(-1)
         idata = az.from_dict(
@@ -79,18 +95,18 @@ def select_task(config: dict, n: int, index: int) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # high Pareto k is reported in the table
             loo = az.loo(idata, pointwise=True)
-        rhat_total = float(az.rhat(az.convert_to_dataset({"t": total}))["t"].values)
+        r_hat_total = float(az.rhat(az.convert_to_dataset({"t": total}))["t"].values)
         pareto_k = np.asarray(loo.pareto_k)
         record["posterior"] = {
             "status": "ok",
             "elpd_loo": float(loo.elpd_loo),
             "se": float(loo.se),
             "p_loo": float(loo.p_loo),
-            "n_bad_k": int((pareto_k > 0.7).sum()),
+            "n_bad_k": int((pareto_k > PARETO_K_MAX).sum()),
             "max_k": float(pareto_k.max()),
             "elpd_pointwise": np.asarray(loo.loo_i).tolist(),
-            "rhat_log_likelihood": rhat_total,
-            "rhat_max": float(post.diagnostics_.rhat_max),
+            "r_hat_log_likelihood": r_hat_total,
+            "max_r_hat": float(post.diagnostics_.max_r_hat),
             "divergences": int(post.diagnostics_.n_divergent),
             # Only the sampler's own verdicts: library chatter is not a result.
             "warnings": sorted(
@@ -103,7 +119,15 @@ def select_task(config: dict, n: int, index: int) -> dict:
 
 
 def select_config(
-    data: str, ks, *, covariance_type="full", columns=None, seed=0, draws=1000, tune=1000, chains=2
+    data: str,
+    ks,
+    *,
+    covariance_type="full",
+    columns=None,
+    random_state: int = 0,
+    draws=1000,
+    tune=1000,
+    chains=2,
 ) -> dict:
     """The settings of a model-selection study (checked: the data must load)."""
     from latentmix.datasets import load_data, split_columns
@@ -119,7 +143,7 @@ def select_config(
         "columns": None if cols is None else list(cols),
         "ks": ks,
         "covariance_type": covariance_type,
-        "seed": int(seed),
+        "seed": int(random_state),
         "draws": int(draws),
         "tune": int(tune),
         "chains": int(chains),
@@ -134,6 +158,7 @@ def run_select(config, out, *, scheduler=None, n_workers=2, processes=True, quie
         config,
         reps,
         out,
+        command=COMMAND,
         scheduler=scheduler,
         n_workers=n_workers,
         processes=processes,
@@ -161,7 +186,7 @@ def selection_table(records: list[dict]) -> list[dict]:
             "se": p and p["se"],
             "p_loo": p and p["p_loo"],
             "n_bad_k": p and p["n_bad_k"],
-            "rhat_max": p and p.get("rhat_max"),
+            "max_r_hat": p and p.get("max_r_hat"),
             "divergences": p and p.get("divergences"),
             "posterior_error": (r.get("posterior") or {}).get("error") or r.get("error"),
         }
@@ -173,58 +198,60 @@ def selection_table(records: list[dict]) -> list[dict]:
     return rows
 
 
-def write_select_report(records, config, out) -> tuple[Path, Path]:
-    """One table and one figure: BIC and ICL against elpd_loo with its SE, per K."""
+def summarise_select(records: list[dict]) -> dict:
+    """The study's summary, JSON-ready: the table rows and the sampler's warnings per K."""
+    from latentmix.comparison import PARETO_K_MAX
+
+    warned = [
+        {"K": r["K"], "warning": w}
+        for r in records
+        if r.get("status") == "ok" and r["posterior"].get("status") == "ok"
+        for w in r["posterior"]["warnings"]
+    ]
+    summary = {"rows": selection_table(records), "warnings": warned, "pareto_k_max": PARETO_K_MAX}
+    return json.loads(dumps(summary))
+
+
+def _figure(rows: list[dict], config: dict, directory: Path) -> Path:
+    """BIC and ICL against K beside elpd_loo with its SE and the SE of the difference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latentmix.studies.report import fmt, save_figure, write_report
-    from latentmix.studies.runner import write_json_atomic
+    from latentmix.studies.page import save_figure
 
-    out = Path(out)
-    rows = selection_table(records)
-    write_json_atomic(out / "summary.json", {"rows": rows})
-
-    def argbest(key, sign):
-        vals = [(r[key], r["K"]) for r in rows if r.get(key) is not None]
-        return (min(vals) if sign < 0 else max(vals))[1] if vals else None
-
-    k_bic, k_icl, k_loo = argbest("bic", -1), argbest("icl", -1), argbest("elpd_loo", +1)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    ks = [r["K"] for r in rows if r["bic"] is not None]
-    ax1.plot(ks, [r["bic"] for r in rows if r["bic"] is not None], "o-", label="BIC")
-    ax1.plot(ks, [r["icl"] for r in rows if r["icl"] is not None], "s--", label="ICL")
+    em = [r for r in rows if r["bic"] is not None]
+    ax1.plot([r["K"] for r in em], [r["bic"] for r in em], "o-", label="BIC")
+    ax1.plot([r["K"] for r in em], [r["icl"] for r in em], "s--", label="ICL")
     ax1.set_xlabel("K")
     ax1.set_ylabel("criterion (lower is better)")
     ax1.set_title("EM maximum likelihood", fontsize=10)
     ax1.legend()
-    kl = [r["K"] for r in rows if r["elpd_loo"] is not None]
+    loo = [r for r in rows if r["elpd_loo"] is not None]
+    ks = [r["K"] for r in loo]
     ax2.errorbar(
-        kl,
-        [r["elpd_loo"] for r in rows if r["elpd_loo"] is not None],
-        yerr=[2 * r["se"] for r in rows if r["elpd_loo"] is not None],
+        ks,
+        [r["elpd_loo"] for r in loo],
+        yerr=[2 * r["se"] for r in loo],
         fmt="o-",
         capsize=3,
         color="C2",
         label="elpd_loo ± 2 SE",
     )
-    ax2.errorbar(
-        kl,
-        [
-            rows_best - r["elpd_diff"]
-            for r in rows
-            if r["elpd_loo"] is not None
-            for rows_best in [max(x["elpd_loo"] for x in rows if x["elpd_loo"] is not None)]
-        ],
-        yerr=[2 * r["diff_se"] for r in rows if r["elpd_loo"] is not None],
-        fmt="none",
-        capsize=6,
-        color="k",
-        alpha=0.6,
-        label="± 2 SE of the difference to the best",
-    )
+    if loo:
+        best = max(r["elpd_loo"] for r in loo)
+        ax2.errorbar(
+            ks,
+            [best - r["elpd_diff"] for r in loo],
+            yerr=[2 * r["diff_se"] for r in loo],
+            fmt="none",
+            capsize=6,
+            color="k",
+            alpha=0.6,
+            label="± 2 SE of the difference to the best",
+        )
     ax2.set_xlabel("K")
     ax2.set_ylabel("elpd_loo (higher is better)")
     ax2.set_title("posterior, PSIS-LOO", fontsize=10)
@@ -232,51 +259,82 @@ def write_select_report(records, config, out) -> tuple[Path, Path]:
     for ax in (ax1, ax2):
         ax.set_xticks(config["ks"])
     fig.tight_layout()
-    path = save_figure(fig, out / "figures" / "select.png")
-    blocks = [
-        ("h1", f"Choosing K on {config['data']}"),
-        (
-            "p",
-            f"Covariance {config['covariance_type']}; EM MLE for BIC and ICL (lower is better); "
-            f"posterior under the default conjugate prior, nutpie, {config['chains']} chains x "
-            f"{config['draws']} draws after {config['tune']} tuning steps, for PSIS-LOO. "
-            f"Best K: BIC {k_bic}, ICL {k_icl}, LOO {k_loo}.",
-        ),
-        (
-            "table",
-            [
-                "K",
-                "log-lik",
-                "BIC",
-                "ICL",
-                "elpd_loo",
-                "SE",
-                "p_loo",
-                "Pareto k > 0.7",
-                "Δelpd to best",
-                "SE(Δ)",
-                "max R-hat",
-                "divergences",
+    return save_figure(fig, directory / "figures" / "select.png")
+
+
+def command_line(config: dict) -> str:
+    """The ``latentmix study select`` command that makes this study."""
+    ks = config["ks"]
+    k = f"{ks[0]}..{ks[-1]}" if ks == list(range(ks[0], ks[-1] + 1)) else ",".join(map(str, ks))
+    columns = f" --columns {','.join(config['columns'])}" if config.get("columns") else ""
+    return (
+        f"latentmix study select {config['data']}{columns} -k {k} "
+        f"--covariance {config['covariance_type']} --seed {config['seed']} "
+        f"--draws {config['draws']} --tune {config['tune']} --chains {config['chains']} "
+        "--out DIR"
+    )
+
+
+def page_sections(summary: dict, config: dict, figure: Path) -> list[dict]:
+    """The selection page as sections (see :mod:`latentmix.studies.page`)."""
+    rows = summary["rows"]
+
+    def argbest(key, sign):
+        vals = [(r[key], r["K"]) for r in rows if r.get(key) is not None]
+        return (min(vals) if sign < 0 else max(vals))[1] if vals else None
+
+    k_bic, k_icl, k_loo = argbest("bic", -1), argbest("icl", -1), argbest("elpd_loo", +1)
+    sections = [
+        {
+            "heading": None,
+            "paragraphs": [
+                f"Covariance {config['covariance_type']}; EM MLE for BIC and ICL (lower is "
+                "better); posterior under the default conjugate prior, nutpie, "
+                f"{config['chains']} chains x {config['draws']} draws after {config['tune']} "
+                f"tuning steps, for PSIS-LOO. Best K: BIC {k_bic}, ICL {k_icl}, LOO {k_loo}."
             ],
-            [
-                [
-                    r["K"],
-                    fmt(r["log_likelihood"], 2),
-                    fmt(r["bic"], 2),
-                    fmt(r["icl"], 2),
-                    fmt(r["elpd_loo"], 2),
-                    fmt(r["se"], 2),
-                    fmt(r["p_loo"], 2),
-                    "-" if r["n_bad_k"] is None else r["n_bad_k"],
-                    fmt(r.get("elpd_diff"), 2),
-                    fmt(r.get("diff_se"), 2),
-                    fmt(r["rhat_max"], 3),
-                    "-" if r["divergences"] is None else r["divergences"],
-                ]
-                for r in rows
+            "tables": [
+                {
+                    "headers": [
+                        "K",
+                        "log-lik",
+                        "BIC",
+                        "ICL",
+                        "elpd_loo",
+                        "SE",
+                        "p_loo",
+                        f"Pareto k > {summary['pareto_k_max']}",
+                        "Δelpd to best",
+                        "SE(Δ)",
+                        "max R-hat",
+                        "divergences",
+                    ],
+                    "rows": [
+                        [
+                            r["K"],
+                            fmt(r["log_likelihood"], 2),
+                            fmt(r["bic"], 2),
+                            fmt(r["icl"], 2),
+                            fmt(r["elpd_loo"], 2),
+                            fmt(r["se"], 2),
+                            fmt(r["p_loo"], 2),
+                            "-" if r["n_bad_k"] is None else r["n_bad_k"],
+                            fmt(r.get("elpd_diff"), 2),
+                            fmt(r.get("diff_se"), 2),
+                            fmt(r["max_r_hat"], 3),
+                            "-" if r["divergences"] is None else r["divergences"],
+                        ]
+                        for r in rows
+                    ],
+                }
             ],
-        ),
-        ("figure", path, "BIC and ICL (EM) against PSIS-LOO (posterior) for each K."),
+            "figures": [
+                {
+                    "path": figure,
+                    "caption": "BIC and ICL (EM) against PSIS-LOO (posterior) for each K.",
+                }
+            ],
+        }
     ]
     errors = [
         [r["K"], r["em_error"] or "", r["posterior_error"] or ""]
@@ -284,35 +342,75 @@ def write_select_report(records, config, out) -> tuple[Path, Path]:
         if r["em_error"] or r["posterior_error"]
     ]
     if errors:
-        blocks += [("h2", "Failures"), ("table", ["K", "EM", "posterior"], errors)]
-    warn_rows = [
-        [r["K"], w]
-        for r in records
-        if r.get("status") == "ok" and r["posterior"].get("status") == "ok"
-        for w in r["posterior"]["warnings"]
-    ]
-    if warn_rows:
-        blocks += [
-            ("h2", "Sampler warnings"),
-            (
-                "p",
-                "The sampler flagged these runs. Mixtures with more components than the "
-                "data support have minor modes and weakly identified components; the LOO "
-                "values of these K carry that extra Monte Carlo uncertainty.",
-            ),
-            ("table", ["K", "warning"], warn_rows),
-        ]
-    return write_report(blocks, out, "report", f"Choosing K on {config['data']}")
+        sections.append(
+            {
+                "heading": "Failures",
+                "tables": [{"headers": ["K", "EM", "posterior"], "rows": errors}],
+            }
+        )
+    if summary["warnings"]:
+        sections.append(
+            {
+                "heading": "Sampler warnings",
+                "paragraphs": [
+                    "The sampler flagged these runs. Mixtures with more components than the "
+                    "data support have minor modes and weakly identified components; the LOO "
+                    "values of these K carry that extra Monte Carlo uncertainty."
+                ],
+                "tables": [
+                    {
+                        "headers": ["K", "warning"],
+                        "rows": [[w["K"], w["warning"]] for w in summary["warnings"]],
+                    }
+                ],
+            }
+        )
+    sections.append(
+        {
+            "heading": "How this page is made",
+            "paragraphs": [
+                f"Command: {command_line(config)}. It stores one file per K in DIR/replicates/ "
+                "and resumes an interrupted run. The page and summary.json are made from "
+                "summary.json and study.json alone (latentmix.studies.select.rewrite_pages(DIR))."
+            ],
+        }
+    )
+    return sections
+
+
+def render(summary: dict, config: dict, directory) -> tuple[Path, Path]:
+    """Write summary.json, the figure, report.html and report.md into ``directory``."""
+    directory = Path(directory)
+    write_json(directory / SUMMARY_FILE, summary)
+    figure = _figure(summary["rows"], config, directory)
+    return write_study_page(
+        page_sections(summary, config, figure),
+        directory,
+        "report",
+        f"Choosing K on {config['data']}",
+    )
+
+
+def write_select_page(records: list[dict], config: dict, out) -> tuple[Path, Path]:
+    """One table and one figure: BIC and ICL against elpd_loo with its SE, per K."""
+    summary = summarise_select(records)
+    return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
+
+
+def rewrite_pages(out) -> tuple[Path, Path]:
+    """Make the pages of a finished selection study again from summary.json and study.json."""
+    config, summary = read_stored(out)
+    return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
 
 
 def run_select_command(args) -> int:
     """``latentmix study select``."""
     config = select_config(
         args.data,
-        args.k,
+        args.components,
         covariance_type=args.covariance,
         columns=args.columns,
-        seed=args.seed,
+        random_state=args.seed,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
@@ -320,6 +418,6 @@ def run_select_command(args) -> int:
     records = run_select(
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
     )
-    html, md = write_select_report(records, config, args.out)
+    html, md = write_select_page(records, config, args.out)
     print(f"report: {html} and {md}")
     return 0

@@ -97,10 +97,22 @@ def to_html(blocks, title: str) -> str:
     return "\n".join(parts)
 
 
-def write_report(blocks, out: Path, stem: str, title: str) -> tuple[Path, Path]:
+def _blocks(sections, title):
+    blocks = [("h1", title)]
+    for section in sections:
+        if section.get("heading"):
+            blocks.append(("h2", section["heading"]))
+        blocks += [("p", p) for p in section.get("paragraphs", [])]
+        blocks += [("table", t["headers"], t["rows"]) for t in section.get("tables", [])]
+        blocks += [("figure", f["path"], f["caption"]) for f in section.get("figures", [])]
+    return blocks
+
+
+def write_study_page(sections, out: Path, stem: str, title: str) -> tuple[Path, Path]:
     """Write ``OUT/STEM.html`` and ``OUT/STEM.md``; returns both paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    blocks = _blocks(sections, title)
     html_path, md_path = out / f"{stem}.html", out / f"{stem}.md"
     html_path.write_text(to_html(blocks, title), encoding="utf-8")
     md_path.write_text(to_markdown(blocks, out), encoding="utf-8")

@@ -8,6 +8,8 @@ that the sampler path produces valid ranks. The full NUTS SBC, right and wrong, 
 `latentmix study sbc` (see reports/study-coverage/sbc*).
 """
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -40,17 +42,23 @@ def test_exact_posterior_passes_and_the_one_sided_prior_change_fails(tmp_path):
     verdicts = {}
     for wrong in (False, True):
         config = S.sbc_config(
-            200, 20, 1, seed=3, draws=99, chains=1, thin=1, wrong=wrong, sampler="exact"
+            200, 20, 1, random_state=3, draws=99, chains=1, thin=1, wrong=wrong, sampler="exact"
         )
-        records = S.run_sbc(config, tmp_path / str(wrong), scheduler="serial", quiet=True)
+        records = S.run_sbc(config, tmp_path / str(wrong), scheduler="synchronous", quiet=True)
         summary = S.summarise_sbc(records, config)
-        verdicts[wrong] = {r["quantity"]: r["p_value"] for r in summary["rows"]}
+        verdicts[wrong] = {r["quantity"]: r["p_value"] for r in summary["quantities"]}
         assert summary["passed"] is (not wrong)
-        S.write_sbc_report(records, config, tmp_path / str(wrong))
+        S.write_sbc_page(records, config, tmp_path / str(wrong))
     assert min(verdicts[False].values()) > 0.05
     # Data simulated with 4x the prior variance scale: the variance ranks pile up at the top.
     assert verdicts[True]["sorted_variances[0]"] < 0.001
-    assert "FAILED" in (tmp_path / "True" / "report.md").read_text()
+    page = tmp_path / "True" / "report.md"
+    assert "FAILED" in page.read_text()
+    # The page is made again from summary.json and study.json alone.
+    text = page.read_text()
+    shutil.rmtree(tmp_path / "True" / "replicates")
+    S.rewrite_pages(tmp_path / "True")
+    assert page.read_text() == text
 
 
 @pytest.mark.compiles
@@ -63,7 +71,7 @@ def test_nuts_sbc_smoke_run_gives_valid_ranks(tmp_path, capsys):
         "3",
         "--n",
         "30",
-        "--k",
+        "-k",
         "2",
         "--draws",
         "40",
@@ -76,14 +84,14 @@ def test_nuts_sbc_smoke_run_gives_valid_ranks(tmp_path, capsys):
         "--out",
         str(out),
         "--scheduler",
-        "serial",
+        "synchronous",
         "--quiet",
     ]
     assert cli.main(argv) == 0
-    records = S.__dict__["run_sbc"](
+    records = S.run_sbc(
         S.sbc_config(3, 30, 2, draws=40, tune=60, chains=1, thin=1),
         out,
-        scheduler="serial",
+        scheduler="synchronous",
         quiet=True,
     )
     assert len(records) == 3 and all(r["status"] == "ok" for r in records)

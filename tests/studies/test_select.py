@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from latentmix import cli
+from latentmix.comparison import PARETO_K_MAX
 from latentmix.studies import select as SEL
 
 
@@ -54,9 +55,13 @@ def test_selection_table_differences_and_failures(tmp_path):
         "tune": 100,
         "chains": 2,
     }
-    _html, md = SEL.write_select_report(records, config, tmp_path)
+    summary = SEL.summarise_select(records)
+    directory = tmp_path / "page"
+    _html, md = SEL.render(summary, {**config, "seed": 0, "columns": None}, directory)
     text = md.read_text()
     assert "Best K: BIC 2, ICL 2, LOO 2" in text and "sampler crashed" in text
+    assert f"Pareto k > {PARETO_K_MAX}" in text
+    assert "latentmix study select toy -k 1..4 --covariance full" in text
 
 
 @pytest.mark.compiles
@@ -66,7 +71,7 @@ def test_select_command_on_galaxies_runs_em_and_loo(tmp_path):
         "study",
         "select",
         "galaxies",
-        "--k",
+        "-k",
         "1..2",
         "--draws",
         "100",
@@ -77,7 +82,7 @@ def test_select_command_on_galaxies_runs_em_and_loo(tmp_path):
         "--out",
         str(out),
         "--scheduler",
-        "serial",
+        "synchronous",
         "--quiet",
     ]
     assert cli.main(argv) == 0
@@ -85,7 +90,7 @@ def test_select_command_on_galaxies_runs_em_and_loo(tmp_path):
         SEL.run_select(
             SEL.select_config("galaxies", [1, 2], draws=100, tune=150, chains=2),
             out,
-            scheduler="serial",
+            scheduler="synchronous",
             quiet=True,
         )
     )

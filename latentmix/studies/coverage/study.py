@@ -1,0 +1,102 @@
+"""The settings that define a coverage study, and running (or resuming) it."""
+
+from __future__ import annotations
+
+from latentmix.params import MixtureParams
+from latentmix.studies.coverage.replicate import coverage_replicate
+from latentmix.studies.coverage.truth import truth_to_dict
+from latentmix.studies.runner import replicates, run_study
+
+#: The command recorded in the output directory's manifest.
+COMMAND = "study coverage"
+
+
+def study_config(
+    truth: MixtureParams,
+    truth_name: str,
+    sizes,
+    n_replications: int,
+    *,
+    random_state: int = 0,
+    level: float = 0.95,
+    n_boot: int = 100,
+    bootstrap=("nonparametric", "parametric"),
+    draws: int = 500,
+    tune: int = 500,
+    chains: int = 2,
+    posterior_replications: int | None = None,
+) -> dict:
+    """The settings that define a coverage study (stored in OUT/study.json).
+
+    Parameters
+    ----------
+    truth : MixtureParams
+    truth_name : str
+    sizes : iterable of int
+        Sample sizes n, each at least 5 per component.
+    n_replications : int
+        Replicates per n.
+    random_state : int
+        The study seed, stored as ``seed`` (every replicate's seed is spawned from it).
+    level : float
+        Interval probability.
+    n_boot : int
+        Bootstrap refits per interval.
+    bootstrap : iterable of {"nonparametric", "parametric"}
+        The bootstrap resampling schemes to run.
+    draws, tune, chains : int
+        Posterior sampling per replicate; ``draws=0`` skips the posterior.
+    posterior_replications : int, optional
+        Sample the posterior on the first R replicates of each n only (default: all).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1; got {level}.")
+    sizes = [int(n) for n in sizes]
+    if any(n < truth.n_components * 5 for n in sizes):
+        raise ValueError(
+            f"every n must be at least 5 per component ({5 * truth.n_components}); got {sizes}."
+        )
+    bootstrap = list(bootstrap)
+    unknown = set(bootstrap) - {"nonparametric", "parametric"}
+    if unknown:
+        raise ValueError(
+            f"bootstrap resampling is 'nonparametric' or 'parametric'; got {sorted(unknown)}."
+        )
+    if n_replications < 1:
+        raise ValueError(f"--replications must be at least 1; got {n_replications}.")
+    return {
+        "study": "coverage",
+        "truth_name": truth_name,
+        "truth": truth_to_dict(truth),
+        "sizes": sizes,
+        "replications": int(n_replications),
+        "seed": int(random_state),
+        "level": float(level),
+        "n_boot": int(n_boot),
+        "bootstrap": bootstrap,
+        "draws": int(draws),
+        "tune": int(tune),
+        "chains": int(chains),
+        "posterior_replications": int(
+            n_replications if posterior_replications is None else posterior_replications
+        ),
+    }
+
+
+def run_coverage(config: dict, out, *, scheduler=None, n_workers=2, processes=True, quiet=False):
+    """Run (or resume) a coverage study; returns every replicate record.
+
+    ``scheduler``, ``n_workers`` and ``processes`` as in
+    :func:`latentmix.studies.runner.run_study`.
+    """
+    return run_study(
+        coverage_replicate,
+        config,
+        replicates(config["sizes"], config["replications"]),
+        out,
+        command=COMMAND,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        processes=processes,
+        quiet=quiet,
+    )
