@@ -127,20 +127,6 @@ def test_prior_files_round_trip_and_bad_files_say_why(tmp_path):
         ConjugatePrior.read(tmp_path / "nowhere.toml")
 
 
-def random_point(covariance_type, rng, K=3, d=2):
-    A = rng.normal(size=(K, d, d))
-    full = A @ A.transpose(0, 2, 1) + np.eye(d)
-    covariances = {
-        "full": full,
-        "tied": full[0],
-        "diag": rng.uniform(0.3, 2.0, size=(K, d)),
-        "spherical": rng.uniform(0.3, 2.0, size=K),
-    }[covariance_type]
-    return MixtureParams(
-        rng.dirichlet(np.ones(K)), rng.normal(size=(K, d)), covariances, covariance_type
-    )
-
-
 def scipy_log_prior(params, prior):
     K, d = params.means.shape
     covariance_type = params.covariance_type
@@ -167,9 +153,9 @@ def scipy_log_prior(params, prior):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_log_prior_matches_scipy(covariance_type):
+def test_log_prior_matches_scipy(covariance_type, random_params):
     rng = np.random.default_rng(COVARIANCE_TYPES.index(covariance_type))
-    params = random_point(covariance_type, rng)
+    params = random_params(rng, covariance_type, 3, 2)
     scale = {"full": np.array([[2.0, 0.3], [0.3, 1.0]]), "diag": np.array([2.0, 0.5])}
     scale["tied"] = scale["full"]
     prior = ConjugatePrior(
@@ -215,11 +201,11 @@ def test_log_prior_outside_the_support():
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_em_log_prior_from_precision_factors_is_log_prior(covariance_type):
+def test_em_log_prior_from_precision_factors_is_log_prior(covariance_type, random_params):
     from latentmix.em.fit import map_log_prior
 
     rng = np.random.default_rng(10 + COVARIANCE_TYPES.index(covariance_type))
-    params = random_point(covariance_type, rng)
+    params = random_params(rng, covariance_type, 3, 2)
     prior = ConjugatePrior.default(rng.normal(size=(50, 2)) * [1.0, 4.0], 3, covariance_type)
     prior = ConjugatePrior([1.0, 1.5, 2.0], prior.mean, 0.7, 5.0, prior.scale)
     assert map_log_prior(params, prior) == pytest.approx(log_prior(params, prior), rel=1e-12)
