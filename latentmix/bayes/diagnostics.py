@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latentmix.bayes.spec import VAR_NAMES
+from latentmix.jsonio import to_jsonable
+from latentmix.params import PARAMETER_NAMES
 
 __all__ = [
     "MIN_CHAINS",
@@ -32,7 +33,7 @@ __all__ = [
 
 MIN_CHAINS = 2
 MIN_DRAWS = 100
-THRESHOLDS = {"rhat": 1.01, "ess_per_chain": 100.0, "ebfmi": 0.3}
+THRESHOLDS = {"r_hat": 1.01, "ess_per_chain": 100.0, "ebfmi": 0.3}
 
 
 class SamplingWarning(UserWarning):
@@ -45,10 +46,10 @@ class Diagnostics:
 
     Attributes
     ----------
-    rhat_max : float
+    max_r_hat : float
         Largest rank-normalised split R-hat over every scalar of ``weights``, ``means`` and
         ``covariances``.
-    ess_bulk_min, ess_tail_min : float
+    min_ess_bulk, min_ess_tail : float
         Smallest bulk and tail effective sample size over the same scalars.
     n_divergent : int
         Divergent transitions after tuning, all chains.
@@ -56,6 +57,11 @@ class Diagnostics:
         Energy Bayesian fraction of missing information, one per chain.
     n_chains, n_draws : int
         Chains and draws per chain.
+    n_relabelled : int or None
+        Draws whose labels the relabelling changed (``posterior.attrs["n_relabelled"]``);
+        None for draws that were not relabelled.
+    relabelling : str or None
+        ``"assignment"`` or ``"stephens"`` (``posterior.attrs["relabelling"]``), or None.
     table : pandas.DataFrame
         One row per scalar parameter: ``r_hat``, ``ess_bulk``, ``ess_tail``, ``mcse_mean``,
         ``mcse_sd`` (``arviz.summary(kind="diagnostics")``).
@@ -63,15 +69,17 @@ class Diagnostics:
         One sentence per problem found; empty when the run looks healthy.
     """
 
-    rhat_max: float
-    ess_bulk_min: float
-    ess_tail_min: float
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
     n_divergent: int
     ebfmi: tuple
     n_chains: int
     n_draws: int
     table: object = field(repr=False)
     problems: tuple = ()
+    n_relabelled: int | None = None
+    relabelling: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,17 +87,24 @@ class Diagnostics:
         return not self.problems
 
     def to_dict(self) -> dict:
-        """The scalar fields (no table), JSON-ready."""
-        return {
-            "rhat_max": self.rhat_max,
-            "ess_bulk_min": self.ess_bulk_min,
-            "ess_tail_min": self.ess_tail_min,
-            "n_divergent": self.n_divergent,
-            "ebfmi": list(self.ebfmi),
-            "n_chains": self.n_chains,
-            "n_draws": self.n_draws,
-            "problems": list(self.problems),
-        }
+        """Every field but the table, JSON-ready: the one diagnostics block of a run.
+
+        NaN (an R-hat or ESS that could not be estimated) becomes None.
+        """
+        return to_jsonable(
+            {
+                "max_r_hat": self.max_r_hat,
+                "min_ess_bulk": self.min_ess_bulk,
+                "min_ess_tail": self.min_ess_tail,
+                "n_divergent": self.n_divergent,
+                "ebfmi": list(self.ebfmi),
+                "n_chains": self.n_chains,
+                "n_draws": self.n_draws,
+                "n_relabelled": self.n_relabelled,
+                "relabelling": self.relabelling,
+                "problems": list(self.problems),
+            }
+        )
 
 
 def check_run_size(chains: int, draws: int) -> None:
@@ -106,7 +121,9 @@ def check_run_size(chains: int, draws: int) -> None:
         )
 
 
-def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2) -> Diagnostics:
+def diagnose(
+    idata, var_names=PARAMETER_NAMES, warn: bool = True, stacklevel: int = 2
+) -> Diagnostics:
     """Diagnostics of the (relabelled) draws in ``idata``.
 
     Parameters
@@ -124,6 +141,8 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2)
     Returns
     -------
     Diagnostics
+        With ``n_relabelled`` and ``relabelling`` from ``posterior.attrs`` when
+        :func:`~latentmix.bayes.relabel.relabel` wrote them.
     """
     import arviz as az
 
@@ -133,12 +152,12 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2)
     table = az.summary(idata, var_names=list(var_names), kind="diagnostics", round_to="none")
     # Entries fixed by symmetry or constant (none here, but a 1-D tied model has one) give
     # NaN R-hat; they carry no information about convergence.
-    rhat = table["r_hat"].to_numpy(dtype=float)
+    r_hat = table["r_hat"].to_numpy(dtype=float)
     ess_bulk = table["ess_bulk"].to_numpy(dtype=float)
     ess_tail = table["ess_tail"].to_numpy(dtype=float)
-    rhat_max = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else float("nan")
-    ess_bulk_min = float(np.nanmin(ess_bulk)) if np.isfinite(ess_bulk).any() else float("nan")
-    ess_tail_min = float(np.nanmin(ess_tail)) if np.isfinite(ess_tail).any() else float("nan")
+    max_r_hat = float(np.nanmax(r_hat)) if np.isfinite(r_hat).any() else float("nan")
+    min_ess_bulk = float(np.nanmin(ess_bulk)) if np.isfinite(ess_bulk).any() else float("nan")
+    min_ess_tail = float(np.nanmin(ess_tail)) if np.isfinite(ess_tail).any() else float("nan")
 
     stats = getattr(idata, "sample_stats", None)
     n_divergent = 0
@@ -155,20 +174,21 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2)
             "Look at where they occur (arviz.plot_pair(idata, divergences=True)); more tuning "
             "or a stronger prior can help."
         )
-    if np.nanmax(rhat, initial=0.0) > THRESHOLDS["rhat"]:
-        worst = table.index[int(np.nanargmax(rhat))]
+    if np.nanmax(r_hat, initial=0.0) > THRESHOLDS["r_hat"]:
+        worst = table.index[int(np.nanargmax(r_hat))]
         problems.append(
-            f"R-hat up to {rhat_max:.3f} ({worst}) exceeds {THRESHOLDS['rhat']}: the chains "
+            f"R-hat up to {max_r_hat:.3f} ({worst}) exceeds {THRESHOLDS['r_hat']}: the chains "
             "disagree. Sample longer, or check for a multimodal posterior (too many "
             "components?)."
         )
     min_ess = THRESHOLDS["ess_per_chain"] * n_chains
-    if min(ess_bulk_min, ess_tail_min) < min_ess:
+    if min(min_ess_bulk, min_ess_tail) < min_ess:
         problems.append(
-            f"effective sample size down to {min(ess_bulk_min, ess_tail_min):.0f} (bulk "
-            f"{ess_bulk_min:.0f}, tail {ess_tail_min:.0f}) is below {min_ess:.0f} "
+            f"effective sample size down to {min(min_ess_bulk, min_ess_tail):.0f} (bulk "
+            f"{min_ess_bulk:.0f}, tail {min_ess_tail:.0f}) is below {min_ess:.0f} "
             f"({THRESHOLDS['ess_per_chain']:.0f} per chain): draw more samples."
         )
+    n_relabelled = posterior.attrs.get("n_relabelled")
     low = [i for i, v in enumerate(ebfmi) if v < THRESHOLDS["ebfmi"]]
     if low:
         problems.append(
@@ -176,15 +196,17 @@ def diagnose(idata, var_names=VAR_NAMES, warn: bool = True, stacklevel: int = 2)
             "energy poorly; the posterior may have heavy tails or funnels."
         )
     result = Diagnostics(
-        rhat_max=rhat_max,
-        ess_bulk_min=ess_bulk_min,
-        ess_tail_min=ess_tail_min,
+        max_r_hat=max_r_hat,
+        min_ess_bulk=min_ess_bulk,
+        min_ess_tail=min_ess_tail,
         n_divergent=n_divergent,
         ebfmi=ebfmi,
         n_chains=int(n_chains),
         n_draws=int(n_draws),
         table=table,
         problems=tuple(problems),
+        n_relabelled=None if n_relabelled is None else int(n_relabelled),
+        relabelling=posterior.attrs.get("relabelling"),
     )
     if warn and problems:
         warnings.warn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentmix.bayes.diagnostics import check_run_size, diagnose
-from latentmix.bayes.relabel import RELABEL_METHODS, relabel
+from latentmix.bayes.relabel import RELABELLINGS, relabel
 from latentmix.bayes.sample import (
     SAMPLERS,
     as_initial_point,
@@ -20,7 +20,7 @@ from latentmix.bayes.spec import (
     params_from_point,
     resolve_prior,
 )
-from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
+from latentmix.params import PARAMETER_NAMES, MixtureParams, check_covariance_type, check_params
 from latentmix.threads import single_threaded_blas
 from latentmix.validation import check_data, check_n_components
 
@@ -61,23 +61,33 @@ class PyMCGaussianMixture:
         (observation, feature)) and ``reference`` (``weights``, ``means``, ``covariances``
         of the reference without chain/draw; attrs ``source`` = ``"em_map"`` or ``"user"``
         and, for the EM MAP, ``objective``, ``log_likelihood``, ``log_prior``).
-        ``posterior.attrs`` holds ``relabel_method``, ``relabel_n_permuted`` and
-        ``sampler``.
+        ``posterior.attrs`` holds ``relabelling``, ``n_relabelled``, ``sampler``,
+        ``compile_seconds`` and ``sample_seconds``.
     diagnostics_ : Diagnostics
-        R-hat, ESS, divergences and E-BFMI of the relabelled draws, with ``problems``
-        (empty when healthy); see :mod:`latentmix.bayes.diagnostics`.
+        R-hat, ESS, divergences, E-BFMI and the relabelled-draw count of the run, with
+        ``problems`` (empty when healthy); see :mod:`latentmix.bayes.diagnostics`.
+        ``diagnostics_.to_dict()`` is the run's one diagnostics record.
     posterior_mean_ : MixtureParams
         Posterior means of the relabelled draws.
     n_features_in_ : int
 
     Examples
     --------
+    Construction stores the arguments; ``fit(X, random_state=0)`` compiles the model and
+    samples it (about a minute), after which ``diagnostics_.max_r_hat`` should be below 1.01.
+    The model itself is cheap to build and look at:
+
     >>> from latentmix import PyMCGaussianMixture
     >>> from latentmix.datasets import load
     >>> X = load("faithful").data
-    >>> gm = PyMCGaussianMixture(2).fit(X, random_seed=0)  # doctest: +SKIP
-    >>> gm.diagnostics_.rhat_max < 1.01  # doctest: +SKIP
-    True
+    >>> gm = PyMCGaussianMixture(2)
+    >>> gm
+    PyMCGaussianMixture(n_components=2, covariance_type='full', prior='default')
+    >>> model = gm.build_model(X)
+    >>> [rv.name for rv in model.free_RVs]
+    ['weights', 'covariances', 'means']
+    >>> model.coords["feature"]
+    ('x1', 'x2')
     """
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full", prior="default"):
@@ -94,10 +104,10 @@ class PyMCGaussianMixture:
 
     def _check(self, X):
         K = check_n_components(self.n_components)
-        kind = check_covariance_type(self.covariance_type)
+        covariance_type = check_covariance_type(self.covariance_type)
         X = check_data(X, n_components=K)
-        prior = resolve_prior(X, K, kind, self.prior)
-        return X, K, kind, prior
+        prior = resolve_prior(X, K, covariance_type, self.prior)
+        return X, K, covariance_type, prior
 
     def build_model(self, X, feature_names=None):
         """The PyMC model for data ``X`` (see :func:`latentmix.bayes.model.build_model`).
@@ -113,8 +123,8 @@ class PyMCGaussianMixture:
         """
         from latentmix.bayes.model import build_model
 
-        X, K, kind, prior = self._check(X)
-        return build_model(X, K, kind, prior, feature_names=feature_names)
+        X, K, covariance_type, prior = self._check(X)
+        return build_model(X, K, covariance_type, prior, feature_names=feature_names)
 
     def find_map(self, X, start: MixtureParams | None = None) -> MixtureParams:
         """The posterior mode by ``pymc.find_MAP`` (L-BFGS-B, no Jacobian).
@@ -138,16 +148,23 @@ class PyMCGaussianMixture:
 
         from latentmix.bayes.model import build_model
 
-        X, K, kind, prior = self._check(X)
-        model = build_model(X, K, kind, prior)
+        X, K, covariance_type, prior = self._check(X)
+        model = build_model(X, K, covariance_type, prior)
         overrides = None
         if start is not None:
-            overrides = as_initial_point(_check_params(start, K, X.shape[1], kind, "start"))
+            start = check_params(
+                start,
+                n_components=K,
+                n_features=X.shape[1],
+                covariance_type=covariance_type,
+                what="start",
+            )
+            overrides = as_initial_point(start)
         with single_threaded_blas(), no_blas_warning(), model:
             point = pm.find_MAP(
                 start=overrides, progressbar=False, maxeval=50_000, options=_MAP_OPTIONS
             )
-        return params_from_point(point, kind)
+        return params_from_point(point, covariance_type)
 
     def fit(
         self,
@@ -155,11 +172,11 @@ class PyMCGaussianMixture:
         draws: int = 1000,
         tune: int = 1000,
         chains: int = 4,
-        random_seed=None,
+        random_state=None,
         sampler: str = "nutpie",
         reference: MixtureParams | None = None,
         *,
-        relabel_method: str = "assignment",
+        relabelling: str = "assignment",
         feature_names=None,
     ):
         """Sample the posterior, relabel the draws to the reference, diagnose the run.
@@ -170,14 +187,15 @@ class PyMCGaussianMixture:
         draws, tune, chains : int
             Draws kept per chain (>= 100), tuning steps per chain, chains (>= 2): fewer
             cannot be diagnosed.
-        random_seed : None or int
-            Seeds the EM reference fit and the sampler.
+        random_state : None, int or numpy.random.Generator
+            Seeds the EM reference fit and the sampler. An int seeds both with itself; a
+            Generator seeds the EM fit and then gives the sampler an int seed.
         sampler : {"nutpie", "pymc"}
             nutpie (numba backend) by default; "pymc" uses ``pymc.sample``.
         reference : MixtureParams, optional
             The component order to relabel into. The EM MAP under the same prior
             (``EMGaussianMixture(prior=self.prior_)``) if not given.
-        relabel_method : {"assignment", "stephens"}
+        relabelling : {"assignment", "stephens"}
             See :func:`latentmix.relabel`.
         feature_names : sequence of str, optional
             Coordinates of the ``feature`` dim.
@@ -199,37 +217,42 @@ class PyMCGaussianMixture:
         the minor ones. R-hat then tells whether chains mix within that mode, not that no
         other mode exists.
         """
-        X, K, kind, prior = self._check(X)
+        X, K, covariance_type, prior = self._check(X)
         check_run_size(chains, draws)
         if isinstance(tune, bool) or not isinstance(tune, int | np.integer) or tune < 0:
             raise ValueError(f"tune must be a whole number >= 0; got {tune!r}.")
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}.")
-        if relabel_method not in RELABEL_METHODS:
+        if relabelling not in RELABELLINGS:
             raise ValueError(
-                f"relabel_method must be one of {', '.join(RELABEL_METHODS)}; "
-                f"got {relabel_method!r}."
+                f"relabelling must be one of {', '.join(RELABELLINGS)}; got {relabelling!r}."
             )
         from latentmix.bayes.model import build_model
 
         d = X.shape[1]
         if reference is None:
-            reference, ref_attrs = _em_map(X, K, kind, prior, random_seed)
+            reference, ref_attrs = _em_map(X, K, covariance_type, prior, random_state)
         else:
-            reference = _check_params(reference, K, d, kind, "reference")
+            reference = check_params(
+                reference,
+                n_components=K,
+                n_features=d,
+                covariance_type=covariance_type,
+                what="reference",
+            )
             ref_attrs = {"source": "user"}
 
-        model = build_model(X, K, kind, prior, feature_names=feature_names)
+        model = build_model(X, K, covariance_type, prior, feature_names=feature_names)
         idata = sample_model(
             model,
             draws=int(draws),
             tune=int(tune),
             chains=int(chains),
-            random_seed=random_seed,
+            random_state=random_state,
             sampler=sampler,
             initial_point=as_initial_point(reference),
         )
-        idata = relabel(idata, reference, method=relabel_method, X=X)
+        idata = relabel(idata, reference, relabelling=relabelling, X=X)
         idata.posterior.attrs["sampler"] = sampler
         _add_groups(idata, model, X, reference, ref_attrs)
 
@@ -239,47 +262,22 @@ class PyMCGaussianMixture:
         self.idata_ = idata
         self.n_features_in_ = d
         self.posterior_mean_ = params_from_point(
-            {name: idata.posterior[name].mean(("chain", "draw")).values for name in _NAMES},
-            kind,
+            {
+                name: idata.posterior[name].mean(("chain", "draw")).values
+                for name in PARAMETER_NAMES
+            },
+            covariance_type,
         )
         self.diagnostics_ = diagnose(idata, warn=True, stacklevel=3)
         return self
 
 
-_NAMES = ("weights", "means", "covariances")
-
-
-def _check_params(params, K, d, kind, what) -> MixtureParams:
-    if not isinstance(params, MixtureParams):
-        raise ValueError(
-            f"{what} must be a MixtureParams (for example EMGaussianMixture(...).params_); got "
-            f"{type(params).__name__}."
-        )
-    if params.covariance_type != kind:
-        raise ValueError(
-            f"{what} has covariance_type {params.covariance_type!r} but the model is {kind!r}."
-        )
-    expected = {
-        "weights": (K,),
-        "means": (K, d),
-        "covariances": covariances_shape(kind, K, d),
-    }
-    for name, shape in expected.items():
-        value = np.asarray(getattr(params, name), dtype=float)
-        if value.shape != shape:
-            raise ValueError(f"{what}.{name} has shape {value.shape}; expected {shape}.")
-    return MixtureParams(
-        np.asarray(params.weights, dtype=float),
-        np.asarray(params.means, dtype=float),
-        np.asarray(params.covariances, dtype=float),
-        kind,
-    )
-
-
-def _em_map(X, K, kind, prior, random_seed):
+def _em_map(X, K, covariance_type, prior, random_state):
     from latentmix.estimator import EMGaussianMixture
 
-    em = EMGaussianMixture(K, covariance_type=kind, prior=prior, random_state=random_seed).fit(X)
+    em = EMGaussianMixture(
+        K, covariance_type=covariance_type, prior=prior, random_state=random_state
+    ).fit(X)
     attrs = {
         "source": "em_map",
         "objective": float(em.objective_),
@@ -293,12 +291,11 @@ def _add_groups(idata, model, X, reference: MixtureParams, ref_attrs: dict) -> N
     import xarray as xr
 
     coords = {name: np.asarray(values) for name, values in model.coords.items()}
-    kind = reference.covariance_type
     observed = xr.Dataset(
         {"x": ((OBSERVATION, FEATURE), X)},
         coords={OBSERVATION: coords[OBSERVATION], FEATURE: coords[FEATURE]},
     )
-    cov_dims = covariance_dims(kind)
+    cov_dims = covariance_dims(reference.covariance_type)
     ref = xr.Dataset(
         {
             "weights": ((COMPONENT,), reference.weights),

@@ -2,21 +2,23 @@
 
 Both start every chain at the same point (the reference estimate, normally the EM MAP) and
 return an ``arviz.InferenceData`` with ``posterior`` (``weights``, ``means``,
-``covariances``) and ``sample_stats`` (at least ``diverging`` and ``energy``).
+``covariances``) and ``sample_stats`` (at least ``diverging`` and ``energy``), and the time
+each step took in ``posterior.attrs``: ``compile_seconds`` and ``sample_seconds``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 
 import numpy as np
 
-from latentmix.bayes.spec import VAR_NAMES
+from latentmix.params import PARAMETER_NAMES
 from latentmix.threads import single_threaded_blas
 
-__all__ = ["SAMPLERS", "no_blas_warning", "sample_model"]
+__all__ = ["SAMPLERS", "as_initial_point", "no_blas_warning", "sample_model", "sampler_seed"]
 
 SAMPLERS = ("nutpie", "pymc")
 
@@ -41,7 +43,7 @@ def sample_model(
     draws: int,
     tune: int,
     chains: int,
-    random_seed=None,
+    random_state=None,
     sampler: str = "nutpie",
     initial_point: dict | None = None,
 ):
@@ -53,7 +55,8 @@ def sample_model(
         From :func:`latentmix.bayes.model.build_model`.
     draws, tune, chains : int
         Draws kept per chain, tuning steps per chain, number of chains.
-    random_seed : None or int
+    random_state : None, int or numpy.random.Generator
+        Seeds the sampler (which takes an int: a Generator gives one draw of it).
     sampler : {"nutpie", "pymc"}
         nutpie compiles the model with numba; "pymc" is ``pymc.sample`` on PyTensor's default
         (C) backend, which here links no BLAS and is far slower.
@@ -64,14 +67,35 @@ def sample_model(
     Returns
     -------
     arviz.InferenceData
+        ``posterior.attrs`` holds ``compile_seconds`` (0.0 for ``"pymc"``, which compiles
+        as it starts sampling) and ``sample_seconds``.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}.")
-    seed = None if random_seed is None else int(random_seed)
+    seed = sampler_seed(random_state)
     with single_threaded_blas():
         if sampler == "nutpie":
             return _sample_nutpie(model, draws, tune, chains, seed, initial_point)
         return _sample_pymc(model, draws, tune, chains, seed, initial_point)
+
+
+def sampler_seed(random_state) -> int | None:
+    """The int seed nutpie and PyMC take, from None, an int or a numpy Generator."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise ValueError(
+            f"random_state must be None, an int or a numpy Generator; got {random_state!r}."
+        )
+    return int(random_state)
+
+
+def _timed(idata, compile_seconds: float, sample_seconds: float):
+    idata.posterior.attrs["compile_seconds"] = float(compile_seconds)
+    idata.posterior.attrs["sample_seconds"] = float(sample_seconds)
+    return idata
 
 
 def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
@@ -80,11 +104,13 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
     kwargs = {}
     if initial_point is not None:
         kwargs = {"initial_points": dict(initial_point), "jitter_rvs": set()}
+    start = time.perf_counter()
     with no_blas_warning():
         compiled = nutpie.compile_pymc_model(
-            model, backend="numba", var_names=list(VAR_NAMES), **kwargs
+            model, backend="numba", var_names=list(PARAMETER_NAMES), **kwargs
         )
-    return nutpie.sample(
+    compiled_at = time.perf_counter()
+    idata = nutpie.sample(
         compiled,
         draws=draws,
         tune=tune,
@@ -94,13 +120,15 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
         save_warmup=False,
         progress_bar=False,
     )
+    return _timed(idata, compiled_at - start, time.perf_counter() - compiled_at)
 
 
 def _sample_pymc(model, draws, tune, chains, seed, initial_point):
     import pymc as pm
 
+    start = time.perf_counter()
     with model:
-        return pm.sample(
+        idata = pm.sample(
             draws=draws,
             tune=tune,
             chains=chains,
@@ -108,10 +136,11 @@ def _sample_pymc(model, draws, tune, chains, seed, initial_point):
             random_seed=seed,
             initvals=None if initial_point is None else dict(initial_point),
             init="adapt_diag" if initial_point is not None else "jitter+adapt_diag",
-            var_names=list(VAR_NAMES),
+            var_names=list(PARAMETER_NAMES),
             progressbar=False,
             compute_convergence_checks=False,
         )
+    return _timed(idata, 0.0, time.perf_counter() - start)
 
 
 def as_initial_point(params) -> dict:

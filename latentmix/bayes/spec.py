@@ -2,7 +2,7 @@
 
 Names shared by the PyMC model, the relabelling, the diagnostics and the reports.
 
-Posterior variables and their dims:
+Posterior variables (named by :data:`latentmix.params.PARAMETER_NAMES`) and their dims:
 
 =================  ==================================================
 ``weights``        (component,)
@@ -29,7 +29,6 @@ __all__ = [
     "FEATURE",
     "FEATURE_BIS",
     "OBSERVATION",
-    "VAR_NAMES",
     "covariance_dims",
     "params_from_point",
     "resolve_prior",
@@ -39,7 +38,6 @@ COMPONENT = "component"
 FEATURE = "feature"
 FEATURE_BIS = "feature_bis"
 OBSERVATION = "observation"
-VAR_NAMES = ("weights", "means", "covariances")
 
 
 def covariance_dims(covariance_type: str) -> tuple[str, ...]:

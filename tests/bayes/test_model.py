@@ -12,7 +12,7 @@ from latentmix.bayes.model import build_model, params_to_point
 from latentmix.bayes.spec import covariance_dims
 from latentmix.datasets import load, synthetic_3d
 from latentmix.em.estep import log_likelihood
-from latentmix.params import COVARIANCE_TYPES
+from latentmix.params import COVARIANCE_TYPES, PARAMETER_NAMES
 from latentmix.priors import log_prior
 from latentmix.threads import single_threaded_blas
 
@@ -20,37 +20,37 @@ DATASETS = {
     "faithful": (load("faithful").data, 2),
     "synthetic3d": (synthetic_3d().data, 3),
 }
-CASES = [(name, kind) for name in DATASETS for kind in COVARIANCE_TYPES]
+CASES = [(name, covariance_type) for name in DATASETS for covariance_type in COVARIANCE_TYPES]
 
 
 @pytest.fixture(scope="module")
 def em_fits():
     """EM MAP and, started from it, the EM MLE of every case."""
     fits = {}
-    for name, kind in CASES:
+    for name, covariance_type in CASES:
         X, K = DATASETS[name]
         em_map = EMGaussianMixture(
-            K, covariance_type=kind, prior="default", n_init=3, random_state=0
+            K, covariance_type=covariance_type, prior="default", n_init=3, random_state=0
         )
         em_map.fit(X)
-        em_mle = EMGaussianMixture(K, covariance_type=kind, init=em_map.params_).fit(X)
-        fits[name, kind] = em_map, em_mle
+        em_mle = EMGaussianMixture(K, covariance_type=covariance_type, init=em_map.params_).fit(X)
+        fits[name, covariance_type] = em_map, em_mle
     return fits
 
 
 def _assert_params_close(actual: MixtureParams, expected: MixtureParams, rtol):
-    for name in ("weights", "means", "covariances"):
+    for name in PARAMETER_NAMES:
         a, b = getattr(actual, name), getattr(expected, name)
         # Relative to the array's scale: off-diagonal covariances can be near zero.
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max(), err_msg=name)
 
 
 @pytest.mark.compiles
-@pytest.mark.parametrize(("name", "kind"), CASES)
-def test_logp_without_jacobian_is_the_em_objective(em_fits, name, kind):
+@pytest.mark.parametrize(("name", "covariance_type"), CASES)
+def test_logp_without_jacobian_is_the_em_objective(em_fits, name, covariance_type):
     X, K = DATASETS[name]
-    em_map, _ = em_fits[name, kind]
-    model = build_model(X, K, kind, em_map.prior_)
+    em_map, _ = em_fits[name, covariance_type]
+    model = build_model(X, K, covariance_type, em_map.prior_)
     with single_threaded_blas():
         logp = model.compile_logp(jacobian=False)(params_to_point(model, em_map.params_))
     np.testing.assert_allclose(logp, em_map.objective_, rtol=1e-8)
@@ -58,18 +58,19 @@ def test_logp_without_jacobian_is_the_em_objective(em_fits, name, kind):
 
 
 @pytest.mark.compiles
-@pytest.mark.parametrize(("name", "kind"), CASES)
-def test_find_map_from_the_mle_arrives_at_the_em_map(em_fits, name, kind):
+@pytest.mark.parametrize(("name", "covariance_type"), CASES)
+def test_find_map_from_the_mle_arrives_at_the_em_map(em_fits, name, covariance_type):
     X, K = DATASETS[name]
-    em_map, em_mle = em_fits[name, kind]
+    em_map, em_mle = em_fits[name, covariance_type]
     # The MLE is a genuinely different point (covariances differ by 2-10%), so the
     # optimiser has work to do.
     distance = np.abs(em_mle.covariances_ - em_map.covariances_).max()
     assert distance > 1e-2 * np.abs(em_map.covariances_).max()
-    found = PyMCGaussianMixture(K, covariance_type=kind).find_map(X, start=em_mle.params_)
+    gm = PyMCGaussianMixture(K, covariance_type=covariance_type)
+    found = gm.find_map(X, start=em_mle.params_)
     _assert_params_close(found, em_map.params_, rtol=1e-4)
     # and the mode is at least as high as EM's (both climb the same function).
-    prior = ConjugatePrior.default(X, K, kind)
+    prior = ConjugatePrior.default(X, K, covariance_type)
     found_objective = log_likelihood(X, found) + log_prior(found, prior)
     assert found_objective >= em_map.objective_ - 1e-8 * abs(em_map.objective_)
 
@@ -93,11 +94,11 @@ def test_find_map_from_a_jittered_map_in_one_dimension():
 
 def test_model_variables_dims_and_coords():
     X, K = DATASETS["synthetic3d"]
-    for kind in COVARIANCE_TYPES:
-        model = build_model(X, K, kind, feature_names=["a", "b", "c"])
+    for covariance_type in COVARIANCE_TYPES:
+        model = build_model(X, K, covariance_type, feature_names=["a", "b", "c"])
         assert model.named_vars_to_dims["weights"] == ("component",)
         assert model.named_vars_to_dims["means"] == ("component", "feature")
-        assert model.named_vars_to_dims["covariances"] == covariance_dims(kind)
+        assert model.named_vars_to_dims["covariances"] == covariance_dims(covariance_type)
         assert model.named_vars_to_dims["x"] == ("observation", "feature")
         assert list(model.coords["feature"]) == ["a", "b", "c"]
         assert list(model.coords["feature_bis"]) == ["a", "b", "c"]
@@ -173,16 +174,16 @@ def test_start_and_points_are_checked():
 
 
 @pytest.mark.compiles
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-def test_prior_predictive_draws_have_the_model_shapes(kind):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_prior_predictive_draws_have_the_model_shapes(covariance_type):
     import pymc as pm
 
     X, K = DATASETS["synthetic3d"]
-    model = build_model(X[:50], K, kind)
+    model = build_model(X[:50], K, covariance_type)
     with model:
         prior = pm.sample_prior_predictive(draws=20, random_seed=1)
     shapes = {"full": (K, 3, 3), "tied": (3, 3), "diag": (K, 3), "spherical": (K,)}
-    assert prior.prior["covariances"].shape[2:] == shapes[kind]
+    assert prior.prior["covariances"].shape[2:] == shapes[covariance_type]
     assert prior.prior["means"].shape[2:] == (K, 3)
     assert prior.prior_predictive["x"].shape[2:] == (50, 3)
     np.testing.assert_allclose(prior.prior["weights"].sum("component"), 1.0)

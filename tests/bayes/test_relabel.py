@@ -8,7 +8,7 @@ import pytest
 
 from latentmix import MixtureParams, relabel
 from latentmix.bayes.diagnostics import SamplingWarning, check_run_size, diagnose
-from latentmix.bayes.relabel import kl_cost
+from latentmix.bayes.relabel import RELABELLINGS
 from latentmix.bayes.spec import covariance_dims
 from latentmix.datasets import synthetic_3d
 from latentmix.params import COVARIANCE_TYPES, sample_mixture
@@ -16,15 +16,15 @@ from latentmix.params import COVARIANCE_TYPES, sample_mixture
 N_CHAINS, N_DRAWS = 2, 400
 
 
-def _reference(kind) -> MixtureParams:
+def _reference(covariance_type) -> MixtureParams:
     truth = synthetic_3d().truth
     covariances = {
         "full": truth.covariances,
         "tied": truth.covariances.mean(axis=0),
         "diag": np.diagonal(truth.covariances, axis1=1, axis2=2).copy(),
         "spherical": np.diagonal(truth.covariances, axis1=1, axis2=2).mean(axis=1),
-    }[kind]
-    return MixtureParams(truth.weights, truth.means, covariances, kind)
+    }[covariance_type]
+    return MixtureParams(truth.weights, truth.means, covariances, covariance_type)
 
 
 def _draws_near(reference: MixtureParams, rng, shift=0.0):
@@ -45,7 +45,7 @@ def _draws_near(reference: MixtureParams, rng, shift=0.0):
 
 
 def _idata(reference, weights, means, covariances, X=None, diverging=None):
-    kind = reference.covariance_type
+    covariance_type = reference.covariance_type
     d = reference.n_features
     features = [f"x{j + 1}" for j in range(d)]
     coords = {"component": np.arange(reference.n_components), "feature": features}
@@ -53,7 +53,7 @@ def _idata(reference, weights, means, covariances, X=None, diverging=None):
     dims = {
         "weights": ["component"],
         "means": ["component", "feature"],
-        "covariances": list(covariance_dims(kind)),
+        "covariances": list(covariance_dims(covariance_type)),
     }
     sample_stats = {
         "diverging": np.zeros((N_CHAINS, N_DRAWS), dtype=bool) if diverging is None else diverging,
@@ -70,14 +70,14 @@ def _idata(reference, weights, means, covariances, X=None, diverging=None):
     )
 
 
-def _permute(weights, means, covariances, kind, rng):
+def _permute(weights, means, covariances, covariance_type, rng):
     """Apply an independent random permutation to every draw; return them too."""
     K = weights.shape[-1]
     orders = np.array([rng.permutation(K) for _ in range(N_CHAINS * N_DRAWS)])
     orders = orders.reshape(N_CHAINS, N_DRAWS, K)
     w = np.take_along_axis(weights, orders, axis=2)
     m = np.take_along_axis(means, orders[..., None], axis=2)
-    if kind == "tied":
+    if covariance_type == "tied":
         c = covariances
     else:
         idx = orders.reshape(orders.shape + (1,) * (covariances.ndim - 3))
@@ -85,15 +85,15 @@ def _permute(weights, means, covariances, kind, rng):
     return w, m, c, orders
 
 
-@pytest.mark.parametrize("kind", COVARIANCE_TYPES)
-@pytest.mark.parametrize("method", ["assignment", "stephens"])
-def test_permuted_draws_come_back_in_reference_order_exactly(kind, method):
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("relabelling", RELABELLINGS)
+def test_permuted_draws_come_back_in_reference_order_exactly(covariance_type, relabelling):
     rng = np.random.default_rng(7)
-    reference = _reference(kind)
+    reference = _reference(covariance_type)
     weights, means, covariances = _draws_near(reference, rng)
     X, _ = sample_mixture(reference, 200, random_state=3)
-    w, m, c, orders = _permute(weights, means, covariances, kind, rng)
-    out = relabel(_idata(reference, w, m, c, X=X), reference, method=method)
+    w, m, c, orders = _permute(weights, means, covariances, covariance_type, rng)
+    out = relabel(_idata(reference, w, m, c, X=X), reference, relabelling=relabelling)
     np.testing.assert_array_equal(out.posterior["weights"].values, weights)
     np.testing.assert_array_equal(out.posterior["means"].values, means)
     np.testing.assert_array_equal(out.posterior["covariances"].values, covariances)
@@ -103,8 +103,8 @@ def test_permuted_draws_come_back_in_reference_order_exactly(kind, method):
         out.sample_stats["component_order"].values, np.argsort(orders, axis=-1)
     )
     identity = (orders == np.arange(3)).all(axis=-1)
-    assert out.posterior.attrs["relabel_n_permuted"] == int((~identity).sum())
-    assert out.posterior.attrs["relabel_method"] == method
+    assert out.posterior.attrs["n_relabelled"] == int((~identity).sum())
+    assert out.posterior.attrs["relabelling"] == relabelling
 
 
 def test_relabel_returns_a_copy_and_leaves_ordered_draws_alone():
@@ -113,28 +113,31 @@ def test_relabel_returns_a_copy_and_leaves_ordered_draws_alone():
     weights, means, covariances = _draws_near(reference, rng)
     idata = _idata(reference, weights, means, covariances)
     out = relabel(idata, reference)
-    assert out.posterior.attrs["relabel_n_permuted"] == 0
+    assert out.posterior.attrs["n_relabelled"] == 0
     assert "component_order" not in idata.sample_stats
     np.testing.assert_array_equal(out.posterior["means"].values, means)
 
 
-def test_kl_cost_is_scale_free():
-    # Rescaling and shifting the data (and so every parameter) leaves the cost unchanged.
+def test_assignment_relabelling_is_scale_free():
+    # Rescaling and shifting the data (and so every parameter) leaves the labels unchanged,
+    # also for draws far enough from the reference that some matchings are close calls.
     rng = np.random.default_rng(2)
     reference = _reference("full")
     weights, means, covariances = _draws_near(reference, rng)
-    draws = MixtureParams(
-        weights.reshape(-1, 3), means.reshape(-1, 3, 3), covariances.reshape(-1, 3, 3, 3)
-    )
+    means = means + 0.8 * rng.normal(size=means.shape)
+    w, m, c, _ = _permute(weights, means, covariances, "full", rng)
     A = np.diag([1000.0, 0.01, 3.0])
     b = np.array([5.0, -2.0, 1e4])
-
-    def transform(p):
-        return MixtureParams(p.weights, p.means @ A.T + b, A @ p.covariances @ A.T)
-
-    np.testing.assert_allclose(
-        kl_cost(transform(draws), transform(reference)), kl_cost(draws, reference), rtol=1e-8
+    moved = MixtureParams(
+        reference.weights, reference.means @ A.T + b, A @ reference.covariances @ A.T
     )
+    before = relabel(_idata(reference, w, m, c), reference)
+    after = relabel(_idata(moved, w, m @ A.T + b, A @ c @ A.T), moved)
+    np.testing.assert_array_equal(
+        after.sample_stats["component_order"].values,
+        before.sample_stats["component_order"].values,
+    )
+    assert before.posterior.attrs["n_relabelled"] > 0
 
 
 def test_label_switching_breaks_rhat_and_relabelling_restores_it():
@@ -149,9 +152,11 @@ def test_label_switching_breaks_rhat_and_relabelling_restores_it():
     idata = _idata(reference, *switched)
     with pytest.warns(SamplingWarning, match="R-hat"):
         before = diagnose(idata)
-    assert before.rhat_max > 1.5
+    assert before.max_r_hat > 1.5
     after = diagnose(relabel(idata, reference))
-    assert after.rhat_max < 1.01
+    assert after.max_r_hat < 1.01
+    # Every draw of the switched chain moved, none of the other.
+    assert (after.n_relabelled, after.relabelling) == (N_DRAWS, "assignment")
     assert after.ok
 
 
@@ -187,8 +192,10 @@ def test_diagnostics_fields_match_arviz():
     result = diagnose(idata)
     rhat = az.rhat(idata, var_names=["weights", "means", "covariances"])
     ess = az.ess(idata, var_names=["weights", "means", "covariances"], method="bulk")
-    assert result.rhat_max == pytest.approx(max(float(rhat[v].max()) for v in rhat))
-    assert result.ess_bulk_min == pytest.approx(min(float(ess[v].min()) for v in ess))
+    assert result.max_r_hat == pytest.approx(max(float(rhat[v].max()) for v in rhat))
+    assert result.min_ess_bulk == pytest.approx(min(float(ess[v].min()) for v in ess))
+    # Draws that were never relabelled say so.
+    assert result.n_relabelled is None and result.to_dict()["relabelling"] is None
     assert len(result.ebfmi) == N_CHAINS
     assert (result.n_chains, result.n_draws) == (N_CHAINS, N_DRAWS)
     assert set(result.table.columns) >= {"r_hat", "ess_bulk", "ess_tail"}
@@ -204,12 +211,12 @@ def test_relabel_bad_arguments():
     rng = np.random.default_rng(6)
     reference = _reference("full")
     idata = _idata(reference, *_draws_near(reference, rng))
-    with pytest.raises(ValueError, match="method must be one of assignment, stephens"):
-        relabel(idata, reference, method="ecr")
+    with pytest.raises(ValueError, match="relabelling must be one of assignment, stephens"):
+        relabel(idata, reference, relabelling="ecr")
     with pytest.raises(ValueError, match="reference must be a MixtureParams"):
         relabel(idata, {"weights": reference.weights})
     with pytest.raises(ValueError, match="needs the data"):
-        relabel(idata, reference, method="stephens")
+        relabel(idata, reference, relabelling="stephens")
     two = MixtureParams(
         reference.weights[:2] / reference.weights[:2].sum(),
         reference.means[:2],

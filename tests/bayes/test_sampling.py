@@ -8,11 +8,12 @@ import warnings
 import arviz as az
 import numpy as np
 import pytest
-from scipy.optimize import linear_sum_assignment
 
 from latentmix import EMGaussianMixture, MixtureParams, PyMCGaussianMixture, relabel
 from latentmix.bayes.diagnostics import SamplingWarning
+from latentmix.bayes.sample import sampler_seed
 from latentmix.datasets import make_synthetic
+from latentmix.matching import match_components
 
 TRUTH = MixtureParams(
     weights=np.array([0.4, 0.6]),
@@ -45,7 +46,7 @@ def _fit_recording(gm, X, **kwargs):
 @pytest.fixture(scope="module")
 def fitted(data):
     gm = PyMCGaussianMixture(2)
-    return _fit_recording(gm, data, draws=300, tune=300, chains=2, random_seed=0)
+    return _fit_recording(gm, data, draws=300, tune=300, chains=2, random_state=0)
 
 
 @pytest.mark.compiles
@@ -60,8 +61,9 @@ def test_idata_groups_dims_and_reference(fitted, data):
     assert post["covariances"].dims == ("chain", "draw", "component", "feature", "feature_bis")
     assert post.sizes["chain"] == 2 and post.sizes["draw"] == 300
     assert post.attrs["sampler"] == "nutpie"
-    assert post.attrs["relabel_method"] == "assignment"
-    assert 0 <= post.attrs["relabel_n_permuted"] <= 600
+    assert post.attrs["relabelling"] == "assignment"
+    assert 0 <= post.attrs["n_relabelled"] <= 600
+    assert post.attrs["compile_seconds"] > 0 and post.attrs["sample_seconds"] > 0
     assert idata.sample_stats["component_order"].dims == ("chain", "draw", "component")
     assert "diverging" in idata.sample_stats and "energy" in idata.sample_stats
     np.testing.assert_array_equal(idata.observed_data["x"].values, data)
@@ -79,11 +81,7 @@ def test_posterior_recovers_the_truth(fitted):
     gm, _ = fitted
     post = gm.idata_.posterior
     # order the truth like the reference (the EM MAP) before comparing
-    cost = np.linalg.norm(TRUTH.means[:, None] - gm.reference_.means[None], axis=-1)
-    rows, cols = linear_sum_assignment(cost)
-    order = np.empty(2, dtype=int)
-    order[cols] = rows
-    truth = TRUTH.permute(order)
+    truth = TRUTH.permute(match_components(TRUTH, gm.reference_))
     checks = {
         "weights": (post["weights"].values, truth.weights),
         "means": (post["means"].values, truth.means),
@@ -107,9 +105,25 @@ def test_problems_are_warned_exactly_when_found(fitted):
     for problem in diagnostics.problems:
         assert problem in str(sampling_warnings[0].message)
     rhat = az.rhat(gm.idata_, var_names=["weights", "means", "covariances"])
-    assert diagnostics.rhat_max == pytest.approx(max(float(rhat[v].max()) for v in rhat))
+    assert diagnostics.max_r_hat == pytest.approx(max(float(rhat[v].max()) for v in rhat))
     assert diagnostics.n_divergent == int(gm.idata_.sample_stats["diverging"].sum())
     assert (diagnostics.n_chains, diagnostics.n_draws) == (2, 300)
+    assert diagnostics.n_relabelled == gm.idata_.posterior.attrs["n_relabelled"]
+    assert diagnostics.relabelling == "assignment"
+    record = diagnostics.to_dict()
+    assert record["max_r_hat"] == diagnostics.max_r_hat
+    assert set(record) == {
+        "max_r_hat",
+        "min_ess_bulk",
+        "min_ess_tail",
+        "n_divergent",
+        "ebfmi",
+        "n_chains",
+        "n_draws",
+        "n_relabelled",
+        "relabelling",
+        "problems",
+    }
 
 
 @pytest.mark.compiles
@@ -123,11 +137,11 @@ def test_posterior_mean_and_map_agree_roughly(fitted):
 @pytest.mark.compiles
 def test_stephens_agrees_with_assignment_on_separated_clusters(fitted):
     gm, _ = fitted
-    again = relabel(gm.idata_, gm.reference_, method="stephens")
+    again = relabel(gm.idata_, gm.reference_, relabelling="stephens")
     np.testing.assert_array_equal(
         again.posterior["means"].values, gm.idata_.posterior["means"].values
     )
-    assert again.posterior.attrs["relabel_method"] == "stephens"
+    assert again.posterior.attrs["relabelling"] == "stephens"
 
 
 @pytest.mark.compiles
@@ -154,12 +168,13 @@ def test_pymc_sampler_with_a_given_reference(data):
         draws=100,
         tune=150,
         chains=2,
-        random_seed=2,
+        random_state=np.random.default_rng(2),
         sampler="pymc",
         reference=reference.params_,
     )
     post = gm.idata_.posterior
     assert post.attrs["sampler"] == "pymc"
+    assert post.attrs["compile_seconds"] == 0.0 and post.attrs["sample_seconds"] > 0
     assert post["covariances"].dims == ("chain", "draw", "component")
     assert gm.idata_.reference.attrs["source"] == "user"
     assert bool(sampling_warnings) == (not gm.diagnostics_.ok)
@@ -177,9 +192,18 @@ def test_fit_bad_arguments(data):
         PyMCGaussianMixture(2).fit(data, sampler="stan")
     with pytest.raises(ValueError, match="tune must be"):
         PyMCGaussianMixture(2).fit(data, tune=-1)
-    with pytest.raises(ValueError, match="relabel_method must be one of"):
-        PyMCGaussianMixture(2).fit(data, relabel_method="ecr")
+    with pytest.raises(ValueError, match="relabelling must be one of"):
+        PyMCGaussianMixture(2).fit(data, relabelling="ecr")
     with pytest.raises(ValueError, match="reference has covariance_type 'full'"):
         PyMCGaussianMixture(2, covariance_type="diag").fit(data, reference=TRUTH)
     with pytest.raises(ValueError, match=r"reference.weights has shape \(2,\); expected \(3,\)"):
         PyMCGaussianMixture(3).fit(data, reference=TRUTH)
+
+
+def test_sampler_seed_is_an_int_from_any_random_state():
+    assert sampler_seed(None) is None
+    assert sampler_seed(np.int64(7)) == 7 and type(sampler_seed(np.int64(7))) is int
+    first = sampler_seed(np.random.default_rng(3))
+    assert type(first) is int and first == sampler_seed(np.random.default_rng(3))
+    with pytest.raises(ValueError, match="random_state must be"):
+        sampler_seed(1.5)
