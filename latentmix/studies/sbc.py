@@ -83,13 +83,17 @@ def draw_prior(prior: ConjugatePrior, n_components: int, rng, scale_factor: floa
     return MixtureParams(weights, means[:, None], variances[:, None], "diag")
 
 
-def quantity_names(n_components: int) -> list[str]:
-    """The label-invariant quantities ranked, for K components."""
+def quantity_names(n_components: int, first: int = 0) -> list[str]:
+    """The label-invariant quantities ranked, for K components.
+
+    Positions in the sorted order are numbered from ``first``: 0 in data (records,
+    summary.json), 1 on the page.
+    """
     K = n_components
-    names = [f"sorted_means[{k}]" for k in range(K)]
-    names += [f"sorted_variances[{k}]" for k in range(K)]
+    names = [f"sorted_means[{k + first}]" for k in range(K)]
+    names += [f"sorted_variances[{k + first}]" for k in range(K)]
     if K > 1:
-        names += [f"sorted_weights[{k}]" for k in range(K)]
+        names += [f"sorted_weights[{k + first}]" for k in range(K)]
         names += ["mixture_mean", "mixture_variance"]
     return names
 
@@ -352,7 +356,13 @@ def summarise_sbc(records: list[dict], config: dict, alpha: float = 0.05) -> dic
     return json.loads(dumps(summary))
 
 
-def _figure(summary: dict, directory: Path) -> Path:
+def _labels(config: dict) -> dict:
+    """Quantity name (0-based, as in the data) -> its 1-based text for the page."""
+    K = config["n_components"]
+    return dict(zip(quantity_names(K), quantity_names(K, first=1), strict=True))
+
+
+def _figure(summary: dict, labels: dict, directory: Path) -> Path:
     """Rank histograms and ECDF-difference plots with the simultaneous band."""
     import matplotlib
 
@@ -378,7 +388,7 @@ def _figure(summary: dict, directory: Path) -> Path:
         ax_h.axhspan(lo, hi, color="0.85", zorder=0)
         ax_h.axhline(S / bins, color="k", lw=0.8)
         ax_h.set_ylim(0, 1.15 * max(hi, counts.max()))
-        ax_h.set_title(f"{r['quantity']}  p={r['p_value']:.3f}", fontsize=8)
+        ax_h.set_title(f"{labels[r['quantity']]}  p={r['p_value']:.3f}", fontsize=8)
         ax_h.set_yticks([])
         ecdf = (ranks[None, :] < np.arange(1, L + 1)[:, None]).mean(1)
         ax_e.fill_between(z, band_lo - z, band_hi - z, color="0.85", step="mid")
@@ -411,6 +421,7 @@ def command_line(config: dict) -> str:
 
 def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict]:
     """The SBC page as sections (see :mod:`latentmix.studies.page`)."""
+    labels = _labels(config)
     sampler = (
         f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
         f"{config['tune']} tuning, thinned by {config['thin']})"
@@ -433,14 +444,18 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
                 f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
                 "A quantity fails when its ECDF uniformity p-value is below "
                 f"{summary['threshold']:.4f} (0.05 / number of quantities). Quantities are "
-                "label-invariant: components sorted by their means, numbered from 0 as in "
-                "summary.json.",
+                "label-invariant: the components sorted by their means, numbered from 1 on "
+                "this page (from 0 in summary.json and the replicate files).",
             ],
             "tables": [
                 {
                     "headers": ["quantity", "p-value", "verdict"],
                     "rows": [
-                        [r["quantity"], fmt(r["p_value"]), "pass" if r["passed"] else "FAIL"]
+                        [
+                            labels[r["quantity"]],
+                            fmt(r["p_value"]),
+                            "pass" if r["passed"] else "FAIL",
+                        ]
                         for r in summary["quantities"]
                     ],
                 }
@@ -480,7 +495,7 @@ def render(summary: dict, config: dict, directory) -> tuple[Path, Path]:
     """Write summary.json, the figure, report.html and report.md into ``directory``."""
     directory = Path(directory)
     write_json(directory / SUMMARY_FILE, summary)
-    figure = _figure(summary, directory) if summary["quantities"] else None
+    figure = _figure(summary, _labels(config), directory) if summary["quantities"] else None
     verdict = "PASSED" if summary["passed"] else "FAILED"
     return write_study_page(
         page_sections(summary, config, figure),

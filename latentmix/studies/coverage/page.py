@@ -8,7 +8,7 @@ import numpy as np
 
 from latentmix.em.parameterisation import parameter_keys, parameter_names
 from latentmix.jsonio import write_json
-from latentmix.studies.coverage.replicate import SOURCES
+from latentmix.studies.coverage.replicate import MATCHING, MATCHING_RULES, SOURCES
 from latentmix.studies.coverage.study import COMMAND
 from latentmix.studies.coverage.summary import summarise
 from latentmix.studies.coverage.truth import truth_from_dict, truth_names
@@ -271,13 +271,21 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
             else [],
         }
     )
+    earlier = {rule: count for rule, count in summary["matching"].items() if rule != MATCHING}
+    provenance = [
+        f"{count} of the {sum(summary['matching'].values())} replicates were computed by an "
+        f"earlier release and matched by {MATCHING_RULES.get(rule, 'an unrecorded rule')}; "
+        "run the command into a new directory to compute every replicate with the current rule."
+        for rule, count in earlier.items()
+    ]
     sections.append(
         {
             "heading": "How this page is made",
             "paragraphs": [
-                f"Command: {command_line(config)} (the committed examples: run.sh beside "
-                "this page). It stores one file per replicate in DIR/replicates/ and resumes "
-                "an interrupted run; with every replicate stored it only makes the page again.",
+                *provenance,
+                f"Command: {command_line(config)}. It stores one file per replicate in "
+                "DIR/replicates/ and resumes an interrupted run; with every replicate stored it "
+                "only makes the page again.",
                 "This page, its figures and summary.json are made from summary.json and "
                 "study.json alone (latentmix.studies.coverage.rewrite_pages(DIR) makes them "
                 "again without the replicate files); the replicate files are the raw results "

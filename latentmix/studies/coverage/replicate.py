@@ -38,6 +38,14 @@ SOURCE_LABELS = {
     "laplace": "MAP, Laplace",
     "posterior": "posterior (NUTS)",
 }
+#: How a replicate put its components in the truth's order (recorded in every replicate): the
+#: current rule, and the rule of replicates computed by an earlier release.
+MATCHING = "kl_assignment"
+MATCHING_RULES = {
+    "kl_assignment": "KL-divergence assignment (latentmix.matching, the sampler's own rule)",
+    "mahalanobis_log_weight": "an earlier rule: squared Mahalanobis distance of the means "
+    "under the truth's covariance plus the squared difference of log-weights",
+}
 #: The bootstrap source of each resampling scheme.
 BOOTSTRAP_SOURCES = {
     "nonparametric": "bootstrap_nonparametric",
@@ -106,9 +114,9 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
     Returns
     -------
     dict
-        ``{"status": "ok", "sources": {source: record}}``; a record holds ``status``,
-        ``seconds`` and either ``error`` or ``parameters`` (see :func:`_record`) and the
-        source's own counts.
+        ``{"status": "ok", "matching": MATCHING, "sources": {source: record}}``; a record
+        holds ``status``, ``seconds`` and either ``error`` or ``parameters`` (see
+        :func:`_record`) and the source's own counts.
     """
     truth = truth_from_dict(config["truth"])
     prior = population_prior(truth)
@@ -156,7 +164,7 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
         sources["posterior"] = _run_source(
             lambda: _posterior(X, truth, prior, config, seeds[5], true_vec)
         )
-    return {"status": "ok", "sources": sources}
+    return {"status": "ok", "matching": MATCHING, "sources": sources}
 
 
 def _posterior(X, truth: MixtureParams, prior, config: dict, random_state: int, true_vec):

@@ -91,7 +91,9 @@ def summarise(records: list[dict], config: dict) -> dict:
         attempted, succeeded and failed, and coverage averaged over parameters; ``names``:
         the parameters (0-based); ``source_labels``: the text of each source;
         ``posterior``: sampling diagnostics of the posterior fits (or None); ``failures``:
-        every failed replicate (``source`` None) and failed source, with its error.
+        every failed replicate (``source`` None) and failed source, with its error;
+        ``matching``: how many replicates used each matching rule (see
+        :data:`~latentmix.studies.coverage.replicate.MATCHING_RULES`).
     """
     truth = truth_from_dict(config["truth"])
     names = parameter_names(truth.n_components, truth.n_features, truth.covariance_type)
@@ -137,7 +139,13 @@ def summarise(records: list[dict], config: dict) -> dict:
         for source, v in r["sources"].items()
         if not _ok(v)
     ]
+    matching: dict = {}
+    for r in records:
+        if _ok(r):
+            rule = r.get("matching", "unrecorded")
+            matching[rule] = matching.get(rule, 0) + 1
     summary = {
+        "matching": matching,
         "source_labels": {s: SOURCE_LABELS[s] for s in SOURCES},
         "names": names,
         "overall": overall,

@@ -21,6 +21,7 @@ def test_the_page_is_made_from_the_summary_alone(tmp_path):
     assert "means[1,1]" in text and "means[0,0]" not in text  # 1-based on the page
     assert "numbered from 1 on this page" in text
     assert command_line(config) in text
+    assert "earlier release" not in text
     assert (out / "figures" / "coverage.png").exists()
     shutil.rmtree(out / "replicates")
     C.rewrite_pages(out)
@@ -34,3 +35,11 @@ def test_labels_are_one_based_and_follow_the_parameter_order():
     assert labels["weights[0]"] == "weights[1]"
     assert labels["means[1,0]"] == "means[2,1]"
     assert labels["covariances[0,0,1]"] == "covariances[1,1,2]"
+
+
+def test_the_page_says_which_replicates_an_earlier_matching_rule_made(tmp_path):
+    out = tmp_path / "cov"
+    records, config = _study(out)
+    records[0]["matching"] = "mahalanobis_log_weight"
+    _, md = C.write_coverage_page(records, config, out)
+    assert "1 of the 2 replicates were computed by an earlier release" in md.read_text()
