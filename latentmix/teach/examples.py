@@ -245,7 +245,10 @@ def hard_vs_soft(X, params: MixtureParams, resp, start: MixtureParams) -> HardSo
     HardSoft
     """
     kmeans = hard_em(X, start.means)
-    kmeans = kmeans.permute(match_components(kmeans.as_mixture(), params))
+    fitted = kmeans.as_mixture()
+    # The matcher compares mixtures of one covariance type: k-means' round variance as full.
+    as_full = fitted._replace(covariances=fitted.full_covariances(), covariance_type="full")
+    kmeans = kmeans.permute(match_components(as_full, params))
     resp = np.asarray(resp)
     return HardSoft(
         kmeans,
