@@ -32,16 +32,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentmix.em.estep import e_step, log_likelihood
+from latentmix.em.estep import e_step
 from latentmix.em.parameterisation import (
     factor_blocks,
     factor_derivatives,
-    from_unconstrained,
     layout,
     logdet_coefficients,
 )
 from latentmix.params import MixtureParams, check_params
-from latentmix.priors import ConjugatePrior, log_prior
+from latentmix.priors import ConjugatePrior
 from latentmix.validation import check_data
 
 # --- derivatives of the quadratic form q(u) = |P^T u|^2 / 2 ---------------------------------
@@ -198,15 +197,6 @@ def objective_derivatives(X, params: MixtureParams, prior: ConjugatePrior | None
         g, h = _logprior_derivatives(params, prior)
         grad, hess = grad + g, hess + h
     return grad, hess
-
-
-def objective_theta(theta, X, n_components, n_features, covariance_type, prior=None) -> float:
-    """The EM objective as a function of theta (what the Hessian differentiates)."""
-    params = from_unconstrained(theta, n_components, n_features, covariance_type)
-    value = log_likelihood(check_data(X), params)
-    if prior is not None:
-        value += log_prior(params, prior)
-    return value
 
 
 def observed_information(

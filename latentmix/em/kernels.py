@@ -255,22 +255,6 @@ def block_moments(X_block, plan: BlockPlan):
     return moments, scatter, float(sample_log_lik.sum())
 
 
-def block_log_resp(X_block, plan: BlockPlan):
-    """Log responsibilities and per-row log-likelihoods of one block (rows first).
-
-    Returns
-    -------
-    log_resp : ndarray of shape (b, K)
-    sample_log_lik : ndarray of shape (b,)
-    """
-    xt = centred_block(X_block, plan.center)
-    wlp = block_log_prob(xt, plan)
-    top = wlp.max(axis=0)
-    with np.errstate(under="ignore"):
-        sample_log_lik = np.log(np.exp(wlp - top).sum(axis=0)) + top
-    return (wlp - sample_log_lik).T, sample_log_lik
-
-
 # --- summing and unpacking --------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
 r"""The M-step: mixture parameters from sufficient statistics, for MLE and MAP.
 
 :func:`m_step` is called by :func:`latentmix.em.fit.em_step` (statistics from the fused
-E-step) and by :mod:`latentmix.em.init` for partition starts; :func:`m_step_from_resp` serves
-callers that hold responsibilities in memory (teaching, tests).
+E-step) and, with :func:`sufficient_statistics` of hard assignments, by
+:mod:`latentmix.em.init` for partition starts.
 
 The E-step gives responsibilities :math:`r_{ik}`. Everything the M-step needs is in three
 sums, taken about a fixed centring point :math:`c` (the data mean) to keep the round-off of
@@ -15,8 +15,9 @@ the one-pass formulas small:
     T_k = \sum_i r_{ik} (x_i - c)(x_i - c)^\top .
 
 They are sums over rows, so they can be computed over row blocks and added
-(:func:`combine_stats`). From them :math:`\bar x_k = c + s_k / N_k` and the within-component
-scatter :math:`S_k = \sum_i r_{ik}(x_i - \bar x_k)(x_i - \bar x_k)^\top = T_k - s_k s_k^\top/N_k`.
+(:mod:`latentmix.em.kernels` does, in packed form). From them
+:math:`\bar x_k = c + s_k / N_k` and the within-component scatter
+:math:`S_k = \sum_i r_{ik}(x_i - \bar x_k)(x_i - \bar x_k)^\top = T_k - s_k s_k^\top/N_k`.
 Only the part of :math:`T_k` a covariance type needs is kept: the full matrices (``full``),
 their sum over components (``tied``; it is the total scatter about :math:`c`, whatever the
 responsibilities), the diagonals (``diag``) or the traces (``spherical``).
@@ -191,23 +192,6 @@ def sufficient_statistics(X, resp, covariance_type: str, center=None) -> Suffici
     )
 
 
-def combine_stats(*stats: SufficientStats) -> SufficientStats:
-    """Add the statistics of several blocks (all about the same centre)."""
-    first = stats[0]
-    for s in stats[1:]:
-        if s.covariance_type != first.covariance_type or not np.array_equal(
-            s.center, first.center
-        ):
-            raise ValueError("statistics can only be added for one covariance type and centre.")
-    return SufficientStats(
-        sum(s.nk for s in stats),
-        sum(s.sum_x for s in stats),
-        sum(s.sum_xx for s in stats),
-        first.center,
-        first.covariance_type,
-    )
-
-
 # --- covariance updates, one per type ---------------------------------------------------------
 
 
@@ -344,25 +328,3 @@ def m_step(
     covariances = _add_to_diagonal(covariances, covariance_type, reg_covar)
     weights = weights / weights.sum()  # exact normalisation against round-off
     return MixtureParams(weights, means + stats.center, covariances, covariance_type)
-
-
-def m_step_from_resp(
-    X, resp, covariance_type: str, prior: ConjugatePrior | None = None, reg_covar: float = 0.0
-) -> MixtureParams:
-    """M-step straight from data and responsibilities (centred at the data mean).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    resp : ndarray of shape (n, K)
-    covariance_type : str
-    prior : ConjugatePrior or None
-    reg_covar : float
-
-    Returns
-    -------
-    MixtureParams
-    """
-    X = np.asarray(X, dtype=float)
-    stats = sufficient_statistics(X, resp, covariance_type, X.mean(axis=0))
-    return m_step(stats, prior, reg_covar)

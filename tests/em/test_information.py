@@ -3,18 +3,25 @@
 import numpy as np
 import pytest
 
+from latentmix.em.estep import log_likelihood
 from latentmix.em.information import (
     objective_derivatives,
-    objective_theta,
     observed_information,
     score_contributions,
 )
-from latentmix.em.parameterisation import to_unconstrained
+from latentmix.em.parameterisation import from_unconstrained, to_unconstrained
 from latentmix.estimator import EMGaussianMixture
 from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
-from latentmix.priors import ConjugatePrior
+from latentmix.priors import ConjugatePrior, log_prior
 
 K, D = 3, 2
+
+
+def objective_theta(theta, X, n_components, n_features, covariance_type, prior=None):
+    """The EM objective as a function of theta: what the exact Hessian differentiates."""
+    params = from_unconstrained(theta, n_components, n_features, covariance_type)
+    value = log_likelihood(X, params)
+    return value if prior is None else value + log_prior(params, prior)
 
 
 def _fd_hessian(f, theta, h=1e-4):

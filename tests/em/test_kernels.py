@@ -82,17 +82,6 @@ def test_threads_do_not_change_the_sum(random_params):
     assert one.log_likelihood == two.log_likelihood
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_block_log_resp_matches_e_step(covariance_type, random_params):
-    rng = np.random.default_rng(13)
-    X = data(rng, n=500)
-    params = random_params(rng, covariance_type)
-    log_resp, sample_ll = kernels.block_log_resp(X, kernels.make_plan(params, X.mean(axis=0)))
-    ref_resp, ref_ll = e_step(X, params)
-    np.testing.assert_allclose(sample_ll, ref_ll, rtol=1e-12)
-    np.testing.assert_allclose(log_resp, ref_resp, rtol=1e-10, atol=1e-10)
-
-
 def test_tight_component_far_from_the_centre_keeps_its_precision():
     # A component 1e4 standard deviations from the data mean: an expanded quadratic would
     # lose about 8 digits to cancellation; the sums of squares lose none.
