@@ -7,6 +7,7 @@ import pytest
 
 from latentmix.cli import main
 from latentmix.datasets import load
+from latentmix.output import MANIFEST, replace_output
 
 GOOD = "a,b\n" + "\n".join(f"{i % 7}.5,{(i * 3) % 11}.25" for i in range(30)) + "\n"
 
@@ -19,6 +20,13 @@ def run_cli(capsys, *argv):
 
 def hidden(parent):
     return [p.name for p in parent.iterdir() if p.name.startswith(".")]
+
+
+def earlier_report(out):
+    """A directory written by the report command (its manifest), standing for a report."""
+    with replace_output(out, "report") as staging:
+        (staging / "index.html").write_text("earlier report")
+        (staging / "estimates.json").write_text("{}")
 
 
 @pytest.mark.parametrize(
@@ -39,9 +47,7 @@ def test_bad_input_names_the_problem_and_writes_nothing(
     csv = tmp_path / "data.csv"
     csv.write_text(csv_text)
     out = tmp_path / "reports" / "r"
-    out.mkdir(parents=True)
-    (out / "index.html").write_text("earlier report")
-    (out / "estimates.json").write_text("{}")
+    earlier_report(out)
     k = 5 if "n_components=5" in message else 2
     code, stdout, stderr = run_cli(capsys, csv, "-k", k, "--out", out, *extra)
     assert code == 2
@@ -50,8 +56,38 @@ def test_bad_input_names_the_problem_and_writes_nothing(
     assert re.search(message, stderr), stderr
     assert stdout == ""
     assert (out / "index.html").read_text() == "earlier report"
-    assert sorted(p.name for p in out.iterdir()) == ["estimates.json", "index.html"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "estimates.json", "index.html"]
     assert hidden(out.parent) == []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        # A user's directory, and what the old writer took for a report (index.html and an
+        # empty estimates.json): neither was written by latentmix, so neither is replaced.
+        (lambda out: (out.mkdir(), (out / "thesis.tex").write_text("years")), "did not write"),
+        (
+            lambda out: (
+                out.mkdir(),
+                (out / "index.html").write_text("my website"),
+                (out / "estimates.json").write_text("{}"),
+            ),
+            "did not write",
+        ),
+        (lambda out: out.write_text("a file"), "is a file"),
+    ],
+    ids=["directory", "index-and-empty-json", "file"],
+)
+def test_a_foreign_out_is_refused_before_any_work(tmp_path, capsys, make, message):
+    out = tmp_path / "out"
+    make(out)
+    before = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code, stdout, stderr = run_cli(capsys, "faithful", "-k", 2, "--out", out)
+    assert code == 2 and stdout == ""
+    assert message in stderr and str(out) in stderr
+    after = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert hidden(tmp_path) == []
 
 
 def test_unwritable_out_and_unknown_data(tmp_path, capsys):
@@ -59,9 +95,7 @@ def test_unwritable_out_and_unknown_data(tmp_path, capsys):
     blocker.write_text("not a directory")
     code, _, stderr = run_cli(capsys, "faithful", "-k", 2, "--out", blocker / "report")
     assert code == 2
-    assert "cannot write the report to" in stderr and "a-file" in stderr
-    code, _, stderr = run_cli(capsys, "faithful", "-k", 2, "--out", blocker)
-    assert code == 2 and "not a directory" in stderr
+    assert "cannot create" in stderr and "a-file" in stderr
     code, _, stderr = run_cli(capsys, tmp_path / "nope.csv", "-k", 2, "--out", tmp_path / "o")
     assert code == 2 and "no such file" in stderr
     assert not (tmp_path / "o").exists()
@@ -93,18 +127,25 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
         "estimates.json",
         "posterior.nc",
         "figures",
+        MANIFEST,
     }
     record = json.loads((out / "estimates.json").read_text())
-    assert record["settings"]["seed"] == 3
+    assert record["schema_version"] == 1
+    assert record["settings"]["seed"] == 3 and record["settings"]["level"] == 0.95
     assert record["prior"]["mean_precision"] == 0.05
     assert record["prior"]["scale"] == [[0.6, 7.0], [7.0, 92.0]]
     assert "default hyperparameters" not in (out / "report.md").read_text()
     assert record["data"] == {"name": "faithful", "n_train": 218, "n_test": 54}
-    assert record["sampling"]["chains"] == 2 and record["sampling"]["draws"] == 100
+    assert record["diagnostics"]["n_chains"] == 2 and record["diagnostics"]["n_draws"] == 100
+    assert record["diagnostics"]["relabelling"] == "assignment"
+    assert isinstance(record["diagnostics"]["n_relabelled"], int)
+    timings = record["timings_seconds"]
+    assert {"em_mle", "em_map", "compile", "sample", "compare", "figures"} <= set(timings)
+    assert all(isinstance(v, float) for v in timings.values())
     predictive = record["comparison"]["predictive"]
     assert predictive["n_test"] == 54
     assert all(row["held_out"] < 0 for row in predictive["rows"])
-    # On this well-separated data the MAP sits inside the posterior's 94% interval.
+    # On this well-separated data the MAP sits inside the posterior's 95% interval.
     for row in record["comparison"]["tables"]["means"]:
         assert not row["map_outside"], row
     assert "--seed 3" in record["command"]
