@@ -41,6 +41,13 @@ def frame_iterations(n_states: int, max_frames: int = MAX_FRAMES) -> list[int]:
     -------
     list of int
         Increasing, starting at 0 and ending at ``n_states - 1``.
+
+    Examples
+    --------
+    >>> frame_iterations(5)
+    [0, 1, 2, 3, 4]
+    >>> frame_iterations(84)
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 16, 22, 30, 43, 59, 83]
     """
     if n_states <= max_frames:
         return list(range(n_states))
