@@ -89,7 +89,14 @@ def test_random_draws_match_scipy_moments():
     z_mean, z_var = _moment_z_scores(draws, nu, scale, n)
     assert np.abs(z_mean).max() < 4
     assert np.abs(z_var).max() < 4
-    # The PyMC random variable uses the same generator (one call for all the draws).
+
+
+@pytest.mark.compiles
+def test_pymc_random_draws_match_scipy_moments():
+    # The PyMC random variable uses the same generator (one call for all the draws); pm.draw
+    # compiles the random graph first.
+    d, nu, n = 2, 12.0, 40_000
+    scale = _random_scale(np.random.default_rng(1), d)
     pm_draws = pm.draw(InverseWishart.dist(nu=nu, scale=scale, size=(n,)), random_seed=2)
     assert pm_draws.shape == (n, d, d)
     z_mean, z_var = _moment_z_scores(pm_draws, nu, scale, n)
