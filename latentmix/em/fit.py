@@ -227,7 +227,8 @@ class EMOptions(NamedTuple):
         Where a dask array's blocks are processed; None is dask's current default (see
         :func:`latentmix.em.chunked.dask_scheduler`). Ignored for other data.
         :func:`run_em` and :func:`fit_em` resolve ``"local"`` and addresses themselves;
-        :func:`em_step` takes only a resolved value (None, a dask scheduler name or a Client).
+        :func:`em_init` and :func:`em_step` take only a resolved value (None, a dask
+        scheduler name or a Client).
     keep_trajectory : bool
         :func:`run_em` keeps the parameters and responsibilities of every iterate (the data
         must then be in memory).
@@ -499,9 +500,17 @@ def _loop(X, start, options: EMOptions, data_moments) -> EMRun:
     except DegenerateMixtureError as err:
         if options.prior is not None:
             raise
-        empty = np.array([])
         return EMRun(
-            _as_float(start), -np.inf, None, -np.inf, empty, False, 0, True, str(err), trajectory
+            params=_as_float(start),
+            log_likelihood=-np.inf,
+            log_prior=None,
+            objective=-np.inf,
+            objective_history=np.array([]),
+            converged=False,
+            n_iter=0,
+            degenerate=True,
+            message=str(err),
+            trajectory=trajectory,
         )
     history = [state.objective]
     if keep:
@@ -511,18 +520,7 @@ def _loop(X, start, options: EMOptions, data_moments) -> EMRun:
     while state.n_iter < options.max_iter:
         new, info = em_step(X, state, options)
         if info.degenerate:
-            return EMRun(
-                state.params,
-                state.log_likelihood,
-                state.log_prior,
-                state.objective,
-                np.array(history),
-                False,
-                state.n_iter + 1,
-                True,
-                info.message,
-                trajectory,
-            )
+            return _run(state, history, trajectory, n_iter=state.n_iter + 1, message=info.message)
         if check_monotone and info.change < -MONOTONE_RTOL * max(abs(new.objective), 1.0):
             raise RuntimeError(
                 f"internal error: the EM objective fell from {state.objective!r} to "
@@ -536,17 +534,22 @@ def _loop(X, start, options: EMOptions, data_moments) -> EMRun:
         if abs(info.change) < options.tol * abs(state.objective):
             converged = True
             break
+    return _run(state, history, trajectory, converged=converged)
+
+
+def _run(state: EMState, history, trajectory, *, converged=False, n_iter=None, message=""):
+    """The EMRun ending at ``state``; a message marks it degenerate."""
     return EMRun(
-        state.params,
-        state.log_likelihood,
-        state.log_prior,
-        state.objective,
-        np.array(history),
-        converged,
-        state.n_iter,
-        False,
-        "",
-        trajectory,
+        params=state.params,
+        log_likelihood=state.log_likelihood,
+        log_prior=state.log_prior,
+        objective=state.objective,
+        objective_history=np.array(history),
+        converged=converged,
+        n_iter=state.n_iter if n_iter is None else n_iter,
+        degenerate=bool(message),
+        message=message,
+        trajectory=trajectory,
     )
 
 
