@@ -125,3 +125,29 @@ def test_dask_input_errors():
         EMGaussianMixture(3, scheduler="nonsense").fit(da.from_array(mixture_data(n=100)))
     with pytest.raises(ValueError, match="keep_trajectory"):
         EMGaussianMixture(3, keep_trajectory=True).fit(da.from_array(mixture_data(n=100)))
+
+
+@pytest.mark.parametrize("name", [None, "threads", "synchronous", "processes"])
+def test_dask_scheduler_passes_dask_names_and_none_through(name):
+    # None is dask's current default: nothing is started, dask.compute decides.
+    with chunked.dask_scheduler(name) as where:
+        assert where == name
+
+
+def test_dask_scheduler_rejects_anything_else():
+    for bad in ("serial", 3, object()):
+        with (
+            pytest.raises(ValueError, match="scheduler must be None, one of threads"),
+            chunked.dask_scheduler(bad),
+        ):
+            pass
+
+
+@pytest.mark.cluster
+def test_local_scheduler_takes_the_cluster_settings():
+    settings = {"n_workers": 2, "threads_per_worker": 1}
+    with chunked.dask_scheduler("local", local_cluster=settings) as client:
+        info = client.scheduler_info()
+        assert len(info["workers"]) == 2
+        assert all(w["nthreads"] == 1 for w in info["workers"].values())
+    assert client.status == "closed"  # shut down with the context
