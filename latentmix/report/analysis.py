@@ -17,10 +17,20 @@ import numpy as np
 from latentmix.comparison import Comparison, compare
 from latentmix.report.settings import ReportSettings
 
-# Keys of Analysis.timings (and of estimates.json's timings_seconds), in the order they run.
-TIMING_KEYS = (
-    "load_data", "em_mle", "em_map", "compile", "sample", "relabel", "compare", "figures", "write",
-)  # fmt: skip
+# The stages of a report, in the order they run: the keys of Analysis.timings (and of
+# estimates.json's timings_seconds) and what the page calls them.
+STAGES = {
+    "load_data": "load data",
+    "em_mle": "EM MLE",
+    "em_map": "EM MAP",
+    "compile": "compile the model",
+    "sample": "sample the posterior",
+    "relabel": "build the model, relabel and diagnose the draws",
+    "compare": "compare (incl. PSIS-LOO, Wald, Laplace)",
+    "figures": "figures",
+    "write": "write files",
+}
+TIMING_KEYS = tuple(STAGES)
 
 
 @dataclass

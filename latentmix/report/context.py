@@ -15,23 +15,11 @@ import numpy as np
 from latentmix.comparison import PARETO_K_MAX
 from latentmix.pages import fmt
 from latentmix.params import PARAMETER_NAMES
+from latentmix.report.analysis import STAGES
 from latentmix.report.record import package_versions, thresholds
 
 # More relabelled draws than this fraction of all draws gets a line in the warning box.
 RELABELLED_WARN_FRACTION = 0.10
-
-# How each stage of Analysis.timings is named on the page.
-STAGE_NAMES = {
-    "load_data": "load data",
-    "em_mle": "EM MLE",
-    "em_map": "EM MAP",
-    "compile": "compile the model",
-    "sample": "sample the posterior",
-    "relabel": "build the model, relabel and diagnose the draws",
-    "compare": "compare (incl. PSIS-LOO, Wald, Laplace)",
-    "figures": "figures",
-    "write": "write files",
-}
 
 
 def _percent(level: float) -> str:
@@ -305,7 +293,7 @@ def table_rows(table, r_hat_threshold: float) -> list[dict]:
 
 def timing_rows(timings: dict) -> list[dict]:
     """Wall seconds by stage, with a total."""
-    rows = [{"stage": STAGE_NAMES.get(k, k), "seconds": f"{v:.1f}"} for k, v in timings.items()]
+    rows = [{"stage": STAGES.get(k, k), "seconds": f"{v:.1f}"} for k, v in timings.items()]
     rows.append({"stage": "total", "seconds": f"{sum(timings.values()):.1f}"})
     return rows
 

@@ -93,8 +93,12 @@ def test_numbers_match_the_draws(record, shared_report):
 
 
 def test_prior_reads_back_from_a_report(shared_report, shared_analysis):
-    prior = ConjugatePrior.read(shared_report / "estimates.json")
-    for name in ConjugatePrior.HYPERPARAMETERS:
-        np.testing.assert_allclose(
-            getattr(prior, name), getattr(shared_analysis.prior, name), rtol=1e-15
-        )
+    from latentmix.commands import parse_prior
+
+    path = shared_report / "estimates.json"
+    # As ConjugatePrior.read, and as --prior FILE on the command line.
+    for prior in (ConjugatePrior.read(path), parse_prior(str(path))):
+        for name in ConjugatePrior.HYPERPARAMETERS:
+            np.testing.assert_allclose(
+                getattr(prior, name), getattr(shared_analysis.prior, name), rtol=1e-15
+            )
