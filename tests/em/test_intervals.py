@@ -118,6 +118,15 @@ def test_estimator_methods_are_the_module_functions():
     np.testing.assert_array_equal(
         mle.observed_information(X), observed_information(X, mle.params_)
     )
+    np.testing.assert_array_equal(
+        mle.observed_information(X, information="opg"),
+        observed_information(X, mle.params_, information="opg"),
+    )
+    opg = mle.standard_errors(X, information="opg")
+    np.testing.assert_array_equal(
+        opg.standard_error,
+        standard_errors(mle.params_, X, information="opg").standard_error,
+    )
     # A MAP fit's curvature is the log-posterior's.
     np.testing.assert_array_equal(
         map_.observed_information(X), observed_information(X, map_.params_, map_.prior_)
