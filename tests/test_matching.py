@@ -140,3 +140,23 @@ def test_shapes_must_agree():
     b = MixtureParams(np.ones(3) / 3, np.zeros((3, 2)), np.ones(3), "spherical")
     with pytest.raises(ValueError, match=r"cannot match components: means of shape \(2, 2\)"):
         match_components(a, b)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_kl_cost_is_invariant_under_an_affine_map(covariance_type, random_params):
+    """means -> A m + b and covariances -> A S A^T leave every divergence as it was."""
+    rng = np.random.default_rng(4)
+    reference = random_params(rng, covariance_type, K, D)
+    draws = stack([random_params(rng, covariance_type, K, D) for _ in range(3)])
+    A = rng.normal(size=(D, D)) + 2 * np.eye(D)
+    b = rng.normal(size=D)
+
+    def mapped(p):
+        return p._replace(
+            means=p.means @ A.T + b,
+            covariances=np.einsum("ij,...jk,lk->...il", A, p.covariances, A),
+        )
+
+    np.testing.assert_allclose(
+        kl_cost(mapped(draws), mapped(reference)), kl_cost(draws, reference), rtol=1e-8, atol=1e-9
+    )
