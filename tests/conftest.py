@@ -5,9 +5,14 @@ explicit seed, and Hypothesis runs derandomised (its examples are a function of 
 of the clock), so two runs of the suite see the same data.
 """
 
+import shutil
+from pathlib import Path
+
+import arviz as az
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from scipy import stats
 
 from latentmix.params import MixtureParams
 
@@ -39,3 +44,111 @@ def make_random_params(rng, covariance_type, K=3, d=3, *, offset=0.0) -> Mixture
 def random_params():
     """``random_params(rng, covariance_type, K=3, d=3, offset=0.0)``: see make_random_params."""
     return make_random_params
+
+
+# --- posterior-like draws without PyMC ------------------------------------------------------
+
+COVARIANCE_DIMS = {
+    "full": ["component", "feature", "feature_bis"],
+    "tied": ["feature", "feature_bis"],
+    "diag": ["component", "feature"],
+    "spherical": ["component"],
+}
+
+
+def _fake_idata(params: MixtureParams, chains=2, draws=200, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    C, S = chains, draws
+    K, d = params.means.shape
+    weights = rng.dirichlet(params.weights * 400, size=(C, S))
+    means = params.means + spread * rng.standard_normal((C, S, K, d))
+    covariance_type = params.covariance_type
+    cov = np.asarray(params.covariances)
+    if covariance_type in ("full", "tied"):
+        stack = cov if covariance_type == "full" else cov[None]
+        df = 300
+        out = np.stack(
+            [
+                stats.invwishart(df, c * (df - d - 1))
+                .rvs(C * S, random_state=rng)
+                .reshape(C, S, d, d)
+                for c in stack
+            ],
+            axis=2,
+        )
+        covariances = out if covariance_type == "full" else out[:, :, 0]
+    else:
+        covariances = cov * np.exp(spread * rng.standard_normal((C, S, *cov.shape)))
+    return az.from_dict(
+        posterior={"weights": weights, "means": means, "covariances": covariances},
+        dims={
+            "weights": ["component"],
+            "means": ["component", "feature"],
+            "covariances": COVARIANCE_DIMS[covariance_type],
+        },
+    )
+
+
+@pytest.fixture
+def fake_idata():
+    """``fake_idata(params, chains=2, draws=200, spread=0.05, seed=0)``: an InferenceData
+    shaped like PyMCGaussianMixture's, with draws scattered around ``params``."""
+    return _fake_idata
+
+
+@pytest.fixture
+def saddle_1d():
+    """Bimodal 1-D data and two identical, too narrow components at its mean.
+
+    Splitting the two means raises the likelihood and the posterior, so the information
+    matrix there (likelihood or posterior) has negative eigenvalues.
+    """
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-3, 1, (100, 1)), rng.normal(3, 1, (100, 1))])
+    v = X.var() / 4
+    saddle = MixtureParams(
+        np.array([0.5, 0.5]), np.full((2, 1), X.mean()), np.full((2, 1, 1), v), "full"
+    )
+    return X, saddle
+
+
+# --- a browser ------------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def open_browser():
+    """``open_browser(profile_dir)``: headless Chromium through selenium.
+
+    Fails (never skips) when Chromium or its driver is missing: ``install.sh`` installs
+    Debian's ``chromium`` and ``chromium-driver`` where it can.
+    """
+
+    def start(profile: Path):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        for binary in (CHROMIUM, CHROMEDRIVER):
+            assert Path(binary).exists() or shutil.which(Path(binary).name), (
+                f"{binary} is missing: install Debian's chromium and chromium-driver packages"
+            )
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+        for flag in (
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1200,900",
+        ):
+            options.add_argument(flag)
+        driver = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
+        return webdriver.Chrome(service=Service(driver), options=options)
+
+    return start
