@@ -9,7 +9,7 @@ r"""EM point estimates (MLE, MAP) against the posterior, entry by entry and as p
   and of the MAP, and whether each point estimate lies outside the interval, and beside the
   posterior interval two intervals from the curvature of the EM objective at the same level:
   the Wald interval of the MLE and the Laplace-approximation interval of the MAP
-  (:mod:`latentmix.em.uncertainty`);
+  (:mod:`latentmix.em.intervals`);
 * :class:`IntervalAgreement` rows: how wide those intervals are against the posterior
   interval, and whether the posterior interval contains them;
 * a :class:`PredictiveComparison`: the log predictive density of the plug-in MLE, the plug-in

@@ -1,8 +1,8 @@
 """Wald (MLE) and Laplace (MAP) intervals beside the posterior interval, and how they agree.
 
-Both come from the curvature of the EM objective at one point
-(:mod:`latentmix.em.uncertainty`) and are vectors over the natural-scale parameters; each
-table entry finds its value by its ``column``.
+Both come from the curvature of the EM objective at one point (:mod:`latentmix.em.intervals`)
+and are vectors over the natural-scale parameters; each table entry finds its value by its
+``column``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, rand
 
     Returns
     -------
-    wald, laplace : latentmix.em.uncertainty.Intervals or None
+    wald, laplace : latentmix.em.intervals.Intervals or None
     notes : list of str
     """
-    from latentmix.em import uncertainty
+    from latentmix.em import intervals
 
     notes = []
 
@@ -45,7 +45,7 @@ def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, rand
     if mle_params is not None:
         wald = attempt(
             "Wald intervals for the MLE",
-            lambda: uncertainty.standard_errors(mle_params, X, level=level),
+            lambda: intervals.standard_errors(mle_params, X, level=level),
         )
     lap = None
     if prior is None:
@@ -53,7 +53,7 @@ def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, rand
     else:
         lap = attempt(
             "Laplace intervals for the MAP",
-            lambda: uncertainty.laplace(
+            lambda: intervals.laplace(
                 map_params,
                 X,
                 prior=prior,

@@ -23,7 +23,7 @@ class Entry:
 
     ``parameter`` and ``index`` (0-based into that parameter's array) say which scalar it is;
     ``column`` is its position in the natural-scale vector of the Wald and Laplace intervals
-    (:mod:`latentmix.em.uncertainty`), so ``comparison.laplace.draws[:, entry.column]`` are
+    (:mod:`latentmix.em.intervals`), so ``comparison.laplace.draws[:, entry.column]`` are
     its Laplace draws. ``label`` is display text only (components and features counted from
     1, features by name). ``mle``/``truth`` are None when not given. ``quantile_*`` is the
     fraction of posterior draws below the value (ties count half). ``wald_*`` is the Wald
@@ -268,9 +268,9 @@ class Comparison:
         Probability of every interval (posterior, Wald, Laplace).
     mle_order : tuple of int or None
         The permutation that put the MLE's components in MAP order (0-based).
-    wald : latentmix.em.uncertainty.Intervals or None
+    wald : latentmix.em.intervals.Intervals or None
         Wald intervals of the MLE (components in MAP order), at ``level``.
-    laplace : latentmix.em.uncertainty.Intervals or None
+    laplace : latentmix.em.intervals.Intervals or None
         The Laplace approximation around the MAP, with its draws, at ``level``.
     agreement : tuple of IntervalAgreement
         Per source, per group and over all entries.

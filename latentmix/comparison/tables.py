@@ -1,7 +1,8 @@
 """Parameter tables: every free scalar with its point estimates and posterior summary.
 
-Entries are identified by ``(group, index)``, the 0-based index into the group's array, and
-carry their column in the natural-scale vector of :mod:`latentmix.em.uncertainty`; the
+Entries are identified by ``(group, index)``, the 0-based index into the group's array, as
+:func:`latentmix.em.parameterisation.parameter_keys` lists them, and carry their position in
+that list: their column in the natural-scale vector of the Wald and Laplace intervals. The
 label is made from them for display and never read back.
 """
 
@@ -12,30 +13,8 @@ import warnings
 import numpy as np
 
 from latentmix.comparison.results import Entry, ParameterTable
+from latentmix.em.parameterisation import parameter_keys
 from latentmix.params import PARAMETER_NAMES, MixtureParams
-
-
-def entry_indices(covariance_type: str, n_components: int, n_features: int) -> list[tuple]:
-    """``(group, index)`` of every free scalar, in the order of the natural-scale vector.
-
-    The order of :func:`latentmix.em.uncertainty.parameter_names`: the K weights, the K x d
-    means, then the covariance entries (one triangle, i <= j, of a symmetric matrix), so the
-    position of an entry in this list is its column in the Wald and Laplace intervals.
-
-    Returns
-    -------
-    list of (str, tuple of int)
-    """
-    K, d = n_components, n_features
-    out = [("weights", (k,)) for k in range(K)]
-    out += [("means", (k, j)) for k in range(K) for j in range(d)]
-    cov = {
-        "full": [(k, i, j) for k in range(K) for i in range(d) for j in range(i, d)],
-        "tied": [(i, j) for i in range(d) for j in range(i, d)],
-        "diag": [(k, j) for k in range(K) for j in range(d)],
-        "spherical": [(k,) for k in range(K)],
-    }[covariance_type]
-    return out + [("covariances", index) for index in cov]
 
 
 def entry_label(group: str, covariance_type: str, index: tuple, names) -> str:
@@ -143,7 +122,7 @@ def parameter_tables(draws, map_params, mle_params, truth, names, level, diagnos
         for name, params in (("map", map_params), ("mle", mle_params), ("truth", truth))
     }
     rows = {group: [] for group in PARAMETER_NAMES}
-    for column, (group, index) in enumerate(entry_indices(covariance_type, K, d)):
+    for column, (group, index) in enumerate(parameter_keys(K, d, covariance_type)):
         g = PARAMETER_NAMES.index(group)
         samples = draws[g][(slice(None), slice(None), *index)].ravel()
         lower, median, upper = np.quantile(samples, [tail, 0.5, 1 - tail])

@@ -14,7 +14,7 @@ from latentmix.priors import ConjugatePrior
 
 
 def natural_name(group: str, covariance_type: str, index: tuple) -> str:
-    """The name ``latentmix.em.uncertainty.parameter_names`` gives an entry, built by hand."""
+    """The name ``latentmix.em.parameterisation.parameter_names`` gives an entry, by hand."""
     if group != "covariances" or covariance_type == "diag":
         return f"{group}[{','.join(map(str, index))}]"
     if covariance_type == "full":
@@ -27,10 +27,10 @@ def natural_name(group: str, covariance_type: str, index: tuple) -> str:
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_wald_and_laplace_fields_match_uncertainty_entry_by_entry(
+def test_wald_and_laplace_fields_match_em_intervals_entry_by_entry(
     covariance_type, truth, fake_idata
 ):
-    from latentmix.em.uncertainty import laplace, standard_errors
+    from latentmix.em.intervals import laplace, standard_errors
     from latentmix.estimator import EMGaussianMixture
 
     X, _ = sample_mixture(truth, 300, random_state=20)
@@ -54,6 +54,7 @@ def test_wald_and_laplace_fields_match_uncertainty_entry_by_entry(
     for group, table in result.tables.items():
         for e in table.entries:
             c = e.column
+            assert wald.keys[c] == lap.keys[c] == (group, e.index)
             assert wald.names[c] == natural_name(group, covariance_type, e.index)
             assert (e.wald_lower, e.wald_upper, e.wald_se) == (
                 wald.lower[c],

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from latentmix.comparison import compare
-from latentmix.comparison.tables import entry_indices
-from latentmix.em.uncertainty import parameter_names
+from latentmix.em.parameterisation import parameter_keys
 from latentmix.params import COVARIANCE_TYPES, sample_mixture
 
 
@@ -46,9 +45,10 @@ def test_tables_match_direct_numpy(covariance_type, truth, as_type, fake_idata):
     assert [e.r_hat for e in result.tables["weights"].entries] == pytest.approx(
         az.rhat(post)["weights"].values, rel=1e-12
     )
-    # Columns run through the groups in order: the natural-scale vector's positions.
-    columns = [e.column for t in result.tables.values() for e in t.entries]
-    assert columns == list(range(len(columns)))
+    # The entries are the natural-scale vector's, in its order, each with its position.
+    entries = [e for t in result.tables.values() for e in t.entries]
+    assert [(e.parameter, e.index) for e in entries] == parameter_keys(2, 2, covariance_type)
+    assert [e.column for e in entries] == list(range(len(entries)))
 
 
 def test_level_sets_the_interval(truth, fake_idata):
@@ -59,14 +59,6 @@ def test_level_sets_the_interval(truth, fake_idata):
     first = result.tables["weights"].entries[0]
     assert (first.lower, first.upper) == pytest.approx(tuple(np.quantile(s, [0.25, 0.75])))
     assert result.level == result.tables["weights"].level == 0.5
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_entry_indices_are_the_natural_vector_order(covariance_type):
-    # parameter_names writes (group, 0-based index) as "group[i,j]": the same list, formatted.
-    indices = entry_indices(covariance_type, 2, 3)
-    formatted = [f"{group}[{','.join(map(str, index))}]" for group, index in indices]
-    assert formatted == parameter_names(2, 3, covariance_type)
 
 
 def test_truth_of_another_covariance_type(truth, as_type, fake_idata):
