@@ -189,7 +189,7 @@ def laplace(
     params: MixtureParams,
     X,
     *,
-    prior: ConjugatePrior,
+    prior: ConjugatePrior | None = None,
     level: float = 0.95,
     n_draws: int = 4000,
     random_state=None,
@@ -207,6 +207,7 @@ def laplace(
         The MAP estimate under ``prior``.
     X : array-like of shape (n, d)
     prior : ConjugatePrior
+        The prior of the MAP (required: without one there is no posterior to approximate).
     level : float
         Interval probability, default 0.95.
     n_draws : int

@@ -93,7 +93,7 @@ def test_laplace_matches_wald_on_a_large_sample_and_needs_a_prior():
     assert lap.source == "laplace" and lap.draws.shape == (3000, len(lap.names))
     np.testing.assert_allclose(lap.standard_error, wald.standard_error, rtol=0.1)
     with pytest.raises(ValueError, match="needs a prior"):
-        laplace(est.params_, X, prior=None)
+        laplace(est.params_, X)
 
 
 def test_standard_errors_reject_a_point_that_is_not_a_maximum():
