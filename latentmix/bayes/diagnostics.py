@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from latentmix.bayes.spec import FEATURE, covariance_type_of, entry_label
 from latentmix.jsonio import to_jsonable
 from latentmix.params import PARAMETER_NAMES
 
@@ -175,7 +176,7 @@ def diagnose(
             "or a stronger prior can help."
         )
     if np.nanmax(r_hat, initial=0.0) > THRESHOLDS["r_hat"]:
-        worst = table.index[int(np.nanargmax(r_hat))]
+        worst = _row_label(posterior, var_names, int(np.nanargmax(r_hat)), table.index)
         problems.append(
             f"R-hat up to {max_r_hat:.3f} ({worst}) exceeds {THRESHOLDS['r_hat']}: the chains "
             "disagree. Sample longer, or check for a multimodal posterior (too many "
@@ -215,3 +216,23 @@ def diagnose(
             stacklevel=stacklevel,
         )
     return result
+
+
+def _row_label(posterior, var_names, row: int, arviz_names) -> str:
+    """The label people read for row ``row`` of the ArviZ summary: components from 1.
+
+    ArviZ lists each variable's entries in C order; the row's (variable, index) is found by
+    walking them in the same order. A posterior this package did not write keeps ArviZ's
+    (0-based) row name.
+    """
+    keys = [(name, index) for name in var_names for index in np.ndindex(posterior[name].shape[2:])]
+    covariance_type = (
+        covariance_type_of(posterior["covariances"].dims[2:])
+        if "covariances" in posterior
+        else None
+    )
+    name, index = keys[row]
+    if len(keys) != len(arviz_names) or covariance_type is None or name not in PARAMETER_NAMES:
+        return str(arviz_names[row])
+    features = [str(f) for f in posterior[FEATURE].values]
+    return entry_label(name, covariance_type, index, features)

@@ -30,6 +30,8 @@ __all__ = [
     "FEATURE_BIS",
     "OBSERVATION",
     "covariance_dims",
+    "covariance_type_of",
+    "entry_label",
     "params_from_point",
     "resolve_prior",
 ]
@@ -48,6 +50,49 @@ def covariance_dims(covariance_type: str) -> tuple[str, ...]:
         "diag": (COMPONENT, FEATURE),
         "spherical": (COMPONENT,),
     }[check_covariance_type(covariance_type)]
+
+
+def covariance_type_of(dims) -> str | None:
+    """The covariance type whose ``covariances`` have these dims (without chain and draw).
+
+    None when the dims are no covariance type's (a posterior not written by this package).
+    """
+    dims = tuple(dims)
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        if covariance_dims(covariance_type) == dims:
+            return covariance_type
+    return None
+
+
+def entry_label(group: str, covariance_type: str, index, feature_names) -> str:
+    """How a page or a message names one scalar: components counted from 1, features by name.
+
+    Parameters
+    ----------
+    group : {"weights", "means", "covariances"}
+    covariance_type : str
+    index : tuple of int
+        0-based index into the group's array (without chain and draw).
+    feature_names : sequence of str
+
+    Returns
+    -------
+    str
+        For example ``means[1, eruptions]`` for ``("means", (0, 0))``.
+    """
+    names = feature_names
+    if group == "weights":
+        return f"weights[{index[0] + 1}]"
+    if group == "means":
+        return f"means[{index[0] + 1}, {names[index[1]]}]"
+    if covariance_type == "full":
+        k, i, j = index
+        return f"covariances[{k + 1}, {names[i]}, {names[j]}]"
+    if covariance_type == "tied":
+        return f"covariances[{names[index[0]]}, {names[index[1]]}]"
+    if covariance_type == "diag":
+        return f"covariances[{index[0] + 1}, {names[index[1]]}]"
+    return f"covariances[{index[0] + 1}]"
 
 
 def resolve_prior(X, n_components: int, covariance_type: str, prior) -> ConjugatePrior:

@@ -12,25 +12,10 @@ import warnings
 
 import numpy as np
 
+from latentmix.bayes.spec import entry_label
 from latentmix.comparison.results import Entry, ParameterTable
 from latentmix.em.parameterisation import parameter_keys
 from latentmix.params import PARAMETER_NAMES, MixtureParams
-
-
-def entry_label(group: str, covariance_type: str, index: tuple, names) -> str:
-    """Display text of an entry: components counted from 1, features by name."""
-    if group == "weights":
-        return f"weights[{index[0] + 1}]"
-    if group == "means":
-        return f"means[{index[0] + 1}, {names[index[1]]}]"
-    if covariance_type == "full":
-        k, i, j = index
-        return f"covariances[{k + 1}, {names[i]}, {names[j]}]"
-    if covariance_type == "tied":
-        return f"covariances[{names[index[0]]}, {names[index[1]]}]"
-    if covariance_type == "diag":
-        return f"covariances[{index[0] + 1}, {names[index[1]]}]"
-    return f"covariances[{index[0] + 1}]"
 
 
 def quantile(samples, value) -> float:

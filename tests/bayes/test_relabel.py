@@ -185,6 +185,20 @@ def test_divergences_and_rhat_are_reported_loudly():
     assert quiet.problems == result.problems
 
 
+def test_problems_name_entries_as_people_count_components():
+    rng = np.random.default_rng(8)
+    reference = _reference("diag")
+    weights, means, covariances = _draws_near(reference, rng)
+    # Only the first component's second feature disagrees between chains.
+    means[1, :, 0, 1] += 1.0
+    idata = _idata(reference, weights, means, covariances)
+    result = diagnose(idata, warn=False)
+    assert "R-hat up to" in result.problems[0]
+    assert "(means[1, x2])" in result.problems[0]
+    # The table keeps ArviZ's names, whose coordinates are the data's (0-based).
+    assert result.table["r_hat"].idxmax() == "means[0, x2]"
+
+
 def test_diagnostics_fields_match_arviz():
     rng = np.random.default_rng(5)
     reference = _reference("tied")
