@@ -29,6 +29,7 @@ import numpy as np
 from scipy import linalg, stats
 
 from latentmix.em.estep import DegenerateMixtureError
+from latentmix.em.fit import EMOptions, run_em
 from latentmix.em.information import observed_information
 from latentmix.em.parameterisation import (
     natural_draws,
@@ -264,8 +265,6 @@ def refit_from(params: MixtureParams, X, prior: ConjugatePrior | None = None) ->
     DegenerateMixtureError
         If the refit collapsed a component (MLE).
     """
-    from latentmix.em.fit import EMOptions, run_em
-
     X = check_data(X, n_features=params.n_features)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a slow replicate still counts; EM is monotone
