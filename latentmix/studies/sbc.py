@@ -44,7 +44,7 @@ from scipy import stats
 from latentmix.jsonio import dumps, write_json
 from latentmix.params import PARAMETER_NAMES, MixtureParams, sample_mixture
 from latentmix.priors import ConjugatePrior
-from latentmix.studies.page import fmt, write_study_page
+from latentmix.studies.page import number, write_study_page
 from latentmix.studies.posterior import sample_swappable
 from latentmix.studies.runner import (
     SUMMARY_FILE,
@@ -369,7 +369,7 @@ def _figure(summary: dict, labels: dict, directory: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latentmix.studies.page import save_figure
+    from latentmix.pages import save_figure
 
     rows = summary["quantities"]
     L, S = summary["L"], summary["n_ok"]
@@ -453,7 +453,7 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
                     "rows": [
                         [
                             labels[r["quantity"]],
-                            fmt(r["p_value"]),
+                            number(r["p_value"]),
                             "pass" if r["passed"] else "FAIL",
                         ]
                         for r in summary["quantities"]
@@ -481,11 +481,12 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
         {
             "heading": "How this page is made",
             "paragraphs": [
-                f"Command: {command_line(config)}. It stores one file per simulation in "
+                "The command below makes this study. It stores one file per simulation in "
                 "DIR/replicates/ and resumes an interrupted run. The page and summary.json are "
                 "made from summary.json and study.json alone "
                 "(latentmix.studies.sbc.rewrite_pages(DIR))."
             ],
+            "code": command_line(config),
         }
     )
     return sections

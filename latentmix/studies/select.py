@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from latentmix.jsonio import dumps, write_json
-from latentmix.studies.page import fmt, write_study_page
+from latentmix.studies.page import number, write_study_page
 from latentmix.studies.runner import (
     SUMMARY_FILE,
     Replicate,
@@ -219,7 +219,7 @@ def _figure(rows: list[dict], config: dict, directory: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latentmix.studies.page import save_figure
+    from latentmix.pages import save_figure
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     em = [r for r in rows if r["bic"] is not None]
@@ -312,16 +312,16 @@ def page_sections(summary: dict, config: dict, figure: Path) -> list[dict]:
                     "rows": [
                         [
                             r["K"],
-                            fmt(r["log_likelihood"], 2),
-                            fmt(r["bic"], 2),
-                            fmt(r["icl"], 2),
-                            fmt(r["elpd_loo"], 2),
-                            fmt(r["se"], 2),
-                            fmt(r["p_loo"], 2),
+                            number(r["log_likelihood"], 2),
+                            number(r["bic"], 2),
+                            number(r["icl"], 2),
+                            number(r["elpd_loo"], 2),
+                            number(r["se"], 2),
+                            number(r["p_loo"], 2),
                             "-" if r["n_bad_k"] is None else r["n_bad_k"],
-                            fmt(r.get("elpd_diff"), 2),
-                            fmt(r.get("diff_se"), 2),
-                            fmt(r["max_r_hat"], 3),
+                            number(r.get("elpd_diff"), 2),
+                            number(r.get("diff_se"), 2),
+                            number(r["max_r_hat"], 3),
                             "-" if r["divergences"] is None else r["divergences"],
                         ]
                         for r in rows
@@ -369,10 +369,12 @@ def page_sections(summary: dict, config: dict, figure: Path) -> list[dict]:
         {
             "heading": "How this page is made",
             "paragraphs": [
-                f"Command: {command_line(config)}. It stores one file per K in DIR/replicates/ "
-                "and resumes an interrupted run. The page and summary.json are made from "
-                "summary.json and study.json alone (latentmix.studies.select.rewrite_pages(DIR))."
+                "The command below makes this study. It stores one file per K in "
+                "DIR/replicates/ and resumes an interrupted run. The page and summary.json are "
+                "made from summary.json and study.json alone "
+                "(latentmix.studies.select.rewrite_pages(DIR))."
             ],
+            "code": command_line(config),
         }
     )
     return sections

@@ -54,7 +54,8 @@ def test_exact_posterior_passes_and_the_one_sided_prior_change_fails(tmp_path):
     assert verdicts[True]["sorted_variances[0]"] < 0.001
     page = tmp_path / "True" / "report.md"
     assert "FAILED" in page.read_text()
-    assert "| sorted_variances[1] |" in page.read_text()  # 1-based on the page
+    html = (tmp_path / "True" / "report.html").read_text()
+    assert "<td>sorted_variances[1]</td>" in html  # 1-based on the page
     # The page is made again from summary.json and study.json alone.
     text = page.read_text()
     shutil.rmtree(tmp_path / "True" / "replicates")

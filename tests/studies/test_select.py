@@ -57,10 +57,10 @@ def test_selection_table_differences_and_failures(tmp_path):
     }
     summary = SEL.summarise_select(records)
     directory = tmp_path / "page"
-    _html, md = SEL.render(summary, {**config, "seed": 0, "columns": None}, directory)
+    html, md = SEL.render(summary, {**config, "seed": 0, "columns": None}, directory)
     text = md.read_text()
     assert "Best K: BIC 2, ICL 2, LOO 2" in text and "sampler crashed" in text
-    assert f"Pareto k > {PARETO_K_MAX}" in text
+    assert f"<th>Pareto k &gt; {PARETO_K_MAX}</th>" in html.read_text()
     assert "latentmix study select toy -k 1..4 --covariance full" in text
 
 

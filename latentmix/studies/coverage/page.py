@@ -12,7 +12,7 @@ from latentmix.studies.coverage.replicate import MATCHING, MATCHING_RULES, SOURC
 from latentmix.studies.coverage.study import COMMAND
 from latentmix.studies.coverage.summary import summarise
 from latentmix.studies.coverage.truth import truth_from_dict, truth_names
-from latentmix.studies.page import fmt, write_study_page
+from latentmix.studies.page import number, write_study_page
 from latentmix.studies.runner import SUMMARY_FILE, read_stored, write_pages
 
 
@@ -35,12 +35,15 @@ def command_line(config: dict) -> str:
     """The ``latentmix study coverage`` command that makes this study."""
     truth = config["truth_name"] if config["truth_name"] in truth_names() else "FILE"
     bootstrap = ",".join(config["bootstrap"]) or "none"
-    return (
-        f"latentmix study coverage --truth {truth} --n {','.join(map(str, config['sizes']))} "
-        f"--replications {config['replications']} --seed {config['seed']} "
-        f"--level {config['level']:g} --n-boot {config['n_boot']} --bootstrap {bootstrap} "
-        f"--draws {config['draws']} --tune {config['tune']} --chains {config['chains']} "
-        f"--posterior-replications {config['posterior_replications']} --out DIR"
+    return " \\\n    ".join(
+        [
+            f"latentmix study coverage --truth {truth} --out DIR",
+            f"--n {','.join(map(str, config['sizes']))} --replications {config['replications']} "
+            f"--seed {config['seed']} --level {config['level']:g}",
+            f"--n-boot {config['n_boot']} --bootstrap {bootstrap}",
+            f"--draws {config['draws']} --tune {config['tune']} --chains {config['chains']} "
+            f"--posterior-replications {config['posterior_replications']}",
+        ]
     )
 
 
@@ -51,7 +54,7 @@ def _figures(summary: dict, config: dict, labels: dict, directory: Path) -> list
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from latentmix.studies.page import save_figure
+    from latentmix.pages import save_figure
 
     rows, names = summary["rows"], summary["names"]
     source_labels = summary["source_labels"]
@@ -140,6 +143,14 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
         if config["draws"] > 0
         else "not sampled (--draws 0)."
     )
+    earlier = {rule: count for rule, count in summary["matching"].items() if rule != MATCHING}
+    provenance = [
+        f"{count} of the {sum(summary['matching'].values())} replicates were computed by an "
+        f"earlier release and matched by {MATCHING_RULES.get(rule, 'an unrecorded rule')}; "
+        "the command at the end of this page, run into a new directory, computes every "
+        "replicate with the current rule."
+        for rule, count in earlier.items()
+    ]
     intro = [
         f"Truth: K = {truth.n_components}, d = {truth.n_features}, covariance "
         f"{truth.covariance_type}; weights {np.round(truth.weights, 3).tolist()}, means "
@@ -155,6 +166,7 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
         "one matching rule (KL-divergence assignment, as the sampler relabels its draws). "
         "Monte Carlo SE of a coverage c from R replicates is sqrt(c(1-c)/R): about 2.2 points "
         "for c = 0.95 and R = 100.",
+        *provenance,
         "Components and features are numbered from 1 on this page; summary.json and the "
         "replicate files number them from 0.",
     ]
@@ -175,10 +187,10 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                 o["n"],
                 o["ok"],
                 o["failed"],
-                fmt(o["mean_coverage"]),
-                fmt(o["min_coverage"]),
-                fmt(o["max_coverage"]),
-                fmt(o["seconds"], 2),
+                number(o["mean_coverage"]),
+                number(o["min_coverage"]),
+                number(o["max_coverage"]),
+                number(o["seconds"], 2),
             ]
             for o in summary["overall"]
         ],
@@ -214,12 +226,12 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                             source_labels[r["source"]],
                             r["n"],
                             labels[r["parameter"]],
-                            fmt(r["true"]),
+                            number(r["true"]),
                             r["replicates"],
-                            f"{fmt(r['coverage'])} ± {fmt(r['coverage_mc_se'])}",
-                            f"{fmt(r['bias'])} ± {fmt(r['bias_mc_se'])}",
-                            f"{fmt(r['rmse'])} ± {fmt(r['rmse_mc_se'])}",
-                            f"{fmt(r['mean_width'])} ± {fmt(r['width_mc_se'])}",
+                            f"{number(r['coverage'])} ± {number(r['coverage_mc_se'])}",
+                            f"{number(r['bias'])} ± {number(r['bias_mc_se'])}",
+                            f"{number(r['rmse'])} ± {number(r['rmse_mc_se'])}",
+                            f"{number(r['mean_width'])} ± {number(r['width_mc_se'])}",
                         ]
                         for r in summary["rows"]
                     ],
@@ -237,7 +249,7 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                     f"(relabelled draws) median {post['max_r_hat_median']:.3f}, worst "
                     f"{post['max_r_hat_worst']:.3f}; fits with divergences "
                     f"{post['fits_with_divergences']}; draws relabelled per fit (median) "
-                    f"{fmt(post['n_relabelled_median'], 0)}; sampling "
+                    f"{number(post['n_relabelled_median'], 0)}; sampling "
                     f"{post['sample_seconds_median']:.1f} s median per fit; compilation once "
                     f"per n per worker: {post['compile_seconds_median']:.0f} s."
                 ],
@@ -271,19 +283,11 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
             else [],
         }
     )
-    earlier = {rule: count for rule, count in summary["matching"].items() if rule != MATCHING}
-    provenance = [
-        f"{count} of the {sum(summary['matching'].values())} replicates were computed by an "
-        f"earlier release and matched by {MATCHING_RULES.get(rule, 'an unrecorded rule')}; "
-        "run the command into a new directory to compute every replicate with the current rule."
-        for rule, count in earlier.items()
-    ]
     sections.append(
         {
             "heading": "How this page is made",
             "paragraphs": [
-                *provenance,
-                f"Command: {command_line(config)}. It stores one file per replicate in "
+                "The command below makes this study. It stores one file per replicate in "
                 "DIR/replicates/ and resumes an interrupted run; with every replicate stored it "
                 "only makes the page again.",
                 "This page, its figures and summary.json are made from summary.json and "
@@ -291,6 +295,7 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                 "again without the replicate files); the replicate files are the raw results "
                 "and are needed only to summarise again.",
             ],
+            "code": command_line(config),
         }
     )
     return sections

@@ -18,7 +18,9 @@ def test_the_page_is_made_from_the_summary_alone(tmp_path):
     assert html == out.absolute() / "report.html"
     text = md.read_text()
     assert "MLE, Wald" in text and "| MLE, bootstrap (parametric) | 40 |" in text
-    assert "means[1,1]" in text and "means[0,0]" not in text  # 1-based on the page
+    page = html.read_text()
+    assert "<td>means[1,1]</td>" in page and "means[0,0]" not in page  # 1-based on the page
+    assert "<style>" in page and "data:image/png;base64," in page and "<script" not in page
     assert "numbered from 1 on this page" in text
     assert command_line(config) in text
     assert "earlier release" not in text
