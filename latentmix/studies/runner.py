@@ -251,26 +251,12 @@ def run_study(
 
 def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
     """Run ``todo`` where ``scheduler`` says, calling ``store(rep, record)`` as each ends."""
-    if scheduler == "local":
-        # A study's cluster: one thread per worker (PyTensor and nutpie compile per process
-        # and hold the GIL), as many workers as asked for.
-        from distributed import Client, LocalCluster
-
-        with (
-            LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address=":0",  # any free port: never clash with another cluster
-            ) as cluster,
-            Client(cluster, set_as_default=False) as client,
-        ):
-            _run_client(client, task, config, todo, store)
-        return
-
     from latentmix.em.chunked import dask_scheduler
 
-    with dask_scheduler(scheduler) as resolved:
+    # A study's local cluster: one thread per worker (PyTensor and nutpie compile per process
+    # and hold the GIL), as many workers as asked for.
+    local = {"n_workers": n_workers, "threads_per_worker": 1, "processes": processes}
+    with dask_scheduler(scheduler, local_cluster=local) as resolved:
         if resolved is None:
             resolved = _current_default()
         if resolved == "synchronous":
