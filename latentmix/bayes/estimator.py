@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from latentmix.bayes.diagnostics import check_run_size, diagnose
@@ -61,8 +63,8 @@ class PyMCGaussianMixture:
         (observation, feature)) and ``reference`` (``weights``, ``means``, ``covariances``
         of the reference without chain/draw; attrs ``source`` = ``"em_map"`` or ``"user"``
         and, for the EM MAP, ``objective``, ``log_likelihood``, ``log_prior``).
-        ``posterior.attrs`` holds ``relabelling``, ``n_relabelled``, ``sampler``,
-        ``compile_seconds`` and ``sample_seconds``.
+        ``posterior.attrs`` holds ``relabelling``, ``n_relabelled``, ``sampler`` and the
+        seconds each step took: ``compile_seconds``, ``sample_seconds``, ``relabel_seconds``.
     diagnostics_ : Diagnostics
         R-hat, ESS, divergences, E-BFMI and the relabelled-draw count of the run, with
         ``problems`` (empty when healthy); see :mod:`latentmix.bayes.diagnostics`.
@@ -252,7 +254,9 @@ class PyMCGaussianMixture:
             sampler=sampler,
             initial_point=as_initial_point(reference),
         )
+        start = time.perf_counter()
         idata = relabel(idata, reference, relabelling=relabelling, X=X)
+        idata.posterior.attrs["relabel_seconds"] = time.perf_counter() - start
         idata.posterior.attrs["sampler"] = sampler
         _add_groups(idata, model, X, reference, ref_attrs)
 
