@@ -5,7 +5,8 @@ dict with any of
 
 * ``heading``: str (a section without one continues the title's),
 * ``paragraphs``: list of str (plain text; escaped),
-* ``tables``: list of ``{"headers": [...], "rows": [[...], ...]}`` (cells are text),
+* ``tables``: list of ``{"headers": [...], "rows": [[...], ...]}`` (cells are text), with
+  ``"wrap": [column, ...]`` for columns of long text that wrap (errors, warnings),
 * ``figures``: list of ``{"path": Path, "caption": str}`` (a PNG written beside the page by
   :func:`latentmix.pages.save_figure`; embedded in the HTML, linked from the Markdown),
 * ``code``: str (a command, shown as code),
@@ -61,6 +62,7 @@ def write_study_page(sections, directory, stem: str, title: str) -> tuple[Path, 
             }
             for f in section["figures"]
         ]
+        section["tables"] = [{"wrap": (), **t} for t in section["tables"]]
         pages.append(section)
     html_path, md_path = directory / f"{stem}.html", directory / f"{stem}.md"
     html_path.write_text(render_html("study.html.j2", title=title, sections=pages), "utf-8")

@@ -473,6 +473,7 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
                     {
                         "headers": ["simulation", "error"],
                         "rows": [[f["key"], f["error"]] for f in summary["failures"]],
+                        "wrap": [1],
                     }
                 ],
             }

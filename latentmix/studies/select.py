@@ -361,6 +361,7 @@ def page_sections(summary: dict, config: dict, figure: Path) -> list[dict]:
                     {
                         "headers": ["K", "warning"],
                         "rows": [[w["K"], w["warning"]] for w in summary["warnings"]],
+                        "wrap": [1],
                     }
                 ],
             }

@@ -277,6 +277,7 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                         ]
                         for f in failures
                     ],
+                    "wrap": [2],
                 }
             ]
             if failures
