@@ -89,12 +89,6 @@ def make_fake_analysis(dataset: Dataset, K: int, covariance_type="full", seed=0)
 
 
 @pytest.fixture
-def fake_idata():
-    """``fake_idata(params, chains=2, draws=100, spread=0.03, seed=0)``: see make_fake_idata."""
-    return make_fake_idata
-
-
-@pytest.fixture
 def fake_analysis():
     """``fake_analysis(dataset, K, covariance_type="full", seed=0)``: see make_fake_analysis."""
     return make_fake_analysis

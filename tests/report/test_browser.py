@@ -1,46 +1,16 @@
 """A real headless chromium opens the shared report from disk: it renders, every image
 loads, and markup in column names shows as text. Fails (never skips) when chromium is missing."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from latentmix.report.context import figure_captions
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
-
-def open_browser(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        assert Path(binary).exists() or shutil.which(Path(binary).name), (
-            f"{binary} is missing: install Debian's chromium and chromium-driver packages"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1200,900",
-    ):
-        options.add_argument(flag)
-    driver_path = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
-    return webdriver.Chrome(service=Service(driver_path), options=options)
-
-
-def test_report_renders_in_chromium_with_escaped_markup(tmp_path, shared_report, shared_analysis):
+def test_report_renders_in_chromium_with_escaped_markup(
+    tmp_path, open_browser, shared_report, shared_analysis
+):
     index = shared_report / "index.html"
     n_figures = len(figure_captions(shared_analysis.comparison))
     driver = open_browser(tmp_path / "profile")

@@ -3,11 +3,8 @@
 from dataclasses import replace
 from importlib import resources
 
-import numpy as np
-
 from latentmix.comparison import PARETO_K_MAX, compare
 from latentmix.datasets import Dataset
-from latentmix.params import MixtureParams
 from latentmix.report.context import headline, report_context, warnings_list
 from latentmix.report.write import render_pages
 
@@ -50,14 +47,12 @@ def test_pareto_threshold_comes_from_its_constant(shared_analysis):
     assert f"Pareto k &gt; {PARETO_K_MAX}" in page and f"Pareto k > {PARETO_K_MAX}" in md
 
 
-def test_missing_wald_and_laplace_intervals_reach_the_warning_box(fake_analysis, fake_idata):
-    # Bimodal data fitted at a saddle point: two identical, too narrow components at the mean.
-    # The information is not positive definite there, for the MLE or the MAP.
-    rng = np.random.default_rng(0)
-    X = np.concatenate([rng.normal(-3, 1, (100, 1)), rng.normal(3, 1, (100, 1))])
-    saddle = MixtureParams(
-        np.array([0.5, 0.5]), np.full((2, 1), X.mean()), np.full((2, 1, 1), X.var() / 4), "full"
-    )
+def test_missing_wald_and_laplace_intervals_reach_the_warning_box(
+    fake_analysis, fake_idata, saddle_1d
+):
+    # Estimates at a saddle point: the information is not positive definite there, for the
+    # MLE or the MAP.
+    X, saddle = saddle_1d
     analysis = fake_analysis(Dataset("saddle", X, ("v",), "bimodal"), 2)
     idata = fake_idata(saddle, seed=3)
     comparison = compare(X, idata, saddle, mle=saddle, prior=analysis.prior, feature_names=["v"])
