@@ -1,4 +1,4 @@
-"""Fixtures of the teaching tests: one walkthrough per session, a browser, the page checks.
+"""Fixtures of the teaching tests: one walkthrough per session and the page check.
 
 Rendering is the slow part (frames, GIF, six figures), so :func:`shared_walkthrough` renders
 house prices once, with few frames and restarts (the code paths are the same), and every test
@@ -6,16 +6,11 @@ that only reads the page shares it.
 """
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from latentmix.datasets import house_prices
 from latentmix.teach.walkthrough import build_walkthrough
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 #: The small walkthrough's settings: few frames and restarts keep the render short.
 SMALL = {"max_frames": 4, "n_restarts": 2}
@@ -51,38 +46,3 @@ def assert_self_contained(page: str) -> None:
 def self_contained():
     """``self_contained(page)`` asserts that the HTML embeds every image and links nothing."""
     return assert_self_contained
-
-
-@pytest.fixture(scope="session")
-def open_browser():
-    """``open_browser(profile_dir)``: headless chromium through selenium.
-
-    Fails (never skips) when chromium or its driver is missing.
-    """
-
-    def start(profile: Path):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        for binary in (CHROMIUM, CHROMEDRIVER):
-            assert Path(binary).exists() or shutil.which(Path(binary).name), (
-                f"{binary} is missing: install Debian's chromium and chromium-driver packages"
-            )
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-        for flag in (
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--window-size=1200,900",
-        ):
-            options.add_argument(flag)
-        driver = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
-        return webdriver.Chrome(service=Service(driver), options=options)
-
-    return start

@@ -1,6 +1,6 @@
 """Headless chromium opens a walkthrough: images load, the frame player steps and wraps.
 
-Fails (never skips) when chromium is missing, as the report's browser test does.
+Fails (never skips) when chromium is missing (the shared ``open_browser`` fixture).
 """
 
 import pytest
