@@ -48,6 +48,13 @@ def test_files_figures_and_self_contained_page(shared_report, shared_analysis):
         assert "Laplace approximation around the MAP: width" in text
 
 
+def test_every_file_is_as_readable_as_the_page(shared_report):
+    mode = (shared_report / "index.html").stat().st_mode & 0o777
+    for path in shared_report.rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o777 == mode, path
+
+
 def test_interval_cells_match_the_record(shared_report):
     page = (shared_report / "index.html").read_text()
     md = (shared_report / "report.md").read_text()
