@@ -40,6 +40,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from latentmix.bayes.distributions import InverseWishart, cholesky_and_inverse
+from latentmix.bayes.sample import as_initial_point
 from latentmix.bayes.spec import (
     COMPONENT,
     FEATURE,
@@ -274,13 +275,8 @@ def params_to_point(model: pm.Model, params: MixtureParams) -> dict:
     dict
         Value-variable name -> ndarray, as ``model.compile_logp()`` expects.
     """
-    values = {
-        "weights": np.asarray(params.weights, dtype=float),
-        "means": np.asarray(params.means, dtype=float),
-        "covariances": np.asarray(params.covariances, dtype=float),
-    }
     point = {}
-    for name, value in values.items():
+    for name, value in as_initial_point(params).items():
         rv = model[name]
         expected = tuple(rv.shape.eval())
         if value.shape != expected:

@@ -144,9 +144,8 @@ def _sample_pymc(model, draws, tune, chains, seed, initial_point):
 
 
 def as_initial_point(params) -> dict:
-    """``weights``, ``means``, ``covariances`` of a MixtureParams as a starting point."""
+    """``weights``, ``means``, ``covariances`` of a MixtureParams as a point (untransformed)."""
     return {
-        "weights": np.asarray(params.weights, dtype=float),
-        "means": np.asarray(params.means, dtype=float),
-        "covariances": np.asarray(params.covariances, dtype=float),
+        name: np.asarray(value, dtype=float)
+        for name, value in zip(PARAMETER_NAMES, params[:3], strict=True)
     }
