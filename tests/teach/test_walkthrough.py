@@ -5,13 +5,14 @@ import re
 import pytest
 from PIL import Image
 
+from latentmix.datasets import load
 from latentmix.output import MANIFEST, read_manifest
-
-pytestmark = pytest.mark.walkthrough
+from latentmix.teach.walkthrough import build_walkthrough
 
 FIGURES = ["bound", "decomposition", "hard_vs_soft", "mle_vs_map", "restarts_galaxies"]
 
 
+@pytest.mark.walkthrough
 def test_the_walkthrough_writes_page_frames_gif_and_figures(shared_walkthrough, small_settings):
     out = shared_walkthrough
     frames = sorted((out / "frames").glob("frame_*.png"))
@@ -30,6 +31,7 @@ def test_the_walkthrough_writes_page_frames_gif_and_figures(shared_walkthrough, 
     assert written == set(manifest["files"])
 
 
+@pytest.mark.walkthrough
 def test_the_page_is_self_contained_with_every_section(shared_walkthrough, self_contained):
     page = (shared_walkthrough / "index.html").read_text(encoding="utf-8")
     self_contained(page)
@@ -48,6 +50,7 @@ def test_the_page_is_self_contained_with_every_section(shared_walkthrough, self_
     assert "state, info = em_step(X, state, options)" in page
 
 
+@pytest.mark.walkthrough
 def test_the_page_prints_the_split_and_the_bound_checks(shared_walkthrough):
     page = (shared_walkthrough / "index.html").read_text(encoding="utf-8")
     # The per-iteration split Q + H - l holds to round-off, in every drawn row.
@@ -56,3 +59,16 @@ def test_the_page_prints_the_split_and_the_bound_checks(shared_walkthrough):
     assert page.count('<tr class="step">') == 4
     max_gap = float(re.search(r"over the grids of every frame is\s+(\S+)", page).group(1))
     assert max_gap <= 0
+
+
+def test_build_walkthrough_refuses_a_foreign_directory_before_any_work(tmp_path, monkeypatch):
+    from latentmix.teach import examples
+
+    def no_run(*args, **kwargs):
+        raise AssertionError("EM ran before the output was checked")
+
+    monkeypatch.setattr(examples, "run_from", no_run)
+    (tmp_path / "thesis.tex").write_text("x")
+    with pytest.raises(ValueError, match="new or empty directory"):
+        build_walkthrough(load("faithful"), 2, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
