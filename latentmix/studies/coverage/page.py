@@ -130,6 +130,31 @@ def _figures(summary: dict, config: dict, labels: dict, directory: Path) -> list
     return figures
 
 
+def _matching_text(counts: dict) -> str:
+    """How the replicates put their components in the truth's order, with their counts."""
+    text = (
+        "Every estimate and posterior draw is put in the truth's component order before it is "
+        "compared with the truth"
+    )
+    if set(counts) <= {MATCHING}:
+        return f"{text}, by {MATCHING_RULES[MATCHING]}."
+    total = sum(counts.values())
+    parts = [
+        f"{count} of the {total} replicates by "
+        + (
+            MATCHING_RULES[MATCHING]
+            if rule == MATCHING
+            else f"{MATCHING_RULES.get(rule, 'an unrecorded rule')} (computed by an earlier "
+            "release)"
+        )
+        for rule, count in sorted(counts.items())
+    ]
+    return (
+        f"{text}: {'; '.join(parts)}. The command at the end of this page, run into a new "
+        f"directory, computes every replicate with the current rule, {MATCHING_RULES[MATCHING]}."
+    )
+
+
 def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
     """The page as sections of paragraphs, tables and figures (:mod:`latentmix.studies.page`)."""
     truth = truth_from_dict(config["truth"])
@@ -143,14 +168,7 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
         if config["draws"] > 0
         else "not sampled (--draws 0)."
     )
-    earlier = {rule: count for rule, count in summary["matching"].items() if rule != MATCHING}
-    provenance = [
-        f"{count} of the {sum(summary['matching'].values())} replicates were computed by an "
-        f"earlier release and matched by {MATCHING_RULES.get(rule, 'an unrecorded rule')}; "
-        "the command at the end of this page, run into a new directory, computes every "
-        "replicate with the current rule."
-        for rule, count in earlier.items()
-    ]
+    matching = _matching_text(summary["matching"])
     intro = [
         f"Truth: K = {truth.n_components}, d = {truth.n_features}, covariance "
         f"{truth.covariance_type}; weights {np.round(truth.weights, 3).tolist()}, means "
@@ -161,12 +179,10 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
         f"per interval ({', '.join(config['bootstrap']) or 'no bootstrap'}); posterior: "
         + posterior,
         "Prior for the MAP, Laplace and posterior: mclust's default prior computed from the "
-        "population mean and covariance of the truth (fixed across replicates). Every "
-        "estimate and posterior draw is put in the truth's component order by the package's "
-        "one matching rule (KL-divergence assignment, as the sampler relabels its draws). "
-        "Monte Carlo SE of a coverage c from R replicates is sqrt(c(1-c)/R): about 2.2 points "
+        "population mean and covariance of the truth (fixed across replicates). Monte Carlo "
+        "SE of a coverage c from R replicates is sqrt(c(1-c)/R): about 2.2 points "
         "for c = 0.95 and R = 100.",
-        *provenance,
+        matching,
         "Components and features are numbered from 1 on this page; summary.json and the "
         "replicate files number them from 0.",
     ]
