@@ -30,6 +30,7 @@ __all__ = [
     "SamplingWarning",
     "check_run_size",
     "diagnose",
+    "entry_diagnostics",
 ]
 
 MIN_CHAINS = 2
@@ -236,3 +237,36 @@ def _row_label(posterior, var_names, row: int, arviz_names) -> str:
         return str(arviz_names[row])
     features = [str(f) for f in posterior[FEATURE].values]
     return entry_label(name, covariance_type, index, features)
+
+
+def entry_diagnostics(idata, var_names=PARAMETER_NAMES) -> dict:
+    """R-hat and ESS of every entry, as arrays in each variable's shape (ArviZ's estimators).
+
+    Run on relabelled draws, as :func:`diagnose`; unlike it, this never raises for a short
+    run: entries that cannot be estimated are NaN.
+
+    Returns
+    -------
+    dict
+        ``{"r_hat" | "ess_bulk" | "ess_tail": {variable: ndarray in its shape}}``; empty
+        when there are too few draws to estimate them.
+    """
+    import arviz as az
+
+    post = idata.posterior
+    if post.sizes.get("chain", 1) < 2 and post.sizes.get("draw", 0) < 8:
+        return {}
+    names = list(var_names)
+    out = {}
+    with warnings.catch_warnings():
+        # ArviZ warns about too few draws/chains for its estimates; NaN says it in the table.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        for key, fn in (
+            ("r_hat", lambda: az.rhat(post, var_names=names)),
+            ("ess_bulk", lambda: az.ess(post, var_names=names, method="bulk")),
+            ("ess_tail", lambda: az.ess(post, var_names=names, method="tail")),
+        ):
+            ds = fn()
+            out[key] = {g: np.asarray(ds[g].values) for g in names}
+    return out

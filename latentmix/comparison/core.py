@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmix.bayes.diagnostics import entry_diagnostics
 from latentmix.comparison.draws import attach_log_likelihood, draw_log_likelihood, posterior_draws
 from latentmix.comparison.intervals import agreement, approximate_intervals, with_intervals
 from latentmix.comparison.membership import membership
 from latentmix.comparison.predictive import predictive
 from latentmix.comparison.results import Comparison
-from latentmix.comparison.tables import entry_diagnostics, parameter_tables
+from latentmix.comparison.tables import parameter_tables
 from latentmix.matching import match_components
 from latentmix.params import MixtureParams, check_covariance_type, check_params
 

@@ -8,8 +8,6 @@ label is made from them for display and never read back.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from latentmix.bayes.spec import entry_label
@@ -47,36 +45,6 @@ def in_type(params: MixtureParams, covariance_type: str) -> tuple:
     return params.weights, params.means, cov
 
 
-def entry_diagnostics(idata) -> dict:
-    """R-hat and ESS of every entry from ArviZ (on the draws as given, i.e. relabelled).
-
-    Returns
-    -------
-    dict
-        ``{"r_hat" | "ess_bulk" | "ess_tail": {group: ndarray in the group's shape}}``;
-        empty when there are too few draws to estimate them.
-    """
-    import arviz as az
-
-    post = idata.posterior
-    if post.sizes.get("chain", 1) < 2 and post.sizes.get("draw", 0) < 8:
-        return {}
-    names = list(PARAMETER_NAMES)
-    out = {}
-    with warnings.catch_warnings():
-        # ArviZ warns about too few draws/chains for its estimates; NaN says it in the table.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        for key, fn in (
-            ("r_hat", lambda: az.rhat(post, var_names=names)),
-            ("ess_bulk", lambda: az.ess(post, var_names=names, method="bulk")),
-            ("ess_tail", lambda: az.ess(post, var_names=names, method="tail")),
-        ):
-            ds = fn()
-            out[key] = {g: np.asarray(ds[g].values) for g in names}
-    return out
-
-
 def parameter_tables(draws, map_params, mle_params, truth, names, level, diagnostics) -> dict:
     """One :class:`ParameterTable` per group, without the Wald and Laplace fields.
 
@@ -92,7 +60,7 @@ def parameter_tables(draws, map_params, mle_params, truth, names, level, diagnos
     level : float
         Probability of the equal-tailed interval.
     diagnostics : dict
-        From :func:`entry_diagnostics`.
+        From :func:`latentmix.bayes.diagnostics.entry_diagnostics`.
 
     Returns
     -------
