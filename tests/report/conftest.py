@@ -6,6 +6,7 @@ most tests read is written once per session (:func:`shared_report`); tests that 
 work on a copy.
 """
 
+import dataclasses
 import shutil
 
 import arviz as az
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from latentmix.comparison import compare
-from latentmix.datasets import Dataset, synthetic_3d
+from latentmix.datasets import Dataset, read_csv, synthetic_3d
 from latentmix.estimator import EMGaussianMixture
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
@@ -95,14 +96,21 @@ def fake_analysis():
 
 
 @pytest.fixture(scope="session")
-def shared_analysis():
+def shared_analysis(tmp_path_factory):
     """The Analysis of the shared report: synthetic 3-D data with its truth, K = 3, diagonal
-    covariances, and markup in every column name (as a CSV header could hold)."""
+    covariances, read from a CSV file whose name and header hold markup (as a user's could)."""
+    import csv
+
     data = synthetic_3d(n_samples=150)
-    dataset = Dataset(
-        "evil<i>", data.data, MARKUP_NAMES, "synthetic <em>data</em> | with * markup",
-        truth=data.truth,
-    )  # fmt: skip
+    path = tmp_path_factory.mktemp("data") / "evil<i>.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(MARKUP_NAMES)
+        writer.writerows(data.data.tolist())
+    dataset = dataclasses.replace(
+        read_csv(path), description="synthetic <em>data</em> | with * markup", truth=data.truth
+    )
+    assert dataset.feature_names == MARKUP_NAMES
     return make_fake_analysis(dataset, 3, "diag")
 
 
