@@ -106,14 +106,14 @@ class MemorySampler:
         self.peak["VmHWM"] = now["VmHWM"]
 
 
-def fit_worker(path, kind_of_data, K, iterations, seed):
+def fit_worker(path, data_holder, K, iterations, seed):
     """In a fresh process: fit the file (memmap or dask), print time and memory as JSON."""
     from latentmix import EMGaussianMixture
     from latentmix.em.chunked import dask_from_npy, init_rows
     from latentmix.em.init import initial_params
 
     X = np.load(path, mmap_mode="r")
-    if kind_of_data == "dask":
+    if data_holder == "dask":
         # Not da.from_array(X): that copies the whole memmap into memory.
         X = dask_from_npy(path, chunk_rows=BLOCK)
     before = MemorySampler.read()
@@ -142,7 +142,7 @@ def fit_worker(path, kind_of_data, K, iterations, seed):
         json.dumps(
             {
                 "n": int(X.shape[0]),
-                "data": kind_of_data,
+                "data": data_holder,
                 "seconds_per_iteration": (t_long - t_short) / iterations,
                 "seconds_fit_one_iteration": t_short,
                 "log_likelihood": model.log_likelihood_,
@@ -155,14 +155,14 @@ def fit_worker(path, kind_of_data, K, iterations, seed):
     )
 
 
-def run_worker(path, kind_of_data, K, iterations, seed):
+def run_worker(path, data_holder, K, iterations, seed):
     out = subprocess.run(
         [
             sys.executable,
             __file__,
             "--worker",
             str(path),
-            kind_of_data,
+            data_holder,
             str(K),
             str(iterations),
             str(seed),
@@ -197,13 +197,13 @@ def main(argv=None):
         for n in args.n:
             path = Path(tmp) / f"mixture_{n}.npy"
             write_data(path, n, args.d, args.k, args.seed)
-            kinds = ["memmap"] + (["dask"] if args.dask and n == max(args.n) else [])
-            for kind in kinds:
-                row = run_worker(path, kind, args.k, args.iterations, args.seed)
+            holders = ["memmap"] + (["dask"] if args.dask and n == max(args.n) else [])
+            for holder in holders:
+                row = run_worker(path, holder, args.k, args.iterations, args.seed)
                 row["file_bytes"] = path.stat().st_size
                 rows.append(row)
                 print(
-                    f"{n:>10} {kind:>7} {row['file_bytes'] / mb:>8.0f} | "
+                    f"{n:>10} {holder:>7} {row['file_bytes'] / mb:>8.0f} | "
                     f"{row['seconds_per_iteration']:>7.2f} | {row['peak_rss_anon'] / mb:>8.0f} "
                     f"{row['peak_vm_rss'] / mb:>8.0f}",
                     flush=True,

@@ -71,12 +71,14 @@ def make_data(n, d, K, seed):
     return sample_mixture(truth, n, rng)[0]
 
 
-def make_start(X, K, kind, seed):
+def make_start(X, K, covariance_type, seed):
     from latentmix.em.init import initial_params
 
     # Seeds drawn from a subsample keep the set-up cheap.
     rows = X[:: max(1, X.shape[0] // 20_000)]
-    return initial_params(rows, K, kind, np.random.default_rng(seed), reg_covar=REG_COVAR)
+    return initial_params(
+        rows, K, covariance_type, np.random.default_rng(seed), reg_covar=REG_COVAR
+    )
 
 
 # --- the two fits ---------------------------------------------------------------------------
@@ -116,10 +118,10 @@ def sklearn_log_likelihood(model, X):
 
 
 def run_ours(X, start, n_iter):
-    from latentmix.em.fit import run_em
+    from latentmix.em.fit import EMOptions, run_em
 
     t0 = time.perf_counter()
-    run = run_em(X, start, tol=0.0, max_iter=n_iter, reg_covar=REG_COVAR)
+    run = run_em(X, start, EMOptions(tol=0.0, max_iter=n_iter, reg_covar=REG_COVAR))
     return time.perf_counter() - t0, run
 
 
@@ -162,7 +164,7 @@ def memory_worker(name, data_path, start_path, n_iter):
 
     X = np.load(data_path)
     s = np.load(start_path)
-    start = MixtureParams(s["weights"], s["means"], s["covariances"], str(s["kind"]))
+    start = MixtureParams(s["weights"], s["means"], s["covariances"], str(s["covariance_type"]))
     # getrusage's maxrss is not used: on Linux a child started by fork/exec inherits the
     # parent's peak. VmHWM is this process's own peak; writing 5 to clear_refs resets it.
     with open("/proc/self/clear_refs", "w") as f:
@@ -190,7 +192,7 @@ def measure_memory(name, X, start, n_iter, tmp):
         weights=start.weights,
         means=start.means,
         covariances=start.covariances,
-        kind=start.covariance_type,
+        covariance_type=start.covariance_type,
     )
     out = subprocess.run(
         [
@@ -239,14 +241,14 @@ def peak_gflops(size=2000, repeat=5):
     return 2 * size**3 / best / 1e9
 
 
-def product_flops(kind, n, d, K):
+def product_flops(covariance_type, n, d, K):
     """Floating-point operations of the matrix products in one of our iterations."""
-    if kind == "full":
+    if covariance_type == "full":
         D = d * (d + 1) // 2 + d + 1
         return 2 * n * d * K * d + 2 * n * K * D
-    if kind == "tied":
+    if covariance_type == "tied":
         return 2 * n * d * d * 2 + 2 * n * K * (d + 1)
-    if kind == "diag":
+    if covariance_type == "diag":
         return 2 * 2 * n * K * (2 * d + 1)
     return 2 * 2 * n * K * (d + 2)
 
@@ -375,8 +377,8 @@ def main(argv=None):
         X = make_data(n, args.d, args.k, args.seed)
         t_gemm = gemm_seconds(n, args.d, args.k)
         with tempfile.TemporaryDirectory() as tmp:
-            for kind in args.covariance:
-                start = make_start(X, args.k, kind, args.seed)
+            for covariance_type in args.covariance:
+                start = make_start(X, args.k, covariance_type, args.seed)
                 # Fewer timed iterations on big data: each one is long enough to time.
                 extra = max(3, round(args.iterations * min(1.0, 1e5 / n)))
                 short, long = 2, 2 + extra
@@ -384,12 +386,12 @@ def main(argv=None):
                 rel = abs(ll_ours - ll_ref) / abs(ll_ref)
                 mem = {name: measure_memory(name, X, start, 2, tmp) for name in RUNNERS}
                 ours, ref = best["latentmix"], best["sklearn"]
-                flops = product_flops(kind, n, args.d, args.k)
+                flops = product_flops(covariance_type, n, args.d, args.k)
                 row = {
                     "n": n,
                     "d": args.d,
                     "K": args.k,
-                    "covariance_type": kind,
+                    "covariance_type": covariance_type,
                     "reg_covar": REG_COVAR,
                     "iterations_timed": extra,
                     "ours_seconds_per_iteration": ours,
@@ -413,7 +415,8 @@ def main(argv=None):
                 mb = 1e6
                 ours_mem, ref_mem = mem["latentmix"], mem["sklearn"]
                 print(
-                    f"{n:>9} {kind:>9} | {ours:>9.4f} {ref:>9.4f} {ref / ours:>7.1f}x | "
+                    f"{n:>9} {covariance_type:>9} | "
+                    f"{ours:>9.4f} {ref:>9.4f} {ref / ours:>7.1f}x | "
                     f"{ours_mem['working'] / mb:>8.0f} {ref_mem['working'] / mb:>8.0f} "
                     f"{row['working_memory_ratio']:>6.2f} | "
                     f"{ours_mem['maxrss'] / mb:>8.0f} {ref_mem['maxrss'] / mb:>8.0f} | "
