@@ -22,8 +22,8 @@ from latentmix.report.record import package_versions, thresholds
 RELABELLED_WARN_FRACTION = 0.10
 
 
-def _percent(level: float) -> str:
-    """0.95 as "95%", 0.975 as "97.5%"."""
+def percent(level: float) -> str:
+    """A level as people read it: 0.95 as "95%", 0.975 as "97.5%"."""
     return f"{100 * level:.4g}%"
 
 
@@ -38,7 +38,7 @@ def figure_captions(comparison) -> dict:
     dict of str to (str, str)
         Keys as :func:`latentmix.report.figures.draw_figures` names its figures.
     """
-    level = _percent(comparison.level)
+    level = percent(comparison.level)
     d = comparison.map.n_features
     out = {}
     if d == 1:
@@ -136,7 +136,7 @@ def warnings_list(analysis) -> list[str]:
 def headline(analysis) -> list[str]:
     """A few sentences that say what the tables show."""
     comp = analysis.comparison
-    level = _percent(comp.level)
+    level = percent(comp.level)
     lines = []
     total = sum(len(t.entries) for t in comp.tables.values())
     out_map = sum(t.n_outside["map"] for t in comp.tables.values())
@@ -152,7 +152,7 @@ def headline(analysis) -> list[str]:
         out_truth = sum(bool(e.truth_outside) for e in known)
         lines.append(
             f"The true value lies outside the {level} interval for {out_truth} of "
-            f"{len(known)} entries (about {_percent(1 - comp.level)} would by chance alone)."
+            f"{len(known)} entries (about {percent(1 - comp.level)} would by chance alone)."
         )
     pred = comp.predictive
     post = pred.row("posterior")
@@ -363,7 +363,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
     hyper, scale_matrix = _prior_rows(analysis.prior, K, names)
     pred = comp.predictive
     m = comp.membership
-    level = _percent(comp.level)
+    level = percent(comp.level)
     return {
         "title": f"{ds.name}: {K}-component Gaussian mixture, {covariance_type} covariances",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -17,6 +17,7 @@ from scipy.stats import chi2
 
 from latentmix.comparison import Comparison, draw_weighted_log_prob
 from latentmix.params import PARAMETER_NAMES, MixtureParams, full_covariances
+from latentmix.report.context import percent
 
 MLE_STYLE = {"color": "#d95f02", "linestyle": "--", "linewidth": 2.0}
 MAP_STYLE = {"color": "#1b62a5", "linestyle": "-", "linewidth": 2.0}
@@ -104,7 +105,7 @@ def density_1d(X, comparison: Comparison, draws: MixtureParams, level: float = 0
         color=POSTERIOR_COLOR,
         alpha=0.25,
         linewidth=0,
-        label=f"posterior {level:.0%} band",
+        label=f"posterior {percent(level)} band",
     )
     ax.plot(grid, dens.mean(0), color=POSTERIOR_COLOR, linewidth=2, label="posterior predictive")
     for name, params, style in _estimates(comparison):
@@ -291,7 +292,7 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
             color=POSTERIOR_COLOR,
             alpha=0.35,
             linewidth=8,
-            label=f"{table.level:.0%} interval",
+            label=f"{percent(table.level)} interval",
         )
     )
     if lap is not None:
@@ -302,7 +303,7 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
         handles.append(
             Line2D(
                 [], [], color=MLE_STYLE["color"], linewidth=1.5, marker="|", markersize=7,
-                label=f"Wald {table.level:.0%} (MLE)",
+                label=f"Wald {percent(table.level)} (MLE)",
             )
         )  # fmt: skip
     # One row of legend where the figure is wide enough, two otherwise.
