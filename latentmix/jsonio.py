@@ -42,12 +42,16 @@ def write_json(path, data) -> Path:
     """Write ``data`` as JSON so that a reader never sees half a file.
 
     The text goes to a temporary file beside ``path``, is flushed to disk, and is renamed
-    over ``path`` in one step.
+    over ``path`` in one step. The file gets the permissions of any new file (the umask's),
+    not the private mode of a temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w") as fh:
             fh.write(dumps(data))
             fh.flush()

@@ -27,6 +27,15 @@ def test_write_json_round_trips_and_leaves_no_temporary(tmp_path):
     assert os.listdir(path.parent) == ["a.json"]
 
 
+def test_write_json_gives_the_permissions_of_a_new_file(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = jsonio.write_json(tmp_path / "a.json", {})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_write_json_failure_keeps_the_old_file(tmp_path):
     path = tmp_path / "a.json"
     jsonio.write_json(path, {"x": 1})
