@@ -89,14 +89,14 @@ def _fake_idata(params: MixtureParams, chains=2, draws=200, spread=0.05, seed=0)
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fake_idata():
     """``fake_idata(params, chains=2, draws=200, spread=0.05, seed=0)``: an InferenceData
     shaped like PyMCGaussianMixture's, with draws scattered around ``params``."""
     return _fake_idata
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def saddle_1d():
     """Bimodal 1-D data and two identical, too narrow components at its mean.
 
