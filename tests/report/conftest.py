@@ -7,58 +7,27 @@ work on a copy.
 """
 
 import dataclasses
+import functools
 import shutil
 
-import arviz as az
-import numpy as np
 import pytest
 
 from latentmix.comparison import compare
 from latentmix.datasets import Dataset, read_csv, synthetic_3d
 from latentmix.estimator import EMGaussianMixture
-from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
 from latentmix.report import Analysis, ReportSettings, write_report
 from latentmix.report.analysis import diagnostics_summary
-
-COVARIANCE_DIMS = {
-    "full": ["component", "feature", "feature_bis"],
-    "tied": ["feature", "feature_bis"],
-    "diag": ["component", "feature"],
-    "spherical": ["component"],
-}
 
 # Column names a user could put in a CSV header: markup, Markdown and mathtext characters.
 MARKUP_NAMES = ("<b>x</b>", "<script>alert('y')</script>|*_", "z $1$ [a](b)")
 
 
-def make_fake_idata(params: MixtureParams, chains=2, draws=100, spread=0.03, seed=0):
-    """Draws around ``params``: Dirichlet weights, jittered means, scaled covariances.
-
-    Each covariance (a matrix, a vector of variances or one variance) is multiplied by one
-    positive factor per draw, so every draw is a valid mixture of the same type.
-    """
-    rng = np.random.default_rng(seed)
-    K, d = params.means.shape
-    cov = np.asarray(params.covariances, float)
-    weights = rng.dirichlet(params.weights * 400, size=(chains, draws))
-    means = params.means + spread * rng.standard_normal((chains, draws, K, d))
-    # One factor per component (one for all with a tied matrix), broadcast over its entries.
-    per = () if params.covariance_type == "tied" else (K,)
-    factor = np.exp(spread * rng.standard_normal((chains, draws, *per)))
-    covariances = cov * factor.reshape(factor.shape + (1,) * (cov.ndim - len(per)))
-    return az.from_dict(
-        posterior={"weights": weights, "means": means, "covariances": covariances},
-        dims={
-            "weights": ["component"],
-            "means": ["component", "feature"],
-            "covariances": COVARIANCE_DIMS[params.covariance_type],
-        },
-    )
-
-
-def make_fake_analysis(dataset: Dataset, K: int, covariance_type="full", seed=0) -> Analysis:
-    """Real EM fits (MLE and MAP), a fake posterior around the MAP, the real comparison."""
+def make_fake_analysis(
+    fake_idata, dataset: Dataset, K: int, covariance_type="full", seed=0
+) -> Analysis:
+    """Real EM fits (MLE and MAP), a fake posterior around the MAP (2 x 100 draws from
+    ``fake_idata``, the fixture of tests/conftest.py), the real comparison."""
     X = dataset.data
     prior = ConjugatePrior.default(X, K, covariance_type)
     fits = [
@@ -68,7 +37,7 @@ def make_fake_analysis(dataset: Dataset, K: int, covariance_type="full", seed=0)
         for p in (None, prior)
     ]
     mle, em_map = fits
-    idata = make_fake_idata(em_map.params_, seed=seed)
+    idata = fake_idata(em_map.params_, draws=100, spread=0.03, seed=seed)
     comparison = compare(
         X, idata, em_map, mle=mle, truth=dataset.truth, feature_names=dataset.feature_names,
         prior=prior, random_state=seed,
@@ -90,13 +59,13 @@ def make_fake_analysis(dataset: Dataset, K: int, covariance_type="full", seed=0)
 
 
 @pytest.fixture
-def fake_analysis():
+def fake_analysis(fake_idata):
     """``fake_analysis(dataset, K, covariance_type="full", seed=0)``: see make_fake_analysis."""
-    return make_fake_analysis
+    return functools.partial(make_fake_analysis, fake_idata)
 
 
 @pytest.fixture(scope="session")
-def shared_analysis(tmp_path_factory):
+def shared_analysis(tmp_path_factory, fake_idata):
     """The Analysis of the shared report: synthetic 3-D data with its truth, K = 3, diagonal
     covariances, read from a CSV file whose name and header hold markup (as a user's could)."""
     import csv
@@ -111,7 +80,7 @@ def shared_analysis(tmp_path_factory):
         read_csv(path), description="synthetic <em>data</em> | with * markup", truth=data.truth
     )
     assert dataset.feature_names == MARKUP_NAMES
-    return make_fake_analysis(dataset, 3, "diag")
+    return make_fake_analysis(fake_idata, dataset, 3, "diag")
 
 
 @pytest.fixture(scope="session")
