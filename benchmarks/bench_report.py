@@ -39,7 +39,7 @@ from latentmix.datasets import load
 from latentmix.estimator import EMGaussianMixture
 X = load("faithful").data
 em_map = EMGaussianMixture(2, prior="default", random_state=0).fit(X)
-PyMCGaussianMixture(2).fit(X, random_seed=0, reference=em_map.params_)
+PyMCGaussianMixture(2).fit(X, random_state=0, reference=em_map.params_)
 print(time.perf_counter() - start)
 """
 
@@ -56,9 +56,9 @@ def run_report(out: Path) -> dict:
     return {
         "wall_seconds": wall,
         "stages": record["timings_seconds"],
-        "r_hat_max": record["sampling"]["r_hat_max"],
-        "ess_bulk_min": record["sampling"]["ess_bulk_min"],
-        "divergences": record["sampling"]["divergences"],
+        "max_r_hat": record["diagnostics"]["max_r_hat"],
+        "min_ess_bulk": record["diagnostics"]["min_ess_bulk"],
+        "n_divergent": record["diagnostics"]["n_divergent"],
     }
 
 
@@ -97,8 +97,8 @@ def main():
         f"({'met' if best['wall_seconds'] < TARGET_SECONDS else 'NOT met'})"
     )
     print(
-        f"diagnostics: R-hat max {best['r_hat_max']:.4f}, bulk ESS min "
-        f"{best['ess_bulk_min']:.0f}, divergences {best['divergences']}"
+        f"diagnostics: R-hat max {best['max_r_hat']:.4f}, bulk ESS min "
+        f"{best['min_ess_bulk']:.0f}, divergences {best['n_divergent']}"
     )
     result = {
         "command": "latentmix report faithful -k 2",

@@ -50,19 +50,19 @@ def run_latentmix(X, seed, sampler):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)  # reported in the table instead
         gm = PyMCGaussianMixture(K).fit(
-            X, draws=DRAWS, tune=TUNE, chains=CHAINS, random_seed=seed, sampler=sampler
+            X, draws=DRAWS, tune=TUNE, chains=CHAINS, random_state=seed, sampler=sampler
         )
     wall = time.perf_counter() - start
     diag = gm.diagnostics_
     return {
         "wall_s": wall,
         "sampling_s": _sampling_time(gm.idata_),
-        "rhat_max": diag.rhat_max,
-        "rhat_max_unrelabelled": None,
-        "ess_bulk_min": diag.ess_bulk_min,
-        "ess_tail_min": diag.ess_tail_min,
+        "max_r_hat": diag.max_r_hat,
+        "max_r_hat_unrelabelled": None,
+        "min_ess_bulk": diag.min_ess_bulk,
+        "min_ess_tail": diag.min_ess_tail,
         "n_divergent": diag.n_divergent,
-        "relabel_n_permuted": int(gm.idata_.posterior.attrs["relabel_n_permuted"]),
+        "n_relabelled": int(gm.idata_.posterior.attrs["n_relabelled"]),
         "problems": list(diag.problems),
     }
 
@@ -196,12 +196,12 @@ def run_notebook(X, seed, reference):
     return {
         "wall_s": wall,
         "sampling_s": sampling_s,
-        "rhat_max": diag.rhat_max,
-        "rhat_max_unrelabelled": raw.rhat_max,
-        "ess_bulk_min": diag.ess_bulk_min,
-        "ess_tail_min": diag.ess_tail_min,
+        "max_r_hat": diag.max_r_hat,
+        "max_r_hat_unrelabelled": raw.max_r_hat,
+        "min_ess_bulk": diag.min_ess_bulk,
+        "min_ess_tail": diag.min_ess_tail,
         "n_divergent": diag.n_divergent,
-        "relabel_n_permuted": int(relabelled.posterior.attrs["relabel_n_permuted"]),
+        "n_relabelled": int(relabelled.posterior.attrs["n_relabelled"]),
         "problems": list(diag.problems),
     }
 
@@ -236,9 +236,9 @@ def main():
     if results["latentmix"]["sampling_s"] is None:
         results["latentmix"]["sampling_s"] = stages["sample_s"]
     for r in results.values():
-        r["ess_bulk_per_s"] = r["ess_bulk_min"] / r["wall_s"]
+        r["ess_bulk_per_s"] = r["min_ess_bulk"] / r["wall_s"]
         r["ess_bulk_per_sampling_s"] = (
-            r["ess_bulk_min"] / r["sampling_s"] if r["sampling_s"] else None
+            r["min_ess_bulk"] / r["sampling_s"] if r["sampling_s"] else None
         )
     peer = results.get("pymc-notebook")
     print()
@@ -250,7 +250,7 @@ def main():
     print(header)
     print("-" * len(header))
     for name, r in results.items():
-        raw = r["rhat_max_unrelabelled"]
+        raw = r["max_r_hat_unrelabelled"]
         ratio = r["ess_bulk_per_s"] / peer["ess_bulk_per_s"] if peer else float("nan")
         r["ess_per_s_ratio_to_notebook"] = ratio if peer else None
         per_sample = r["ess_bulk_per_sampling_s"] or float("nan")
@@ -262,8 +262,8 @@ def main():
         )
         print(
             f"{name:<16}{r['wall_s']:>9.1f}{(r['sampling_s'] or float('nan')):>10.1f}"
-            f"{r['rhat_max']:>11.4f}{(raw if raw is not None else float('nan')):>11.3f}"
-            f"{r['ess_bulk_min']:>10.0f}{r['ess_tail_min']:>10.0f}{r['n_divergent']:>9d}"
+            f"{r['max_r_hat']:>11.4f}{(raw if raw is not None else float('nan')):>11.3f}"
+            f"{r['min_ess_bulk']:>10.0f}{r['min_ess_tail']:>10.0f}{r['n_divergent']:>9d}"
             f"{r['ess_bulk_per_s']:>9.1f}{ratio:>12.1f}{per_sample:>14.1f}{sample_ratio:>12.1f}"
         )
     print(
@@ -271,8 +271,8 @@ def main():
         + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
     )
     targets = {
-        "rhat_below_1.01": results["latentmix"]["rhat_max"] < 1.01,
-        "ess_bulk_above_1000": results["latentmix"]["ess_bulk_min"] > 1000,
+        "max_r_hat_below_1.01": results["latentmix"]["max_r_hat"] < 1.01,
+        "ess_bulk_above_1000": results["latentmix"]["min_ess_bulk"] > 1000,
         "wall_below_60s": results["latentmix"]["wall_s"] < 60,
     }
     print("targets: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in targets.items()))
