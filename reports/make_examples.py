@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from latentmix.datasets import load, synthetic_3d
-from latentmix.report.build import ReportSettings, make_report
+from latentmix.report import SCHEMA_VERSION, ReportSettings, make_report
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,7 +69,7 @@ def make(name: str, seed: int = 0) -> Path:
 
 def _approximation_lines(comparison: dict) -> list[str]:
     """How the Laplace (MAP) and Wald (MLE) intervals compare with the posterior's."""
-    rows = {a["method"]: a for a in comparison.get("interval_agreement", [])
+    rows = {a["source"]: a for a in comparison.get("interval_agreement", [])
             if a["parameter"] == "all"}  # fmt: skip
     parts = [
         f"{label} {rows[m]['width_ratio_median']:.2f}, inside the posterior interval for "
@@ -79,7 +79,8 @@ def _approximation_lines(comparison: dict) -> list[str]:
     ]
     if not parts:
         return []
-    return ["- 94% intervals from the curvature at one point, width against the posterior "
+    level = f"{100 * comparison['level']:.4g}%"
+    return [f"- {level} intervals from the curvature at one point, width against the posterior "
             "interval's (median over entries): " + "; ".join(parts) + "."]  # fmt: skip
 
 
@@ -98,7 +99,13 @@ def write_index() -> Path:
         if not (out / "estimates.json").exists():
             continue
         record = json.loads((out / "estimates.json").read_text())
-        s, sampling = record["settings"], record["sampling"]
+        if record.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"{out / 'estimates.json'} has schema_version {record.get('schema_version')}, "
+                f"not {SCHEMA_VERSION}: make that example again."
+            )
+        s, diag = record["settings"], record["diagnostics"]
+        level = f"{100 * s['level']:.4g}%"
         pred = {r["estimate"]: r for r in record["comparison"]["predictive"]["rows"]}
         tables = record["comparison"]["tables"]
         n_entries = sum(len(t) for t in tables.values())
@@ -114,12 +121,12 @@ def write_index() -> Path:
             f"![{name}: the data and the fitted mixture]({name}/figures/data.png)",
             "",
             f"- K = {s['n_components']}, {s['covariance_type']} covariances, "
-            f"{record['data']['n_train']} points; {sampling['chains']} chains x "
-            f"{sampling['draws']} draws ({sampling['sampler']}).",
-            f"- Largest R-hat {sampling['r_hat_max']:.3f}, smallest bulk ESS "
-            f"{sampling['ess_bulk_min']:.0f}, {sampling['divergences']} divergences, "
-            f"{sampling['n_relabelled']} draws relabelled.",
-            f"- MAP outside the posterior's 94% interval for {n_map_out} of {n_entries} "
+            f"{record['data']['n_train']} points; {s['chains']} chains x "
+            f"{s['draws']} draws ({s['sampler']}).",
+            f"- Largest R-hat {diag['max_r_hat']:.3f}, smallest bulk ESS "
+            f"{diag['min_ess_bulk']:.0f}, {diag['n_divergent']} divergences, "
+            f"{diag['n_relabelled']} draws relabelled.",
+            f"- MAP outside the posterior's {level} interval for {n_map_out} of {n_entries} "
             "entries.",
             *_approximation_lines(record["comparison"]),
             "- Out-of-sample log density: "
@@ -129,6 +136,7 @@ def write_index() -> Path:
                 for k, v in pred.items()
             )
             + " (MLE and MAP: -AIC/2; posterior: PSIS-LOO).",
+            *[f"- The warning box: {w}" for w in record["warnings"]],
             f"- Wall time {sum(record['timings_seconds'].values()):.0f} s.",
             "",
         ]  # fmt: skip
