@@ -8,7 +8,7 @@ settings (4 chains x 1000 draws after 1000 tuning steps) except where said:
 
 - faithful: Old Faithful, K = 2, full covariances (``latentmix report faithful -k 2``);
 - galaxies: galaxy velocities, K = 3, one dimension, the classic label-switching example;
-  4 chains x 4000 draws after 2000 tuning steps (the default run trips the warning box);
+  4 chains x 4000 draws after 2000 tuning steps (smoother histograms of the small variances);
 - synthetic3d: ``latentmix.datasets.synthetic_3d()``, K = 3, full, with the truth shown.
 """
 
@@ -41,10 +41,12 @@ EXAMPLES = {
         "about": "Velocities of 82 galaxies in one dimension: two small components, so the "
         "prior matters and the posterior of their variances is wide and skewed. It is the "
         "classic label-switching example; chains started at the EM MAP stay in its mode, and "
-        "the relabelling count below says whether any draw switched. With the default 4 x "
-        "1000 draws after 1000 tuning steps the report opens with its warning box (largest "
-        "R-hat 1.016, 2 divergences, tail ESS 132); this example follows the box's advice "
-        "and samples longer.",
+        "the relabelling count below says whether any draw switched. It is sampled longer "
+        "than the default (4 x 4000 draws after 2000 tuning steps) for smoother histograms of "
+        "the small components' variances; with the default 4 x 1000 draws after 1000 tuning "
+        "steps and seed 0 the diagnostics pass too (largest R-hat 1.004, no divergences, "
+        "smallest tail ESS 749), though earlier versions of the sampler set-up tripped the "
+        "warning box there, so check it for your own seed.",
     },
     "synthetic3d": {
         "data": synthetic_3d,
