@@ -167,10 +167,10 @@ def posterior(data, gm_mle, gm_map):
 
     X = data.data
     post = PyMCGaussianMixture(3, prior="default").fit(
-        X, draws=1000, tune=1000, chains=4, random_seed=0
+        X, draws=1000, tune=1000, chains=4, random_state=0
     )
     d = post.diagnostics_
-    print("diagnostics: rhat_max", round(float(d.rhat_max), 4), "problems", d.problems)
+    print("diagnostics: max_r_hat", round(float(d.max_r_hat), 4), "problems", d.problems)
     pm = post.idata_.posterior
     means = pm["means"].values[..., 0].reshape(-1, 3)
     weights = pm["weights"].values.reshape(-1, 3)

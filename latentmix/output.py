@@ -608,11 +608,11 @@ def _exchange(a: Path, b: Path) -> None:
         raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
-def _new_tree(out: Path, kind: str) -> tuple[Path, str]:
-    """A new directory ``.{name}.latentmix-{kind}-<token>`` beside ``out`` (umask modes)."""
+def _new_tree(out: Path, role: str) -> tuple[Path, str]:
+    """A new directory ``.{name}.latentmix-{role}-<token>`` beside ``out`` (umask modes)."""
     while True:
         token = secrets.token_hex(6)
-        path = out.parent / f".{out.name}.latentmix-{kind}-{token}"
+        path = out.parent / f".{out.name}.latentmix-{role}-{token}"
         try:
             path.mkdir()  # mode 0o777 minus the umask, unlike mkdtemp's private 0o700
         except FileExistsError:
