@@ -21,7 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentmix.params import MixtureParams, check_covariance_type, covariances_shape
+from latentmix.params import (
+    COVARIANCE_TYPES,
+    MixtureParams,
+    check_covariance_type,
+    covariances_shape,
+)
 from latentmix.priors import ConjugatePrior
 
 __all__ = [
@@ -58,7 +63,7 @@ def covariance_type_of(dims) -> str | None:
     None when the dims are no covariance type's (a posterior not written by this package).
     """
     dims = tuple(dims)
-    for covariance_type in ("full", "tied", "diag", "spherical"):
+    for covariance_type in COVARIANCE_TYPES:
         if covariance_dims(covariance_type) == dims:
             return covariance_type
     return None
