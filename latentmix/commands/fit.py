@@ -109,7 +109,8 @@ def format_table(result: dict) -> str:
     K = result["n_components"]
     lines = [
         f"{result['estimate']} of a {K}-component {covariance_type} Gaussian mixture on "
-        f"{result['data']} ({result['n_samples']} rows x {len(features)} features)",
+        f"{result['data']} ({result['n_samples']} rows x {len(features)} features); "
+        "components numbered from 1 (from 0 in --json)",
         "",
     ]
     width = max(12, *(len(f) + 2 for f in features))
@@ -121,7 +122,7 @@ def format_table(result: dict) -> str:
     lines.append(header)
     for k in range(K):
         lines.append(
-            str(k).ljust(10)
+            str(k + 1).ljust(10)
             + f"{result['weights'][k]:.4f}".rjust(12)
             + "".join(_fmt(m).rjust(width + 6) for m in result["means"][k])
         )
@@ -132,7 +133,7 @@ def format_table(result: dict) -> str:
         lines += _matrix_lines(covariances, features)
     elif covariance_type == "full":
         for k in range(K):
-            lines.append(f"covariance of component {k}:")
+            lines.append(f"covariance of component {k + 1}:")
             lines += _matrix_lines(covariances[k], features)
     elif covariance_type == "diag":
         lines.append("variances:")
@@ -141,12 +142,12 @@ def format_table(result: dict) -> str:
         )
         for k in range(K):
             lines.append(
-                str(k).ljust(10) + "".join(_fmt(v).rjust(width + 6) for v in covariances[k])
+                str(k + 1).ljust(10) + "".join(_fmt(v).rjust(width + 6) for v in covariances[k])
             )
     else:
         lines.append("variance (same for every feature):")
         for k in range(K):
-            lines.append(str(k).ljust(10) + _fmt(covariances[k]).rjust(12))
+            lines.append(str(k + 1).ljust(10) + _fmt(covariances[k]).rjust(12))
     lines.append("")
     log_prior = "-" if result["log_prior"] is None else f"{result['log_prior']:.6f}"
     rows = [

@@ -17,7 +17,7 @@ def test_fit_faithful_prints_a_table(capsys):
     for label in (
         "weight",
         "mean[eruptions]",
-        "covariance of component 0",
+        "covariance of component 1",
         "log-likelihood",
         "log-prior",
         "objective",
@@ -27,6 +27,9 @@ def test_fit_faithful_prints_a_table(capsys):
     ):
         assert label in out
     assert "-1130.26" in out
+    assert "components numbered from 1 (from 0 in --json)" in out
+    rows = [line.split()[0] for line in out.splitlines()[3:5]]
+    assert rows == ["1", "2"]  # 1-based for a person, 0-based in --json
 
 
 def test_fit_json_parses(capsys):
