@@ -12,6 +12,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import NotFittedError
 
 from latentmix.em import chunked, intervals
 from latentmix.em.estep import e_step
@@ -29,8 +31,12 @@ from latentmix.priors import ConjugatePrior
 from latentmix.validation import check_data, check_n_components, check_random_state
 
 
-class EMGaussianMixture:
+class EMGaussianMixture(DensityMixin, BaseEstimator):
     r"""Gaussian mixture fitted by EM: maximum likelihood or maximum a posteriori.
+
+    A scikit-learn estimator: it clones, takes ``get_params``/``set_params``, and works in a
+    ``Pipeline``, ``GridSearchCV`` (scored by :meth:`score`, the mean log-likelihood, or by
+    BIC through :func:`bic_scorer`) and ``cross_val_score``.
 
     Parameters
     ----------
@@ -162,12 +168,13 @@ class EMGaussianMixture:
         self.keep_trajectory = keep_trajectory
         self.scheduler = scheduler
 
-    def __repr__(self) -> str:
-        prior = self.prior if self.prior is None or isinstance(self.prior, str) else "<prior>"
-        return (
-            f"EMGaussianMixture(n_components={self.n_components!r}, "
-            f"covariance_type={self.covariance_type!r}, prior={prior!r})"
-        )
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Missing values are an error with their row and column, never imputed.
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.target_tags.required = False
+        return tags
 
     # --- fitting ----------------------------------------------------------------------------
 
@@ -291,8 +298,9 @@ class EMGaussianMixture:
     # --- using the fit ----------------------------------------------------------------------
 
     def _check_fitted(self):
+        # NotFittedError is a ValueError and an AttributeError: both kinds of caller hold.
         if not hasattr(self, "params_"):
-            raise ValueError(
+            raise NotFittedError(
                 "this EMGaussianMixture is not fitted yet; call fit(X) before using it."
             )
 
@@ -434,6 +442,31 @@ class EMGaussianMixture:
             n_draws=n_draws,
             random_state=random_state,
         )
+
+
+def bic_scorer(estimator, X, y=None) -> float:
+    """Minus the BIC of a fitted estimator on ``X``: a scorer for scikit-learn's model selection.
+
+    Scorers are maximised, the BIC minimised, hence the sign:
+    ``GridSearchCV(EMGaussianMixture(2), {"n_components": [1, 2, 3]}, scoring=bic_scorer)``
+    keeps the number of components with the lowest BIC on the held-out folds.
+
+    Parameters
+    ----------
+    estimator : fitted EMGaussianMixture (or a Pipeline ending in one)
+    X : array-like of shape (n, d)
+    y : ignored
+
+    Returns
+    -------
+    float
+        ``-estimator.bic(X)``; greater is better.
+    """
+    if hasattr(estimator, "steps"):
+        # A Pipeline: transform through every step but the last, then ask the mixture.
+        X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    return -estimator.bic(X)
 
 
 def _last_change(history):

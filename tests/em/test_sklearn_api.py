@@ -1,0 +1,106 @@
+"""EMGaussianMixture as a scikit-learn estimator: clone, Pipeline, search, CV, checks."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from latentmix import EMGaussianMixture
+from latentmix.estimator import bic_scorer
+
+# Small, fast settings: the workflows are under test here, not the optima.
+FAST = {"n_init": 2, "tol": 1e-6, "max_iter": 200}
+
+
+def _blobs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 6.0]])
+    return np.concatenate([rng.normal(c, 0.7, size=(n // 3, 2)) for c in centres])
+
+
+X = _blobs()
+
+
+def test_clone_and_params_round_trip():
+    gm = EMGaussianMixture(3, covariance_type="diag", random_state=0, **FAST)
+    twin = clone(gm)
+    assert twin is not gm and twin.get_params() == gm.get_params()
+    assert twin.set_params(n_components=2) is twin and twin.n_components == 2
+    assert gm.n_components == 3
+    assert "covariance_type='diag'" in repr(gm) and "n_components=3" in repr(gm)
+    fitted = clone(gm).fit(X)
+    assert not hasattr(clone(fitted), "params_")  # a clone is unfitted
+
+
+def test_not_fitted_error_is_also_a_value_error():
+    gm = EMGaussianMixture(2)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        gm.predict(X)
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+
+
+def test_pipeline_with_a_scaler():
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("gm", EMGaussianMixture(3, random_state=0, **FAST))]
+    )
+    labels = pipe.fit(X).predict(X)
+    assert labels.shape == (len(X),) and len(np.unique(labels)) == 3
+    assert np.isfinite(pipe.score(X))
+    assert pipe.predict_proba(X).shape == (len(X), 3)
+
+
+def test_grid_search_by_mean_log_likelihood():
+    search = GridSearchCV(
+        EMGaussianMixture(2, random_state=0, **FAST),
+        {"n_components": [1, 2, 3, 4]},
+        cv=KFold(3, shuffle=True, random_state=0),
+        error_score="raise",
+    )
+    search.fit(X)
+    assert search.best_params_["n_components"] >= 3  # three blobs
+    assert search.best_estimator_.n_components == search.best_params_["n_components"]
+
+
+def test_grid_search_by_bic():
+    search = GridSearchCV(
+        EMGaussianMixture(2, random_state=0, **FAST),
+        {"n_components": [1, 2, 3, 4]},
+        scoring=bic_scorer,
+        cv=KFold(3, shuffle=True, random_state=0),
+        error_score="raise",
+    )
+    search.fit(X)
+    assert search.best_params_ == {"n_components": 3}
+    gm = search.best_estimator_
+    assert bic_scorer(gm, X) == -gm.bic(X)
+
+
+def test_bic_scorer_through_a_pipeline():
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("gm", EMGaussianMixture(3, random_state=0, **FAST))]
+    ).fit(X)
+    assert bic_scorer(pipe, X) == -pipe[-1].bic(pipe[0].transform(X))
+
+
+def test_cross_val_score():
+    scores = cross_val_score(EMGaussianMixture(2, random_state=0, **FAST), X, cv=3)
+    assert scores.shape == (3,) and np.all(np.isfinite(scores))
+
+
+def test_grid_search_in_parallel_matches_serial():
+    def search(n_jobs):
+        return GridSearchCV(
+            EMGaussianMixture(2, random_state=0, **FAST),
+            {"n_components": [1, 2, 3]},
+            cv=3,
+            n_jobs=n_jobs,
+            error_score="raise",
+        ).fit(X)
+
+    parallel, serial = search(2), search(1)
+    np.testing.assert_allclose(
+        parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
