@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import _check_feature_names
 
 from latentmix.em import chunked, intervals
 from latentmix.em.estep import e_step
@@ -85,6 +86,14 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
 
     Notes
     -----
+    Data of any float or integer dtype are accepted and EM runs in float64, so every
+    fitted attribute and output is float64 (float32 input too): the objective is checked
+    never to fall between iterations, and in float32 round-off in the log-sum-exp over
+    hundreds of rows is larger than the last iterations' gains, so that check, the
+    convergence test at ``tol`` and the observed information would be decided by
+    round-off. A sparse matrix is a ``TypeError`` (pass ``X.toarray()``); complex data are
+    an error, not cast to their real part.
+
     ``fit`` also takes a dask array or a NumPy memmap (``np.load(path, mmap_mode="r")``):
     the data are then read block by block, never whole, and the result equals the fit of the
     same rows in memory to round-off (:mod:`latentmix.em.chunked`). Starting points are drawn
@@ -125,6 +134,9 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         With ``keep_trajectory=True``: parameters and responsibilities of the best run at
         its start and after every iteration.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (d,) of str
+        The column names when ``X`` was a pandas DataFrame with string column names (then
+        prediction checks that the same columns come in the same order); absent otherwise.
 
     Examples
     --------
@@ -184,6 +196,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         if chunked.is_blocked_data(X):
             X = chunked.check_blocked_data(X, n_components=K)
         else:
+            _check_feature_names(self, X, reset=True)
             X = check_data(X, n_components=K)
         d = X.shape[1]
         n_init = self.n_init
@@ -231,8 +244,9 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, NumPy memmap or dask array of shape (n, d) or (n,)
+        X : array-like, pandas DataFrame, NumPy memmap or dask array of shape (n, d) or (n,)
             A 1-D array is one feature. A memmap or dask array is read block by block.
+            Any float or integer dtype; computed in float64.
         y : ignored
 
         Returns
@@ -306,7 +320,15 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate(self, X):
         self._check_fitted()
-        return check_data(X, n_features=self.n_features_in_)
+        _check_feature_names(self, X, reset=False)
+        X = check_data(X)
+        if X.shape[1] != self.n_features_in_:
+            # scikit-learn's wording, which its estimator checks and users know.
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input; pass data with the same columns."
+            )
+        return X
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities: probability of each component for each row, shape (n, K)."""
@@ -384,8 +406,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         ``"exact"`` or ``"opg"``, see :func:`latentmix.em.information.observed_information`.
         Shape (p, p).
         """
-        self._check_fitted()
-        X = check_data(X, n_features=self.n_features_in_)
+        X = self._validate(X)
         return observed_information(X, self.params_, self.prior_, information)
 
     def standard_errors(self, X, *, level: float = 0.95, information: str = "exact"):

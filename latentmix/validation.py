@@ -1,8 +1,13 @@
-"""Checks at the package boundary: every bad input gets a ValueError that says what to do."""
+"""Checks at the package boundary: every bad input gets an error that says what to do.
+
+Bad values are a ValueError; data of a kind the package does not take (a sparse matrix, a
+cell that is not a number at all) a TypeError, as in NumPy and scikit-learn.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 
 
 def as_two_dimensional(X):
@@ -21,9 +26,12 @@ def as_two_dimensional(X):
 
 
 def check_data(X, *, n_components: int | None = None, n_features: int | None = None):
-    """Return ``X`` as a finite float array of shape (n, d), or raise a clear ValueError.
+    """Return ``X`` as a finite float64 array of shape (n, d), or raise a clear error.
 
-    A 1-D array is one feature (shape (n,) becomes (n, 1)).
+    A 1-D array is one feature (shape (n,) becomes (n, 1)). Every float or integer dtype
+    becomes float64 (EM is computed in float64 throughout). A sparse matrix is a TypeError
+    (densify it with ``X.toarray()``); complex data are a ValueError, never cast to their
+    real part.
 
     Parameters
     ----------
@@ -37,11 +45,26 @@ def check_data(X, *, n_components: int | None = None, n_features: int | None = N
     -------
     ndarray of shape (n, d)
     """
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"X is a sparse {type(X).__name__}; a Gaussian mixture needs dense data: pass "
+            "X.toarray() (the covariances of sparse data are dense anyway)."
+        )
+    if np.iscomplexobj(X):
+        raise ValueError(
+            "Complex data not supported: X has complex values; pass the real part "
+            "(X.real) or the modulus (abs(X)) explicitly if that is what you mean."
+        )
     try:
         X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ValueError(
             "X must be numeric; convert text columns or drop them before fitting."
+        ) from None
+    except TypeError as err:
+        # A cell that is no number or string at all (a dict, a list): NumPy's own words.
+        raise TypeError(
+            f"X must be numeric ({err}); convert or drop those cells before fitting."
         ) from None
     X = as_two_dimensional(X)
     if X.shape[0] == 0 or X.shape[1] == 0:

@@ -92,9 +92,9 @@ def test_predict_time_errors():
     with pytest.raises(ValueError, match="not fitted yet"):
         gm.predict(X)
     gm.fit(X)
-    with pytest.raises(ValueError, match="X has 3 features but the model was fitted on 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but EMGaussianMixture is expecting 2"):
         gm.predict(np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="X has 1 features but the model was fitted on 2"):
+    with pytest.raises(ValueError, match="X has 1 features, but EMGaussianMixture is expecting 2"):
         gm.score_samples(np.zeros(5))
     with pytest.raises(ValueError, match="NaN"):
         gm.predict_proba(np.array([[np.nan, 0.0]]))

@@ -104,3 +104,55 @@ def test_grid_search_in_parallel_matches_serial():
     np.testing.assert_allclose(
         parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
     )
+
+
+# --- types ----------------------------------------------------------------------------------
+
+
+def test_float32_input_is_accepted_and_computed_in_float64():
+    gm = EMGaussianMixture(3, random_state=0, **FAST)
+    fit32 = gm.fit(X.astype(np.float32))
+    for value in (fit32.weights_, fit32.means_, fit32.covariances_):
+        assert value.dtype == np.float64
+    X32 = X.astype(np.float32)
+    assert fit32.predict_proba(X32).dtype == np.float64
+    assert fit32.score_samples(X32).dtype == np.float64
+    fit64 = clone(gm).fit(X32.astype(np.float64))  # the same numbers in float64
+    np.testing.assert_array_equal(fit32.means_, fit64.means_)
+
+
+def test_integer_input_is_accepted():
+    gm = EMGaussianMixture(3, random_state=0, **FAST).fit(np.round(X * 10).astype(np.int64))
+    assert gm.means_.dtype == np.float64 and gm.converged_
+
+
+@pytest.mark.parametrize("kind", ["csr_matrix", "csr_array", "coo_matrix"])
+def test_sparse_input_is_a_type_error_naming_densification(kind):
+    import scipy.sparse
+
+    sparse = getattr(scipy.sparse, kind)(X)
+    with pytest.raises(TypeError, match=r"sparse .*X\.toarray\(\)"):
+        EMGaussianMixture(2).fit(sparse)
+    gm = EMGaussianMixture(2, random_state=0, **FAST).fit(X)
+    with pytest.raises(TypeError, match=r"X\.toarray\(\)"):
+        gm.predict(sparse)
+
+
+def test_complex_input_is_rejected_not_truncated():
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        EMGaussianMixture(2).fit(X + 1e-3j)
+    gm = EMGaussianMixture(2, random_state=0, **FAST).fit(X)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        gm.score_samples(X.astype(complex))
+
+
+def test_legacy_random_state_through_the_estimator():
+    def fit(random_state):
+        return EMGaussianMixture(3, random_state=random_state, **FAST).fit(X)
+
+    a, b = fit(np.random.RandomState(5)), fit(np.random.RandomState(5))
+    np.testing.assert_array_equal(a.means_, b.means_)  # a function of the RandomState's state
+    gm = EMGaussianMixture(3, random_state=np.random.RandomState(5), **FAST)
+    twin = clone(gm)  # clone copies the RandomState, state included
+    np.testing.assert_array_equal(twin.fit(X).means_, a.means_)
+    np.testing.assert_array_equal(gm.fit(X).means_, a.means_)
