@@ -221,6 +221,12 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
                 f"init must be one of {', '.join(INIT_METHODS)} or a MixtureParams; got {init!r}."
             )
         prior = self.prior
+        if X.shape[0] == 1 and not isinstance(prior, ConjugatePrior):
+            # Said up front: otherwise every start "collapses", which hides the reason.
+            raise ValueError(
+                "X has 1 sample (n_samples = 1); the MLE and the default prior (scaled by the "
+                "data's spread) need at least 2: add data or pass a ConjugatePrior of your own."
+            )
         if isinstance(prior, str):
             if prior != "default":
                 raise ValueError(
@@ -321,12 +327,19 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     def _validate(self, X):
         self._check_fitted()
         _check_feature_names(self, X, reset=False)
+        one_d = np.ndim(X) == 1
         X = check_data(X)
         if X.shape[1] != self.n_features_in_:
             # scikit-learn's wording, which its estimator checks and users know.
+            hint = (
+                " A 1-D array is one feature. Reshape your data with X.reshape(1, -1) if it "
+                "is one sample."
+                if one_d
+                else ""
+            )
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input; pass data with the same columns."
+                f"{self.n_features_in_} features as input; pass data with the same columns." + hint
             )
         return X
 

@@ -68,7 +68,12 @@ def check_data(X, *, n_components: int | None = None, n_features: int | None = N
         ) from None
     X = as_two_dimensional(X)
     if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X is empty (shape {X.shape}); a mixture needs data.")
+        # The counts in scikit-learn's words, which its users (and its checks) know.
+        what = "sample(s)" if X.shape[0] == 0 else "feature(s)"
+        raise ValueError(
+            f"X is empty: 0 {what} (shape={X.shape}) while a minimum of 1 is required; a "
+            "mixture needs data."
+        )
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]

@@ -125,3 +125,15 @@ def test_random_state_accepts_a_legacy_random_state():
 def test_random_state_rejects_other_values(bad):
     with pytest.raises(ValueError, match="random_state must be None, an int, a numpy Generator"):
         check_random_state(bad)
+
+
+def test_one_sample_is_refused_up_front():
+    for prior in (None, "default"):
+        with pytest.raises(ValueError, match="X has 1 sample"):
+            EMGaussianMixture(1, prior=prior).fit(np.ones((1, 2)))
+
+
+def test_a_one_d_array_at_predict_time_says_it_is_one_feature():
+    gm = EMGaussianMixture(2, n_init=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"A 1-D array is one feature\. Reshape your data"):
+        gm.predict(np.zeros(2))
