@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from latentmix.bayes.diagnostics import check_run_size, diagnose
 from latentmix.bayes.relabel import RELABELLINGS, relabel
@@ -32,8 +33,12 @@ __all__ = ["PyMCGaussianMixture"]
 _MAP_OPTIONS = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 20_000, "maxcor": 30}
 
 
-class PyMCGaussianMixture:
+class PyMCGaussianMixture(BaseEstimator):
     r"""The full posterior of a Gaussian mixture under the conjugate prior, by NUTS.
+
+    A scikit-learn estimator as far as its settings go: ``__init__`` stores them, and it
+    clones and takes ``get_params``/``set_params``. The sampler's settings (``draws``,
+    ``tune``, ``chains``, ...) are arguments of :meth:`fit`, not parameters.
 
     The model and prior are exactly those of :class:`~latentmix.EMGaussianMixture` with a
     prior (see :mod:`latentmix.priors` and :mod:`latentmix.bayes.model`): the mode of this
@@ -84,7 +89,7 @@ class PyMCGaussianMixture:
     >>> X = load("faithful").data
     >>> gm = PyMCGaussianMixture(2)
     >>> gm
-    PyMCGaussianMixture(n_components=2, covariance_type='full', prior='default')
+    PyMCGaussianMixture(n_components=2)
     >>> model = gm.build_model(X)
     >>> [rv.name for rv in model.free_RVs]
     ['weights', 'covariances', 'means']
@@ -96,13 +101,6 @@ class PyMCGaussianMixture:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.prior = prior
-
-    def __repr__(self) -> str:
-        prior = self.prior if self.prior is None or isinstance(self.prior, str) else "<prior>"
-        return (
-            f"PyMCGaussianMixture(n_components={self.n_components!r}, "
-            f"covariance_type={self.covariance_type!r}, prior={prior!r})"
-        )
 
     def _check(self, X):
         K = check_n_components(self.n_components)
