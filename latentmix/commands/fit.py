@@ -43,12 +43,20 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Fit and print; returns the exit code."""
+    import pandas as pd
+
     from latentmix.commands import parse_prior
     from latentmix.datasets import load_data, split_columns
     from latentmix.estimator import EMGaussianMixture
 
     dataset = load_data(args.data, split_columns(args.columns))
-    X = dataset.data
+    names = list(dataset.feature_names)
+    # A DataFrame, so that the fit carries the column names itself (feature_names_in_);
+    # scikit-learn refuses repeated names, which keep their plain array (and their names).
+    if len(set(names)) == len(names):
+        X = pd.DataFrame(dataset.data, columns=names)
+    else:
+        X = dataset.data
     prior = parse_prior(args.prior)
     from latentmix.em.estep import DegenerateMixtureError
 
@@ -66,7 +74,9 @@ def run(args) -> int:
             f"{err} On the command line: --prior default, a smaller -k, or --covariance "
             "tied, diag or spherical."
         ) from None
-    result = summary(model, X, dataset.name, dataset.feature_names)
+    result = summary(
+        model, X, dataset.name, None if hasattr(model, "feature_names_in_") else names
+    )
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -74,12 +84,20 @@ def run(args) -> int:
     return 0
 
 
-def summary(model, X, name: str, feature_names) -> dict:
-    """The fit as a JSON-ready dict."""
+def summary(model, X, name: str, feature_names=None) -> dict:
+    """The fit as a JSON-ready dict.
+
+    The features are named by ``feature_names`` if given, else by the model's
+    ``feature_names_in_`` (a fit on a DataFrame), else ``x1, x2, ...``.
+    """
+    if feature_names is None:
+        feature_names = getattr(
+            model, "feature_names_in_", [f"x{j + 1}" for j in range(model.n_features_in_)]
+        )
     return {
         "data": name,
         "n_samples": int(X.shape[0]),
-        "features": list(feature_names),
+        "features": [str(f) for f in feature_names],
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
         "estimate": "MLE" if model.prior_ is None else "MAP",

@@ -159,6 +159,26 @@ def test_legacy_random_state_through_the_estimator():
     np.testing.assert_array_equal(gm.fit(X).means_, a.means_)
 
 
+# --- feature names --------------------------------------------------------------------------
+
+
+def test_feature_names_from_a_data_frame_are_kept_and_checked():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["eruptions", "waiting"])
+    gm = EMGaussianMixture(3, random_state=0, **FAST).fit(frame)
+    assert list(gm.feature_names_in_) == ["eruptions", "waiting"] and gm.n_features_in_ == 2
+    np.testing.assert_allclose(gm.means_, clone(gm).fit(X).means_, rtol=1e-12)
+    assert gm.predict(frame).shape == (len(X),)
+    with pytest.raises(ValueError, match="feature names should match"):
+        gm.predict(frame.rename(columns={"waiting": "wait"}))
+    with pytest.raises(ValueError, match="feature names should match"):
+        gm.predict(frame[["waiting", "eruptions"]])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        gm.predict(X)
+    refit = gm.fit(X)  # a refit on an array forgets the names
+    assert not hasattr(refit, "feature_names_in_")
+
+
 # --- scikit-learn's own estimator checks ----------------------------------------------------
 
 # Each is a documented design decision of latentmix, not a defect.
