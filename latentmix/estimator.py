@@ -193,10 +193,10 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     def _check_settings(self, X):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
+        _check_feature_names(self, X, reset=True)  # sets or clears feature_names_in_
         if chunked.is_blocked_data(X):
             X = chunked.check_blocked_data(X, n_components=K)
         else:
-            _check_feature_names(self, X, reset=True)
             X = check_data(X, n_components=K)
         d = X.shape[1]
         n_init = self.n_init

@@ -179,6 +179,14 @@ def test_feature_names_from_a_data_frame_are_kept_and_checked():
     assert not hasattr(refit, "feature_names_in_")
 
 
+def test_a_refit_on_a_memmap_forgets_the_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    np.save(tmp_path / "x.npy", X)
+    gm = EMGaussianMixture(3, random_state=0, **FAST).fit(pd.DataFrame(X, columns=["a", "b"]))
+    gm.fit(np.load(tmp_path / "x.npy", mmap_mode="r"))  # read block by block
+    assert not hasattr(gm, "feature_names_in_")
+
+
 # --- scikit-learn's own estimator checks ----------------------------------------------------
 
 # Each is a documented design decision of latentmix, not a defect.
