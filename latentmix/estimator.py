@@ -51,11 +51,13 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         :class:`~latentmix.ConjugatePrior` fits the MAP under that prior (its
         ``weight_concentration`` must be >= 1 for a mode to exist).
     n_init : int
-        Number of EM runs taken to convergence; the best objective is kept. They are the
-        best ``5 * n_init`` candidate starts after 5 iterations each (short runs rank starts
-        well; see :func:`latentmix.em.fit.fit_em`). The default 10 finds the best known
-        optimum on the classic data sets (galaxies K = 3..6, acidity K = 2, 3) for every
-        seed tried.
+        Number of EM runs taken to convergence; the best objective is kept. ``5 * n_init``
+        candidate starts get 5 iterations each, and round j continues the best not yet
+        continued among the first 5 j, setting aside any that collapse (short runs rank
+        starts well; see :func:`latentmix.em.fit.fit_em`). With ``n_init=1`` the best of five
+        screened starts that does not collapse is run to convergence; for a fixed seed, more
+        restarts never give a lower objective. The default 10 finds the best known optimum
+        on the classic data sets (galaxies K = 3..6, acidity K = 2, 3) for every seed tried.
     init : {"k-means++", "random"} or MixtureParams
         How seed rows are drawn (k-means++ or uniformly at random; the starts alternate
         between a partition around the seeds and components of random spread at the seeds,
@@ -124,7 +126,8 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     n_iter_ : int
         EM iterations of the best run.
     restarts_ : list of dict
-        One per run taken to convergence (``n_init`` of them, best candidates first):
+        One per continued candidate, in round order, including any that collapsed after
+        screening (flagged ``degenerate``), so there can be more than ``n_init``:
         ``objective_history`` (ndarray, including the screening iterations), ``objective``
         (float, NaN if degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool) and
         ``message`` (why it was degenerate).
