@@ -176,6 +176,12 @@ class _Ownership:
 
 
 def _absolute(out) -> Path:
+    if not os.fspath(out).strip():
+        # Path("") is the current directory: an empty --out would write into it.
+        raise ValueError(
+            "the output path is empty (--out ''); name a new or empty directory, "
+            "e.g. --out results."
+        )
     out = Path(out).absolute()
     # A symbolic link to a directory stands for that directory: write beside the target, so
     # that the link is not replaced by a directory.

@@ -491,3 +491,17 @@ def test_an_interrupt_at_each_step_leaves_a_whole_output(tmp_path, monkeypatch, 
     check_output(out, "report")
     assert siblings(out) == []
     assert contents(out) == expected
+
+
+@pytest.mark.parametrize("empty", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_path_is_refused_everywhere(tmp_path, monkeypatch, empty):
+    # Path("") is the current directory: an empty --out would write into it.
+    monkeypatch.chdir(tmp_path)
+    for call in (
+        lambda: check_output(empty, "report"),
+        lambda: claim_output(empty, "study test"),
+        lambda: replace_output(empty, "report").__enter__(),
+    ):
+        with pytest.raises(ValueError, match=r"the output path is empty \(--out ''\)"):
+            call()
+    assert list(tmp_path.iterdir()) == []

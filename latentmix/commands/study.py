@@ -4,6 +4,10 @@ Each study writes one file per replicate into ``--out DIR`` as it finishes (re-r
 same command resumes) and then its page (``report.html``, ``report.md``, ``summary.json``,
 ``figures/``). ``DIR`` must be new, empty, or an earlier output of the same study: a
 directory that latentmix did not write, or a file, is refused (:mod:`latentmix.output`).
+Every option is checked before ``DIR`` is claimed. A stored replicate made under other
+settings, or malformed, is redone; Ctrl-C stores nothing for the replicate it interrupts
+(exit 130). A study in which every replicate failed writes its page and exits 1, saying
+where the errors are stored.
 
 Examples
 --------
@@ -163,6 +167,8 @@ def run(args) -> int:
 
 def _coverage(args) -> int:
     from latentmix.studies import coverage as C
+    from latentmix.studies.coverage.study import replicate_failed
+    from latentmix.studies.runner import finish_status
 
     name, truth = C.load_truth(args.truth)
     config = C.study_config(
@@ -183,6 +189,6 @@ def _coverage(args) -> int:
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
     )
     html, md = C.write_coverage_page(records, config, args.out)
-    failed = sum(r.get("status") != "ok" for r in records)
+    failed = sum(replicate_failed(r) for r in records)
     print(f"{len(records)} replicates ({failed} failed as a whole); report: {html} and {md}")
-    return 0 if records else 1
+    return finish_status(records, args.out, replicate_failed)

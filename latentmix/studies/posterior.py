@@ -80,6 +80,11 @@ def sample_swappable(X, n_components: int, covariance_type: str, prior, config, 
     compile_seconds : float
         Time the compilation took (paid once per key in the process).
     sample_seconds : float
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C during sampling (the partial trace is discarded).
     """
     import nutpie
 
@@ -92,7 +97,7 @@ def sample_swappable(X, n_components: int, covariance_type: str, prior, config, 
             _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
         compiled, compile_seconds = _COMPILED[key]
     start = time.perf_counter()
-    trace = nutpie.sample(
+    sampler = nutpie.sample(
         compiled.with_data(x_data=X),
         draws=config["draws"],
         tune=config["tune"],
@@ -100,5 +105,13 @@ def sample_swappable(X, n_components: int, covariance_type: str, prior, config, 
         seed=random_state,
         progress_bar=False,
         cores=1,
+        blocking=False,
     )
+    try:
+        # nutpie's blocking call turns Ctrl-C into a partial trace; a study's replicate must
+        # be interrupted instead (and redone by the next run), so wait here and re-raise.
+        trace = sampler.wait()
+    except BaseException:
+        sampler.cancel()
+        raise
     return trace, compile_seconds, time.perf_counter() - start

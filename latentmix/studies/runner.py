@@ -6,13 +6,16 @@ A study is a list of :class:`Replicate` keys (sample size, index) and a task fun
 * claims ``OUT`` through :func:`latentmix.output.claim_output` (a new or empty directory, or
   an earlier output of the same study command; anything else is refused), writes
   ``OUT/study.json`` (the configuration) and refuses to mix two studies in one folder;
-* skips every replicate whose ``OUT/replicates/<key>.json`` already exists, so re-running the
-  same command resumes an interrupted study;
+* skips every replicate whose ``OUT/replicates/<key>.json`` already holds a whole record made
+  under the current settings, so re-running the same command resumes an interrupted study;
+  a torn or malformed record, or one made under other settings (each record carries the
+  hash of the study's settings, :func:`config_hash`), is redone and the progress says so;
 * runs the remaining replicates where ``scheduler`` says (see :func:`run_study`), one task
   each;
 * writes each finished replicate atomically (:func:`latentmix.jsonio.write_json`) as soon as
   it arrives; a task that raises is stored with ``status: "failed"`` and its error, never
-  dropped.
+  dropped. An interrupt (Ctrl-C) is not a failure: it ends the study and the interrupted
+  replicate is not stored, so the next run redoes it.
 
 The pages are written at the end by :func:`write_pages`, through
 :func:`latentmix.output.replace_output`: the earlier pages are replaced whole, the stored
@@ -25,7 +28,11 @@ on which worker ran it, in which order, or whether it ran at all before an inter
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -43,6 +50,8 @@ CONFIG_FILE = "study.json"
 SUMMARY_FILE = "summary.json"
 #: What a study writes itself into OUT while it runs, and keeps when it renders its pages.
 STORED = (REPLICATES, CONFIG_FILE)
+#: Fields every stored record holds (and a failed one also ``error``).
+RECORD_FIELDS = ("status", "key", "n", "index", "config")
 
 
 class Replicate(NamedTuple):
@@ -99,21 +108,63 @@ def load_replicates(out: Path) -> list[dict]:
     return records
 
 
-def _is_done(path: Path) -> bool:
+def config_hash(config: dict) -> str:
+    """A short hash of a study's settings, stored in every replicate record as ``config``."""
+    text = json.dumps(to_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _stored_state(path: Path, rep: Replicate, digest: str, required, legacy: bool) -> str:
+    """``"done"``, ``"missing"``, ``"malformed"`` or ``"other settings"``.
+
+    ``legacy``: a record without ``config`` (written by an earlier release) counts as made
+    under the current settings, because ``study.json`` was there and matched.
+    """
     if not path.exists():
-        return False
+        return "missing"
     try:
-        return "status" in json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False  # a torn file from a crash outside write_json: redo it
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "malformed"  # a torn file from a crash outside write_json: redo it
+    if not isinstance(record, dict):
+        return "malformed"
+    if "config" not in record and legacy:
+        record = {**record, "config": digest}
+    fields = [*RECORD_FIELDS, *(required if record.get("status") == "ok" else ("error",))]
+    if any(f not in record for f in fields) or record["status"] not in ("ok", "failed"):
+        return "malformed"
+    if record["key"] != rep.key:
+        return "malformed"
+    if record["config"] != digest:
+        return "other settings"
+    return "done"
 
 
-def check_config(out: Path, config: dict) -> None:
-    """Write ``OUT/study.json``, or check that the one there describes the same study."""
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): it holds {what}. Restore it, or delete it and "
+            "re-run the study command with the settings you want (replicates made under "
+            "other settings are then redone)."
+        ) from None
+
+
+def check_config(out: Path, config: dict) -> bool:
+    """Write ``OUT/study.json``, or check that the one there describes the same study.
+
+    Returns whether ``study.json`` was already there (and matched).
+    """
     path = Path(out) / CONFIG_FILE
     config = to_jsonable(config)
     if path.exists():
-        stored = json.loads(path.read_text())
+        stored = _read_json(path, "the settings of this study")
+        if not isinstance(stored, dict):
+            raise ValueError(
+                f"{path} does not hold a study's settings (a JSON object); restore it, or "
+                "delete it and re-run."
+            )
         if stored != config:
             changed = sorted(
                 k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
@@ -122,16 +173,17 @@ def check_config(out: Path, config: dict) -> None:
                 f"{out} holds a different study (settings differ: {', '.join(changed)}); "
                 "re-run with the original settings to resume it, or choose a new --out."
             )
-        return
+        return True
     write_json(path, config)
+    return False
 
 
 def read_stored(out) -> tuple[dict, dict]:
     """``(study.json, summary.json)`` of a finished study: all its pages are made from."""
     out = Path(out)
     return (
-        json.loads((out / CONFIG_FILE).read_text()),
-        json.loads((out / SUMMARY_FILE).read_text()),
+        _read_json(out / CONFIG_FILE, "the settings of this study"),
+        _read_json(out / SUMMARY_FILE, "the summary the pages are made from"),
     )
 
 
@@ -196,6 +248,7 @@ def run_study(
     n_workers: int = 2,
     processes: bool = True,
     quiet: bool = False,
+    required=(),
 ) -> list[dict]:
     """Run the replicates not yet stored under ``out`` and return every stored record.
 
@@ -225,20 +278,37 @@ def run_study(
         ``"local"``: worker processes (default) or threads in this process.
     quiet : bool
         No progress lines.
+    required : iterable of str
+        Fields a successful record of this study must hold; a stored record without them
+        is malformed and redone.
 
     Returns
     -------
     list of dict
         All stored replicate records (finished earlier or now), sorted by key.
     """
+    check_scheduler(scheduler, n_workers)
     out = claim_output(out, command, owned=STORED)
-    check_config(out, config)
-    todo = [rep for rep in reps if not _is_done(replicate_path(out, rep))]
+    legacy = check_config(out, config)
+    digest = config_hash(config)
+    required = tuple(required)
+    states = {
+        rep: _stored_state(replicate_path(out, rep), rep, digest, required, legacy) for rep in reps
+    }
+    todo = [rep for rep in reps if states[rep] != "done"]
     # Index-major order: a study stopped early has the same number of replicates at every n.
     todo.sort(key=lambda rep: (rep.index, rep.n))
-    counter = TaskCounter(Progress(quiet), len(reps), len(reps) - len(todo))
+    progress = Progress(quiet)
+    for state in ("malformed", "other settings"):
+        keys = sorted(rep.key for rep in reps if states[rep] == state)
+        if keys:
+            shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+            why = "malformed" if state == "malformed" else "made under other settings"
+            progress(f"redoing {len(keys)} stored replicate(s) {why}: {shown}")
+    counter = TaskCounter(progress, len(reps), len(reps) - len(todo))
 
     def store(rep: Replicate, record: dict) -> None:
+        record["config"] = digest
         write_json(replicate_path(out, rep), record)
         ok = record["status"] == "ok"
         counter.update(rep.key, ok, record["seconds"], "" if ok else record.get("error", ""))
@@ -246,7 +316,57 @@ def run_study(
     if todo:
         _run(task, config, todo, store, scheduler, n_workers, processes)
     wanted = {rep.key for rep in reps}
-    return [r for r in load_replicates(out) if r.get("key") in wanted]
+    return [
+        r
+        for r in load_replicates(out)
+        if r.get("key") in wanted and r.get("config", digest if legacy else None) == digest
+    ]
+
+
+def check_scheduler(scheduler, n_workers: int = 2) -> None:
+    """Refuse a scheduler name or worker count that cannot work, before anything is claimed."""
+    from latentmix.em.chunked import SCHEDULERS
+
+    if isinstance(scheduler, str) and scheduler not in SCHEDULERS and ":" not in scheduler:
+        raise ValueError(
+            f"--scheduler must be one of {', '.join(SCHEDULERS)} or a scheduler address such "
+            f"as tcp://127.0.0.1:8786; got {scheduler!r}."
+        )
+    if scheduler == "local" and int(n_workers) < 1:
+        raise ValueError(f"--workers must be at least 1; got {n_workers}.")
+
+
+def check_count(option: str, value, minimum: int) -> int:
+    """``value`` as an int, refused with the option's name unless it is at least ``minimum``."""
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{option} must be a whole number of at least {minimum}; got {value!r}.")
+    return int(value)
+
+
+def check_choice(option: str, value, choices) -> None:
+    """Refuse ``value`` unless it is one of ``choices``, naming the option and the choices."""
+    if value not in choices:
+        raise ValueError(f"{option} must be one of {', '.join(map(str, choices))}; got {value!r}.")
+
+
+def finish_status(records: list[dict], out, failed: Callable[[dict], bool] | None = None) -> int:
+    """The exit status of a study: 1 (with a line on stderr) when every replicate failed.
+
+    ``failed(record)`` says whether a record failed as a whole (default: its status).
+    """
+    import sys
+
+    failed = failed or (lambda r: r.get("status") != "ok")
+    n_failed = sum(bool(failed(r)) for r in records)
+    if records and n_failed < len(records):
+        return 0
+    where = Path(out).absolute() / REPLICATES
+    print(
+        f"latentmix study: error: all {n_failed} of {len(records)} replicates failed; each "
+        f"error is stored in {where}/<key>.json (field 'error') and listed on the study's page.",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
@@ -261,11 +381,55 @@ def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
             resolved = _current_default()
         if resolved == "synchronous":
             for rep in todo:
-                store(rep, run_replicate(task, config, rep))
+                why = f"replicate {rep.key} was not stored; re-run the same command to resume"
+                try:
+                    with _interrupts_seen() as seen:
+                        record = run_replicate(task, config, rep)
+                except KeyboardInterrupt:
+                    raise KeyboardInterrupt(why) from None
+                if seen:  # a library caught the Ctrl-C (nutpie does): not a result
+                    raise KeyboardInterrupt(why)
+                store(rep, record)
         elif isinstance(resolved, str):
             _run_local(resolved, task, config, todo, store)
         else:
             _run_client(resolved, task, config, todo, store)
+
+
+class _Seen:
+    def __init__(self):
+        self.count = 0
+
+    def __bool__(self):
+        return self.count > 0
+
+
+@contextlib.contextmanager
+def _interrupts_seen():
+    """Count SIGINTs while the block runs (still raising KeyboardInterrupt as usual).
+
+    Some libraries catch the KeyboardInterrupt and return what they have (nutpie returns a
+    partial trace), so a replicate interrupted by Ctrl-C could come back as a record; a study
+    must not store that record.
+    """
+    seen = _Seen()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        seen.count += 1
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _current_default():

@@ -48,6 +48,8 @@ from latentmix.studies.page import number, write_study_page
 from latentmix.studies.posterior import sample_swappable
 from latentmix.studies.runner import (
     SUMMARY_FILE,
+    check_count,
+    finish_status,
     read_stored,
     replicate_rng,
     replicates,
@@ -276,6 +278,13 @@ def sbc_config(
     """The settings that define an SBC study."""
     if sampler not in ("nuts", "exact"):
         raise ValueError(f"sampler must be 'nuts' or 'exact'; got {sampler!r}.")
+    check_count("--simulations", n_simulations, 2)
+    check_count("-k", n_components, 1)
+    check_count("--n", n, max(2, int(n_components)))
+    check_count("--draws", draws, 1)
+    check_count("--tune", tune, 0)
+    check_count("--chains", chains, 1)
+    check_count("--thin", thin, 1)
     if n_simulations < 2 or n < max(2, n_components):
         raise ValueError(f"need at least 2 simulations and n >= K; got {n_simulations} and n={n}.")
     if thin < 1 or draws * chains // thin < 9:
@@ -310,6 +319,7 @@ def run_sbc(config: dict, out, *, scheduler=None, n_workers=2, processes=True, q
         n_workers=n_workers,
         processes=processes,
         quiet=quiet,
+        required=("ranks", "n_draws"),
     )
 
 
@@ -541,4 +551,4 @@ def run_sbc_command(args) -> int:
         f"SBC {'passed' if summary['passed'] else 'FAILED'} ({summary['n_ok']} simulations ok, "
         f"{summary['n_failed']} failed); report: {html} and {md}"
     )
-    return 0
+    return finish_status(records, args.out)

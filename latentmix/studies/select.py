@@ -29,6 +29,9 @@ from latentmix.studies.page import number, write_study_page
 from latentmix.studies.runner import (
     SUMMARY_FILE,
     Replicate,
+    check_choice,
+    check_count,
+    finish_status,
     read_stored,
     replicate_rng,
     run_study,
@@ -131,6 +134,17 @@ def select_config(
 ) -> dict:
     """The settings of a model-selection study (checked: the data must load)."""
     from latentmix.datasets import load_data, split_columns
+    from latentmix.params import COVARIANCE_TYPES
+
+    check_choice("--covariance", covariance_type, COVARIANCE_TYPES)
+    ks = list(ks)
+    if not ks:
+        raise ValueError("-k needs at least one component count.")
+    for k in ks:
+        check_count("-k", k, 1)
+    check_count("--draws", draws, 1)
+    check_count("--tune", tune, 0)
+    check_count("--chains", chains, 1)
 
     cols = split_columns(columns)
     X = load_data(data, cols).data
@@ -163,7 +177,15 @@ def run_select(config, out, *, scheduler=None, n_workers=2, processes=True, quie
         n_workers=n_workers,
         processes=processes,
         quiet=quiet,
+        required=("K", "em", "posterior"),
     )
+
+
+def replicate_failed(record: dict) -> bool:
+    """Whether one K failed as a whole: its task raised, or both EM and the posterior failed."""
+    if record.get("status") != "ok":
+        return True
+    return all((record.get(arm) or {}).get("status") != "ok" for arm in ("em", "posterior"))
 
 
 def selection_table(records: list[dict]) -> list[dict]:
@@ -423,4 +445,4 @@ def run_select_command(args) -> int:
     )
     html, md = write_select_page(records, config, args.out)
     print(f"report: {html} and {md}")
-    return 0
+    return finish_status(records, args.out, replicate_failed)

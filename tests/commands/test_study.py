@@ -100,3 +100,118 @@ def test_components_flag_takes_ranges_and_the_old_spelling_is_gone(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["study", "sbc", "--k", "2", "--out", "o"])
     assert "unrecognized arguments: --k" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["coverage", "--truth", "well_separated", "--chains", "0"], "--chains must be"),
+        (["coverage", "--truth", "well_separated", "--n-boot", "0"], "--n-boot must be"),
+        (["coverage", "--truth", "well_separated", "--draws", "-1"], "--draws must be"),
+        (["coverage", "--truth", "well_separated", "--replications", "0"], "--replications"),
+        (["coverage", "--truth", "well_separated", "--bootstrap", "nonparametic"], "bootstrap"),
+        (["coverage", "--truth", "well_separated", "--posterior-replications", "-1"],
+         "--posterior-replications must be"),
+        (["coverage", "--truth", "well_separated", "--scheduler", "serial"],
+         "--scheduler must be one of threads, synchronous, processes, local"),
+        (["coverage", "--truth", "well_separated", "--workers", "0"], "--workers must be"),
+        (["sbc", "-k", "0"], "-k must be"),
+        (["sbc", "--chains", "0"], "--chains must be"),
+        (["sbc", "--tune", "-5"], "--tune must be"),
+        (["select", "faithful", "--draws", "0"], "--draws must be"),
+        (["select", "faithful", "--chains", "0"], "--chains must be"),
+    ],
+)  # fmt: skip
+def test_every_option_is_checked_before_the_output_is_claimed(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert cli.main(["study", *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not out.exists()
+
+
+def test_a_misspelt_covariance_is_refused_naming_the_valid_ones(tmp_path, capsys):
+    from latentmix.studies.select import select_config
+
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit):
+        cli.main(["study", "select", "faithful", "--covariance", "fulll", "--out", str(out)])
+    assert "'fulll' (choose from 'full', 'tied', 'diag', 'spherical')" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(ValueError, match="--covariance must be one of full, tied, diag"):
+        select_config("faithful", [1, 2], covariance_type="fulll")
+
+
+def _raise(*args, **kwargs):
+    raise FloatingPointError("it all went wrong")
+
+
+def test_a_coverage_study_in_which_everything_failed_exits_non_zero(tmp_path, capsys, monkeypatch):
+    from latentmix.studies.coverage import replicate
+
+    monkeypatch.setattr(replicate, "_fit_em", _raise)
+    out = tmp_path / "cov"
+    assert cli.main([*_coverage(out), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert "all 2 of 2 replicates failed" in captured.err
+    assert str(out / "replicates") in captured.err
+    assert (out / "report.html").exists()  # the page lists the failures
+
+
+@pytest.mark.parametrize("study", ["select", "sbc"])
+def test_select_and_sbc_in_which_everything_failed_exit_non_zero(
+    tmp_path, capsys, monkeypatch, study
+):
+    import latentmix.studies.sbc as sbc
+    import latentmix.studies.select as select
+
+    if study == "select":
+        monkeypatch.setattr(select, "select_task", _raise)
+        argv = ["study", "select", "faithful", "-k", "1..2"]
+    else:
+        monkeypatch.setattr(sbc, "sbc_replicate", _raise)
+        argv = ["study", "sbc", "--simulations", "3", "--n", "20", "-k", "1"]
+    out = tmp_path / study
+    assert cli.main([*argv, "--out", str(out), "--scheduler", "synchronous", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "replicates failed" in err and str(out / "replicates") in err
+    records = [json.loads(p.read_text()) for p in (out / "replicates").iterdir()]
+    assert records and all("it all went wrong" in r["error"] for r in records)
+
+
+def test_select_fails_when_both_arms_failed_for_every_k(tmp_path, capsys, monkeypatch):
+    import latentmix.studies.select as select
+
+    def em_only(config, n, index):
+        return {"K": n, "em": {"status": "failed", "error": "x"},
+                "posterior": {"status": "failed", "error": "y"}}  # fmt: skip
+
+    monkeypatch.setattr(select, "select_task", em_only)
+    argv = ["study", "select", "faithful", "-k", "1..2", "--scheduler", "synchronous"]
+    assert cli.main([*argv, "--out", str(tmp_path / "s"), "--quiet"]) == 1
+    assert "all 2 of 2 replicates failed" in capsys.readouterr().err
+
+
+def test_an_interrupt_during_the_posterior_is_not_stored_as_a_failure(
+    tmp_path, capsys, monkeypatch
+):
+    from latentmix.studies.coverage import replicate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replicate, "sample_swappable", interrupted)
+    out = tmp_path / "cov"
+    argv = [a if a != "0" else "10" for a in _coverage(out)]  # --draws 10: the posterior arm
+    assert cli.main([*argv, "--quiet"]) == 130
+    assert "n00040-r0000 was not stored" in capsys.readouterr().err
+    assert not list((out / "replicates").glob("*.json"))
+
+
+def test_an_empty_out_is_refused_and_the_current_directory_untouched(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(_coverage("")) == 2
+    assert "the output path is empty (--out '')" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

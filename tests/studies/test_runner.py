@@ -1,4 +1,7 @@
 import json
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -153,3 +156,129 @@ def test_pages_are_replaced_and_replicates_and_foreign_files_stay(tmp_path):
     CALLS.clear()
     _run({"seed": 1}, reps, out)  # still recognised as its own output: resumes, nothing to do
     assert CALLS == []
+
+
+def interrupting_task(config, n, index):
+    CALLS.append((n, index))
+    if index == config.get("interrupt"):
+        raise KeyboardInterrupt
+    if index == config.get("swallow"):
+        # A library that catches Ctrl-C and returns what it has (nutpie's partial trace).
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            return {"value": float("nan")}
+    return {"value": float(index)}
+
+
+@pytest.mark.parametrize("how", ["interrupt", "swallow"])
+def test_an_interrupted_replicate_is_not_stored_and_is_redone(tmp_path, how):
+    reps = replicates([10], 3)
+    CALLS.clear()
+    with pytest.raises(KeyboardInterrupt, match="n00010-r0001 was not stored"):
+        run_study(interrupting_task, {how: 1}, reps, tmp_path, command=COMMAND, quiet=True,
+                  scheduler="synchronous")  # fmt: skip
+    assert CALLS == [(10, 0), (10, 1)]
+    assert sorted(p.name for p in (tmp_path / "replicates").iterdir()) == ["n00010-r0000.json"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    CALLS.clear()
+    records = run_study(interrupting_task, {how: 1}, reps[:1] + reps[2:], tmp_path,
+                        command=COMMAND, quiet=True, scheduler="synchronous")  # fmt: skip
+    assert CALLS == [(10, 2)] and [r["status"] for r in records] == ["ok", "ok"]
+
+
+def test_records_carry_their_settings_and_others_are_redone(tmp_path, capsys):
+    reps = replicates([10], 3)
+    first = _run({"seed": 1}, reps, tmp_path)
+    assert len({r["config"] for r in first}) == 1
+    (tmp_path / "study.json").unlink()
+    CALLS.clear()
+    progress = run_study(counting_task, {"seed": 2}, reps, tmp_path, command=COMMAND,
+                         scheduler="synchronous")  # fmt: skip
+    assert len(CALLS) == 3
+    assert "redoing 3 stored replicate(s) made under other settings" in capsys.readouterr().err
+    assert [r["value"] for r in progress] != [r["value"] for r in first]
+    fresh = _run({"seed": 2}, reps, tmp_path / "b")
+    assert [r["value"] for r in progress] == [r["value"] for r in fresh]
+
+
+def test_records_of_an_earlier_release_resume_only_under_their_study_json(tmp_path):
+    reps = replicates([10], 2)
+    _run({"seed": 1}, reps, tmp_path)
+    for path in (tmp_path / "replicates").iterdir():
+        record = json.loads(path.read_text())
+        del record["config"]
+        path.write_text(json.dumps(record))
+    CALLS.clear()
+    assert len(_run({"seed": 1}, reps, tmp_path)) == 2 and CALLS == []
+    # Without study.json nothing says what settings they were made with: redone.
+    (tmp_path / "study.json").unlink()
+    CALLS.clear()
+    _run({"seed": 1}, reps, tmp_path)
+    assert CALLS == [(10, 0), (10, 1)]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [{"status": "ok"}, {"status": "ok", "key": "n00010-r0001", "n": 10, "index": 1}, [1, 2],
+     {"status": "failed", "key": "n00010-r0001", "n": 10, "index": 1}, "\udcff"],
+    ids=["status-only", "no-value", "a-list", "failed-without-error", "not-utf8"],
+)  # fmt: skip
+def test_a_malformed_record_is_redone_and_the_progress_says_so(tmp_path, capsys, stored):
+    reps = replicates([10], 3)
+    run = dict(command=COMMAND, scheduler="synchronous", required=("value",))
+    run_study(counting_task, {"seed": 1}, reps, tmp_path, quiet=True, **run)
+    path = replicate_path(tmp_path, Replicate(10, 1))
+    if isinstance(stored, str):
+        path.write_bytes(b'{"status": "ok", "\xff": 1}')
+    else:
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps(stored if not isinstance(stored, dict) or len(stored) == 1
+                                   else {**stored, "config": record["config"]}))  # fmt: skip
+    CALLS.clear()
+    records = run_study(counting_task, {"seed": 1}, reps, tmp_path, **run)
+    assert CALLS == [(10, 1)] and len(records) == 3
+    assert "redoing 1 stored replicate(s) malformed: n00010-r0001" in capsys.readouterr().err
+
+
+def test_a_corrupt_study_json_names_the_file_and_the_fix(tmp_path):
+    from latentmix.studies.runner import read_stored
+
+    reps = replicates([10], 1)
+    _run({"seed": 1}, reps, tmp_path)
+    (tmp_path / "study.json").write_text('{"seed": 1')
+    with pytest.raises(ValueError, match=r"study\.json is not valid JSON .*delete it and re-run"):
+        _run({"seed": 1}, reps, tmp_path)
+    (tmp_path / "summary.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"study\.json is not valid JSON"):
+        read_stored(tmp_path)
+    (tmp_path / "study.json").write_text("[]")
+    with pytest.raises(ValueError, match="does not hold a study's settings"):
+        _run({"seed": 1}, reps, tmp_path)
+
+
+def test_a_study_in_which_everything_failed_exits_non_zero(tmp_path, capsys):
+    from latentmix.studies.runner import finish_status
+
+    records = _run({"seed": 3, "fail": [0, 1]}, replicates([10], 2), tmp_path)
+    assert finish_status(records, tmp_path) == 1
+    err = capsys.readouterr().err
+    assert "all 2 of 2 replicates failed" in err and str(tmp_path / "replicates") in err
+    assert finish_status([], tmp_path) == 1
+    records = _run({"seed": 3, "fail": [0]}, replicates([10], 2), tmp_path / "some")
+    assert finish_status(records, tmp_path) == 0
+    assert finish_status(records, tmp_path, lambda r: True) == 1
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "workers", "message"),
+    [("serial", 2, "--scheduler must be one of"), ("local", 0, "--workers must be at least 1")],
+)
+def test_scheduler_and_workers_are_checked_before_the_output_is_claimed(
+    tmp_path, scheduler, workers, message
+):
+    with pytest.raises(ValueError, match=message):
+        _run({"seed": 1}, replicates([10], 1), tmp_path / "o", scheduler=scheduler,
+             n_workers=workers)  # fmt: skip
+    assert not (tmp_path / "o").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from latentmix.params import MixtureParams
 from latentmix.studies.coverage.replicate import coverage_replicate
 from latentmix.studies.coverage.truth import truth_to_dict
-from latentmix.studies.runner import replicates, run_study
+from latentmix.studies.runner import check_count, replicates, run_study
 
 #: The command recorded in the output directory's manifest.
 COMMAND = "study coverage"
@@ -62,8 +62,15 @@ def study_config(
         raise ValueError(
             f"bootstrap resampling is 'nonparametric' or 'parametric'; got {sorted(unknown)}."
         )
-    if n_replications < 1:
-        raise ValueError(f"--replications must be at least 1; got {n_replications}.")
+    check_count("--replications", n_replications, 1)
+    if bootstrap:
+        check_count("--n-boot", n_boot, 1)
+    check_count("--draws", draws, 0)
+    if draws:
+        check_count("--tune", tune, 0)
+        check_count("--chains", chains, 1)
+    if posterior_replications is not None:
+        check_count("--posterior-replications", posterior_replications, 0)
     return {
         "study": "coverage",
         "truth_name": truth_name,
@@ -99,4 +106,13 @@ def run_coverage(config: dict, out, *, scheduler=None, n_workers=2, processes=Tr
         n_workers=n_workers,
         processes=processes,
         quiet=quiet,
+        required=("sources",),
     )
+
+
+def replicate_failed(record: dict) -> bool:
+    """Whether a replicate failed as a whole: its task raised, or every source failed."""
+    if record.get("status") != "ok":
+        return True
+    sources = record.get("sources") or {}
+    return all(s.get("status") != "ok" for s in sources.values())
