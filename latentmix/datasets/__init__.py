@@ -67,6 +67,58 @@ class Dataset:
     target: np.ndarray | None = None
     truth: MixtureParams | None = field(default=None, repr=False)
 
+    def __post_init__(self):
+        check_feature_names(self.feature_names, where=self.name)
+
+
+def check_feature_names(feature_names, where: str = "the data", *, chosen=False) -> None:
+    """Refuse empty or repeated column names, naming them and the fix.
+
+    Names are refused rather than made unique: a column is chosen by name (``--columns``),
+    and names reach the tables, the figures and ``estimates.json``, where a renamed
+    ``x.1`` would stand for a column the file never called that, and two columns under one
+    name would be told apart by nothing. Every command reads its data through this check,
+    so a report fails here, at once, not after sampling.
+
+    Parameters
+    ----------
+    feature_names : sequence of str
+    where : str
+        What the names belong to (a file, a data set), to start the message.
+    chosen : bool
+        The names are a ``--columns`` selection, so the fix is to name each column once.
+
+    Raises
+    ------
+    ValueError
+        Naming the first empty column (by position) or the repeated names.
+    """
+    feature_names = [str(f) for f in feature_names]
+    empty = [j + 1 for j, f in enumerate(feature_names) if not f.strip()]
+    if empty:
+        raise ValueError(
+            f"{where}: column {empty[0]} has an empty name; give every column a name in the "
+            "header row, or choose the named ones with --columns."
+        )
+    seen, repeated = set(), []
+    for f in feature_names:
+        if f in seen and f not in repeated:
+            repeated.append(f)
+        seen.add(f)
+    if repeated:
+        fix = (
+            "name each column once in --columns."
+            if chosen
+            else "rename the columns in the header row so that each name is used once, or "
+            "choose distinct columns with --columns."
+        )
+        which = (
+            f"the column name {repeated[0]!r} appears"
+            if len(repeated) == 1
+            else f"the column names {', '.join(map(repr, repeated))} appear"
+        )
+        raise ValueError(f"{where}: {which} more than once; {fix}")
+
 
 def names() -> list[str]:
     """Names accepted by :func:`load`: the real data sets, then the simulated ones."""
@@ -110,22 +162,30 @@ def read_csv(path, columns=None) -> Dataset:
     Raises
     ------
     ValueError
-        Naming the file, column and row of the first missing or non-numeric cell, or a
-        column that does not exist.
+        Naming the file, column and row of the first missing or non-numeric cell, a column
+        that does not exist, a column name that is empty or repeated (see
+        :func:`check_feature_names`; only the used columns need distinct names), a row whose
+        number of cells differs from the header's (by its line in the file), or a header
+        that looks delimited by ``;`` or a tab rather than commas.
     """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such file: {path}; give a CSV path or one of {', '.join(names())}.")
     header, rows = _read_rows(path)
     if columns is None:
+        check_feature_names(header, where=str(path))
         use = list(range(len(header)))
     else:
+        check_feature_names(columns, where=f"{path}: --columns", chosen=True)
         missing = [c for c in columns if c not in header]
         if missing:
             raise ValueError(
                 f"{path}: no column named {', '.join(map(repr, missing))}; the columns are "
                 f"{', '.join(map(repr, header))}."
             )
+        ambiguous = [c for c in columns if header.count(c) > 1]
+        if ambiguous:
+            check_feature_names(header, where=str(path))
         use = [header.index(c) for c in columns]
     data = _to_numeric(header, rows, use, path)
     return Dataset(path.stem, data, tuple(header[j] for j in use), f"CSV file {path.name}")
@@ -157,6 +217,7 @@ def load_data(source, columns=None) -> Dataset:
         dataset = load(str(source))
         if columns is None:
             return dataset
+        check_feature_names(columns, where=f"{source}: --columns", chosen=True)
         missing = [c for c in columns if c not in dataset.feature_names]
         if missing:
             raise ValueError(
@@ -262,22 +323,34 @@ _SIMULATED = {"house_prices": house_prices, "synthetic3d": synthetic_3d}
 
 
 def _read_rows(path):
+    """The header and the data rows, skipping blank lines; errors give the file's line."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r]
-    except (OSError, UnicodeDecodeError) as err:
+            reader = csv.reader(f)
+            # (line in the file where the row ends, row): blank lines are skipped, so the
+            # position in this list is not the line number.
+            rows = [(reader.line_num, r) for r in reader if r]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"cannot read {path}: {err}") from None
     if not rows:
         raise ValueError(f"{path} is empty; it needs a header row and data rows.")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
+    if len(header) == 1:
+        for name, delimiter in (("semicolons", ";"), ("tabs", "\t")):
+            if delimiter in header[0] and (len(rows) < 2 or delimiter in rows[1][1][0]):
+                raise ValueError(
+                    f"{path}: the header row is one column, {header[0]!r}, which holds "
+                    f"{name}; latentmix reads comma-separated files: save the file with "
+                    "commas between the cells."
+                )
     if len(rows) < 2:
         raise ValueError(f"{path} has a header but no data rows.")
-    for i, r in enumerate(rows[1:], start=2):
+    for line, r in rows[1:]:
         if len(r) != len(header):
             raise ValueError(
-                f"{path}, line {i}: {len(r)} cells but the header has {len(header)} columns."
+                f"{path}, line {line}: {len(r)} cells but the header has {len(header)} columns."
             )
-    return header, rows[1:]
+    return header, [r for _, r in rows[1:]]
 
 
 def _to_numeric(header, rows, columns, path) -> np.ndarray:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from latentmix.datasets import (
+    Dataset,
     load,
     load_data,
     make_synthetic,
@@ -108,3 +109,58 @@ def test_synthetic_data_has_its_truth():
     again = make_synthetic(truth, 500, random_state=1)
     np.testing.assert_array_equal(again.data, data.data)
     np.testing.assert_allclose(np.bincount(data.target) / 500, truth.weights, atol=0.06)
+
+
+@pytest.mark.parametrize(
+    ("text", "columns", "match"),
+    [
+        ("a,a\n1,2\n", None, "the column name 'a' appears more than once; rename"),
+        ("a,b,a,b\n1,2,3,4\n", None, "the column names 'a', 'b' appear more than once"),
+        ("a,\n1,2\n", None, "column 2 has an empty name; .*--columns"),
+        (" ,b\n1,2\n", None, "column 1 has an empty name"),
+        ("a,a,b\n1,2,3\n", ["a"], "the column name 'a' appears more than once"),
+        ("a,b\n1,2\n", ["a", "a"], "--columns: the column name 'a' .* once in --columns"),
+    ],
+)
+def test_repeated_or_empty_column_names_are_refused_when_read(tmp_path, text, columns, match):
+    # A report used to fail only after sampling, in the diagnostics.
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=match):
+        read_csv(path, columns)
+    with pytest.raises(ValueError, match=match):
+        load_data(str(path), columns)
+
+
+def test_repeated_or_empty_names_outside_the_chosen_columns_are_fine(tmp_path):
+    path = write(tmp_path, "a,a,,b,c\n1,2,3,4,5\n6,7,8,9,10\n")
+    data = read_csv(path, ["c", "b"])
+    assert data.feature_names == ("c", "b")
+    np.testing.assert_array_equal(data.data, [[5.0, 4.0], [10.0, 9.0]])
+
+
+def test_repeated_names_are_refused_for_built_in_data_and_datasets():
+    with pytest.raises(ValueError, match="faithful: --columns: the column name 'waiting'"):
+        load_data("faithful", ["waiting", "waiting"])
+    with pytest.raises(ValueError, match="the column name 'x' appears more than once"):
+        Dataset("mine", np.zeros((3, 2)), ("x", "x"))
+
+
+@pytest.mark.parametrize(("delimiter", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_header_of_one_column_holding_another_delimiter_says_so(tmp_path, delimiter, name):
+    path = write(tmp_path, f"a{delimiter}b\n1{delimiter}2\n3{delimiter}4\n")
+    with pytest.raises(ValueError, match=f"one column, .* which holds {name}; .* commas"):
+        read_csv(path)
+
+
+def test_a_one_column_file_whose_name_holds_a_semicolon_is_read(tmp_path):
+    path = write(tmp_path, "price;usd\n1\n2\n")
+    assert read_csv(path).feature_names == ("price;usd",)
+
+
+def test_a_ragged_row_after_blank_lines_gives_its_line_in_the_file(tmp_path):
+    path = write(tmp_path, "a,b\n\n1,2\n\n\n3,4,5\n")
+    with pytest.raises(ValueError, match="line 6: 3 cells but the header has 2 columns"):
+        read_csv(path)
+    path = write(tmp_path, '\na,b\n"x\ny",2\n1\n')
+    with pytest.raises(ValueError, match="line 5: 1 cells"):
+        read_csv(path)
