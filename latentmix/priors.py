@@ -100,15 +100,22 @@ class ConjugatePrior:
             raise ValueError(f"degrees_of_freedom must be positive; got {dof!r}.")
         scale = _finite_array("scale", self.scale)
         if scale.ndim == 2:
-            if scale.shape != (mean.size, mean.size) or not np.allclose(scale, scale.T):
+            if scale.shape != (mean.size, mean.size):
                 raise ValueError(
                     f"scale must be a symmetric ({mean.size}, {mean.size}) matrix to match "
                     f"mean; got shape {scale.shape}."
                 )
-            if np.linalg.eigvalsh(scale).min() <= 0:
+            if not np.allclose(scale, scale.T):
+                i, j = np.unravel_index(np.abs(scale - scale.T).argmax(), scale.shape)
+                raise ValueError(
+                    f"scale must be symmetric, and it is not: scale[{i}, {j}] = "
+                    f"{scale[i, j]:.6g} but scale[{j}, {i}] = {scale[j, i]:.6g}."
+                )
+            if not _positive_definite(scale):
                 raise ValueError(
                     "scale must be positive definite; its smallest eigenvalue is "
-                    f"{np.linalg.eigvalsh(scale).min():.3g}."
+                    f"{np.linalg.eigvalsh(scale).min():.3g}, against a largest of "
+                    f"{np.linalg.eigvalsh(scale).max():.3g}."
                 )
         elif np.any(scale <= 0) or scale.ndim > 2:
             raise ValueError(f"scale must be positive; got {self.scale!r}.")
@@ -144,7 +151,11 @@ class ConjugatePrior:
 
         X = check_data(X, n_components=n_components)
         return cls.from_moments(
-            X.mean(axis=0), np.cov(X, rowvar=False), n_components, covariance_type
+            X.mean(axis=0),
+            np.cov(X, rowvar=False),
+            n_components,
+            covariance_type,
+            n_samples=X.shape[0],
         )
 
     #: The hyperparameter names, in the constructor's order.
@@ -187,7 +198,8 @@ class ConjugatePrior:
         Parameters
         ----------
         path : str or path-like
-            ``.json`` or ``.toml``.
+            ``.json`` or ``.toml``; the extension says how to parse it, so any other (a
+            ``.yaml`` file, say) is refused rather than read as JSON.
 
         Returns
         -------
@@ -197,12 +209,18 @@ class ConjugatePrior:
         import tomllib
 
         path = Path(path)
+        if path.suffix.lower() not in (".json", ".toml"):
+            raise ValueError(
+                f"{path}: a prior file must be .json or .toml (read by its extension); got "
+                + (repr(path.suffix) if path.suffix else "no extension")
+                + "."
+            )
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ValueError(f"cannot read the prior file {path}: {err.strerror}.") from None
         try:
-            values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+            values = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
             raise ValueError(f"{path} is not valid {path.suffix[1:] or 'JSON'}: {err}") from None
         if isinstance(values, dict) and isinstance(values.get("prior"), dict):
@@ -216,7 +234,13 @@ class ConjugatePrior:
 
     @classmethod
     def from_moments(
-        cls, mean, covariance, n_components: int, covariance_type: str = "full"
+        cls,
+        mean,
+        covariance,
+        n_components: int,
+        covariance_type: str = "full",
+        *,
+        n_samples: int | None = None,
     ) -> ConjugatePrior:
         """:meth:`default` from the data's mean and sample covariance alone.
 
@@ -230,10 +254,20 @@ class ConjugatePrior:
             Sample covariance (divisor n - 1, as :func:`numpy.cov`).
         n_components : int
         covariance_type : {"full", "tied", "diag", "spherical"}
+        n_samples : int, optional
+            The rows the moments came from; only to give the right advice when the
+            covariance is singular because there are no more rows than columns.
 
         Returns
         -------
         ConjugatePrior
+
+        Raises
+        ------
+        ValueError
+            The covariance is singular to working precision: its smallest eigenvalue is at
+            most d x machine epsilon x its largest, so that round-off, not the data, would
+            decide whether a prior exists.
         """
         check_covariance_type(covariance_type)
         mean = np.atleast_1d(np.asarray(mean, dtype=float))
@@ -243,11 +277,18 @@ class ConjugatePrior:
             raise ValueError(
                 f"covariance must have shape ({d}, {d}) to match the mean; got {cov.shape}."
             )
-        if not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov).min() <= 0:
+        if not np.all(np.isfinite(cov)) or not _positive_definite(cov):
+            if n_samples is not None and n_samples <= d:
+                raise ValueError(
+                    f"the data have {n_samples} rows for {d} columns, so their covariance "
+                    f"has rank at most {n_samples - 1} and no data-scaled prior exists (it "
+                    f"needs more than {d} rows); use more rows or fewer columns, or give a "
+                    "prior with your own scale (a ConjugatePrior; --prior FILE)."
+                )
             raise ValueError(
                 "the data covariance is singular (a constant column or collinear columns), "
-                "so no data-scaled prior exists; drop the redundant columns or pass a "
-                "ConjugatePrior with your own scale."
+                "so no data-scaled prior exists; drop the redundant columns or give a "
+                "prior with your own scale (a ConjugatePrior; --prior FILE)."
             )
         scale = {
             "full": cov,
@@ -301,6 +342,19 @@ class ConjugatePrior:
             f"mean={fmt(self.mean)}, mean_precision={self.mean_precision:g}, "
             f"degrees_of_freedom={self.degrees_of_freedom:g}, scale={fmt(self.scale)})"
         )
+
+
+def _positive_definite(matrix) -> bool:
+    """Whether a symmetric matrix is positive definite to working precision.
+
+    Its smallest eigenvalue must exceed d x machine epsilon x its largest: below that, the
+    sign of the smallest is round-off (an exact ``> 0`` test would let chance decide).
+    """
+    eigenvalues = np.linalg.eigvalsh(matrix)
+    d = eigenvalues.size
+    return bool(
+        eigenvalues.max() > 0 and eigenvalues.min() > d * np.finfo(float).eps * eigenvalues.max()
+    )
 
 
 def _finite_array(name, value) -> np.ndarray:

@@ -209,3 +209,44 @@ def test_em_log_prior_from_precision_factors_is_log_prior(covariance_type, rando
     prior = ConjugatePrior.default(rng.normal(size=(50, 2)) * [1.0, 4.0], 3, covariance_type)
     prior = ConjugatePrior([1.0, 1.5, 2.0], prior.mean, 0.7, 5.0, prior.scale)
     assert map_log_prior(params, prior) == pytest.approx(log_prior(params, prior), rel=1e-12)
+
+
+def test_an_asymmetric_scale_is_called_asymmetric_not_misshapen():
+    with pytest.raises(ValueError, match=r"scale must be symmetric, and it is not: scale\[0, 1\]"):
+        ConjugatePrior(1.0, np.zeros(2), 0.01, 4.0, [[1.0, 0.5], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("name", ["prior.yaml", "prior.yml", "prior"])
+def test_a_prior_file_of_another_kind_is_refused_by_its_extension(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("mean: [0, 0]\n")
+    with pytest.raises(ValueError, match=r"must be \.json or \.toml .*; got"):
+        ConjugatePrior.read(path)
+
+
+def test_more_columns_than_rows_has_no_default_prior_whatever_the_round_off():
+    # The sample covariance of 20 rows in 20 columns has rank 19: its smallest eigenvalue
+    # is round-off (1.5e-16 here, of either sign on another machine), not a property of
+    # the data, and used to pass an exact "> 0" test.
+    X = np.random.default_rng(0).normal(size=(20, 20))
+    with pytest.raises(ValueError, match="20 rows for 20 columns, so their covariance has rank"):
+        ConjugatePrior.default(X, 1, "full")
+    for rows in (5, 19, 20):
+        Y = np.random.default_rng(1).normal(size=(rows, 20))
+        with pytest.raises(ValueError, match=f"{rows} rows for 20 columns"):
+            ConjugatePrior.default(Y, 1, "full")
+    # Without the number of rows, the advice is about the columns.
+    with pytest.raises(ValueError, match="a constant column or collinear columns"):
+        ConjugatePrior.from_moments(X.mean(0), np.cov(X.T), 1)
+    # One more row and the covariance is of full rank: a prior exists.
+    Z = np.random.default_rng(0).normal(size=(21, 20))
+    assert ConjugatePrior.default(Z, 1, "full").scale.shape == (20, 20)
+
+
+def test_a_scale_singular_to_working_precision_is_refused():
+    v = np.array([1.0, 1.0]) / np.sqrt(2)
+    nearly = np.eye(2) - np.outer(v, v) * (1 - 1e-17)  # round-off makes it 0 or +-1e-17
+    with pytest.raises(ValueError, match="scale must be positive definite"):
+        ConjugatePrior(1.0, np.zeros(2), 0.01, 4.0, nearly)
+    # Well-conditioned but tiny is fine: the test is relative to the scale.
+    assert ConjugatePrior(1.0, np.zeros(2), 0.01, 4.0, 1e-200 * np.eye(2)).scale[0, 0] == 1e-200
