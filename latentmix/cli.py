@@ -38,8 +38,11 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as err:
         print(f"latentmix {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"latentmix {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        # One line; a command may say in the interrupt what it kept or discarded.
+        detail = " ".join(str(err).split())
+        line = f"latentmix {args.command}: interrupted" + (f": {detail}" if detail else "")
+        print(line, file=sys.stderr)
         return 130
 
 

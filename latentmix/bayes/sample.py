@@ -69,6 +69,13 @@ def sample_model(
     arviz.InferenceData
         ``posterior.attrs`` holds ``compile_seconds`` (0.0 for ``"pymc"``, which compiles
         as it starts sampling) and ``sample_seconds``.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Sampling was interrupted (Ctrl-C). nutpie and PyMC both catch the interrupt and
+        return the draws made so far; a partial run is not a posterior, so it is discarded
+        and the interrupt raised again, saying how far sampling got.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}.")
@@ -77,6 +84,19 @@ def sample_model(
         if sampler == "nutpie":
             return _sample_nutpie(model, draws, tune, chains, seed, initial_point)
         return _sample_pymc(model, draws, tune, chains, seed, initial_point)
+
+
+def _complete(idata, draws: int, chains: int):
+    """``idata`` if it holds every draw of every chain; else the interrupt that cut it short."""
+    posterior = getattr(idata, "posterior", None)
+    sizes = {} if posterior is None else dict(posterior.sizes)
+    got_draws, got_chains = int(sizes.get("draw", 0)), int(sizes.get("chain", 0))
+    if got_draws < draws or got_chains < chains:
+        raise KeyboardInterrupt(
+            f"sampling stopped after {got_draws} of {draws} draws in {got_chains} of "
+            f"{chains} chains; the partial draws were discarded"
+        )
+    return idata
 
 
 def sampler_seed(random_state) -> int | None:
@@ -110,7 +130,9 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
             model, backend="numba", var_names=list(PARAMETER_NAMES), **kwargs
         )
     compiled_at = time.perf_counter()
-    idata = nutpie.sample(
+    # Not blocking: nutpie's blocking call turns Ctrl-C into a partial trace (and one with
+    # no draws when the interrupt comes during tuning), which is not a posterior.
+    run = nutpie.sample(
         compiled,
         draws=draws,
         tune=tune,
@@ -119,7 +141,17 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point):
         seed=seed,
         save_warmup=False,
         progress_bar=False,
+        blocking=False,
     )
+    try:
+        idata = run.wait()
+    except KeyboardInterrupt:
+        run.cancel()
+        raise KeyboardInterrupt("sampling was interrupted; its draws were discarded") from None
+    except BaseException:
+        run.cancel()
+        raise
+    idata = _complete(idata, draws, chains)
     return _timed(idata, compiled_at - start, time.perf_counter() - compiled_at)
 
 
@@ -140,7 +172,8 @@ def _sample_pymc(model, draws, tune, chains, seed, initial_point):
             progressbar=False,
             compute_convergence_checks=False,
         )
-    return _timed(idata, 0.0, time.perf_counter() - start)
+    # PyMC, too, stops at Ctrl-C and returns what it has.
+    return _timed(_complete(idata, draws, chains), 0.0, time.perf_counter() - start)
 
 
 def as_initial_point(params) -> dict:

@@ -116,8 +116,14 @@ def run(args) -> int:
         sampler=args.sampler,
         level=args.level,
     ).check()
-    index = make_report(
-        args.data, out, settings, command=command_line(args, out), quiet=args.quiet
-    )
+    earlier = out.is_dir() and any(out.iterdir())
+    try:
+        index = make_report(
+            args.data, out, settings, command=command_line(args, out), quiet=args.quiet
+        )
+    except KeyboardInterrupt as err:
+        # The report is written whole or not at all (output.replace_output).
+        kept = f"the earlier report in {out} is untouched" if earlier else f"{out} was not written"
+        raise KeyboardInterrupt("; ".join(filter(None, [str(err), kept]))) from None
     print(index)
     return 0

@@ -208,3 +208,73 @@ def test_sampler_seed_is_an_int_from_any_random_state():
     assert type(first) is int and first == sampler_seed(np.random.default_rng(3))
     with pytest.raises(ValueError, match="random_state must be"):
         sampler_seed(1.5)
+
+
+def _posterior(draws, chains):
+    import xarray as xr
+
+    weights = np.full((chains, draws, 2), 0.5)
+    return az.InferenceData(
+        posterior=xr.Dataset({"weights": (("chain", "draw", "component"), weights)})
+    )
+
+
+class _FakeRun:
+    """nutpie's background sampler: ``wait`` gives ``result`` or raises it."""
+
+    def __init__(self, result):
+        self.result, self.cancelled = result, False
+
+    def wait(self):
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+    def cancel(self):
+        self.cancelled = True
+
+
+@pytest.fixture
+def fake_nutpie(monkeypatch):
+    import nutpie
+
+    runs = []
+
+    def sample(compiled, *, blocking=True, **kwargs):
+        assert blocking is False  # a blocking call would turn Ctrl-C into a partial trace
+        return runs[-1]
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **kwargs: object())
+    monkeypatch.setattr(nutpie, "sample", sample)
+    return runs
+
+
+def test_ctrl_c_during_nutpie_sampling_is_an_interrupt_not_a_partial_trace(fake_nutpie):
+    from latentmix.bayes.sample import sample_model
+
+    run = _FakeRun(KeyboardInterrupt())
+    fake_nutpie.append(run)
+    with pytest.raises(KeyboardInterrupt, match="sampling was interrupted; its draws were"):
+        sample_model(object(), draws=50, tune=50, chains=1, random_state=0)
+    assert run.cancelled
+    fake_nutpie.append(_FakeRun(_posterior(50, 1)))
+    idata = sample_model(object(), draws=50, tune=50, chains=1, random_state=0)
+    assert idata.posterior.attrs["sample_seconds"] >= 0
+
+
+@pytest.mark.parametrize(("draws", "chains"), [(0, 1), (20, 2), (50, 1)])
+def test_a_partial_trace_from_either_sampler_is_an_interrupt(
+    fake_nutpie, monkeypatch, draws, chains
+):
+    import pymc as pm
+
+    from latentmix.bayes.sample import sample_model
+
+    message = f"sampling stopped after {draws} of 50 draws in {chains} of 2 chains"
+    fake_nutpie.append(_FakeRun(_posterior(draws, chains)))
+    with pytest.raises(KeyboardInterrupt, match=message):
+        sample_model(object(), draws=50, tune=50, chains=2)
+    # PyMC catches Ctrl-C itself and returns what it has.
+    monkeypatch.setattr(pm, "sample", lambda **kwargs: _posterior(draws, chains))
+    with pm.Model() as model, pytest.raises(KeyboardInterrupt, match=message):
+        sample_model(model, draws=50, tune=50, chains=2, sampler="pymc")

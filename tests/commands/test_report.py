@@ -158,3 +158,60 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     assert "log_likelihood" not in idata.groups()
     assert not any(g.startswith("warmup") for g in idata.groups())
     assert hidden(tmp_path) == []
+
+
+class _InterruptedRun:
+    """nutpie's background sampler, stopped by Ctrl-C while the user waits."""
+
+    def wait(self):
+        raise KeyboardInterrupt
+
+    def cancel(self):
+        pass
+
+
+@pytest.mark.parametrize("before", ["earlier report", "nothing"])
+def test_ctrl_c_while_sampling_exits_130_in_one_line_and_writes_nothing(
+    tmp_path, capsys, monkeypatch, before
+):
+    import nutpie
+
+    compiled = []
+    monkeypatch.setattr(
+        nutpie, "compile_pymc_model", lambda model, **kwargs: compiled.append(1) or object()
+    )
+    monkeypatch.setattr(nutpie, "sample", lambda compiled, **kwargs: _InterruptedRun())
+    csv = tmp_path / "data.csv"
+    csv.write_text(GOOD)
+    out = tmp_path / "reports" / "r"
+    if before == "earlier report":
+        earlier_report(out)
+    # Nothing is sampled: the smallest run the report accepts is enough.
+    argv = ["-k", 2, "--draws", 100, "--tune", 50, "--chains", 2, "--n-init", 1, "--out", out]
+    code, stdout, stderr = run_cli(capsys, csv, *argv)
+    assert compiled, "the run did not get as far as sampling"
+    assert code == 130
+    assert stdout == ""
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith(
+        "latentmix report: interrupted: sampling was interrupted; its draws were discarded; "
+    )
+    if before == "earlier report":
+        assert stderr.rstrip().endswith(f"the earlier report in {out} is untouched")
+        assert (out / "index.html").read_text() == "earlier report"
+        assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "estimates.json", "index.html"]
+    else:
+        assert stderr.rstrip().endswith(f"{out} was not written")
+        assert not out.exists() or not any(out.iterdir())
+    assert not out.parent.exists() or hidden(out.parent) == []
+
+
+def test_repeated_column_names_are_refused_before_any_fit(tmp_path, capsys):
+    csv = tmp_path / "data.csv"
+    csv.write_text(GOOD.replace("a,b", "a,a", 1))
+    out = tmp_path / "r"
+    code, stdout, stderr = run_cli(capsys, csv, "-k", 2, "--out", out)
+    assert code == 2 and stdout == ""
+    assert "the column name 'a' appears more than once; rename" in stderr
+    assert "--columns" in stderr and len(stderr.splitlines()) == 1
+    assert not out.exists()
