@@ -70,8 +70,9 @@ def run(args) -> int:
     try:
         model.fit(X)
     except DegenerateMixtureError as err:
+        prior_fix = "--prior default" if prior is None else "--prior FILE with a larger scale"
         raise ValueError(
-            f"{err} On the command line: --prior default, a smaller -k, or --covariance "
+            f"{err} On the command line: {prior_fix}, a smaller -k, or --covariance "
             "tied, diag or spherical."
         ) from None
     result = summary(

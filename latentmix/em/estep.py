@@ -34,8 +34,9 @@ class DegenerateMixtureError(ValueError):
 
 _DEGENERATE_HINT = (
     "This happens when a component collapses onto one point or a few collinear points, where "
-    "the likelihood runs to infinity. Fit the MAP instead (prior='default'), use fewer "
-    "components, or a more constrained covariance_type."
+    "the likelihood runs to infinity. Use fewer components or a more constrained "
+    "covariance_type; for an MLE, fit the MAP (prior='default'); for a MAP, give a prior with "
+    "a larger scale or more degrees of freedom."
 )
 
 

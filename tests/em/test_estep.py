@@ -72,3 +72,14 @@ def test_far_points_stay_finite_in_log_space():
 def test_singular_covariance_raises_degenerate(covariance_type, covariances):
     with pytest.raises(DegenerateMixtureError, match="prior='default'"):
         precision_cholesky(covariances, covariance_type)
+
+
+def test_a_singular_covariance_error_advises_for_mle_and_map_alike():
+    singular = np.array([[[1.0, 1.0], [1.0, 1.0]]])
+    with pytest.raises(DegenerateMixtureError) as info:
+        precision_cholesky(singular, "full")
+    message = str(info.value)
+    assert "the covariance of component 0 is singular" in message
+    # A MAP fit already has a prior: the advice names what to change for each estimate.
+    assert "for an MLE, fit the MAP (prior='default')" in message
+    assert "for a MAP, give a prior with a larger scale or more degrees of freedom" in message
