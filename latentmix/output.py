@@ -62,6 +62,8 @@ import stat
 import warnings
 from pathlib import Path
 
+from latentmix.jsonio import write_json
+
 try:
     import fcntl
 except ImportError:  # not POSIX: no locks, and the two-rename fallback
@@ -124,14 +126,7 @@ def read_manifest(directory) -> dict | None:
 
 def _write_manifest(directory: Path, data: dict) -> None:
     """Write the manifest so that a reader sees the old one or the new one, never half."""
-    path = directory / MANIFEST
-    tmp = directory / f"{MANIFEST}.{secrets.token_hex(4)}.tmp"
-    try:
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_json(directory / MANIFEST, data)
 
 
 def _manifest(command: str, token: str, state: str, files=(), directories=(), owned=()) -> dict:
@@ -148,8 +143,11 @@ def _manifest(command: str, token: str, state: str, files=(), directories=(), ow
 
 
 def _is_manifest_file(rel: str) -> bool:
-    """The manifest or a temporary file of its atomic write (both at the top level only)."""
-    return rel == MANIFEST or (rel.startswith(MANIFEST + ".") and rel.endswith(".tmp"))
+    """The manifest or a temporary file of its atomic write (both at the top level only).
+
+    :func:`latentmix.jsonio.write_json` names its temporary ``.{name}.<random>.tmp``.
+    """
+    return rel == MANIFEST or (rel.startswith(f".{MANIFEST}.") and rel.endswith(".tmp"))
 
 
 class _Ownership:
