@@ -133,3 +133,58 @@ def check_random_state(random_state) -> np.random.Generator:
         "random_state must be None, an int, a numpy Generator or a numpy RandomState; got "
         f"{random_state!r}."
     )
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Observation weights as a float64 array of shape (n,), or a clear error.
+
+    Each weight scales its row's log-likelihood term (not the prior): integer weights give
+    the fit of the data with each row repeated that many times. Zero weights are allowed
+    (the row then counts for nothing); weights that are all zero are not.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n,)
+    n_samples : int
+        Rows of the data the weights belong to.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    if scipy.sparse.issparse(sample_weight):
+        raise TypeError("sample_weight must be a dense 1-D array of n_samples numbers.")
+    try:
+        w = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "sample_weight must be numbers, one per row of X; convert or drop text values."
+        ) from None
+    if w.ndim != 1:
+        raise ValueError(
+            f"sample_weight must be 1-D, one weight per row of X; got shape {w.shape}."
+        )
+    if w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {w.shape[0]} weights but X has {n_samples} rows; give one "
+            "weight per row."
+        )
+    bad = ~np.isfinite(w)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"sample_weight has {int(bad.sum())} NaN or infinite value(s), the first at row "
+            f"{i} ({w[i]}); weights must be finite."
+        )
+    if np.any(w < 0):
+        i = int(np.argmax(w < 0))
+        raise ValueError(
+            f"sample_weight has {int((w < 0).sum())} negative value(s), the first at row {i} "
+            f"({w[i]:g}); weights must be >= 0 (0 drops a row)."
+        )
+    if not np.any(w > 0):
+        raise ValueError(
+            "sample_weight is zero for every row, so no row counts; give at least one "
+            "positive weight."
+        )
+    return w
