@@ -2,14 +2,20 @@
 
 Covariances are stored in scikit-learn's shapes, chosen by ``covariance_type``:
 
-============  =================  ==========================================
-type          ``covariances``    meaning (mclust name)
-============  =================  ==========================================
-``full``      (K, d, d)          one general covariance per component (VVV)
-``tied``      (d, d)             one general covariance for all (EEE)
-``diag``      (K, d)             per-component variances (VVI)
-``spherical`` (K,)               one variance per component (VII)
-============  =================  ==========================================
+==================  =================  ==========================================
+type                ``covariances``    meaning (mclust name)
+==================  =================  ==========================================
+``full``            (K, d, d)          one general covariance per component (VVV)
+``tied``            (d, d)             one general covariance for all (EEE)
+``diag``            (K, d)             per-component variances (VVI)
+``spherical``       (K,)               one variance per component (VII)
+``tied_diag``       (d,)               one diagonal covariance for all (EEI)
+``tied_spherical``  ()                 one variance for all, a 0-d array (EII)
+==================  =================  ==========================================
+
+The last three are *shared* (:data:`SHARED_TYPES`: one covariance for every component, so
+reordering components leaves it alone); the last four are *diagonal* (:data:`DIAGONAL_TYPES`:
+:func:`variances` gives them as a (..., K, d) stack of per-feature variances).
 """
 
 from __future__ import annotations
@@ -18,7 +24,24 @@ from typing import NamedTuple
 
 import numpy as np
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "tied_diag", "tied_spherical")
+
+#: The types whose one covariance is shared by every component (no component axis).
+SHARED_TYPES = ("tied", "tied_diag", "tied_spherical")
+
+#: The types whose covariances are diagonal matrices, stored as variances.
+DIAGONAL_TYPES = ("diag", "spherical", "tied_diag", "tied_spherical")
+
+#: R mclust's model name of each type for d > 1 (volume, shape, orientation: V varies across
+#: components, E is equal, I is the identity). In one dimension see :func:`mclust_name`.
+MCLUST_NAMES = {
+    "full": "VVV",
+    "tied": "EEE",
+    "diag": "VVI",
+    "spherical": "VII",
+    "tied_diag": "EEI",
+    "tied_spherical": "EII",
+}
 
 #: The three parameter groups, in the order of :class:`MixtureParams`; the same names are the
 #: posterior's variables, the report's tables and the keys of ``estimates.json``.
@@ -36,8 +59,8 @@ class MixtureParams(NamedTuple):
         Component means.
     covariances : ndarray
         Shape depends on ``covariance_type`` (see the module docstring).
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        How the covariances are parameterised.
+    covariance_type : str
+        How the covariances are parameterised, one of :data:`COVARIANCE_TYPES`.
     """
 
     weights: np.ndarray
@@ -65,7 +88,7 @@ class MixtureParams(NamedTuple):
         """Reorder the components: component ``k`` of the result is ``order[k]`` of ``self``."""
         order = np.asarray(order)
         covariances = (
-            self.covariances if self.covariance_type == "tied" else self.covariances[order]
+            self.covariances if self.covariance_type in SHARED_TYPES else self.covariances[order]
         )
         return MixtureParams(
             self.weights[order], self.means[order], covariances, self.covariance_type
@@ -82,6 +105,18 @@ def check_covariance_type(covariance_type: str) -> str:
     return covariance_type
 
 
+def mclust_name(covariance_type: str, n_features: int) -> str:
+    """R mclust's model name: :data:`MCLUST_NAMES`, or in one dimension ``V`` or ``E``.
+
+    In one dimension every type is one variance per component (``V``: full, diag,
+    spherical) or one variance for all (``E``: tied, tied_diag, tied_spherical).
+    """
+    check_covariance_type(covariance_type)
+    if n_features == 1:
+        return "E" if covariance_type in SHARED_TYPES else "V"
+    return MCLUST_NAMES[covariance_type]
+
+
 def covariances_shape(covariance_type: str, n_components: int, n_features: int) -> tuple:
     """The array shape of ``covariances`` for a covariance type."""
     return {
@@ -89,7 +124,43 @@ def covariances_shape(covariance_type: str, n_components: int, n_features: int) 
         "tied": (n_features, n_features),
         "diag": (n_components, n_features),
         "spherical": (n_components,),
+        "tied_diag": (n_features,),
+        "tied_spherical": (),
     }[check_covariance_type(covariance_type)]
+
+
+def variances(covariances, covariance_type: str, n_components: int, n_features: int):
+    """Per-feature variances of a diagonal type as a (..., K, d) stack.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        ``diag`` (..., K, d), ``spherical`` (..., K), ``tied_diag`` (..., d) or
+        ``tied_spherical`` (...), with any leading axes.
+    covariance_type : str
+        One of :data:`DIAGONAL_TYPES`.
+    n_components, n_features : int
+
+    Returns
+    -------
+    ndarray of shape (..., K, d)
+        A new array.
+    """
+    covariances = np.asarray(covariances, dtype=float)
+    if check_covariance_type(covariance_type) not in DIAGONAL_TYPES:
+        raise ValueError(
+            f"variances() takes a diagonal covariance type ({', '.join(DIAGONAL_TYPES)}); got "
+            f"{covariance_type!r}; use full_covariances() instead."
+        )
+    K, d = n_components, n_features
+    expand = {
+        "diag": lambda c: c,
+        "spherical": lambda c: c[..., None],
+        "tied_diag": lambda c: c[..., None, :],
+        "tied_spherical": lambda c: c[..., None, None],
+    }[covariance_type]
+    shared = expand(covariances)
+    return np.broadcast_to(shared, (*shared.shape[:-2], K, d)).copy()
 
 
 def full_covariances(
@@ -98,16 +169,17 @@ def full_covariances(
     """Expand covariances of any type to (..., K, d, d) stacks.
 
     Leading axes (draws, say) are kept: ``tied`` covariances of shape (..., d, d), ``diag``
-    of shape (..., K, d) and ``spherical`` of shape (..., K) all become (..., K, d, d).
+    of shape (..., K, d), ``spherical`` of shape (..., K), ``tied_diag`` of shape (..., d) and
+    ``tied_spherical`` of shape (...) all become (..., K, d, d).
 
     Parameters
     ----------
     covariances : ndarray
         In the shape of ``covariance_type``, with any leading axes.
     covariance_type : str
-        One of ``full``, ``tied``, ``diag``, ``spherical``.
+        One of :data:`COVARIANCE_TYPES`.
     n_components, n_features : int
-        K and d (``tied`` does not carry K, ``spherical`` does not carry d).
+        K and d (the shared types do not carry K, the spherical ones do not carry d).
 
     Returns
     -------
@@ -122,9 +194,7 @@ def full_covariances(
     if covariance_type == "tied":
         lead = covariances.shape[:-2]
         return np.broadcast_to(covariances[..., None, :, :], (*lead, K, d, d)).copy()
-    variances = covariances if covariance_type == "diag" else covariances[..., None]
-    lead = variances.shape[:-2]
-    return np.broadcast_to(variances, (*lead, K, d))[..., None] * np.eye(d)
+    return variances(covariances, covariance_type, K, d)[..., None] * np.eye(d)
 
 
 def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
@@ -135,6 +205,8 @@ def n_parameters(n_components: int, n_features: int, covariance_type: str) -> in
         "tied": d * (d + 1) // 2,
         "diag": K * d,
         "spherical": K,
+        "tied_diag": d,
+        "tied_spherical": 1,
     }[check_covariance_type(covariance_type)]
     return K - 1 + K * d + cov
 
@@ -195,12 +267,14 @@ def check_params(
             f"{weights.sum():.10g}). Divide by their sum if they are proportions."
         )
     full = full_covariances(covariances, covariance_type, K, d)
-    for k, cov in enumerate(full):
+    shared = covariance_type in SHARED_TYPES
+    for k, cov in enumerate(full[:1] if shared else full):
         try:
             np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
+            which = "the shared covariance" if shared else f"component {k}"
             raise ValueError(
-                f"{what}.covariances of component {k} is not positive definite; every "
+                f"{what}.covariances of {which} is not positive definite; every "
                 "covariance must be symmetric with positive eigenvalues."
             ) from None
     return MixtureParams(weights, means, covariances, covariance_type)

@@ -28,6 +28,18 @@ The other covariance types use the matching conjugate priors:
   ``scale`` is a (d,) vector.
 * ``spherical``: :math:`\sigma^2_k \sim \operatorname{InvGamma}(\nu/2, s/2)` and
   :math:`\mu_k \mid \sigma^2_k \sim \mathcal N(m_0, \sigma^2_k I/\kappa)`; ``scale`` is a scalar.
+* ``tied_diag``: one variance per feature shared by all components,
+  :math:`\sigma^2_j \sim \operatorname{InvGamma}(\nu/2, \psi_j/2)`, and
+  :math:`\mu_{kj} \mid \sigma^2_j \sim \mathcal N(m_{0j}, \sigma^2_j/\kappa)` for each k;
+  ``scale`` is a (d,) vector, as for ``diag``.
+* ``tied_spherical``: one variance for everything,
+  :math:`\sigma^2 \sim \operatorname{InvGamma}(\nu/2, s/2)`, and
+  :math:`\mu_k \mid \sigma^2 \sim \mathcal N(m_0, \sigma^2 I/\kappa)` for each k; ``scale`` is a
+  scalar, as for ``spherical``.
+
+The shared types have one inverse-gamma per shared variance (not one per component), so
+the prior on the covariance counts once however many components there are, as the
+inverse-Wishart of ``tied`` does.
 
 In one dimension every type is the same model, since
 :math:`\operatorname{InvWishart}_1(\nu, \psi) = \operatorname{InvGamma}(\nu/2, \psi/2)`.
@@ -44,7 +56,13 @@ from pathlib import Path
 import numpy as np
 from scipy.special import gammaln, multigammaln
 
-from latentmix.params import MixtureParams, check_covariance_type
+from latentmix.params import (
+    MixtureParams,
+    check_covariance_type,
+    covariances_shape,
+    full_covariances,
+    variances,
+)
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -67,7 +85,7 @@ class ConjugatePrior:
         :math:`\nu`; must exceed d - 1 for ``full`` and ``tied``, and 0 otherwise.
     scale : float or array-like
         :math:`\Psi`: (d, d) positive definite for ``full`` and ``tied``, (d,) positive for
-        ``diag``, a positive scalar for ``spherical``.
+        ``diag`` and ``tied_diag``, a positive scalar for ``spherical`` and ``tied_spherical``.
 
     Examples
     --------
@@ -134,14 +152,17 @@ class ConjugatePrior:
 
         As R mclust's ``defaultPrior``: ``mean`` the data mean, ``mean_precision`` 0.01,
         ``degrees_of_freedom`` d + 2, and ``scale`` the sample covariance divided by
-        :math:`K^{2/d}`; ``weight_concentration`` 1 (flat). For ``diag`` the scale is the
-        diagonal of that matrix, for ``spherical`` its mean diagonal value.
+        :math:`K^{2/d}`; ``weight_concentration`` 1 (flat). For ``diag`` and ``tied_diag`` the
+        scale is the diagonal of that matrix, for ``spherical`` and ``tied_spherical`` its mean
+        diagonal value. (mclust's ``defaultPrior`` uses the mean diagonal value for its
+        diagonal models VVI and EEI too; a (d,) vector keeps each feature's own scale.)
 
         Parameters
         ----------
         X : array-like of shape (n, d) or (n,)
         n_components : int
-        covariance_type : {"full", "tied", "diag", "spherical"}
+        covariance_type : str
+            One of :data:`latentmix.params.COVARIANCE_TYPES`.
 
         Returns
         -------
@@ -253,7 +274,8 @@ class ConjugatePrior:
         covariance : array-like of shape (d, d)
             Sample covariance (divisor n - 1, as :func:`numpy.cov`).
         n_components : int
-        covariance_type : {"full", "tied", "diag", "spherical"}
+        covariance_type : str
+            One of :data:`latentmix.params.COVARIANCE_TYPES`.
         n_samples : int, optional
             The rows the moments came from; only to give the right advice when the
             covariance is singular because there are no more rows than columns.
@@ -295,6 +317,8 @@ class ConjugatePrior:
             "tied": cov,
             "diag": np.diag(cov).copy(),
             "spherical": float(np.trace(cov) / d),
+            "tied_diag": np.diag(cov).copy(),
+            "tied_spherical": float(np.trace(cov) / d),
         }[covariance_type]
         return cls(1.0, mean, 0.01, d + 2.0, scale)
 
@@ -311,12 +335,7 @@ class ConjugatePrior:
                 f"weight_concentration has {self.weight_concentration.size} values but "
                 f"n_components is {n_components}."
             )
-        expected = {
-            "full": (n_features, n_features),
-            "tied": (n_features, n_features),
-            "diag": (n_features,),
-            "spherical": (),
-        }[covariance_type]
+        expected = scale_shape(covariance_type, n_features)
         if self.scale.shape != expected:
             raise ValueError(
                 f"a {covariance_type!r} prior needs scale of shape {expected}; got "
@@ -342,6 +361,19 @@ class ConjugatePrior:
             f"mean={fmt(self.mean)}, mean_precision={self.mean_precision:g}, "
             f"degrees_of_freedom={self.degrees_of_freedom:g}, scale={fmt(self.scale)})"
         )
+
+
+def scale_shape(covariance_type: str, n_features: int) -> tuple:
+    """The shape of a prior's ``scale`` for a covariance type: (d, d), (d,) or ()."""
+    d = n_features
+    return {
+        "full": (d, d),
+        "tied": (d, d),
+        "diag": (d,),
+        "spherical": (),
+        "tied_diag": (d,),
+        "tied_spherical": (),
+    }[check_covariance_type(covariance_type)]
 
 
 def _positive_definite(matrix) -> bool:
@@ -444,13 +476,60 @@ def log_prior(params: MixtureParams, prior: ConjugatePrior) -> float:
             full = params.full_covariances()
             total += _log_normal_full(params.means, m0, full / kappa).sum()
         else:
-            variances = covariances if covariance_type == "diag" else covariances[:, None]
-            if np.any(variances <= 0):
+            if np.any(covariances <= 0):
                 return -np.inf
-            psi = prior.scale if covariance_type == "diag" else np.full(1, float(prior.scale))
-            total += log_invgamma(variances, 0.5 * nu, 0.5 * psi).sum()
-            var = np.broadcast_to(variances, (K, d)) / kappa
+            # One inverse-gamma per stored variance: per component for diag/spherical, once
+            # for the shared types. The scale broadcasts over the stored shape.
+            total += log_invgamma(covariances, 0.5 * nu, 0.5 * prior.scale).sum()
+            var = variances(covariances, covariance_type, K, d) / kappa
             total += (-0.5 * (_LOG_2PI + np.log(var) + (params.means - m0) ** 2 / var)).sum()
     except np.linalg.LinAlgError:
         return -np.inf
     return float(total)
+
+
+# --- draws from the prior -------------------------------------------------------------------
+
+
+def sample_prior(
+    prior: ConjugatePrior, n_components: int, covariance_type: str, random_state=None
+) -> MixtureParams:
+    r"""Draw one mixture from the prior.
+
+    Covariances first (inverse-Wishart, or inverse-gamma per stored variance), then each
+    mean from :math:`\mathcal N(m_0, \Sigma_k/\kappa)`, then the weights from the Dirichlet.
+
+    Parameters
+    ----------
+    prior : ConjugatePrior
+    n_components : int
+    covariance_type : str
+        One of :data:`latentmix.params.COVARIANCE_TYPES`; the prior's scale must fit it.
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    MixtureParams
+    """
+    from scipy.stats import invwishart
+
+    rng = np.random.default_rng(random_state)
+    K, d = n_components, prior.mean.size
+    prior.check(d, K, covariance_type)
+    nu = prior.degrees_of_freedom
+    if covariance_type in ("full", "tied"):
+        size = K if covariance_type == "full" else 1
+        draws = invwishart(df=nu, scale=prior.scale).rvs(size=size, random_state=rng)
+        covariances = np.reshape(draws, (size, d, d))
+        if covariance_type == "tied":
+            covariances = covariances[0]
+    else:
+        shape = covariances_shape(covariance_type, K, d)
+        # InvGamma(a, b) = b / Gamma(a, 1)
+        scale = np.broadcast_to(0.5 * prior.scale, shape)
+        covariances = scale / rng.gamma(0.5 * nu, size=shape)
+    full = full_covariances(covariances, covariance_type, K, d) / prior.mean_precision
+    chol = np.linalg.cholesky(full)
+    means = prior.mean + np.einsum("kij,kj->ki", chol, rng.standard_normal((K, d)))
+    weights = rng.dirichlet(prior.concentration(K))
+    return MixtureParams(weights, means, np.asarray(covariances, dtype=float), covariance_type)

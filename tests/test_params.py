@@ -7,12 +7,17 @@ import pytest
 
 from latentmix.params import (
     COVARIANCE_TYPES,
+    DIAGONAL_TYPES,
+    MCLUST_NAMES,
     PARAMETER_NAMES,
+    SHARED_TYPES,
     MixtureParams,
     check_params,
     covariances_shape,
     full_covariances,
+    mclust_name,
     n_parameters,
+    variances,
 )
 
 K, D = 3, 2
@@ -40,7 +45,8 @@ BAD = {
     ),
     "unknown covariance type": (
         good()._replace(covariance_type="banded"),
-        "covariance_type must be one of full, tied, diag, spherical; got 'banded'.",
+        "covariance_type must be one of full, tied, diag, spherical, tied_diag, "
+        "tied_spherical; got 'banded'.",
     ),
     "1-D means": (
         good()._replace(means=np.zeros(2)),
@@ -81,6 +87,35 @@ BAD = {
         MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([1.0, -1.0]), "spherical"),
         "start.covariances of component 1 is not positive definite; every covariance must be "
         "symmetric with positive eigenvalues.",
+    ),
+    "tied_diag of one variance per component": (
+        MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.ones((2, 2)), "tied_diag"),
+        "start.covariances has shape (2, 2); expected (2,).",
+    ),
+    "tied_diag with a negative variance": (
+        MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([1.0, -1.0]), "tied_diag"),
+        "start.covariances of the shared covariance is not positive definite; every "
+        "covariance must be symmetric with positive eigenvalues.",
+    ),
+    "tied_spherical of one variance per component": (
+        MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.ones(2), "tied_spherical"),
+        "start.covariances has shape (2,); expected ().",
+    ),
+    "tied_spherical of zero variance": (
+        MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.array(0.0), "tied_spherical"),
+        "start.covariances of the shared covariance is not positive definite; every "
+        "covariance must be symmetric with positive eigenvalues.",
+    ),
+    "tied_spherical of NaN": (
+        MixtureParams(np.array([0.5, 0.5]), np.zeros((2, 2)), np.nan, "tied_spherical"),
+        "start.covariances has NaN or infinite entries; pass finite values.",
+    ),
+    "tied not positive definite names the shared covariance": (
+        MixtureParams(
+            np.array([0.5, 0.5]), np.zeros((2, 2)), np.array([[1.0, 2.0], [2.0, 1.0]]), "tied"
+        ),
+        "start.covariances of the shared covariance is not positive definite; every "
+        "covariance must be symmetric with positive eigenvalues.",
     ),
 }
 
@@ -144,12 +179,71 @@ def test_full_covariances_of_each_type_and_never_a_view():
     assert full[0, 0, 0] == 1.0
     with pytest.raises(ValueError, match="covariance_type must be one of"):
         full_covariances(full, "banded", 2, 2)
+    shared_diag = np.array([1.0, 2.0, 3.0])
+    out = full_covariances(shared_diag, "tied_diag", 2, 3)
+    np.testing.assert_array_equal(out, [np.diag(shared_diag)] * 2)
+    out[0, 0, 0] = 7.0
+    assert shared_diag[0] == 1.0
+    np.testing.assert_array_equal(
+        full_covariances(np.array(2.5), "tied_spherical", 3, 2), [2.5 * np.eye(2)] * 3
+    )
+    # draws of the shared types: (S, d) and (S,)
+    np.testing.assert_array_equal(
+        full_covariances(np.array([1.0, 4.0]), "tied_spherical", 2, 2),
+        [[np.eye(2)] * 2, [4 * np.eye(2)] * 2],
+    )
+    assert full_covariances(np.ones((5, 3)), "tied_diag", 2, 3).shape == (5, 2, 3, 3)
+
+
+@pytest.mark.parametrize("covariance_type", DIAGONAL_TYPES)
+def test_variances_are_the_diagonals_of_full_covariances(covariance_type, random_params):
+    rng = np.random.default_rng(5)
+    drawn = np.stack([random_params(rng, covariance_type, K, D).covariances for _ in range(4)])
+    got = variances(drawn, covariance_type, K, D)
+    assert got.shape == (4, K, D)
+    full = full_covariances(drawn, covariance_type, K, D)
+    np.testing.assert_array_equal(got, np.diagonal(full, axis1=-2, axis2=-1))
+
+
+def test_variances_refuse_a_non_diagonal_type():
+    with pytest.raises(
+        ValueError, match=re.escape("variances() takes a diagonal covariance type")
+    ):
+        variances(np.eye(2), "tied", 2, 2)
+
+
+def test_shared_types_are_not_permuted(random_params):
+    rng = np.random.default_rng(8)
+    for covariance_type in COVARIANCE_TYPES:
+        params = random_params(rng, covariance_type, K, D)
+        permuted = params.permute([2, 0, 1])
+        np.testing.assert_array_equal(permuted.means, params.means[[2, 0, 1]])
+        np.testing.assert_array_equal(
+            permuted.full_covariances(), params.full_covariances()[[2, 0, 1]]
+        )
+        if covariance_type in SHARED_TYPES:
+            np.testing.assert_array_equal(permuted.covariances, params.covariances)
+
+
+def test_mclust_names():
+    assert set(MCLUST_NAMES) == set(COVARIANCE_TYPES)
+    assert [mclust_name(t, 2) for t in COVARIANCE_TYPES] == [
+        "VVV", "EEE", "VVI", "VII", "EEI", "EII"
+    ]  # fmt: skip
+    assert [mclust_name(t, 1) for t in COVARIANCE_TYPES] == ["V", "E", "V", "V", "E", "E"]
 
 
 @pytest.mark.parametrize(
     ("covariance_type", "expected"),
     # K = 3, d = 2: 2 weights + 6 means + covariances (9, 3, 6, 3).
-    [("full", 17), ("tied", 11), ("diag", 14), ("spherical", 11)],
+    [
+        ("full", 17),
+        ("tied", 11),
+        ("diag", 14),
+        ("spherical", 11),
+        ("tied_diag", 10),
+        ("tied_spherical", 9),
+    ],
 )
 def test_n_parameters(covariance_type, expected):
     assert n_parameters(3, 2, covariance_type) == expected

@@ -6,8 +6,14 @@ from scipy import stats
 
 from latentmix import ConjugatePrior, MixtureParams
 from latentmix.datasets import load
-from latentmix.params import COVARIANCE_TYPES
-from latentmix.priors import log_dirichlet, log_invgamma, log_invwishart, log_prior
+from latentmix.params import COVARIANCE_TYPES, check_params
+from latentmix.priors import (
+    log_dirichlet,
+    log_invgamma,
+    log_invwishart,
+    log_prior,
+    sample_prior,
+)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +55,13 @@ def test_check_against_data_and_type():
         prior.check(3, 2, "diag")
     with pytest.raises(ValueError, match="covariance_type must be one of"):
         prior.check(3, 2, "cube")
+    with pytest.raises(ValueError, match=r"a 'tied_diag' prior needs scale of shape \(3,\)"):
+        prior.check(3, 2, "tied_diag")
+    with pytest.raises(ValueError, match=r"a 'tied_spherical' prior needs scale of shape \(\)"):
+        prior.check(3, 2, "tied_spherical")
+    # an inverse-gamma needs only a positive dof, whatever d
+    ConjugatePrior(1.0, np.zeros(3), 0.01, 0.5, np.ones(3)).check(3, 2, "tied_diag")
+    ConjugatePrior(1.0, np.zeros(3), 0.01, 0.5, 2.0).check(3, 2, "tied_spherical")
     np.testing.assert_array_equal(prior.concentration(2), [1.0, 2.0])
 
 
@@ -72,6 +85,15 @@ def test_default_prior_on_faithful():
         (0.651364 + 92.411656) / 2, rel=1e-6
     )
     np.testing.assert_allclose(ConjugatePrior.default(X, 2, "tied").scale, prior.scale)
+    # The shared diagonal types take the scale of their per-component counterparts. (mclust's
+    # defaultPrior(faithful, 2, "EEI") gives the scalar (0.651364 + 92.411656) / 2 for EEI
+    # and VVI alike; ours keeps one scale per feature, see ConjugatePrior.default.)
+    np.testing.assert_array_equal(
+        ConjugatePrior.default(X, 2, "tied_diag").scale, ConjugatePrior.default(X, 2, "diag").scale
+    )
+    assert ConjugatePrior.default(X, 2, "tied_spherical").scale == pytest.approx(
+        (0.651364 + 92.411656) / 2, rel=1e-6
+    )
 
 
 def test_default_prior_needs_a_proper_data_covariance():
@@ -82,7 +104,7 @@ def test_default_prior_needs_a_proper_data_covariance():
 
 def test_prior_from_moments_is_the_default_prior():
     X = load("faithful").data
-    for covariance_type in ("full", "tied", "diag", "spherical"):
+    for covariance_type in COVARIANCE_TYPES:
         got = ConjugatePrior.from_moments(X.mean(axis=0), np.cov(X.T), 3, covariance_type)
         want = ConjugatePrior.default(X, 3, covariance_type)
         for name in ("mean", "scale", "degrees_of_freedom", "mean_precision"):
@@ -141,13 +163,21 @@ def scipy_log_prior(params, prior):
             for m, c in zip(params.means, stack, strict=True)
         )
         return total
-    variances = params.covariances if covariance_type == "diag" else params.covariances[:, None]
-    variances = np.broadcast_to(variances, (K, d))
-    psi = prior.scale if covariance_type == "diag" else np.full(d, prior.scale)
+    # Written out per type, not through latentmix.params.variances, to stay independent.
+    cov = np.asarray(params.covariances)
     if covariance_type == "diag":
-        total += stats.invgamma(nu / 2, scale=psi / 2).logpdf(variances).sum()
+        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(cov).sum()
+        variances = cov
+    elif covariance_type == "spherical":
+        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(cov).sum()
+        variances = np.repeat(cov[:, None], d, axis=1)
+    elif covariance_type == "tied_diag":
+        # one inverse-gamma per feature, once, however many components
+        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(cov).sum()
+        variances = np.tile(cov, (K, 1))
     else:
-        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(variances[:, 0]).sum()
+        total += stats.invgamma(nu / 2, scale=prior.scale / 2).logpdf(float(cov))
+        variances = np.full((K, d), float(cov))
     total += stats.norm(m0, np.sqrt(variances / kappa)).logpdf(params.means).sum()
     return total
 
@@ -158,6 +188,7 @@ def test_log_prior_matches_scipy(covariance_type, random_params):
     params = random_params(rng, covariance_type, 3, 2)
     scale = {"full": np.array([[2.0, 0.3], [0.3, 1.0]]), "diag": np.array([2.0, 0.5])}
     scale["tied"] = scale["full"]
+    scale["tied_diag"] = scale["diag"]
     prior = ConjugatePrior(
         np.array([1.0, 2.0, 3.5]), np.array([0.5, -0.2]), 0.3, 4.5, scale.get(covariance_type, 1.7)
     )
@@ -178,6 +209,58 @@ def test_one_dimension_every_type_is_the_same_prior():
         MixtureParams(w, m, v, "spherical"), ConjugatePrior(1.5, np.zeros(1), 0.2, 3.0, 2.0)
     )
     assert full == pytest.approx(diag, rel=1e-12) and diag == pytest.approx(sph, rel=1e-12)
+    # The shared types are one shared variance in 1-D: tied, tied_diag and tied_spherical agree.
+    shared = [
+        log_prior(MixtureParams(w, m, cov, t), ConjugatePrior(1.5, np.zeros(1), 0.2, 3.0, scale))
+        for t, cov, scale in [
+            ("tied", v[:1, None], np.eye(1) * 2.0),
+            ("tied_diag", v[:1], [2.0]),
+            ("tied_spherical", np.asarray(v[0]), 2.0),
+        ]
+    ]
+    assert shared == pytest.approx([shared[0]] * 3, rel=1e-12)
+
+
+def test_shared_types_have_one_inverse_gamma_not_one_per_component():
+    # With K components the shared variance's prior counts once: log_prior of K = 1 and of
+    # K = 3 (equal means at m0, flat weights) differ by the mean terms and the Dirichlet only.
+    prior = ConjugatePrior(1.0, np.zeros(2), 0.5, 4.0, np.array([2.0, 0.5]))
+    cov = np.array([1.3, 0.4])
+    one = log_prior(MixtureParams(np.ones(1), np.zeros((1, 2)), cov, "tied_diag"), prior)
+    three = log_prior(MixtureParams(np.ones(3) / 3, np.zeros((3, 2)), cov, "tied_diag"), prior)
+    mean_term = stats.norm(0.0, np.sqrt(cov / 0.5)).logpdf(0.0).sum()
+    assert three - one == pytest.approx(2 * mean_term + np.log(2.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_prior_draws_the_prior(covariance_type):
+    # Moments of many draws against the prior's: E[sigma^2] = (psi/2) / (nu/2 - 1) for the
+    # inverse-gamma, E[Sigma] = Psi / (nu - d - 1) for the inverse-Wishart, E[mu] = m0.
+    d, K, nu = 2, 3, 9.0
+    scale = {
+        "full": np.array([[2.0, 0.3], [0.3, 1.0]]),
+        "tied": np.array([[2.0, 0.3], [0.3, 1.0]]),
+        "diag": np.array([2.0, 0.5]),
+        "tied_diag": np.array([2.0, 0.5]),
+    }.get(covariance_type, 1.5)
+    prior = ConjugatePrior([1.0, 2.0, 3.0], np.array([1.0, -1.0]), 2.0, nu, scale)
+    rng = np.random.default_rng(3)
+    draws = [sample_prior(prior, K, covariance_type, rng) for _ in range(4000)]
+    for p in draws[:5]:
+        check_params(p, n_components=K, n_features=d, covariance_type=covariance_type)
+    covs = np.mean([p.covariances for p in draws], axis=0)
+    if covariance_type in ("full", "tied"):
+        expected = np.broadcast_to(scale / (nu - d - 1), covs.shape)
+    else:
+        expected = np.broadcast_to(np.asarray(scale) / (nu - 2), covs.shape)
+    # about six standard errors of a mean of 4000 draws
+    np.testing.assert_allclose(covs, expected, atol=0.02)
+    np.testing.assert_allclose(
+        np.mean([p.means for p in draws], axis=0), [[1.0, -1.0]] * 3, atol=0.05
+    )
+    np.testing.assert_allclose(
+        np.mean([p.weights for p in draws], axis=0), [1 / 6, 2 / 6, 3 / 6], atol=0.01
+    )
 
 
 def test_density_helpers_against_scipy():
