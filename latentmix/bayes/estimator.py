@@ -25,7 +25,7 @@ from latentmix.bayes.spec import (
 )
 from latentmix.params import PARAMETER_NAMES, MixtureParams, check_covariance_type, check_params
 from latentmix.threads import single_threaded_blas
-from latentmix.validation import check_data, check_n_components
+from latentmix.validation import check_data, check_n_components, check_sample_weight
 
 __all__ = ["PyMCGaussianMixture"]
 
@@ -109,13 +109,15 @@ class PyMCGaussianMixture(BaseEstimator):
         prior = resolve_prior(X, K, covariance_type, self.prior)
         return X, K, covariance_type, prior
 
-    def build_model(self, X, feature_names=None):
+    def build_model(self, X, feature_names=None, *, sample_weight=None):
         """The PyMC model for data ``X`` (see :func:`latentmix.bayes.model.build_model`).
 
         Parameters
         ----------
         X : array-like of shape (n, d) or (n,)
         feature_names : sequence of str, optional
+        sample_weight : array-like of shape (n,), optional
+            Observation weights (see :meth:`fit`).
 
         Returns
         -------
@@ -124,9 +126,13 @@ class PyMCGaussianMixture(BaseEstimator):
         from latentmix.bayes.model import build_model
 
         X, K, covariance_type, prior = self._check(X)
-        return build_model(X, K, covariance_type, prior, feature_names=feature_names)
+        return build_model(
+            X, K, covariance_type, prior, feature_names=feature_names, sample_weight=sample_weight
+        )
 
-    def find_map(self, X, start: MixtureParams | None = None) -> MixtureParams:
+    def find_map(
+        self, X, start: MixtureParams | None = None, *, sample_weight=None
+    ) -> MixtureParams:
         """The posterior mode by ``pymc.find_MAP`` (L-BFGS-B, no Jacobian).
 
         This is the EM MAP estimate reached by a different road: a check on both.
@@ -139,6 +145,8 @@ class PyMCGaussianMixture(BaseEstimator):
             not given. The optimiser climbs to the nearest mode, so start in the basin you
             mean: the mixture posterior has K! relabelled copies of every mode and may have
             other local modes.
+        sample_weight : array-like of shape (n,), optional
+            Observation weights (see :meth:`fit`).
 
         Returns
         -------
@@ -149,7 +157,7 @@ class PyMCGaussianMixture(BaseEstimator):
         from latentmix.bayes.model import build_model
 
         X, K, covariance_type, prior = self._check(X)
-        model = build_model(X, K, covariance_type, prior)
+        model = build_model(X, K, covariance_type, prior, sample_weight=sample_weight)
         overrides = None
         if start is not None:
             start = check_params(
@@ -178,6 +186,7 @@ class PyMCGaussianMixture(BaseEstimator):
         *,
         relabelling: str = "assignment",
         feature_names=None,
+        sample_weight=None,
     ):
         """Sample the posterior, relabel the draws to the reference, diagnose the run.
 
@@ -199,6 +208,11 @@ class PyMCGaussianMixture(BaseEstimator):
             See :func:`latentmix.relabel`.
         feature_names : sequence of str, optional
             Coordinates of the ``feature`` dim.
+        sample_weight : array-like of shape (n,), optional
+            Observation weights: each row's log-likelihood term is multiplied by its weight
+            (the prior is not), so integer weights give the posterior of the data with rows
+            repeated. Finite, nonnegative, not all zero. The EM reference is fitted with
+            the same weights; they are kept in ``idata_.constant_data["sample_weight"]``.
 
         Returns
         -------
@@ -218,6 +232,8 @@ class PyMCGaussianMixture(BaseEstimator):
         other mode exists.
         """
         X, K, covariance_type, prior = self._check(X)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         check_run_size(chains, draws)
         if isinstance(tune, bool) or not isinstance(tune, int | np.integer) or tune < 0:
             raise ValueError(f"tune must be a whole number >= 0; got {tune!r}.")
@@ -231,7 +247,9 @@ class PyMCGaussianMixture(BaseEstimator):
 
         d = X.shape[1]
         if reference is None:
-            reference, ref_attrs = _em_map(X, K, covariance_type, prior, random_state)
+            reference, ref_attrs = _em_map(
+                X, K, covariance_type, prior, random_state, sample_weight
+            )
         else:
             reference = check_params(
                 reference,
@@ -242,7 +260,14 @@ class PyMCGaussianMixture(BaseEstimator):
             )
             ref_attrs = {"source": "user"}
 
-        model = build_model(X, K, covariance_type, prior, feature_names=feature_names)
+        model = build_model(
+            X,
+            K,
+            covariance_type,
+            prior,
+            feature_names=feature_names,
+            sample_weight=sample_weight,
+        )
         idata = sample_model(
             model,
             draws=int(draws),
@@ -256,7 +281,7 @@ class PyMCGaussianMixture(BaseEstimator):
         idata = relabel(idata, reference, relabelling=relabelling, X=X)
         idata.posterior.attrs["relabel_seconds"] = time.perf_counter() - start
         idata.posterior.attrs["sampler"] = sampler
-        _add_groups(idata, model, X, reference, ref_attrs)
+        _add_groups(idata, model, X, reference, ref_attrs, sample_weight)
 
         self.prior_ = prior
         self.model_ = model
@@ -274,12 +299,16 @@ class PyMCGaussianMixture(BaseEstimator):
         return self
 
 
-def _em_map(X, K, covariance_type, prior, random_state):
+def _em_map(X, K, covariance_type, prior, random_state, sample_weight=None):
     from latentmix.estimator import EMGaussianMixture
 
     em = EMGaussianMixture(
         K, covariance_type=covariance_type, prior=prior, random_state=random_state
-    ).fit(X)
+    )
+    if sample_weight is None:
+        em.fit(X)
+    else:
+        em.fit(X, sample_weight=sample_weight)
     attrs = {
         "source": "em_map",
         "objective": float(em.objective_),
@@ -289,7 +318,9 @@ def _em_map(X, K, covariance_type, prior, random_state):
     return em.params_, attrs
 
 
-def _add_groups(idata, model, X, reference: MixtureParams, ref_attrs: dict) -> None:
+def _add_groups(
+    idata, model, X, reference: MixtureParams, ref_attrs: dict, sample_weight=None
+) -> None:
     import xarray as xr
 
     coords = {name: np.asarray(values) for name, values in model.coords.items()}
@@ -311,3 +342,12 @@ def _add_groups(idata, model, X, reference: MixtureParams, ref_attrs: dict) -> N
     if not hasattr(idata, "observed_data"):
         groups["observed_data"] = observed
     idata.add_groups(groups)
+    if sample_weight is not None:
+        weights = xr.Dataset(
+            {"sample_weight": ((OBSERVATION,), sample_weight)},
+            coords={OBSERVATION: coords[OBSERVATION]},
+        )
+        if hasattr(idata, "constant_data"):
+            idata.constant_data = idata.constant_data.assign(weights)
+        else:
+            idata.add_groups({"constant_data": weights})

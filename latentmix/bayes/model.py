@@ -51,7 +51,7 @@ from latentmix.bayes.spec import (
     resolve_prior,
 )
 from latentmix.params import MixtureParams, check_covariance_type
-from latentmix.validation import check_data, check_n_components
+from latentmix.validation import check_data, check_n_components, check_sample_weight
 
 __all__ = [
     "COMPONENT",
@@ -132,8 +132,8 @@ def _drop_batch_dims(param, core_ndim):
     return param.squeeze(axis=tuple(range(extra)))
 
 
-def mixture_logp(value, weights, means, covariances, *, covariance_type: str):
-    r"""Symbolic :math:`\log \sum_k w_k \mathcal N(x_i \mid \mu_k, \Sigma_k)` per row.
+def mixture_logp(value, weights, means, covariances, *, covariance_type: str, sample_weight=None):
+    r"""Symbolic :math:`c_i \log \sum_k w_k \mathcal N(x_i \mid \mu_k, \Sigma_k)` per row.
 
     Parameters
     ----------
@@ -142,6 +142,8 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str):
     means : TensorVariable of shape (K, d)
     covariances : TensorVariable in the shape of ``covariance_type``
     covariance_type : str
+    sample_weight : ndarray of shape (n,), optional
+        The observation weights :math:`c_i` (1 if not given), a constant of the graph.
 
     Returns
     -------
@@ -153,7 +155,10 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str):
         _drop_batch_dims(p, k) for p, k in [(weights, 1), (means, 2), (covariances, core_ndim)]
     )
     comp = _COMPONENT_LOGP[covariance_type](value, means, covariances)
-    return pm.math.logsumexp(pt.log(weights)[None, :] + comp, axis=-1, keepdims=False)
+    logp = pm.math.logsumexp(pt.log(weights)[None, :] + comp, axis=-1, keepdims=False)
+    if sample_weight is not None:
+        logp = logp * pt.as_tensor(np.asarray(sample_weight, dtype=float))
+    return logp
 
 
 def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
@@ -185,6 +190,8 @@ def build_model(
     covariance_type: str = "full",
     prior="default",
     feature_names=None,
+    *,
+    sample_weight=None,
 ) -> pm.Model:
     """The PyMC model of a K-component Gaussian mixture under the conjugate prior.
 
@@ -200,19 +207,25 @@ def build_model(
         error: the unpenalised likelihood has no proper posterior.
     feature_names : sequence of str, optional
         Coordinates of the ``feature`` dims; ``x1``, ``x2``, ... by default.
+    sample_weight : array-like of shape (n,), optional
+        Observation weights: row i's log-likelihood term is multiplied by its weight (the
+        prior is not), so integer weights are rows repeated. Finite, nonnegative, not all
+        zero.
 
     Returns
     -------
     pymc.Model
         Free variables ``weights``, ``means``, ``covariances`` and the observed ``x``, with
         the dims in the module docstring. ``model.compile_logp(jacobian=False)`` is the EM
-        objective (log-likelihood + log-prior).
+        objective (log-likelihood + log-prior, weighted as EM weights it).
     """
     n_components = check_n_components(n_components)
     check_covariance_type(covariance_type)
     X = check_data(X, n_components=n_components)
     prior = resolve_prior(X, n_components, covariance_type, prior)
     n, d = X.shape
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, n)
     if feature_names is None:
         feature_names = [f"x{j + 1}" for j in range(d)]
     feature_names = [str(f) for f in feature_names]
@@ -249,7 +262,9 @@ def build_model(
             weights,
             means,
             covariances,
-            logp=partial(mixture_logp, covariance_type=covariance_type),
+            logp=partial(
+                mixture_logp, covariance_type=covariance_type, sample_weight=sample_weight
+            ),
             random=partial(_mixture_random, covariance_type=covariance_type),
             signature=_SIGNATURES[covariance_type],
             observed=X,
