@@ -304,7 +304,8 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         self.best_restart_ = next(i for i, run in enumerate(result.runs) if run is best)
         self.trajectory_ = best.trajectory
         self.n_features_in_ = X.shape[1]
-        if not self.converged_:
+        # max_iter=0 asks for the start itself: nothing to warn about (as scikit-learn).
+        if not self.converged_ and self.max_iter > 0:
             warnings.warn(
                 f"EM reached max_iter={self.max_iter} before the objective settled within "
                 f"tol={self.tol:g} (last change "
@@ -323,8 +324,10 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     def _check_fitted(self):
         # NotFittedError is a ValueError and an AttributeError: both kinds of caller hold.
         if not hasattr(self, "params_"):
+            # scikit-learn's words (check_is_fitted), which its users and tests know.
             raise NotFittedError(
-                "this EMGaussianMixture is not fitted yet; call fit(X) before using it."
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
             )
 
     def _validate(self, X):
@@ -371,10 +374,12 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         self._check_fitted()
-        if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
-            raise ValueError(f"n_samples must be a whole number >= 1; got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be a whole number >= 1; got {n_samples!r}.")
+        whole = isinstance(n_samples, int | np.integer) and not isinstance(n_samples, bool)
+        if not whole or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': n_samples must be a whole number >= 1; got "
+                f"{n_samples!r}."
+            )
         return sample_mixture(self.params_, int(n_samples), check_random_state(random_state))
 
     def n_parameters(self) -> int:
