@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentmix.params import MixtureParams
+from latentmix.params import DIAGONAL_TYPES, MixtureParams
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -46,14 +46,15 @@ def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
     Parameters
     ----------
     covariances : ndarray
-        (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical.
+        (K, d, d) full, (d, d) tied, (K, d) diag, (K,) spherical, (d,) tied_diag,
+        () tied_spherical.
     covariance_type : str
 
     Returns
     -------
     ndarray
         Same shape. For full and tied, upper-triangular ``P`` with ``inv(cov) = P @ P.T``;
-        for diag and spherical, ``1 / sqrt(variance)``.
+        for the diagonal types, ``1 / sqrt(variance)``.
 
     Raises
     ------
@@ -61,7 +62,7 @@ def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
         If a covariance is not numerically positive definite.
     """
     covariances = np.asarray(covariances, dtype=float)
-    if covariance_type in ("diag", "spherical"):
+    if covariance_type in DIAGONAL_TYPES:
         if np.any(covariances <= 0) or not np.all(np.isfinite(covariances)):
             raise DegenerateMixtureError(f"a variance is zero or negative. {_DEGENERATE_HINT}")
         return 1.0 / np.sqrt(covariances)
@@ -91,14 +92,47 @@ def _is_cholesky_ok(cov) -> bool:
     return True
 
 
+#: The per-component type whose E-step a shared diagonal type reuses: a shared variance is
+#: the same variance repeated for every component.
+PER_COMPONENT_TYPE = {"tied_diag": "diag", "tied_spherical": "spherical"}
+
+
+def per_component_precision(prec_chol, covariance_type: str, n_components: int):
+    """A shared diagonal type's precision factors repeated for every component.
+
+    Parameters
+    ----------
+    prec_chol : ndarray
+        :func:`precision_cholesky` of the covariances.
+    covariance_type : str
+    n_components : int
+
+    Returns
+    -------
+    kind : str
+        ``diag`` for ``tied_diag``, ``spherical`` for ``tied_spherical``, else
+        ``covariance_type`` itself.
+    prec_chol : ndarray
+        (K, d) or (K,) for the two shared diagonal types (a read-only broadcast view),
+        else ``prec_chol`` unchanged.
+    """
+    kind = PER_COMPONENT_TYPE.get(covariance_type, covariance_type)
+    if kind == covariance_type:
+        return kind, prec_chol
+    prec_chol = np.asarray(prec_chol, dtype=float)
+    return kind, np.broadcast_to(prec_chol, (n_components, *prec_chol.shape))
+
+
 def log_det_precision_cholesky(prec_chol, covariance_type: str, n_features: int) -> np.ndarray:
-    """Sum of the log-diagonal of each precision factor, shape (K,) (or scalar for tied)."""
+    """Sum of the log-diagonal of each precision factor, shape (K,) (a scalar if shared)."""
     if covariance_type == "full":
         return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
     if covariance_type == "tied":
         return np.log(np.diag(prec_chol)).sum()
     if covariance_type == "diag":
         return np.log(prec_chol).sum(axis=1)
+    if covariance_type == "tied_diag":
+        return np.log(prec_chol).sum()
     return n_features * np.log(prec_chol)
 
 
@@ -117,12 +151,14 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
     ndarray of shape (n, K)
         :math:`\log \mathcal N(x_i \mid \mu_k, \Sigma_k)`.
     """
-    covariance_type = params.covariance_type
     means = params.means
     d = X.shape[1]
     if prec_chol is None:
-        prec_chol = precision_cholesky(params.covariances, covariance_type)
-    log_det = log_det_precision_cholesky(prec_chol, covariance_type, d)
+        prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+    log_det = log_det_precision_cholesky(prec_chol, params.covariance_type, d)
+    covariance_type, prec_chol = per_component_precision(
+        prec_chol, params.covariance_type, params.n_components
+    )
     if covariance_type == "full":
         maha = _maha_full(X, means, prec_chol)
     elif covariance_type == "tied":

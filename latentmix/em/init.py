@@ -11,9 +11,10 @@ Two types of start are made from the seeds, and restarts alternate between them:
   within-cluster covariance instead, so every start is a proper mixture.
 * ``"scales"``: equal weights, the seeds as means, and covariances that are the data
   covariance times a factor drawn log-uniformly between :math:`K^{-2/d}/K^2` and 1 for each
-  component. Starts with components of very different spread reach the "narrow component
-  inside a broad one" optima (galaxies with four components is the classic case) that
-  partitions of the space almost never lead to.
+  component (the shared types, which have one covariance, take the data covariance, its
+  diagonal or its mean variance times :math:`K^{-2/d}`). Starts with components of very
+  different spread reach the "narrow component inside a broad one" optima (galaxies with
+  four components is the classic case) that partitions of the space almost never lead to.
 """
 
 from __future__ import annotations
@@ -143,9 +144,16 @@ def params_from_labels(
     elif covariance_type == "diag":
         bad = small | np.any(covariances <= 0, axis=1)
         covariances[bad] = np.diag(pooled_cov)
-    else:
+    elif covariance_type == "spherical":
         bad = small | (covariances <= 0)
         covariances[bad] = np.trace(pooled_cov) / d
+    elif covariance_type == "tied_diag":
+        # The tied_diag MLE is the pooled diagonal itself: a zero there means a feature is
+        # constant within every cluster, and pooled_cov has then fallen back to the data's.
+        if np.any(covariances <= 0):
+            covariances = np.diag(pooled_cov).copy()
+    elif covariances <= 0:
+        covariances = np.asarray(np.trace(pooled_cov) / d)
     return params._replace(covariances=covariances)
 
 
@@ -188,6 +196,8 @@ def scaled_covariance_start(
         "tied": cov * K ** (-2.0 / d),
         "diag": factors[:, None] * np.diag(cov),
         "spherical": factors * np.trace(cov) / d,
+        "tied_diag": np.diag(cov) * K ** (-2.0 / d),
+        "tied_spherical": np.asarray(np.trace(cov) / d * K ** (-2.0 / d)),
     }[covariance_type]
     return MixtureParams(np.full(K, 1.0 / K), X[seeds].astype(float), covariances, covariance_type)
 

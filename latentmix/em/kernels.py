@@ -17,6 +17,8 @@ it, with the per-component work fused into a handful of matrix products:
    ``diag`` and ``spherical``: the quadratic expanded,
    :math:`\sum_j \lambda_{kj} x_j^2 - 2 \lambda_{kj}\mu_{kj} x_j + \lambda_{kj}\mu_{kj}^2`,
    one ``(K, 2d + 1)`` by ``(2d + 1, b)`` product (as :mod:`latentmix.em.estep` does).
+   ``tied_diag`` and ``tied_spherical`` are ``diag`` and ``spherical`` with the shared
+   precisions repeated for every component (:func:`~latentmix.em.estep.per_component_precision`).
 3. Log-sum-exp over components, then the responsibilities ``R`` (``(K, b)``) in place.
 4. All the statistics in one product ``R @ F.T`` with the feature rows
    ``F = [second-moment features; x - c; 1]``: the last column gives :math:`N_k`, the middle
@@ -24,7 +26,8 @@ it, with the per-component work fused into a handful of matrix products:
    upper triangle of :math:`(x - c)(x - c)^\top` (``full``, :math:`d(d+1)/2` rows), the
    squares (``diag``), or the squared norm (``spherical``). ``tied`` needs only the total
    scatter, which does not depend on the responsibilities: one ``(d, b)`` by ``(b, d)``
-   product.
+   product. ``tied_diag`` and ``tied_spherical`` take the moments of ``diag`` and
+   ``spherical`` and sum them over components when unpacking (:func:`moments_to_stats`).
 
 The moments are summed over blocks in packed form (:func:`moments_over_blocks`) and unpacked
 once into :class:`~latentmix.em.mstep.SufficientStats` (:func:`moments_to_stats`). Centring at
@@ -45,7 +48,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentmix.em.estep import precision_cholesky
+from latentmix.em.estep import PER_COMPONENT_TYPE, per_component_precision, precision_cholesky
 from latentmix.params import MixtureParams
 from latentmix.threads import n_threads as available_threads
 from latentmix.threads import single_threaded_blas
@@ -68,7 +71,7 @@ class BlockPlan(NamedTuple):
         :math:`\log w_k + \log|P_k| - \tfrac d2 \log 2\pi`.
     proj : ndarray
         ``full``: (K d, d), the stacked transposed precision factors; ``tied``: (d, d),
-        the transposed factor; ``diag``/``spherical``: (K, D) coefficients of the expanded
+        the transposed factor; the diagonal types: (K, D) coefficients of the expanded
         quadratic on the feature rows.
     offset : ndarray or None
         ``full``: (K d, 1) projected centred means; ``tied``: (K, d, 1); else None.
@@ -107,16 +110,18 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
         prec_chol = precision_cholesky(params.covariances, covariance_type)
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(params.weights, dtype=float))
-    if covariance_type == "full":
+    # The shared diagonal types are diag/spherical with the precisions repeated.
+    kind, prec_chol = per_component_precision(prec_chol, covariance_type, K)
+    if kind == "full":
         log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
         # Row k*d + j of proj is column j of P_k: proj @ x stacks P_k^T x for all k.
         proj = np.ascontiguousarray(prec_chol.transpose(0, 2, 1).reshape(K * d, d))
         offset = np.einsum("ki,kij->kj", means, prec_chol).reshape(K * d, 1)
-    elif covariance_type == "tied":
+    elif kind == "tied":
         log_det = np.full(K, np.log(np.diag(prec_chol)).sum())
         proj = np.ascontiguousarray(prec_chol.T)
         offset = (means @ prec_chol)[:, :, None]
-    elif covariance_type == "diag":
+    elif kind == "diag":
         prec = prec_chol**2
         log_det = np.log(prec_chol).sum(axis=1)
         # Coefficients on the feature rows [x^2; x; 1] giving the Mahalanobis term.
@@ -142,13 +147,13 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
 def n_moment_rows(covariance_type: str, n_features: int) -> int:
     """Number of feature rows D (columns of the packed moments)."""
     d = n_features
-    return {"full": d * (d + 1) // 2, "tied": 0, "diag": d, "spherical": 1}[covariance_type] + (
-        d + 1
-    )
+    kind = PER_COMPONENT_TYPE.get(covariance_type, covariance_type)
+    return {"full": d * (d + 1) // 2, "tied": 0, "diag": d, "spherical": 1}[kind] + (d + 1)
 
 
 def _features(xt, covariance_type):
     """Feature rows ``[second-moment features; x; 1]`` of a centred block ``xt`` (d, b)."""
+    covariance_type = PER_COMPONENT_TYPE.get(covariance_type, covariance_type)
     d, b = xt.shape
     D = n_moment_rows(covariance_type, d)
     F = np.empty((D, b))
@@ -339,7 +344,11 @@ def moments_to_stats(total: Moments, plan: BlockPlan):
         sum_xx = 0.5 * (total.scatter + total.scatter.T)
     elif covariance_type == "diag":
         sum_xx = m[:, :d].copy()
-    else:
+    elif covariance_type == "spherical":
         sum_xx = m[:, 0].copy()
+    elif covariance_type == "tied_diag":
+        sum_xx = m[:, :d].sum(axis=0)
+    else:
+        sum_xx = m[:, 0].sum()
     stats = SufficientStats(nk, sum_x, sum_xx, plan.center, covariance_type)
     return stats, total.log_likelihood

@@ -20,7 +20,8 @@ They are sums over rows, so they can be computed over row blocks and added
 :math:`S_k = \sum_i r_{ik}(x_i - \bar x_k)(x_i - \bar x_k)^\top = T_k - s_k s_k^\top/N_k`.
 Only the part of :math:`T_k` a covariance type needs is kept: the full matrices (``full``),
 their sum over components (``tied``; it is the total scatter about :math:`c`, whatever the
-responsibilities), the diagonals (``diag``) or the traces (``spherical``).
+responsibilities), the diagonals (``diag``), the traces (``spherical``), the diagonals summed
+over components (``tied_diag``) or the traces summed over components (``tied_spherical``).
 
 MLE and MAP share the code: the MAP update is the MLE statistics plus prior terms. With the
 prior of :mod:`latentmix.priors` (Dirichlet :math:`\alpha`; :math:`\mu_k \mid \Sigma_k \sim
@@ -40,7 +41,11 @@ log-posterior is
     \sigma^{2,\text{diag}}_{kj} &= \frac{\psi_j + S_{k,jj} + b_k (\bar x_{kj} - m_{0j})^2}
         {\nu + N_k + 3} \\
     \sigma^{2,\text{spherical}}_k &= \frac{s + \operatorname{tr} S_k
-        + b_k \lVert \bar x_k - m_0 \rVert^2}{\nu + N_k d + d + 2}
+        + b_k \lVert \bar x_k - m_0 \rVert^2}{\nu + N_k d + d + 2} \\
+    \sigma^{2,\text{tied\_diag}}_j &= \frac{\psi_j + \sum_k [S_{k,jj}
+        + b_k (\bar x_{kj} - m_{0j})^2]}{\nu + N + K + 2} \\
+    \sigma^{2,\text{tied\_spherical}} &= \frac{s + \sum_k [\operatorname{tr} S_k
+        + b_k \lVert \bar x_k - m_0 \rVert^2]}{\nu + (N + K) d + 2}
 
 Derivation. For one full component, the terms of the expected complete-data log-posterior
 that involve :math:`(\mu_k, \Sigma_k)` are
@@ -63,11 +68,35 @@ inverse-gamma variance the exponent of :math:`\sigma^2` is :math:`-(\nu/2 + 1)`,
 likelihood: :math:`\nu + N_k + 3` for ``diag`` and :math:`\nu + N_k d + d + 2` for
 ``spherical``. The weights maximise :math:`\sum_k (N_k + \alpha_k - 1)\log w_k` on the simplex.
 
+The shared diagonal types collect the same terms over every component. For ``tied_diag``
+the terms of :math:`\sigma^2_j` (one variance of feature j for all components) are
+
+.. math::
+
+    -\tfrac12 (\nu + 2 + K + N) \log \sigma^2_j - \frac{1}{2\sigma^2_j}\Bigl[\psi_j
+    + \textstyle\sum_k \bigl(\sum_i r_{ik}(x_{ij} - \mu_{kj})^2
+    + \kappa(\mu_{kj} - m_{0j})^2\bigr)\Bigr]
+
+(:math:`\nu + 2` from its one inverse gamma, 1 from each of the K mean priors, N from the
+likelihood); the means are the same weighted averages whatever :math:`\sigma^2_j`, the
+bracket becomes :math:`\psi_j + \sum_k [S_{k,jj} + b_k(\bar x_{kj} - m_{0j})^2]`, and
+:math:`-\tfrac a2 \log v - B/(2v)` is maximised at :math:`v = B/a`. For ``tied_spherical``
+each of the K mean priors brings d coordinates and the likelihood N d:
+:math:`a = \nu + 2 + (N + K) d`. With K = 1 they are the ``diag`` and ``spherical`` updates.
+
+mclust's MAP for these models. R mclust (6.0.0, Fraley & Raftery 2007) uses the same
+conjugate family with ``priorControl()``; its default scale for its diagonal models is the
+mean variance (a scalar), ours is one variance per feature. :mod:`tests/em/test_mclust.py`
+compares mclust's ``mstep`` on the same responsibilities term by term:
+MCLUST_MAP_NOTE_PLACEHOLDER
+
 MLE (no prior): :math:`w_k = N_k / N`, :math:`\mu_k = \bar x_k`, :math:`\Sigma_k = S_k / N_k`
 (``tied``: :math:`\sum_k S_k / N`; ``diag``: the diagonal; ``spherical``:
-:math:`\operatorname{tr} S_k / (N_k d)`). ``reg_covar`` (default 0) is added to the diagonal
-of every covariance after the update, as scikit-learn does; it is only there to match
-scikit-learn's regularised fits, and with it the update is no longer an exact maximiser.
+:math:`\operatorname{tr} S_k / (N_k d)`; ``tied_diag``: the diagonal of
+:math:`\sum_k S_k / N`; ``tied_spherical``: :math:`\sum_k \operatorname{tr} S_k / (N d)`).
+``reg_covar`` (default 0) is added to the diagonal of every covariance after the update, as
+scikit-learn does; it is only there to match scikit-learn's regularised fits, and with it the
+update is no longer an exact maximiser.
 """
 
 from __future__ import annotations
@@ -76,7 +105,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentmix.params import MixtureParams, check_covariance_type
+from latentmix.params import DIAGONAL_TYPES, MixtureParams, check_covariance_type
 from latentmix.priors import ConjugatePrior
 
 # Added to N_k before dividing, as scikit-learn does, so an empty component gives 0/tiny
@@ -95,7 +124,9 @@ class SufficientStats(NamedTuple):
         :math:`\sum_i r_{ik} (x_i - c)`.
     sum_xx : ndarray
         Second moments about ``center``: (K, d, d) full, (d, d) tied (summed over
-        components), (K, d) diag (the diagonals), (K,) spherical (the traces).
+        components), (K, d) diag (the diagonals), (K,) spherical (the traces), (d,)
+        tied_diag (the diagonals summed over components), () tied_spherical (the traces
+        summed over components).
     center : ndarray of shape (d,)
         The centring point :math:`c`.
     covariance_type : str
@@ -155,11 +186,22 @@ def _second_moments_spherical(Xc, resp):
     return _sum_over_rows(resp, np.einsum("ij,ij->i", Xc, Xc)[:, None])[:, 0]
 
 
+def _second_moments_tied_diag(Xc, resp):
+    # Summed over components, as for tied: the per-component diagonals would add up to this.
+    return _sum_over_rows(resp.sum(axis=1, keepdims=True), Xc * Xc)[0]
+
+
+def _second_moments_tied_spherical(Xc, resp):
+    return _second_moments_tied_diag(Xc, resp).sum()
+
+
 _SECOND_MOMENTS = {
     "full": _second_moments_full,
     "tied": _second_moments_tied,
     "diag": _second_moments_diag,
     "spherical": _second_moments_spherical,
+    "tied_diag": _second_moments_tied_diag,
+    "tied_spherical": _second_moments_tied_spherical,
 }
 
 
@@ -254,18 +296,44 @@ def _covariances_spherical(stats, nk, xbar, prior):
     return numerator / (nu + nk * d + d + 2)
 
 
+def _covariances_tied_diag(stats, nk, xbar, prior):
+    K = nk.shape[0]
+    n = nk.sum()
+    scatter = stats.sum_xx - (nk[:, None] * xbar**2).sum(axis=0)
+    if prior is None:
+        return scatter / n
+    kappa, nu = prior.mean_precision, prior.degrees_of_freedom
+    shrink = kappa * nk / (kappa + nk)
+    numerator = prior.scale + scatter + (shrink[:, None] * (xbar - prior.mean) ** 2).sum(axis=0)
+    return numerator / (nu + n + K + 2)
+
+
+def _covariances_tied_spherical(stats, nk, xbar, prior):
+    K, d = xbar.shape
+    n = nk.sum()
+    scatter = stats.sum_xx - (nk * (xbar**2).sum(axis=1)).sum()
+    if prior is None:
+        return np.asarray(scatter / (n * d))
+    kappa, nu = prior.mean_precision, prior.degrees_of_freedom
+    shrink = kappa * nk / (kappa + nk)
+    numerator = prior.scale + scatter + (shrink * ((xbar - prior.mean) ** 2).sum(axis=1)).sum()
+    return np.asarray(numerator / (nu + (n + K) * d + 2))
+
+
 _COVARIANCES = {
     "full": _covariances_full,
     "tied": _covariances_tied,
     "diag": _covariances_diag,
     "spherical": _covariances_spherical,
+    "tied_diag": _covariances_tied_diag,
+    "tied_spherical": _covariances_tied_spherical,
 }
 
 
 def _add_to_diagonal(covariances, covariance_type, value):
     if value == 0:
         return covariances
-    if covariance_type in ("diag", "spherical"):
+    if covariance_type in DIAGONAL_TYPES:
         return covariances + value
     d = covariances.shape[-1]
     return covariances + value * np.eye(d)

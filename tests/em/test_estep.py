@@ -67,6 +67,9 @@ def test_far_points_stay_finite_in_log_space():
         ("tied", np.zeros((2, 2))),
         ("diag", np.array([[1.0, 0.0]])),
         ("spherical", np.array([-1.0])),
+        ("tied_diag", np.array([1.0, 0.0])),
+        ("tied_spherical", np.array(0.0)),
+        ("tied_spherical", np.array(np.nan)),
     ],
 )
 def test_singular_covariance_raises_degenerate(covariance_type, covariances):

@@ -55,10 +55,10 @@ def perturbations(params, rng, size):
     yield params._replace(means=params.means + size * rng.normal(size=(K, d)))
     cov = params.covariances
     if covariance_type in ("full", "tied"):
-        A = np.eye(d) + size * rng.normal(size=cov.shape)
+        A = np.eye(d) + size * rng.normal(size=np.shape(cov))
         new = A @ cov @ np.swapaxes(A, -1, -2)
     else:
-        new = cov * np.exp(size * rng.normal(size=cov.shape))
+        new = cov * np.exp(size * rng.normal(size=np.shape(cov)))
     yield params._replace(covariances=new)
 
 
@@ -105,9 +105,16 @@ def test_map_formulas_written_out(covariance_type):
     elif covariance_type == "diag":
         diag = np.diagonal(S + b[:, None, None] * D, axis1=1, axis2=2)
         expected = (prior.scale + diag) / (nu + nk + 3)[:, None]
-    else:
+    elif covariance_type == "spherical":
         tr = np.trace(S + b[:, None, None] * D, axis1=1, axis2=2)
         expected = (prior.scale + tr) / (nu + nk * d + d + 2)
+    elif covariance_type == "tied_diag":
+        diag = np.diagonal(S + b[:, None, None] * D, axis1=1, axis2=2).sum(0)
+        expected = (prior.scale + diag) / (nu + n + K + 2)
+    else:
+        tr = np.trace(S + b[:, None, None] * D, axis1=1, axis2=2).sum()
+        expected = (prior.scale + tr) / (nu + (n + K) * d + 2)
+    assert np.shape(got.covariances) == np.shape(expected)
     np.testing.assert_allclose(got.covariances, expected, rtol=1e-12)
 
 
@@ -123,7 +130,10 @@ def test_mle_formulas_written_out(covariance_type):
         "tied": S.sum(0) / len(X),
         "diag": np.diagonal(S, axis1=1, axis2=2) / nk[:, None],
         "spherical": np.trace(S, axis1=1, axis2=2) / (2 * nk),
+        "tied_diag": np.diagonal(S.sum(0)) / len(X),
+        "tied_spherical": np.trace(S.sum(0)) / (2 * len(X)),
     }[covariance_type]
+    assert np.shape(got.covariances) == np.shape(expected)
     np.testing.assert_allclose(got.weights, nk / len(X), rtol=1e-13)
     np.testing.assert_allclose(got.means, xbar, rtol=1e-12)
     np.testing.assert_allclose(got.covariances, expected, rtol=1e-10)
@@ -137,6 +147,7 @@ def test_very_weak_prior_gives_the_mle_update(covariance_type):
     d, K = X.shape[1], 3
     tiny = 1e-12
     scale = {"full": tiny * np.eye(d), "tied": tiny * np.eye(d), "diag": np.full(d, tiny)}
+    scale["tied_diag"] = scale["diag"]
     weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.5, scale.get(covariance_type, tiny))
     mle = m_step_from_resp(X, resp, covariance_type)
     got = m_step_from_resp(X, resp, covariance_type, weak)
@@ -148,6 +159,8 @@ def test_very_weak_prior_gives_the_mle_update(covariance_type):
         "tied": n / (nu + n + d + 1 + K),
         "diag": (nk / (nu + nk + 3))[:, None],
         "spherical": nk * d / (nu + nk * d + d + 2),
+        "tied_diag": n / (nu + n + K + 2),
+        "tied_spherical": n * d / (nu + (n + K) * d + 2),
     }[covariance_type]
     np.testing.assert_allclose(got.covariances, mle.covariances * factor, rtol=1e-9)
 
@@ -160,6 +173,7 @@ def test_very_weak_prior_fit_approaches_the_mle(covariance_type):
     X, d = data.data, 3
     tiny = 1e-10
     scale = {"full": tiny * np.eye(d), "tied": tiny * np.eye(d), "diag": np.full(d, tiny)}
+    scale["tied_diag"] = scale["diag"]
     weak = ConjugatePrior(1.0, np.zeros(d), tiny, d - 0.99, scale.get(covariance_type, tiny))
     mle = EMGaussianMixture(
         3, covariance_type=covariance_type, random_state=0, n_init=2, tol=1e-9
@@ -185,6 +199,8 @@ def test_block_statistics_add_up_to_the_whole(covariance_type):
             "tied": np.eye(3),
             "diag": np.ones((3, 3)),
             "spherical": np.ones(3),
+            "tied_diag": np.ones(3),
+            "tied_spherical": np.array(1.0),
         }[covariance_type],
         covariance_type,
     )
