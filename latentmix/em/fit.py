@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import multigammaln
 
-from latentmix.em import chunked, kernels
+from latentmix.em import chunked, kernels, missing
 from latentmix.em.estep import (
     DegenerateMixtureError,
     e_step,
@@ -39,7 +39,7 @@ from latentmix.em.mstep import (
     check_map_concentration,
     m_step,
 )
-from latentmix.params import MixtureParams
+from latentmix.params import DIAGONAL_TYPES, MixtureParams, variances
 from latentmix.priors import ConjugatePrior, log_dirichlet, log_prior
 from latentmix.validation import check_random_state
 
@@ -138,20 +138,23 @@ def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
     ndarray of int
     """
     covariance_type = params.covariance_type
+    K = params.n_components
     scale = np.sqrt(np.where(feature_variance > 0, feature_variance, 1.0))
     cov = np.asarray(params.covariances, dtype=float)
     if not np.all(np.isfinite(cov)):
-        return np.arange(params.n_components)
-    if covariance_type == "diag":
-        smallest = (cov / scale**2).min(axis=1)
-    elif covariance_type == "spherical":
-        smallest = cov / (scale**2).max()
+        return np.arange(K)
+    if covariance_type in ("spherical", "tied_spherical"):
+        # One variance for every feature: in units of the widest feature.
+        smallest = np.broadcast_to(cov / (scale**2).max(), (K,))
+    elif covariance_type in DIAGONAL_TYPES:
+        v = variances(cov, covariance_type, K, params.n_features)
+        smallest = (v / scale**2).min(axis=1)
     else:
         stack = cov if covariance_type == "full" else cov[None]
         scaled = stack / np.outer(scale, scale)
         smallest = np.linalg.eigvalsh(scaled)[:, 0]
         if covariance_type == "tied":
-            smallest = np.repeat(smallest, params.n_components)
+            smallest = np.repeat(smallest, K)
     return np.flatnonzero(~(smallest > DEGENERATE_RTOL))
 
 
@@ -318,14 +321,17 @@ def _evaluate(X, params, options: EMOptions, center, feature_variance, n_iter) -
     """
     prior = options.prior
     prec_chol = precision_cholesky(params.covariances, params.covariance_type)
-    stats, log_lik = chunked.e_step_stats(
-        X,
-        params,
-        center,
-        block_rows=options.block_rows,
-        scheduler=options.scheduler,
-        prec_chol=prec_chol,
-    )
+    if isinstance(X, missing.ObservedData):
+        stats, log_lik = missing.e_step_stats(X, params, center, block_rows=options.block_rows)
+    else:
+        stats, log_lik = chunked.e_step_stats(
+            X,
+            params,
+            center,
+            block_rows=options.block_rows,
+            scheduler=options.scheduler,
+            prec_chol=prec_chol,
+        )
     log_lik, lp, objective = _objective(log_lik, params, prior, prec_chol)
     if not np.isfinite(objective):
         if prior is None:
@@ -360,13 +366,11 @@ def em_init(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, da
         If ``start`` is already degenerate: a collapsed component (MLE) or a covariance
         that is not positive definite.
     """
-    if not chunked.is_blocked_data(X):
-        X = np.asarray(X, dtype=float)
+    X = _as_data(X)
     if options.prior is not None:
         check_map_concentration(options.prior, start.n_components)
     if data_moments is None:
-        # One blocked pass: no (n, d) temporaries.
-        data_moments = chunked.data_moments(X, options.block_rows, options.scheduler)
+        data_moments = _data_moments(X, options)
     center, feature_variance = data_moments
     params = _as_float(start)
     if options.prior is None:
@@ -407,7 +411,7 @@ def em_step(X, state: EMState, options: EMOptions = DEFAULT_OPTIONS):
 
     >>> import numpy as np
     >>> from latentmix.em.fit import EMOptions, em_init, em_step
-    >>> from latentmix.params import MixtureParams
+    >>> from latentmix.params import DIAGONAL_TYPES, MixtureParams, variances
     >>> rng = np.random.default_rng(0)
     >>> X = np.concatenate([rng.normal(-2.0, 1.0, (200, 1)), rng.normal(3.0, 1.0, (200, 1))])
     >>> start = MixtureParams(np.array([0.5, 0.5]), np.array([[-1.0], [1.0]]),
@@ -448,7 +452,31 @@ def _as_float(params: MixtureParams) -> MixtureParams:
 
 
 def _responsibilities(X, params: MixtureParams) -> np.ndarray:
+    if isinstance(X, missing.ObservedData):
+        return np.exp(missing.e_step(X.X, params)[0])
     return np.exp(e_step(X, params)[0])
+
+
+def _as_data(X):
+    """Data as the loop takes them: blocked data and ObservedData as they are, else float."""
+    if chunked.is_blocked_data(X) or isinstance(X, missing.ObservedData):
+        return X
+    return np.asarray(X, dtype=float)
+
+
+def _data_moments(X, options: EMOptions):
+    """Per-feature mean and variance: the centre of the statistics, the collapse units."""
+    if isinstance(X, missing.ObservedData):
+        return missing.data_moments(X)
+    # One blocked pass: no (n, d) temporaries.
+    return chunked.data_moments(X, options.block_rows, options.scheduler)
+
+
+def _start_rows(X, rng, where):
+    """The rows starting points are drawn from (missing cells filled with column means)."""
+    if isinstance(X, missing.ObservedData):
+        X = missing.mean_imputed(X)
+    return chunked.init_rows(X, rng, scheduler=where)
 
 
 # --- the loop -------------------------------------------------------------------------------
@@ -482,9 +510,8 @@ def run_em(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, dat
     RuntimeError
         If the objective falls beyond round-off (a bug).
     """
-    if not chunked.is_blocked_data(X):
-        X = np.asarray(X, dtype=float)
-    elif options.keep_trajectory:
+    X = _as_data(X)
+    if chunked.is_blocked_data(X) and options.keep_trajectory:
         raise ValueError(
             "keep_trajectory stores the responsibilities of every row at every iteration, "
             "which needs the data in memory; pass an ndarray or set keep_trajectory=False."
@@ -606,6 +633,7 @@ def fit_em(
     random_state=None,
     screen_factor: int = SCREEN_FACTOR,
     screen_iter: int = SCREEN_ITER,
+    sample_weight=None,
 ) -> FitResult:
     """EM from many starting points; the best objective wins.
 
@@ -632,8 +660,10 @@ def fit_em(
 
     Parameters
     ----------
-    X : ndarray, NumPy memmap or dask array of shape (n, d)
-        Validated data. Starting points are drawn from at most
+    X : ndarray, NumPy memmap, dask array of shape (n, d), or ObservedData
+        Validated data; data with missing cells as a
+        :class:`latentmix.em.missing.ObservedData` (:func:`~latentmix.em.missing.observed_data`),
+        whose observed-data likelihood is then maximised. Starting points are drawn from at most
         :data:`latentmix.em.chunked.INIT_SAMPLE_ROWS` rows sampled from it (all rows if
         there are fewer), so a memmap or dask array is never read whole.
     n_components : int
@@ -653,6 +683,12 @@ def fit_em(
         ``j``-th start).
     screen_iter : int
         Iterations each candidate gets before the ranking.
+    sample_weight : ndarray of shape (n,), optional
+        Validated observation weights (:func:`latentmix.validation.check_sample_weight`):
+        row ``i``'s log-likelihood term is multiplied by its weight (the prior is not), so
+        integer weights give the fit of the data with rows repeated. Not for a dask array;
+        for ObservedData, give the weights to :func:`~latentmix.em.missing.observed_data`.
+        Starting points are drawn from the rows as they are, whatever their weights.
 
     Returns
     -------
@@ -667,9 +703,16 @@ def fit_em(
         If every candidate collapsed (MLE only).
     """
     max_iter = options.max_iter
+    if sample_weight is not None:
+        if isinstance(X, missing.ObservedData) or chunked.is_dask_array(X):
+            raise ValueError(
+                "sample_weight cannot be given with a dask array or ObservedData: pass an "
+                "ndarray or memmap, or give the weights to latentmix.em.missing.observed_data."
+            )
+        X = missing.observed_data(X, sample_weight)
     with chunked.dask_scheduler(options.scheduler) as where:
         options = options._replace(scheduler=where)
-        moments = chunked.data_moments(X, options.block_rows, where)
+        moments = _data_moments(X, options)
         if isinstance(init, MixtureParams):
             runs = [run_em(X, init, options, data_moments=moments)]
             candidates = runs
@@ -681,7 +724,7 @@ def fit_em(
             first = min(screen_iter, max_iter) if factor > 1 else 0
             screening = options._replace(max_iter=first)
             # Starts come from a sample of rows (all rows when there are few).
-            X_init = chunked.init_rows(X, np.random.default_rng(rows_seed), scheduler=where)
+            X_init = _start_rows(X, np.random.default_rng(rows_seed), where)
             candidates = []
             for i in range(factor * n_init):
                 rng = candidate_rng(i)
