@@ -25,7 +25,27 @@ def as_two_dimensional(X):
     return X
 
 
-def check_data(X, *, n_components: int | None = None, n_features: int | None = None):
+#: What to do with NaN cells: refuse them, or keep them as missing (at random).
+MISSING = ("error", "ignore")
+
+
+def check_missing(missing) -> str:
+    """``missing`` as one of :data:`MISSING`, or a ValueError naming the choices."""
+    if not isinstance(missing, str) or missing not in MISSING:
+        raise ValueError(
+            f"missing must be 'error' (NaN cells are refused) or 'ignore' (NaN cells are "
+            f"missing at random; the fit uses every observed cell); got {missing!r}."
+        )
+    return missing
+
+
+def check_data(
+    X,
+    *,
+    n_components: int | None = None,
+    n_features: int | None = None,
+    missing: str = "error",
+):
     """Return ``X`` as a finite float64 array of shape (n, d), or raise a clear error.
 
     A 1-D array is one feature (shape (n,) becomes (n, 1)). Every float or integer dtype
@@ -40,6 +60,10 @@ def check_data(X, *, n_components: int | None = None, n_features: int | None = N
         If given, the data must have at least this many rows.
     n_features : int, optional
         If given (at predict time), the data must have exactly this many columns.
+    missing : {"error", "ignore"}
+        ``"error"``: a NaN cell is refused, with the row, the column and this option named.
+        ``"ignore"``: NaN cells are kept as missing; infinite values are still refused, and
+        so is a row with every cell missing.
 
     Returns
     -------
@@ -74,14 +98,31 @@ def check_data(X, *, n_components: int | None = None, n_features: int | None = N
             f"X is empty: 0 {what} (shape={X.shape}) while a minimum of 1 is required; a "
             "mixture needs data."
         )
-    bad = ~np.isfinite(X)
+    check_missing(missing)
+    nan = np.isnan(X)
+    bad = np.isinf(X) if missing == "ignore" else nan | np.isinf(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        what = "NaN" if np.isnan(X[row, col]) else "infinite"
+        if np.isnan(X[row, col]):
+            fix = (
+                "a NaN is a missing cell: pass missing='ignore' to fit with every observed "
+                "cell (cells missing at random), or remove or impute them."
+            )
+            what = "NaN"
+        else:
+            fix = "remove or replace them before fitting."
+            what = "infinite"
         raise ValueError(
             f"X has {int(bad.sum())} NaN or infinite value(s), the first ({what}) at row "
-            f"{row}, column {col}; remove or impute them before fitting."
+            f"{row}, column {col}; {fix}"
         )
+    if nan.any():
+        empty = nan.all(axis=1)
+        if empty.any():
+            raise ValueError(
+                f"row {int(np.argmax(empty))} of X has every cell missing ({int(empty.sum())} "
+                "such row(s)); such a row carries no information about the mixture: drop it."
+            )
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(
             f"X has {X.shape[1]} features but the model was fitted on {n_features}; "
