@@ -17,6 +17,7 @@ _LAZY = {
     "PyMCGaussianMixture": "latentmix.bayes.estimator",
     "compare": "latentmix.comparison",
     "relabel": "latentmix.bayes.relabel",
+    "VBGaussianMixture": "latentmix.vb",
 }
 
 __all__ = ["ConjugatePrior", "MixtureParams", *_LAZY]
