@@ -109,7 +109,7 @@ def _loglik_derivatives(X, params: MixtureParams):
     G[:, :, : K - 1] = np.eye(K)[:, : K - 1][None] - w[: K - 1]
     complete[: K - 1, : K - 1] = -n * (np.diag(w[: K - 1]) - np.outer(w[: K - 1], w[: K - 1]))
     for k in range(K):
-        P = blocks[0 if lay.covariance_type == "tied" else k]
+        P = blocks[lay.block(k)]
         J = factor_derivatives(P, lay)
         mu, phi = lay.means_slice(k), lay.factor_slice(k)
         q = _quad(X - params.means[k], P, J)
@@ -142,11 +142,12 @@ def _logprior_derivatives(params: MixtureParams, prior: ConjugatePrior):
     c = logdet_coefficients(lay)
     kappa, nu = prior.mean_precision, prior.degrees_of_freedom
     blocks = factor_blocks(params)
-    # Covariance prior: c_cov . phi - sum_m q(l_m), with Psi = sum_m l_m l_m^T.
-    if lay.covariance_type in ("full", "tied"):
+    # Covariance prior: c_cov . phi - sum_m q(l_m), with Psi = sum_m l_m l_m^T; one term per
+    # block, so a shared covariance has its prior once.
+    if lay.factor_kind == "full":
         c_cov = (nu + d + 1) * c
         pseudo = np.linalg.cholesky(prior.scale).T  # rows l_m
-    elif lay.covariance_type == "diag":
+    elif lay.factor_kind == "diag":
         c_cov = (nu + 2) * c
         pseudo = np.diag(np.sqrt(prior.scale))
     else:
@@ -161,7 +162,7 @@ def _logprior_derivatives(params: MixtureParams, prior: ConjugatePrior):
         hess[phi, phi] -= h_pp
     # Means: c . phi - kappa q(mu_k - m0), for every component.
     for k in range(K):
-        P = blocks[0 if lay.covariance_type == "tied" else k]
+        P = blocks[lay.block(k)]
         J = factor_derivatives(P, lay)
         mu, phi = lay.means_slice(k), lay.factor_slice(k)
         q = _quad((params.means[k] - prior.mean)[None], P, J)

@@ -14,7 +14,9 @@ Curvature is taken in coordinates :math:`\theta` where every value is allowed:
 * covariances: through the upper-triangular Cholesky factor :math:`P` of the *precision*,
   :math:`\Sigma^{-1} = P P^\top` (the factor the E-step already uses), its diagonal on the log
   scale and its off-diagonal entries as they are. ``diag`` keeps the log-diagonal only,
-  ``spherical`` one :math:`\rho` with :math:`P = e^\rho I`, ``tied`` one factor for all.
+  ``spherical`` one :math:`\rho` with :math:`P = e^\rho I`, ``tied`` one factor for all;
+  ``tied_diag`` is one log-diagonal factor for all, ``tied_spherical`` one :math:`\rho` for
+  all (:attr:`Layout.factor_kind` is the factor's form, :attr:`Layout.n_blocks` how many).
 
 The vector is ordered ``[beta (K-1), means (K*d), precision factors]``.
 
@@ -23,7 +25,8 @@ covariance entries; :func:`parameter_keys` gives each entry as ``(group, index)`
 0-based integer index (carry these, never parse the names), and :func:`parameter_names`
 the same entries as text for display: ``weights[k]``, ``means[k,j]`` and
 ``covariances[k,i,j]`` (i <= j, full), ``covariances[i,j]`` (tied), ``covariances[k,j]``
-(diag: the variances), ``covariances[k]`` (spherical).
+(diag: the variances), ``covariances[k]`` (spherical), ``covariances[j]`` (tied_diag) and
+``covariances`` (tied_spherical, the one variance).
 """
 
 from __future__ import annotations
@@ -35,7 +38,18 @@ from scipy import linalg
 from scipy.special import logsumexp
 
 from latentmix.em.estep import precision_cholesky
-from latentmix.params import PARAMETER_NAMES, MixtureParams, check_covariance_type
+from latentmix.params import PARAMETER_NAMES, SHARED_TYPES, MixtureParams, check_covariance_type
+
+#: The form of one precision factor for each covariance type: a triangular factor, a
+#: log-diagonal, or one log-scale for the whole diagonal.
+FACTOR_KINDS = {
+    "full": "full",
+    "tied": "full",
+    "diag": "diag",
+    "spherical": "spherical",
+    "tied_diag": "diag",
+    "tied_spherical": "spherical",
+}
 
 # --- layout of the unconstrained vector ------------------------------------------------------
 
@@ -64,9 +78,23 @@ class Layout(NamedTuple):
     is_log: np.ndarray
 
     @property
+    def shared(self) -> bool:
+        """Whether one covariance serves every component (tied, tied_diag, tied_spherical)."""
+        return self.covariance_type in SHARED_TYPES
+
+    @property
+    def factor_kind(self) -> str:
+        """``full`` (triangular), ``diag`` (log-diagonal) or ``spherical`` (one log-scale)."""
+        return FACTOR_KINDS[self.covariance_type]
+
+    @property
     def n_blocks(self) -> int:
-        """Number of precision factors: 1 for tied, K otherwise."""
-        return 1 if self.covariance_type == "tied" else self.n_components
+        """Number of precision factors: 1 for the shared types, K otherwise."""
+        return 1 if self.shared else self.n_components
+
+    def block(self, k: int) -> int:
+        """The precision factor component k uses."""
+        return 0 if self.shared else k
 
     @property
     def size(self) -> int:
@@ -81,7 +109,7 @@ class Layout(NamedTuple):
 
     def factor_slice(self, k: int) -> slice:
         """Slice of the precision factor used by component k."""
-        block = 0 if self.covariance_type == "tied" else k
+        block = self.block(k)
         start = self.n_components - 1 + self.n_components * self.n_features
         start += block * self.n_factor
         return slice(start, start + self.n_factor)
@@ -89,11 +117,11 @@ class Layout(NamedTuple):
 
 def layout(n_components: int, n_features: int, covariance_type: str) -> Layout:
     """The unconstrained layout for K components, d features and a covariance type."""
-    check_covariance_type(covariance_type)
+    kind = FACTOR_KINDS[check_covariance_type(covariance_type)]
     d = n_features
-    if covariance_type in ("full", "tied"):
+    if kind == "full":
         index = tuple((i, j) for i in range(d) for j in range(i, d))
-    elif covariance_type == "diag":
+    elif kind == "diag":
         index = tuple((j, j) for j in range(d))
     else:
         index = ((0, 0),)
@@ -111,7 +139,11 @@ def factor_blocks(params: MixtureParams) -> np.ndarray:
         return prec[None]
     if covariance_type == "diag":
         return prec[:, :, None] * np.eye(d)
-    return prec[:, None, None] * np.eye(d)
+    if covariance_type == "spherical":
+        return prec[:, None, None] * np.eye(d)
+    if covariance_type == "tied_diag":
+        return (prec[:, None] * np.eye(d))[None]
+    return (prec * np.eye(d))[None]
 
 
 def to_unconstrained(params: MixtureParams) -> np.ndarray:
@@ -146,7 +178,7 @@ def _factor_matrices(theta, lay: Layout) -> np.ndarray:
         values = theta[start + b * lay.n_factor : start + (b + 1) * lay.n_factor]
         for m, (i, j) in enumerate(lay.factor_index):
             v = np.exp(values[m]) if lay.is_log[m] else values[m]
-            if lay.covariance_type == "spherical":
+            if lay.factor_kind == "spherical":
                 out[b] = v * np.eye(d)
             else:
                 out[b, i, j] = v
@@ -189,8 +221,12 @@ def from_unconstrained(
         covariances = covs[0]
     elif covariance_type == "diag":
         covariances = np.diagonal(covs, axis1=1, axis2=2).copy()
-    else:
+    elif covariance_type == "spherical":
         covariances = covs[:, 0, 0].copy()
+    elif covariance_type == "tied_diag":
+        covariances = np.diagonal(covs[0]).copy()
+    else:
+        covariances = np.asarray(covs[0, 0, 0])
     return MixtureParams(weights, means, covariances, covariance_type)
 
 
@@ -200,9 +236,9 @@ def from_unconstrained(
 def _natural_cov_index(lay: Layout):
     """(block, i, j) of each reported covariance entry."""
     d = lay.n_features
-    if lay.covariance_type in ("full", "tied"):
+    if lay.factor_kind == "full":
         pairs = [(i, j) for i in range(d) for j in range(i, d)]
-    elif lay.covariance_type == "diag":
+    elif lay.factor_kind == "diag":
         pairs = [(j, j) for j in range(d)]
     else:
         pairs = [(0, 0)]
@@ -214,8 +250,8 @@ def parameter_keys(n_components: int, n_features: int, covariance_type: str) -> 
 
     ``group`` is one of :data:`latentmix.params.PARAMETER_NAMES`; ``index`` is a tuple of
     0-based ints into that group's array: ``(k,)`` for a weight, ``(k, j)`` for a mean,
-    ``(k, i, j)`` (full, i <= j), ``(i, j)`` (tied, i <= j), ``(k, j)`` (diag) or ``(k,)``
-    (spherical) for a covariance entry.
+    ``(k, i, j)`` (full, i <= j), ``(i, j)`` (tied, i <= j), ``(k, j)`` (diag), ``(k,)``
+    (spherical), ``(j,)`` (tied_diag) or ``()`` (tied_spherical) for a covariance entry.
 
     Returns
     -------
@@ -232,6 +268,8 @@ def parameter_keys(n_components: int, n_features: int, covariance_type: str) -> 
             "tied": (i, j),
             "diag": (b, j),
             "spherical": (b,),
+            "tied_diag": (j,),
+            "tied_spherical": (),
         }[covariance_type]
         keys.append((covariances, index))
     return keys
@@ -241,9 +279,11 @@ def parameter_names(n_components: int, n_features: int, covariance_type: str) ->
     """Display names of the natural-scale parameters, e.g. ``means[1,0]`` (0-based).
 
     The text of :func:`parameter_keys`, for tables and messages; code carries the keys.
+    An entry with an empty index (the one variance of ``tied_spherical``) is its group's
+    name alone.
     """
     return [
-        f"{group}[{','.join(map(str, index))}]"
+        f"{group}[{','.join(map(str, index))}]" if index else group
         for group, index in parameter_keys(n_components, n_features, covariance_type)
     ]
 
@@ -259,7 +299,7 @@ def natural_vector(params: MixtureParams) -> np.ndarray:
     elif lay.covariance_type == "diag":
         entries = [cov[b, j] for b, _, j in _natural_cov_index(lay)]
     else:
-        entries = list(cov)
+        entries = list(np.ravel(cov))  # spherical (K,), tied_diag (d,), tied_spherical ()
     return np.concatenate([params.weights, np.ravel(params.means), entries])
 
 
@@ -287,7 +327,7 @@ def natural_draws(thetas, n_components: int, n_features: int, covariance_type: s
     P = np.zeros((S, lay.n_blocks, d, d))
     for m, (i, j) in enumerate(lay.factor_index):
         v = np.exp(phi[..., m]) if lay.is_log[m] else phi[..., m]
-        if covariance_type == "spherical":
+        if lay.factor_kind == "spherical":
             P += v[..., None, None] * np.eye(d)
         else:
             P[..., i, j] = v
@@ -303,7 +343,7 @@ def factor_derivatives(P, lay: Layout) -> np.ndarray:
     d = lay.n_features
     J = np.zeros((lay.n_factor, d, d))
     for m, (i, j) in enumerate(lay.factor_index):
-        if lay.covariance_type == "spherical":
+        if lay.factor_kind == "spherical":
             J[m] = P  # P = e^rho I, so dP/drho = P
         else:
             J[m, i, j] = P[i, j] if lay.is_log[m] else 1.0
@@ -333,7 +373,7 @@ def natural_jacobian(params: MixtureParams) -> np.ndarray:
         J = factor_derivatives(P, lay)
         # d Sigma = -Sigma (dP P^T + P dP^T) Sigma
         dsigma = -np.einsum("ab,mbc,cd->mad", sigma, J @ P.T + P @ J.transpose(0, 2, 1), sigma)
-        cols = lay.factor_slice(b if lay.covariance_type != "tied" else 0)
+        cols = lay.factor_slice(b)  # b is the block: for shared types only 0
         for r, (bb, i, j) in enumerate(entries):
             if bb == b:
                 out[row + r, cols] = dsigma[:, i, j]
@@ -342,6 +382,6 @@ def natural_jacobian(params: MixtureParams) -> np.ndarray:
 
 def logdet_coefficients(lay: Layout) -> np.ndarray:
     """Coefficients c with sum_j log P_jj = c . phi."""
-    if lay.covariance_type == "spherical":
+    if lay.factor_kind == "spherical":
         return np.array([float(lay.n_features)])
     return lay.is_log.astype(float)

@@ -193,3 +193,33 @@ def test_interval_arguments_are_checked():
         standard_errors(truth, X, level=95)
     with pytest.raises(ValueError, match=r"params\.weights must be positive and sum to 1"):
         standard_errors(truth._replace(weights=np.array([0.5, 0.6])), X)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied_diag", "tied_spherical"])
+def test_shared_diagonal_types_wald_bootstrap_and_laplace(covariance_type):
+    # One shared variance (or one per feature): its interval is one entry, and the Wald,
+    # bootstrap and Laplace standard errors agree on a large, well-separated sample.
+    covariances = {"tied_diag": np.array([1.0, 0.5]), "tied_spherical": np.array(0.8)}
+    truth = MixtureParams(
+        np.array([0.4, 0.6]),
+        np.array([[-2.5, 0.0], [2.5, 1.0]]),
+        covariances[covariance_type],
+        covariance_type,
+    )
+    X, _ = sample_mixture(truth, 1000, 5)
+    est = EMGaussianMixture(2, covariance_type=covariance_type, init=truth).fit(X)
+    wald = standard_errors(est.params_, X)
+    n_cov = {"tied_diag": 2, "tied_spherical": 1}[covariance_type]
+    assert len(wald.names) == 2 + 4 + n_cov
+    assert wald.names[-1] == ("covariances[1]" if n_cov == 2 else "covariances")
+    boot = bootstrap(est.params_, X, n_boot=60, random_state=1)
+    np.testing.assert_allclose(boot.standard_error, wald.standard_error, rtol=0.35)
+    # a shared variance pools every row: its standard error is about var * sqrt(2 / (n d'))
+    # with d' the features it pools (d for tied_spherical, 1 for tied_diag)
+    pooled = 2 if covariance_type == "tied_spherical" else 1
+    expected = np.ravel(est.params_.covariances) * np.sqrt(2 / (1000 * pooled))
+    np.testing.assert_allclose(wald.standard_error[-n_cov:], expected, rtol=0.15)
+    fit = EMGaussianMixture(2, covariance_type=covariance_type, prior="default", init=truth).fit(X)
+    lap = laplace(fit.params_, X, prior=fit.prior_, n_draws=3000, random_state=0)
+    wald_map = standard_errors(fit.params_, X, prior=fit.prior_)
+    np.testing.assert_allclose(lap.standard_error, wald_map.standard_error, rtol=0.1)

@@ -63,6 +63,9 @@ def test_names_are_the_keys_as_text():
     assert parameter_names(2, 2, "diag")[-1] == "covariances[1,1]"
     assert parameter_names(2, 2, "spherical")[-2:] == ["covariances[0]", "covariances[1]"]
     assert parameter_keys(2, 2, "tied")[-2] == ("covariances", (0, 1))
+    assert parameter_names(2, 2, "tied_diag")[-2:] == ["covariances[0]", "covariances[1]"]
+    assert parameter_names(2, 2, "tied_spherical")[-2:] == ["means[1,1]", "covariances"]
+    assert parameter_keys(2, 2, "tied_spherical")[-1] == ("covariances", ())
 
 
 def test_zero_weight_has_no_log_ratio(random_params):
