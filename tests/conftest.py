@@ -31,11 +31,17 @@ def make_random_params(rng, covariance_type, K=3, d=3, *, offset=0.0) -> Mixture
     means = rng.normal(scale=3.0, size=(K, d)) + offset
     A = rng.normal(size=(K, d, d))
     full = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    # Drawn in this order for every type, so each type's random stream is the same as before
+    # the shared diagonal types existed; those reuse the first component's draws.
+    diag = rng.uniform(0.3, 3.0, size=(K, d))
+    spherical = rng.uniform(0.3, 3.0, size=K)
     covariances = {
         "full": full,
         "tied": full[0],
-        "diag": rng.uniform(0.3, 3.0, size=(K, d)),
-        "spherical": rng.uniform(0.3, 3.0, size=K),
+        "diag": diag,
+        "spherical": spherical,
+        "tied_diag": diag[0],
+        "tied_spherical": np.asarray(spherical[0]),
     }[covariance_type]
     return MixtureParams(rng.dirichlet(np.full(K, 3.0)), means, covariances, covariance_type)
 
@@ -53,6 +59,8 @@ COVARIANCE_DIMS = {
     "tied": ["feature", "feature_bis"],
     "diag": ["component", "feature"],
     "spherical": ["component"],
+    "tied_diag": ["feature"],
+    "tied_spherical": [],
 }
 
 
