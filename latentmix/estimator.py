@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import _check_feature_names
 
-from latentmix.em import chunked, intervals
+from latentmix.em import chunked, intervals, missing
 from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning, EMOptions, fit_em
 from latentmix.em.information import observed_information
@@ -29,7 +29,13 @@ from latentmix.params import (
     sample_mixture,
 )
 from latentmix.priors import ConjugatePrior
-from latentmix.validation import check_data, check_n_components, check_random_state
+from latentmix.validation import (
+    check_data,
+    check_missing,
+    check_n_components,
+    check_random_state,
+    check_sample_weight,
+)
 
 
 class EMGaussianMixture(DensityMixin, BaseEstimator):
@@ -85,6 +91,14 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         ``"synchronous"`` or ``"processes"`` pick that dask scheduler; ``"local"`` starts a
         ``LocalCluster`` for the fit; an address (``"tcp://host:8786"``) connects to that
         cluster; or pass a ``Client``. Not used for in-memory data or memmaps.
+    missing : {"error", "ignore"}
+        What a NaN cell means. ``"error"`` (default): data with NaN are refused, naming the
+        first such cell. ``"ignore"``: NaN cells are missing at random and the fit
+        maximises the observed-data likelihood, the marginal density of each row's observed
+        cells (:mod:`latentmix.em.missing`); :meth:`score_samples`, :meth:`predict_proba`
+        and :meth:`predict` then use the marginal densities too, and :meth:`impute` fills
+        the cells in. A row with every cell missing is an error. In-memory data or memmaps
+        only.
 
     Notes
     -----
@@ -136,6 +150,8 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     trajectory_ : list of (MixtureParams, ndarray of shape (n, K)) or None
         With ``keep_trajectory=True``: parameters and responsibilities of the best run at
         its start and after every iteration.
+    n_missing_ : int
+        Missing (NaN) cells in the data of the fit (0 unless ``missing="ignore"``).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (d,) of str
         The column names when ``X`` was a pandas DataFrame with string column names (then
@@ -170,6 +186,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         random_state=None,
         keep_trajectory: bool = False,
         scheduler=None,
+        missing: str = "error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -182,25 +199,34 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         self.random_state = random_state
         self.keep_trajectory = keep_trajectory
         self.scheduler = scheduler
+        self.missing = missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Missing values are an error with their row and column, never imputed.
-        tags.input_tags.allow_nan = False
+        # NaN cells are an error with their row and column unless missing="ignore".
+        tags.input_tags.allow_nan = self.missing == "ignore"
         tags.input_tags.sparse = False
         tags.target_tags.required = False
         return tags
 
     # --- fitting ----------------------------------------------------------------------------
 
-    def _check_settings(self, X):
+    def _check_settings(self, X, sample_weight=None):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
+        how_missing = check_missing(self.missing)
         _check_feature_names(self, X, reset=True)  # sets or clears feature_names_in_
-        if chunked.is_blocked_data(X):
+        if chunked.is_dask_array(X) and (how_missing == "ignore" or sample_weight is not None):
+            raise ValueError(
+                "missing='ignore' and sample_weight need the data in memory or in a NumPy "
+                "memmap; compute the dask array first (X.compute())."
+            )
+        if chunked.is_blocked_data(X) and how_missing == "error":
             X = chunked.check_blocked_data(X, n_components=K)
         else:
-            X = check_data(X, n_components=K)
+            X = check_data(X, n_components=K, missing=how_missing)
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
+        incomplete = how_missing == "ignore" and bool(np.isnan(X).any())
         d = X.shape[1]
         n_init = self.n_init
         if isinstance(n_init, bool) or not isinstance(n_init, int | np.integer) or n_init < 1:
@@ -235,34 +261,48 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError(
                     f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
                 )
-            prior = (
-                chunked.default_prior(X, K, covariance_type, self.scheduler)
-                if chunked.is_blocked_data(X)
-                else ConjugatePrior.default(X, K, covariance_type)
-            )
+            if incomplete or weights is not None:
+                prior = missing.default_prior(X, K, covariance_type, weights)
+            elif chunked.is_blocked_data(X):
+                prior = chunked.default_prior(X, K, covariance_type, self.scheduler)
+            else:
+                prior = ConjugatePrior.default(X, K, covariance_type)
         elif prior is not None and not isinstance(prior, ConjugatePrior):
             raise ValueError(
                 f"prior must be None (MLE), 'default' or a ConjugatePrior; got {prior!r}."
             )
         if prior is not None:
             prior.check(d, K, covariance_type)
+        self.n_missing_ = int(np.isnan(X).sum()) if incomplete else 0
         return X, K, covariance_type, init, prior
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the mixture to ``X``.
 
         Parameters
         ----------
         X : array-like, pandas DataFrame, NumPy memmap or dask array of shape (n, d) or (n,)
             A 1-D array is one feature. A memmap or dask array is read block by block.
-            Any float or integer dtype; computed in float64.
+            Any float or integer dtype; computed in float64. NaN cells are refused unless
+            ``missing="ignore"``.
         y : ignored
+        sample_weight : array-like of shape (n,), optional
+            Observation weights, >= 0, finite, not all zero: each row's log-likelihood term
+            is multiplied by its weight (the prior is not), so integer weights give the fit
+            of the data with rows repeated. ``prior="default"`` is then built from the
+            weighted mean and covariance (:func:`latentmix.em.missing.default_prior`).
+            Starting points are drawn from the rows whatever their weights.
 
         Returns
         -------
         self
         """
-        X, K, covariance_type, init, prior = self._check_settings(X)
+        X, K, covariance_type, init, prior = self._check_settings(X, sample_weight)
+        data = X
+        if self.n_missing_ or sample_weight is not None:
+            # Grouped by missingness pattern once for every E-step of every restart.
+            weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
+            data = missing.observed_data(X, weights)
         options = EMOptions(
             prior=prior,
             tol=float(self.tol),
@@ -272,7 +312,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             keep_trajectory=self.keep_trajectory,
         )
         result = fit_em(
-            X,
+            data,
             K,
             covariance_type,
             options,
@@ -315,9 +355,9 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             )
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row, shape (n,)."""
-        return self.fit(X).predict(X)
+        return self.fit(X, sample_weight=sample_weight).predict(X)
 
     # --- using the fit ----------------------------------------------------------------------
 
@@ -334,7 +374,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         self._check_fitted()
         _check_feature_names(self, X, reset=False)
         one_d = np.ndim(X) == 1
-        X = check_data(X)
+        X = check_data(X, missing=check_missing(self.missing))
         if X.shape[1] != self.n_features_in_:
             # scikit-learn's wording, which its estimator checks and users know.
             hint = (
@@ -349,17 +389,58 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             )
         return X
 
+    def _e_step(self, X):
+        """Log responsibilities and row log-likelihoods; marginal ones for rows with NaN."""
+        if np.isnan(X).any():
+            return missing.e_step(X, self.params_)
+        return e_step(X, self.params_)
+
     def predict_proba(self, X) -> np.ndarray:
-        """Responsibilities: probability of each component for each row, shape (n, K)."""
-        return np.exp(e_step(self._validate(X), self.params_)[0])
+        """Responsibilities: probability of each component for each row, shape (n, K).
+
+        With ``missing="ignore"``, a row with missing cells gets the responsibilities of
+        its observed cells (the marginal densities).
+        """
+        return np.exp(self._e_step(self._validate(X))[0])
 
     def predict(self, X) -> np.ndarray:
-        """Most probable component of each row, shape (n,)."""
-        return np.argmax(e_step(self._validate(X), self.params_)[0], axis=1)
+        """Most probable component of each row, shape (n,) (marginal for missing cells)."""
+        return np.argmax(self._e_step(self._validate(X))[0], axis=1)
 
     def score_samples(self, X) -> np.ndarray:
-        """Log-likelihood of each row under the fitted mixture, shape (n,)."""
-        return e_step(self._validate(X), self.params_)[1]
+        """Log-likelihood of each row under the fitted mixture, shape (n,).
+
+        With ``missing="ignore"``, the log marginal density of each row's observed cells.
+        """
+        return self._e_step(self._validate(X))[1]
+
+    def impute(self, X, return_std: bool = False):
+        r"""Fill in missing cells with their conditional expectation under the fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            NaN marks a missing cell (``missing="ignore"`` must be set); every row needs an
+            observed cell.
+        return_std : bool
+            Also return the conditional standard deviation of every cell.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n, d)
+            Observed cells as given; each missing cell replaced by
+            :math:`E[x_{ij} \mid x_{i,o}] = \sum_k r_{ik} \hat x_{ik,j}` (the mixture of the
+            components' conditional means, weighted by the marginal responsibilities).
+        std : ndarray of shape (n, d)
+            With ``return_std``: the conditional sd of each missing cell, 0 for observed
+            cells. It is the spread at the estimate, without parameter uncertainty.
+        """
+        if self.missing != "ignore":
+            raise ValueError(
+                "impute needs missing='ignore' (then NaN cells are missing values); set it "
+                "with set_params(missing='ignore')."
+            )
+        return missing.impute(self._validate(X), self.params_, return_std=return_std)
 
     def score(self, X, y=None) -> float:
         """Mean log-likelihood per row (as scikit-learn's ``score``)."""
@@ -394,13 +475,13 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         log-likelihood is evaluated at the MAP estimate.
         """
         X = self._validate(X)
-        ll = e_step(X, self.params_)[1].sum()
+        ll = self._e_step(X)[1].sum()
         return float(-2 * ll + self.n_parameters() * np.log(X.shape[0]))
 
     def aic(self, X) -> float:
         r"""Akaike information criterion, :math:`-2 \log L + 2p`; lower is better."""
         X = self._validate(X)
-        ll = e_step(X, self.params_)[1].sum()
+        ll = self._e_step(X)[1].sum()
         return float(-2 * ll + 2 * self.n_parameters())
 
     def icl(self, X) -> float:
@@ -413,7 +494,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         hard-assignment entropy with the opposite sign convention.
         """
         X = self._validate(X)
-        log_resp, sample_ll = e_step(X, self.params_)
+        log_resp, sample_ll = self._e_step(X)
         entropy = -log_resp.max(axis=1).sum()
         bic = -2 * sample_ll.sum() + self.n_parameters() * np.log(X.shape[0])
         return float(bic + 2 * entropy)
