@@ -48,7 +48,7 @@ class PyMCGaussianMixture(BaseEstimator):
     ----------
     n_components : int
         K.
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : {"full", "tied", "diag", "spherical", "tied_diag", "tied_spherical"}
     prior : "default" or ConjugatePrior
         ``"default"`` is ``ConjugatePrior.default(X, K, covariance_type)``, built at fit
         time. ``None`` is refused: the mixture likelihood alone has no proper posterior.

@@ -22,6 +22,8 @@ variable           dims                                            distribution
                    tied (feature, feature_bis)                     InverseWishart
                    diag (component, feature)                       InverseGamma
                    spherical (component,)                          InverseGamma
+                   tied_diag (feature,)                            InverseGamma
+                   tied_spherical () (one shared variance)         InverseGamma
 ``means``          (component, feature)                            (Mv)Normal given
                                                                    covariances
 ``x``              (observation, feature)                          the mixture, observed
@@ -50,7 +52,11 @@ from latentmix.bayes.spec import (
     params_from_point,
     resolve_prior,
 )
-from latentmix.params import MixtureParams, check_covariance_type
+from latentmix.params import (
+    MixtureParams,
+    check_covariance_type,
+    covariances_shape,
+)
 from latentmix.validation import check_data, check_n_components, check_sample_weight
 
 __all__ = [
@@ -108,11 +114,28 @@ def _component_logp_spherical(X, means, covariances):
     return -0.5 * (d * _LOG_2PI + sq / covariances[None, :]) - 0.5 * d * pt.log(covariances)
 
 
+def _component_logp_tied_diag(X, means, covariances):
+    # One (d,) diagonal for all: scale the data once, then squared distances.
+    d = X.shape[-1]
+    scale = pt.sqrt(covariances)
+    diff = (X / scale)[:, None, :] - (means / scale)[None, :, :]  # (n, K, d)
+    log_det = 0.5 * pt.log(covariances).sum()
+    return -0.5 * (d * _LOG_2PI + (diff**2).sum(-1)) - log_det
+
+
+def _component_logp_tied_spherical(X, means, covariances):
+    d = X.shape[-1]
+    sq = ((X[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # (n, K)
+    return -0.5 * (d * _LOG_2PI + sq / covariances) - 0.5 * d * pt.log(covariances)
+
+
 _COMPONENT_LOGP = {
     "full": _component_logp_full,
     "tied": _component_logp_tied,
     "diag": _component_logp_diag,
     "spherical": _component_logp_spherical,
+    "tied_diag": _component_logp_tied_diag,
+    "tied_spherical": _component_logp_tied_spherical,
 }
 
 _SIGNATURES = {
@@ -120,7 +143,14 @@ _SIGNATURES = {
     "tied": "(k),(k,d),(d,d)->(d)",
     "diag": "(k),(k,d),(k,d)->(d)",
     "spherical": "(k),(k,d),(k)->(d)",
+    "tied_diag": "(k),(k,d),(d)->(d)",
+    "tied_spherical": "(k),(k,d),()->(d)",
 }
+
+
+def _core_ndim(covariance_type: str) -> int:
+    """Dimensions of one parameter set's ``covariances`` (3 for full ... 0 for tied_spherical)."""
+    return len(covariances_shape(covariance_type, 1, 1))
 
 
 def _drop_batch_dims(param, core_ndim):
@@ -150,7 +180,7 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str, sa
     TensorVariable of shape (n,)
     """
     # The random-variable Op prepends length-one batch dims to the parameters; drop them.
-    core_ndim = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}[covariance_type]
+    core_ndim = _core_ndim(covariance_type)
     weights, means, covariances = (
         _drop_batch_dims(p, k) for p, k in [(weights, 1), (means, 2), (covariances, core_ndim)]
     )
@@ -164,7 +194,7 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str, sa
 def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
     from latentmix.params import sample_mixture
 
-    core_ndim = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}[covariance_type]
+    core_ndim = _core_ndim(covariance_type)
     arrays = []
     for value, ndim in [(weights, 1), (means, 2), (covariances, core_ndim)]:
         value = np.asarray(value, dtype=float)
@@ -184,6 +214,16 @@ def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
 # --- the model ------------------------------------------------------------------------------
 
 
+def _variances(covariances, covariance_type: str):
+    """Symbolic variances of a diagonal type, broadcastable against (K, d)."""
+    return {
+        "diag": lambda c: c,
+        "spherical": lambda c: c[:, None],
+        "tied_diag": lambda c: c[None, :],
+        "tied_spherical": lambda c: c[None, None],
+    }[covariance_type](covariances)
+
+
 def build_model(
     X,
     n_components: int,
@@ -201,7 +241,7 @@ def build_model(
         The data (a 1-D array is one feature).
     n_components : int
         K.
-    covariance_type : {"full", "tied", "diag", "spherical"}
+    covariance_type : {"full", "tied", "diag", "spherical", "tied_diag", "tied_spherical"}
     prior : "default" or ConjugatePrior
         ``"default"`` is ``ConjugatePrior.default(X, K, covariance_type)``. ``None`` is an
         error: the unpenalised likelihood has no proper posterior.
@@ -247,13 +287,14 @@ def build_model(
             )
             means = pm.MvNormal("means", mu=m0, cov=covariances / kappa, dims=(COMPONENT, FEATURE))
         else:
+            # One inverse-gamma per variance, shared or not (the dims say which).
             covariances = pm.InverseGamma(
                 "covariances",
                 alpha=0.5 * nu,
                 beta=0.5 * np.asarray(prior.scale),
                 dims=covariance_dims(covariance_type),
             )
-            variances = covariances if covariance_type == "diag" else covariances[:, None]
+            variances = _variances(covariances, covariance_type)
             means = pm.Normal(
                 "means", mu=m0, sigma=pt.sqrt(variances / kappa), dims=(COMPONENT, FEATURE)
             )

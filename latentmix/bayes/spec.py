@@ -9,7 +9,8 @@ Posterior variables (named by :data:`latentmix.params.PARAMETER_NAMES`) and thei
 ``means``          (component, feature)
 ``covariances``    full (component, feature, feature_bis);
                    tied (feature, feature_bis);
-                   diag (component, feature); spherical (component,)
+                   diag (component, feature); spherical (component,);
+                   tied_diag (feature,); tied_spherical () (0-d)
 ``x`` (observed)   (observation, feature)
 =================  ==================================================
 
@@ -54,6 +55,8 @@ def covariance_dims(covariance_type: str) -> tuple[str, ...]:
         "tied": (FEATURE, FEATURE_BIS),
         "diag": (COMPONENT, FEATURE),
         "spherical": (COMPONENT,),
+        "tied_diag": (FEATURE,),
+        "tied_spherical": (),
     }[check_covariance_type(covariance_type)]
 
 
@@ -83,7 +86,9 @@ def entry_label(group: str, covariance_type: str, index, feature_names) -> str:
     Returns
     -------
     str
-        For example ``means[1, eruptions]`` for ``("means", (0, 0))``.
+        For example ``means[1, eruptions]`` for ``("means", (0, 0))``; a shared covariance
+        has no component: ``covariances[eruptions]`` (tied_diag), ``covariances``
+        (tied_spherical).
     """
     names = feature_names
     if group == "weights":
@@ -97,6 +102,10 @@ def entry_label(group: str, covariance_type: str, index, feature_names) -> str:
         return f"covariances[{names[index[0]]}, {names[index[1]]}]"
     if covariance_type == "diag":
         return f"covariances[{index[0] + 1}, {names[index[1]]}]"
+    if covariance_type == "tied_diag":
+        return f"covariances[{names[index[0]]}]"
+    if covariance_type == "tied_spherical":
+        return "covariances"
     return f"covariances[{index[0] + 1}]"
 
 

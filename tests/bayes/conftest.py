@@ -14,7 +14,7 @@ import pytest
 
 from latentmix.bayes.spec import covariance_dims
 from latentmix.datasets import synthetic_3d
-from latentmix.params import MixtureParams
+from latentmix.params import SHARED_TYPES, MixtureParams
 
 N_CHAINS, N_DRAWS = 2, 400
 
@@ -26,6 +26,8 @@ def _reference(covariance_type) -> MixtureParams:
         "tied": truth.covariances.mean(axis=0),
         "diag": np.diagonal(truth.covariances, axis1=1, axis2=2).copy(),
         "spherical": np.diagonal(truth.covariances, axis1=1, axis2=2).mean(axis=1),
+        "tied_diag": np.diagonal(truth.covariances, axis1=1, axis2=2).mean(axis=0),
+        "tied_spherical": np.asarray(np.diagonal(truth.covariances, axis1=1, axis2=2).mean()),
     }[covariance_type]
     return MixtureParams(truth.weights, truth.means, covariances, covariance_type)
 
@@ -80,7 +82,7 @@ def _permute(weights, means, covariances, covariance_type, rng):
     orders = orders.reshape(N_CHAINS, N_DRAWS, K)
     w = np.take_along_axis(weights, orders, axis=2)
     m = np.take_along_axis(means, orders[..., None], axis=2)
-    if covariance_type == "tied":
+    if covariance_type in SHARED_TYPES:
         c = covariances
     else:
         idx = orders.reshape(orders.shape + (1,) * (covariances.ndim - 3))

@@ -53,6 +53,24 @@ def test_problems_name_entries_as_people_count_components(posterior_like):
     assert result.table["r_hat"].idxmax() == "means[0, x2]"
 
 
+@pytest.mark.parametrize(
+    ("covariance_type", "label"),
+    [("tied_diag", "(covariances[x2])"), ("tied_spherical", "(covariances)")],
+)
+def test_a_shared_covariance_is_named_without_a_component(posterior_like, covariance_type, label):
+    rng = np.random.default_rng(8)
+    reference = posterior_like.reference(covariance_type)
+    weights, means, covariances = posterior_like.draws_near(reference, rng)
+    # Only the shared variance (of the second feature, for tied_diag) disagrees.
+    if covariance_type == "tied_diag":
+        covariances[1, :, 1] *= 1.5
+    else:
+        covariances[1] *= 1.5
+    result = diagnose(posterior_like.idata(reference, weights, means, covariances), warn=False)
+    assert "R-hat up to" in result.problems[0]
+    assert label in result.problems[0]
+
+
 def test_diagnostics_fields_match_arviz(posterior_like):
     rng = np.random.default_rng(5)
     reference = posterior_like.reference("tied")

@@ -12,7 +12,7 @@ from latentmix.bayes.model import build_model, params_to_point
 from latentmix.bayes.spec import covariance_dims
 from latentmix.datasets import load, synthetic_3d
 from latentmix.em.estep import log_likelihood
-from latentmix.params import COVARIANCE_TYPES, PARAMETER_NAMES
+from latentmix.params import COVARIANCE_TYPES, PARAMETER_NAMES, covariances_shape
 from latentmix.priors import log_prior
 from latentmix.threads import single_threaded_blas
 
@@ -182,8 +182,7 @@ def test_prior_predictive_draws_have_the_model_shapes(covariance_type):
     model = build_model(X[:50], K, covariance_type)
     with model:
         prior = pm.sample_prior_predictive(draws=20, random_seed=1)
-    shapes = {"full": (K, 3, 3), "tied": (3, 3), "diag": (K, 3), "spherical": (K,)}
-    assert prior.prior["covariances"].shape[2:] == shapes[covariance_type]
+    assert prior.prior["covariances"].shape[2:] == covariances_shape(covariance_type, K, 3)
     assert prior.prior["means"].shape[2:] == (K, 3)
     assert prior.prior_predictive["x"].shape[2:] == (50, 3)
     np.testing.assert_allclose(prior.prior["weights"].sum("component"), 1.0)

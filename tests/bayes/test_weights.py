@@ -15,11 +15,10 @@ from scipy.stats import multivariate_normal
 from latentmix import ConjugatePrior, EMGaussianMixture, PyMCGaussianMixture
 from latentmix.bayes.model import build_model, params_to_point
 from latentmix.datasets import load
-from latentmix.params import PARAMETER_NAMES
+from latentmix.params import COVARIANCE_TYPES, PARAMETER_NAMES
 from latentmix.priors import log_prior
 from latentmix.threads import single_threaded_blas
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 X = load("faithful").data
 K = 2
 # Integer weights 0..3: zero weights (rows left out) and repeats both occur.
