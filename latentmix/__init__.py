@@ -1,18 +1,18 @@
 """latentmix: Gaussian mixtures by EM (MLE and MAP) next to the full posterior from PyMC.
 
-The estimators and ``compare`` are imported on first use, so that ``import latentmix.em``
-(or the ``latentmix`` command's ``--help``) loads the layers it needs and nothing above them.
+Every public name is imported on first use, so that ``import latentmix`` costs next to
+nothing, ``import latentmix.em`` (or the ``latentmix`` command's ``--help``) loads the layers
+it needs and nothing above them, and a command that needs no posterior never imports PyMC.
 """
 
 from importlib import import_module
-
-from latentmix.params import MixtureParams
-from latentmix.priors import ConjugatePrior
 
 __version__ = "0.1.0"
 
 #: Public names imported lazily, with the module that defines each.
 _LAZY = {
+    "MixtureParams": "latentmix.params",
+    "ConjugatePrior": "latentmix.priors",
     "EMGaussianMixture": "latentmix.estimator",
     "PyMCGaussianMixture": "latentmix.bayes.estimator",
     "compare": "latentmix.comparison",
@@ -20,7 +20,7 @@ _LAZY = {
     "VBGaussianMixture": "latentmix.vb",
 }
 
-__all__ = ["ConjugatePrior", "MixtureParams", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name):

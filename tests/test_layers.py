@@ -134,3 +134,43 @@ def test_the_static_check_sees_an_upward_import(tmp_path):
     names = [name for _, name in imported_modules(path, "latentmix.em")]
     assert "latentmix.estimator" in names
     assert layer_of("latentmix.estimator") > layer_of("latentmix.em.fit")
+
+
+def _modules_after(code: str, cwd) -> set[str]:
+    """Top-level packages loaded by a fresh interpreter that runs ``code``."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    )
+    return {name.split(".")[0] for name in json.loads(out.stdout.splitlines()[-1])}
+
+
+def test_importing_latentmix_loads_no_scientific_stack(tmp_path):
+    # Every public name is lazy: the package itself costs nothing until a name is used.
+    loaded = _modules_after("import latentmix", tmp_path)
+    assert not loaded & {"numpy", "scipy", "sklearn", "pymc", "pytensor"}
+
+
+def test_fit_never_imports_pymc(tmp_path):
+    code = "from latentmix.cli import main\nmain(['fit', 'faithful', '-k', '2'])"
+    loaded = _modules_after(code, tmp_path)
+    assert "sklearn" in loaded  # the command did run EM
+    assert not loaded & {"pymc", "pytensor", "nutpie", "arviz"}
+
+
+@pytest.mark.walkthrough
+def test_teach_never_imports_pymc(tmp_path):
+    out = str(tmp_path / "w")
+    code = (
+        f"from latentmix.cli import main\nmain(['teach', 'acidity', '-k', '2', '--out', {out!r}])"
+    )
+    loaded = _modules_after(code, tmp_path)
+    assert (tmp_path / "w" / "index.html").exists()
+    assert not loaded & {"pymc", "pytensor", "nutpie"}
