@@ -231,7 +231,7 @@ def centred_block(X_block, center, out=None):
     return out
 
 
-def block_moments(X_block, plan: BlockPlan):
+def block_moments(X_block, plan: BlockPlan, sample_weight=None):
     """E-step on one block of rows and the packed statistics it gives.
 
     Parameters
@@ -239,6 +239,10 @@ def block_moments(X_block, plan: BlockPlan):
     X_block : array-like of shape (b, d)
         Raw (uncentred) rows; ndarray, memmap slice, or anything ``np.asarray`` takes.
     plan : BlockPlan
+    sample_weight : ndarray of shape (b,), optional
+        Observation weights: each row's responsibilities, scatter and log-likelihood are
+        multiplied by its weight (one pass over ``R`` before the product; the unweighted
+        path does no extra work).
 
     Returns
     -------
@@ -248,16 +252,22 @@ def block_moments(X_block, plan: BlockPlan):
     scatter : ndarray of shape (d, d) or None
         ``tied`` only: the block's total scatter about the centre.
     log_lik_sum : float
-        Sum of the block's per-row log-likelihoods.
+        Sum of the block's per-row log-likelihoods (weighted).
     """
     xt = centred_block(X_block, plan.center)
     covariance_type = plan.covariance_type
     F = _features(xt, covariance_type)
     wlp = block_log_prob(xt, plan, F)
     sample_log_lik = _log_normalise(wlp)
+    if sample_weight is None:
+        moments = wlp @ F.T
+        scatter = xt @ xt.T if covariance_type == "tied" else None
+        return moments, scatter, float(sample_log_lik.sum())
+    w = np.asarray(sample_weight, dtype=float)
+    np.multiply(wlp, w, out=wlp)
     moments = wlp @ F.T
-    scatter = xt @ xt.T if covariance_type == "tied" else None
-    return moments, scatter, float(sample_log_lik.sum())
+    scatter = (xt * w) @ xt.T if covariance_type == "tied" else None
+    return moments, scatter, float(sample_log_lik @ w)
 
 
 # --- summing and unpacking --------------------------------------------------------------------
@@ -278,7 +288,11 @@ def add_moments(a: Moments, b: Moments) -> Moments:
 
 
 def moments_over_blocks(
-    X, plan: BlockPlan, block_rows: int = BLOCK_ROWS, n_threads: int | None = None
+    X,
+    plan: BlockPlan,
+    block_rows: int = BLOCK_ROWS,
+    n_threads: int | None = None,
+    sample_weight=None,
 ) -> Moments:
     """:func:`block_moments` over all rows of ``X`` in blocks of ``block_rows``, summed.
 
@@ -288,14 +302,17 @@ def moments_over_blocks(
     usable cores) while BLAS is held to one thread per call: the products of one block are
     too small to split, and a split BLAS call stalls when another process takes a core. The
     block results are added in block order, so the sum does not depend on the threads.
+    ``sample_weight`` (n,) weights the rows (see :func:`block_moments`).
     """
     n = X.shape[0]
+    w = sample_weight
     if n <= block_rows:
-        return Moments(*block_moments(X, plan))
+        return Moments(*block_moments(X, plan, w))
     starts = range(0, n, block_rows)
 
     def one(start):
-        return Moments(*block_moments(X[start : start + block_rows], plan))
+        stop = start + block_rows
+        return Moments(*block_moments(X[start:stop], plan, None if w is None else w[start:stop]))
 
     workers = available_threads() if n_threads is None else max(int(n_threads), 1)
     with single_threaded_blas():
