@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from latentmix.params import PARAMETER_NAMES, MixtureParams, full_covariances
+from latentmix.params import PARAMETER_NAMES, MixtureParams, full_covariances, variances
 
 _LOG_2PI = np.log(2 * np.pi)
 # Bound on the floats held at once by the draw-wise densities (about 160 MB).
@@ -62,7 +62,7 @@ def draw_weighted_log_prob(X, weights, means, covariances, covariance_type) -> n
     -------
     ndarray of shape (S, n, K)
     """
-    S, K, d = means.shape
+    K, d = means.shape[1:]
     with np.errstate(divide="ignore"):
         log_w = np.log(weights)[:, None, :]
     diff = X[None, None, :, :] - means[:, :, None, :]  # (S, K, n, d)
@@ -75,8 +75,7 @@ def draw_weighted_log_prob(X, weights, means, covariances, covariance_type) -> n
         maha = (z**2).sum(axis=-2)
         half_log_det = np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
     else:
-        var = covariances if covariance_type == "diag" else covariances[..., None]
-        var = np.broadcast_to(var, (S, K, d))
+        var = variances(covariances, covariance_type, K, d)  # (S, K, d), any diagonal type
         maha = (diff**2 / var[:, :, None, :]).sum(-1)
         half_log_det = 0.5 * np.log(var).sum(-1)
     log_prob = -0.5 * (d * _LOG_2PI + maha) - half_log_det[..., None]  # (S, K, n)

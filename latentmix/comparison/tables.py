@@ -26,7 +26,9 @@ def in_type(params: MixtureParams, covariance_type: str) -> tuple:
 
     A truth of another covariance type is converted where that is exact: any type's
     variances to ``diag``; to ``tied`` or ``spherical`` only when the covariances are equal
-    or isotropic. Otherwise the covariances are None (no true value to show).
+    or isotropic, to ``tied_diag`` only when they are equal and diagonal, to
+    ``tied_spherical`` only when they are equal and isotropic. Otherwise the covariances
+    are None (no true value to show).
     """
     if params.covariance_type == covariance_type:
         return params[:3]
@@ -42,6 +44,10 @@ def in_type(params: MixtureParams, covariance_type: str) -> tuple:
         cov = full[0]
     elif covariance_type == "spherical" and np.allclose(full, variances[:, :1, None] * np.eye(d)):
         cov = variances[:, 0].copy()
+    elif covariance_type == "tied_diag" and np.allclose(full, np.diag(variances[0])):
+        cov = variances[0].copy()
+    elif covariance_type == "tied_spherical" and np.allclose(full, variances[0, 0] * np.eye(d)):
+        cov = np.asarray(variances[0, 0])
     return params.weights, params.means, cov
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from latentmix.em.estep import e_step, precision_cholesky, weighted_log_prob
-from latentmix.params import MixtureParams
+from latentmix.params import DIAGONAL_TYPES, MixtureParams
 
 
 def _weighted_sum(resp, values) -> float:
@@ -313,7 +313,7 @@ def bound_maximiser(X, old_params: MixtureParams, component: int, feature: int =
     if d == 1:
         return float(xbar[0])
     covariance_type = old_params.covariance_type
-    if covariance_type in ("diag", "spherical"):
+    if covariance_type in DIAGONAL_TYPES:
         return float(xbar[feature])  # a diagonal precision decouples the coordinates
     prec_chol = precision_cholesky(old_params.covariances, covariance_type)
     P = prec_chol[component] if covariance_type == "full" else prec_chol

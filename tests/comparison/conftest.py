@@ -25,6 +25,8 @@ def _as_type(params: MixtureParams, covariance_type: str) -> MixtureParams:
         "tied": full.mean(0),
         "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
         "spherical": np.diagonal(full, axis1=1, axis2=2).mean(1),
+        "tied_diag": np.diagonal(full.mean(0)).copy(),
+        "tied_spherical": np.asarray(np.diagonal(full.mean(0)).mean()),
     }[covariance_type]
     return MixtureParams(params.weights, params.means, cov, covariance_type)
 

@@ -15,7 +15,9 @@ from latentmix.priors import ConjugatePrior
 
 def natural_name(group: str, covariance_type: str, index: tuple) -> str:
     """The name ``latentmix.em.parameterisation.parameter_names`` gives an entry, by hand."""
-    if group != "covariances" or covariance_type == "diag":
+    if covariance_type == "tied_spherical" and group == "covariances":
+        return "covariances"  # the one shared variance
+    if group != "covariances" or covariance_type in ("diag", "tied_diag"):
         return f"{group}[{','.join(map(str, index))}]"
     if covariance_type == "full":
         k, i, j = index

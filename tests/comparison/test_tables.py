@@ -36,7 +36,8 @@ def test_tables_match_direct_numpy(covariance_type, truth, as_type, fake_idata):
     # The MLE, 0.2 away with posterior sd 0.05, is outside every means interval.
     assert all(e.mle_outside for e in result.tables["means"].entries)
     assert not any(e.map_outside for e in result.tables["means"].entries)
-    n_cov = {"full": 6, "tied": 3, "diag": 4, "spherical": 2}[covariance_type]
+    n_cov = {"full": 6, "tied": 3, "diag": 4, "spherical": 2, "tied_diag": 2, "tied_spherical": 1}
+    n_cov = n_cov[covariance_type]
     assert len(result.tables["covariances"].entries) == n_cov
     cov_draws = post["covariances"].values
     for entry in result.tables["covariances"].entries:
@@ -70,6 +71,17 @@ def test_truth_of_another_covariance_type(truth, as_type, fake_idata):
     tied = as_type(truth, "tied")
     result = compare(X, fake_idata(tied, seed=14), tied, truth=truth)
     assert all(e.truth is None for e in result.tables["covariances"].entries)
+    # A shared-diagonal model has a true value only if the truth is equal and diagonal.
+    for covariance_type in ("tied_diag", "tied_spherical"):
+        shared = as_type(truth, covariance_type)
+        result = compare(X, fake_idata(shared, seed=15), shared, truth=truth)
+        assert all(e.truth is None for e in result.tables["covariances"].entries)
+    isotropic = as_type(truth, "tied_spherical")
+    for covariance_type in ("tied_diag", "tied_spherical", "spherical", "diag"):
+        model = as_type(isotropic, covariance_type)
+        result = compare(X, fake_idata(model, seed=16), model, truth=isotropic)
+        truths = [e.truth for e in result.tables["covariances"].entries]
+        assert truths == pytest.approx([float(isotropic.covariances)] * len(truths))
     assert result.tables["means"].entries[0].truth == 0.0
 
 

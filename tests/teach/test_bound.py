@@ -154,3 +154,28 @@ def test_bound_in_two_dimensions_touches_and_peaks_where_the_formula_says(featur
     assert np.all(b.lower_bound <= b.log_likelihood + 1e-9)
     assert abs(grid[np.argmax(b.lower_bound)] - b.maximiser) <= grid[1] - grid[0]
     assert bound_maximiser(X, path[2], 0, feature) == b.maximiser
+
+
+@pytest.mark.parametrize("covariance_type", ["tied_diag", "tied_spherical"])
+def test_shared_diagonal_types_decompose_and_peak_at_the_weighted_mean(covariance_type, faithful):
+    # With a shared diagonal covariance the coordinates decouple: the bound along one mean
+    # coordinate peaks at that coordinate's weighted mean, whatever the others.
+    X, _, path = faithful
+    variances = np.diagonal(path[2].full_covariances(), axis1=1, axis2=2).mean(axis=0)
+    shared = variances if covariance_type == "tied_diag" else np.asarray(variances.mean())
+    old = MixtureParams(path[2].weights, path[2].means, shared, covariance_type)
+    est = EMGaussianMixture(2, covariance_type=covariance_type, init=old, max_iter=1, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        new = est.fit(X).params_
+    parts = decompose(X, new, old)
+    assert parts.q + parts.cross_entropy == pytest.approx(log_likelihood(X, new), abs=1e-9)
+    assert q_function(X, new, old) >= q_function(X, old, old)
+    for feature in (0, 1):
+        spread = 3 * X[:, feature].std()
+        centre = old.means[0, feature]
+        grid = np.linspace(centre - spread, centre + spread, 2001)
+        b = bound_slice(X, old, 0, grid, feature=feature)
+        assert np.all(b.lower_bound <= b.log_likelihood + 1e-9)
+        assert abs(grid[np.argmax(b.lower_bound)] - b.maximiser) <= grid[1] - grid[0]
+        assert b.maximiser == pytest.approx(new.means[0, feature], rel=1e-10)
