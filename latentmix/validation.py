@@ -74,7 +74,12 @@ def check_data(
             f"X is a sparse {type(X).__name__}; a Gaussian mixture needs dense data: pass "
             "X.toarray() (the covariances of sparse data are dense anyway)."
         )
-    if np.iscomplexobj(X):
+    try:
+        is_complex = np.iscomplexobj(X)
+    except TypeError:  # an array-like that converts with __array__ but refuses NumPy functions
+        X = np.asarray(X)
+        is_complex = np.iscomplexobj(X)
+    if is_complex:
         raise ValueError(
             "Complex data not supported: X has complex values; pass the real part "
             "(X.real) or the modulus (abs(X)) explicitly if that is what you mean."
