@@ -11,9 +11,14 @@ Natural-scale intervals
 weights, means and covariance entries by the delta method (analytic Jacobian) and gives Wald
 intervals there. ``laplace`` treats :math:`\mathcal N(\hat\theta_{MAP}, I^{-1})` as an
 approximate posterior in :math:`\theta` and pushes draws through to the natural scale, so its
-intervals respect positivity. ``bootstrap`` refits on resampled or simulated data, matches the
-components of every refit to the estimate by the package's one matching rule
-(:mod:`latentmix.matching`), and reports percentile intervals.
+intervals respect positivity. ``bootstrap`` refits on resampled or simulated data, or with
+random observation weights (the weighted-likelihood bootstrap), matches the components of every
+refit to the estimate by the package's one matching rule (:mod:`latentmix.matching`), and
+reports percentile intervals.
+
+Data with missing cells (NaN) or observation weights are taken everywhere: the curvature is
+then that of the observed-data objective, by central differences
+(:func:`latentmix.em.missing.observed_information`), and refits run EM on the observed cells.
 
 Each result is an :class:`Intervals` whose entries are those of
 :func:`latentmix.em.parameterisation.natural_vector`; ``keys`` gives each as
@@ -28,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, stats
 
+from latentmix.em import missing
 from latentmix.em.estep import DegenerateMixtureError
 from latentmix.em.fit import EMOptions, run_em
 from latentmix.em.information import observed_information
@@ -42,10 +48,11 @@ from latentmix.em.parameterisation import (
 from latentmix.matching import align
 from latentmix.params import MixtureParams, check_params, sample_mixture
 from latentmix.priors import ConjugatePrior
-from latentmix.validation import check_data, check_random_state
+from latentmix.validation import check_data, check_random_state, check_sample_weight
 
-#: The bootstrap's resampling schemes.
-RESAMPLE = ("nonparametric", "parametric")
+#: The bootstrap's resampling schemes: rows, simulated data, random weights (mclust's "bs",
+#: "pb" and "wlbs").
+RESAMPLE = ("nonparametric", "parametric", "weighted")
 
 #: Tolerance of each bootstrap refit (looser than a fit's: the replicate spread is far wider).
 BOOTSTRAP_TOL = 1e-8
@@ -118,11 +125,24 @@ def _labels(params: MixtureParams):
     return parameter_names(*shape), tuple(parameter_keys(*shape))
 
 
-def _check(params, X, level):
+def _check(params, X, level, sample_weight=None):
     params = check_params(params)
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
-    return params, check_data(X, n_features=params.n_features)
+    X = check_data(X, n_features=params.n_features, missing="ignore")
+    w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+    return params, X, w
+
+
+def _information(X, params, prior, information="exact", sample_weight=None):
+    """Observed information; by central differences for missing cells or weights."""
+    if sample_weight is None and not np.isnan(X).any():
+        return observed_information(X, params, prior, information)
+    if information != "exact":
+        raise ValueError(
+            "information='opg' is for complete, unweighted data; use information='exact'."
+        )
+    return missing.observed_information(X, params, prior, sample_weight)
 
 
 def _theta_covariance(information) -> np.ndarray:
@@ -150,6 +170,7 @@ def standard_errors(
     prior: ConjugatePrior | None = None,
     level: float = 0.95,
     information: str = "exact",
+    sample_weight=None,
 ) -> Intervals:
     r"""Standard errors and Wald intervals on the natural scale, by the delta method.
 
@@ -165,7 +186,10 @@ def standard_errors(
     level : float
         Interval probability, default 0.95.
     information : {"exact", "opg"}
-        See :func:`latentmix.em.information.observed_information`.
+        See :func:`latentmix.em.information.observed_information`. With missing cells or
+        weights only ``"exact"`` (central differences of the observed-data objective).
+    sample_weight : array-like of shape (n,), optional
+        The observation weights of the fit.
 
     Returns
     -------
@@ -173,8 +197,8 @@ def standard_errors(
         ``estimate +- z * standard_error`` with ``standard_error`` the square root of the
         diagonal of :math:`J I^{-1} J^\top`.
     """
-    params, X = _check(params, X, level)
-    cov_theta = _theta_covariance(observed_information(X, params, prior, information))
+    params, X, w = _check(params, X, level, sample_weight)
+    cov_theta = _theta_covariance(_information(X, params, prior, information, w))
     jac = natural_jacobian(params)
     var = np.einsum("ip,pq,iq->i", jac, cov_theta, jac)
     se = np.sqrt(np.maximum(var, 0.0))
@@ -194,6 +218,7 @@ def laplace(
     level: float = 0.95,
     n_draws: int = 4000,
     random_state=None,
+    sample_weight=None,
 ) -> Intervals:
     """Laplace approximation to the posterior around the MAP.
 
@@ -226,9 +251,9 @@ def laplace(
             "prior='default' or pass prior=ConjugatePrior(...). For the MLE use "
             "standard_errors."
         )
-    params, X = _check(params, X, level)
+    params, X, w = _check(params, X, level, sample_weight)
     rng = check_random_state(random_state)
-    cov_theta = _theta_covariance(observed_information(X, params, prior))
+    cov_theta = _theta_covariance(_information(X, params, prior, sample_weight=w))
     theta = to_unconstrained(params)
     chol = np.linalg.cholesky(cov_theta)
     z = rng.standard_normal((n_draws, theta.size))
@@ -245,7 +270,9 @@ def laplace(
 # --- the bootstrap ---------------------------------------------------------------------------
 
 
-def refit_from(params: MixtureParams, X, prior: ConjugatePrior | None = None) -> MixtureParams:
+def refit_from(
+    params: MixtureParams, X, prior: ConjugatePrior | None = None, sample_weight=None
+) -> MixtureParams:
     """One EM run on ``X`` started at ``params`` (the bootstrap's default refit).
 
     Parameters
@@ -253,8 +280,11 @@ def refit_from(params: MixtureParams, X, prior: ConjugatePrior | None = None) ->
     params : MixtureParams
         The warm start (the estimate).
     X : ndarray of shape (n, d)
+        NaN cells are missing (the observed-data likelihood is maximised).
     prior : ConjugatePrior or None
         None refits the MLE, a prior the MAP.
+    sample_weight : ndarray of shape (n,), optional
+        Observation weights.
 
     Returns
     -------
@@ -265,10 +295,13 @@ def refit_from(params: MixtureParams, X, prior: ConjugatePrior | None = None) ->
     DegenerateMixtureError
         If the refit collapsed a component (MLE).
     """
-    X = check_data(X, n_features=params.n_features)
+    X = check_data(X, n_features=params.n_features, missing="ignore")
+    data = X
+    if sample_weight is not None or np.isnan(X).any():
+        data = missing.observed_data(X, sample_weight)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a slow replicate still counts; EM is monotone
-        run = run_em(X, params, EMOptions(prior=prior, tol=BOOTSTRAP_TOL))
+        run = run_em(data, params, EMOptions(prior=prior, tol=BOOTSTRAP_TOL))
     if run.degenerate:
         raise DegenerateMixtureError(run.message)
     return run.params
@@ -284,8 +317,9 @@ def bootstrap(
     level: float = 0.95,
     random_state=None,
     refit=None,
+    sample_weight=None,
 ) -> Intervals:
-    """Bootstrap intervals, replicates relabelled to the estimate (as mclust's MclustBootstrap).
+    r"""Bootstrap intervals, replicates relabelled to the estimate (as mclust's MclustBootstrap).
 
     Parameters
     ----------
@@ -295,15 +329,25 @@ def bootstrap(
         The data it was fitted on.
     prior : ConjugatePrior, optional
         Refit as MAP under this prior (default: MLE).
-    resample : {"nonparametric", "parametric"}
-        Resample the rows of X, or simulate n rows from the fitted mixture.
+    resample : {"nonparametric", "parametric", "weighted"}
+        Resample the rows of X (mclust ``type="bs"``); simulate n rows from the fitted
+        mixture (``"pb"``; the cells missing in X are deleted from the simulated rows too);
+        or keep the rows and refit with random weights :math:`n \cdot \text{Dirichlet}(1,
+        \dots, 1)` (the weighted-likelihood bootstrap of Newton & Raftery 1994, mclust
+        ``type="wlbs"``, which draws Exp(1) weights; their scale does not change an MLE, and
+        summing to n keeps a MAP's balance of data and prior). The weighted bootstrap never
+        repeats or drops a row, so it works where a resample would lose a small component.
     n_boot : int
         Number of replicates.
     level : float
         Interval probability, default 0.95.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
     refit : callable, optional
-        ``refit(X) -> MixtureParams``; by default :func:`refit_from` the estimate.
+        ``refit(X, sample_weight) -> MixtureParams``; by default :func:`refit_from` the
+        estimate (a callable of ``X`` alone is called so when no weights are needed).
+    sample_weight : array-like of shape (n,), optional
+        The observation weights of the fit: resampled with their rows, or multiplied by the
+        random weights.
 
     Returns
     -------
@@ -312,25 +356,37 @@ def bootstrap(
         Failed refits (degenerate or non-finite) are counted in ``n_failed``.
     """
     if resample not in RESAMPLE:
-        raise ValueError(f"resample must be 'nonparametric' or 'parametric'; got {resample!r}.")
+        raise ValueError(
+            "resample must be 'nonparametric' or 'parametric' (resampled rows or simulated "
+            f"data) or 'weighted' (random observation weights); got {resample!r}."
+        )
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 2:
         raise ValueError(f"n_boot must be a whole number >= 2; got {n_boot!r}.")
-    params, X = _check(params, X, level)
+    params, X, w = _check(params, X, level, sample_weight)
     rng = check_random_state(random_state)
     if refit is None:
 
-        def refit(Xb):
-            return refit_from(params, Xb, prior)
+        def refit(Xb, wb=None):
+            return refit_from(params, Xb, prior, wb)
 
     n = X.shape[0]
+    holes = np.isnan(X)
     draws, failed = [], 0
     for _ in range(n_boot):
+        wb = w
         if resample == "nonparametric":
-            Xb = X[rng.integers(0, n, n)]
-        else:
+            rows = rng.integers(0, n, n)
+            Xb = X[rows]
+            wb = None if w is None else w[rows]
+        elif resample == "parametric":
             Xb = sample_mixture(params, n, rng)[0]
+            Xb[holes] = np.nan
+        else:
+            Xb = X
+            wb = rng.dirichlet(np.ones(n)) * n
+            wb = wb if w is None else wb * w
         try:
-            vec = natural_vector(align(refit(Xb), params))
+            vec = natural_vector(align(refit(Xb) if wb is None else refit(Xb, wb), params))
         except (ValueError, np.linalg.LinAlgError):
             failed += 1
             continue

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from latentmix.em import chunked
+from latentmix import EMGaussianMixture
+from latentmix.datasets import synthetic_3d
+from latentmix.em import chunked, information, missing
 from latentmix.em.missing import e_step, e_step_stats, impute, missingness_patterns, observed_data
 from latentmix.params import sample_mixture
 
@@ -168,3 +170,28 @@ def test_impute_is_the_conditional_mean_and_sd(covariance_type, random_params):
         draws[labels == k] = rng.multivariate_normal(mean, cov, size=int((labels == k).sum()))
     np.testing.assert_allclose(filled[i, m], draws.mean(axis=0), atol=4 * sd[i, m].max() / 200)
     np.testing.assert_allclose(sd[i, m], draws.std(axis=0), rtol=0.03)
+
+
+# --- curvature of the observed-data objective -------------------------------------------------
+
+
+def test_central_difference_information_matches_the_exact_one_on_complete_data(random_params):
+    rng = np.random.default_rng(6)
+    params = random_params(rng, "full", K=2, d=2)
+    X = sample_mixture(params, 200, rng)[0]
+    gm = EMGaussianMixture(2, random_state=0).fit(X)
+    exact = information.observed_information(X, gm.params_)
+    approx = missing.observed_information(X, gm.params_)
+    np.testing.assert_allclose(approx, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+
+
+def test_wald_intervals_on_missing_cells_are_wider_than_on_complete_data():
+    X = synthetic_3d(400, 0).data
+    holes = with_holes(X, 0.3, np.random.default_rng(7))
+    full = EMGaussianMixture(3, random_state=0).fit(X)
+    part = EMGaussianMixture(3, random_state=0, missing="ignore").fit(holes)
+    se_full = full.standard_errors(X).standard_error
+    se_part = part.standard_errors(holes).standard_error
+    # Deleting 30% of the cells loses information about every parameter group.
+    assert np.median(se_part / se_full) > 1.05
+    assert np.all(np.isfinite(se_part))

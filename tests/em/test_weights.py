@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from latentmix import ConjugatePrior, EMGaussianMixture
-from latentmix.em import kernels
+from latentmix.em import intervals, kernels
 from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning
 from latentmix.em.mstep import sufficient_statistics
-from latentmix.params import COVARIANCE_TYPES, sample_mixture
+from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
 from latentmix.validation import check_sample_weight
 
 
@@ -141,3 +141,38 @@ def test_weights_scale_the_likelihood_not_the_prior():
     ll = e_step(X, two.params_)[1].sum()
     np.testing.assert_allclose(two.log_likelihood_, 2 * ll, rtol=1e-12)
     np.testing.assert_allclose(two.log_prior_, map_log_prior(two.params_, prior), rtol=1e-12)
+
+
+# --- uncertainty with weights -------------------------------------------------------------------
+
+
+def _separated(n=300, seed=0):
+    truth = MixtureParams(
+        np.array([0.4, 0.6]),
+        np.array([[-3.0, 0.0], [3.0, 1.0]]),
+        np.array([1.0, 0.7]),
+        "spherical",
+    )
+    return truth, sample_mixture(truth, n, seed)[0]
+
+
+def test_weighted_bootstrap_agrees_with_wald_on_a_separated_sample():
+    _, X = _separated()
+    gm = EMGaussianMixture(2, covariance_type="spherical", random_state=0).fit(X)
+    boot = intervals.bootstrap(gm.params_, X, resample="weighted", n_boot=150, random_state=1)
+    wald = intervals.standard_errors(gm.params_, X)
+    assert boot.source == "bootstrap_weighted"
+    assert boot.n_failed == 0
+    np.testing.assert_allclose(boot.standard_error, wald.standard_error, rtol=0.3)
+    again = intervals.bootstrap(gm.params_, X, resample="weighted", n_boot=150, random_state=1)
+    np.testing.assert_array_equal(boot.draws, again.draws)
+
+
+def test_wald_with_integer_weights_is_wald_with_rows_repeated():
+    _, X = _separated(120, 1)
+    counts = np.random.default_rng(2).integers(1, 4, 120)
+    gm = EMGaussianMixture(2, covariance_type="spherical", random_state=0)
+    params = gm.fit(X, sample_weight=counts).params_
+    weighted = intervals.standard_errors(params, X, sample_weight=counts)
+    repeated = intervals.standard_errors(params, np.repeat(X, counts, axis=0))
+    np.testing.assert_allclose(weighted.standard_error, repeated.standard_error, rtol=1e-5)
