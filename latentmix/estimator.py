@@ -511,16 +511,25 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         X = self._validate(X)
         return observed_information(X, self.params_, self.prior_, information)
 
-    def standard_errors(self, X, *, level: float = 0.95, information: str = "exact"):
+    def standard_errors(
+        self, X, *, level: float = 0.95, information: str = "exact", sample_weight=None
+    ):
         """Standard errors and Wald intervals of every parameter (delta method).
 
-        ``X`` is the data the estimate was fitted on. For a MAP fit the curvature is that of
-        the log-posterior. Returns :class:`~latentmix.em.intervals.Intervals`; see
+        ``X`` (and ``sample_weight``) are the data the estimate was fitted on; with missing
+        cells or weights the curvature is that of the observed-data objective. For a MAP
+        fit the curvature is that of the log-posterior. Returns
+        :class:`~latentmix.em.intervals.Intervals`; see
         :func:`latentmix.em.intervals.standard_errors`.
         """
         self._check_fitted()
         return intervals.standard_errors(
-            self.params_, X, prior=self.prior_, level=level, information=information
+            self.params_,
+            self._validate(X),
+            prior=self.prior_,
+            level=level,
+            information=information,
+            sample_weight=sample_weight,
         )
 
     def bootstrap(
@@ -531,26 +540,37 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         n_boot: int = 200,
         level: float = 0.95,
         random_state=None,
+        sample_weight=None,
     ):
         """Bootstrap percentile intervals, each refit relabelled to this estimate.
 
-        ``resample`` is ``"nonparametric"`` (resample rows) or ``"parametric"`` (simulate
-        from the fit). Each replicate is one EM run started at this estimate, under the same
-        prior. Returns :class:`~latentmix.em.intervals.Intervals`; see
-        :func:`latentmix.em.intervals.bootstrap`.
+        ``resample`` is ``"nonparametric"`` (resample rows), ``"parametric"`` (simulate
+        from the fit) or ``"weighted"`` (random observation weights: the weighted-likelihood
+        bootstrap, mclust's ``wlbs``). Each replicate is one EM run started at this
+        estimate, under the same prior. Returns :class:`~latentmix.em.intervals.Intervals`;
+        see :func:`latentmix.em.intervals.bootstrap`.
         """
         self._check_fitted()
         return intervals.bootstrap(
             self.params_,
-            X,
+            self._validate(X),
             prior=self.prior_,
             resample=resample,
             n_boot=n_boot,
             level=level,
             random_state=random_state,
+            sample_weight=sample_weight,
         )
 
-    def laplace(self, X, *, level: float = 0.95, n_draws: int = 4000, random_state=None):
+    def laplace(
+        self,
+        X,
+        *,
+        level: float = 0.95,
+        n_draws: int = 4000,
+        random_state=None,
+        sample_weight=None,
+    ):
         """Laplace approximation to the posterior around this MAP estimate (needs a prior).
 
         Returns :class:`~latentmix.em.intervals.Intervals` with the draws; see
@@ -559,11 +579,12 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         self._check_fitted()
         return intervals.laplace(
             self.params_,
-            X,
+            self._validate(X),
             prior=self.prior_,
             level=level,
             n_draws=n_draws,
             random_state=random_state,
+            sample_weight=sample_weight,
         )
 
 
