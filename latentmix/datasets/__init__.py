@@ -2,6 +2,12 @@
 
 The real data sets (faithful, galaxies, acidity, iris) are copies of the R data sets listed in
 ``data/PROVENANCE.md``; nothing is downloaded.
+
+A CSV cell that is empty, ``NA``, ``NaN`` or ``NULL`` (any case) is *missing*: an error naming
+the file, the column and the row, unless ``missing="ignore"`` (``--missing ignore``), when it
+becomes NaN (a cell missing at random, see :mod:`latentmix.em.missing`). A weights column
+(``weights="COLUMN"``, ``--weights COLUMN``) is taken out of the data into
+``Dataset.sample_weight``.
 """
 
 from __future__ import annotations
@@ -58,6 +64,10 @@ class Dataset:
         Known group labels, where the data set has them (iris species, synthetic truth).
     truth : MixtureParams or None
         The generating parameters of a synthetic data set.
+    sample_weight : ndarray of shape (n,) or None
+        Observation weights read from a weights column (not among the features).
+    weights_column : str or None
+        The name of that column.
     """
 
     name: str
@@ -66,6 +76,13 @@ class Dataset:
     description: str = ""
     target: np.ndarray | None = None
     truth: MixtureParams | None = field(default=None, repr=False)
+    sample_weight: np.ndarray | None = field(default=None, repr=False)
+    weights_column: str | None = None
+
+    @property
+    def n_missing(self) -> int:
+        """Number of missing (NaN) cells."""
+        return int(np.isnan(self.data).sum())
 
     def __post_init__(self):
         check_feature_names(self.feature_names, where=self.name)
@@ -150,14 +167,25 @@ def load(name: str) -> Dataset:
     return Dataset(name, data, tuple(header[j] for j in features), description, target)
 
 
-def read_csv(path, columns=None) -> Dataset:
+MISSING_CELLS = ("", "NA", "NAN", "NULL")
+
+
+def read_csv(path, columns=None, *, missing: str = "error", weights: str | None = None) -> Dataset:
     """Read a CSV file with a header row into a Dataset.
 
     Parameters
     ----------
     path : str or Path
     columns : sequence of str, optional
-        The columns to use (default: all). Every used cell must be a number.
+        The columns to use (default: all but ``weights``). Every used cell must be a number,
+        or missing with ``missing="ignore"``.
+    missing : {"error", "ignore"}
+        What an empty, ``NA``, ``NaN`` or ``NULL`` cell means: an error (naming the row, the
+        column and this option), or a missing cell, read as NaN. A row whose used cells are
+        all missing is an error either way.
+    weights : str, optional
+        A column of observation weights (numbers >= 0, none missing, not all zero), taken out
+        of the data into ``sample_weight``.
 
     Raises
     ------
@@ -171,24 +199,77 @@ def read_csv(path, columns=None) -> Dataset:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such file: {path}; give a CSV path or one of {', '.join(names())}.")
+    _check_missing_option(missing)
     header, rows = _read_rows(path)
+    if weights is not None and weights not in header:
+        raise ValueError(
+            f"{path}: no column named {weights!r} for --weights; the columns are "
+            f"{', '.join(map(repr, header))}."
+        )
     if columns is None:
         check_feature_names(header, where=str(path))
-        use = list(range(len(header)))
+        use = [j for j, h in enumerate(header) if h != weights]
     else:
         check_feature_names(columns, where=f"{path}: --columns", chosen=True)
-        missing = [c for c in columns if c not in header]
-        if missing:
+        absent = [c for c in columns if c not in header]
+        if absent:
             raise ValueError(
-                f"{path}: no column named {', '.join(map(repr, missing))}; the columns are "
+                f"{path}: no column named {', '.join(map(repr, absent))}; the columns are "
                 f"{', '.join(map(repr, header))}."
             )
         ambiguous = [c for c in columns if header.count(c) > 1]
         if ambiguous:
             check_feature_names(header, where=str(path))
         use = [header.index(c) for c in columns]
-    data = _to_numeric(header, rows, use, path)
-    return Dataset(path.stem, data, tuple(header[j] for j in use), f"CSV file {path.name}")
+        if weights in columns:
+            raise ValueError(
+                f"{path}: the weights column {weights!r} is also in --columns; a column is "
+                "either data or weights: leave it out of --columns."
+            )
+    data = _to_numeric(header, rows, use, path, missing)
+    sample_weight = None
+    if weights is not None:
+        j = header.index(weights)
+        sample_weight = _to_numeric(header, rows, [j], path, "error", what="--weights")[:, 0]
+        sample_weight = _checked_weights(sample_weight, f"{path}: column {weights!r}")
+    _refuse_empty_rows(data, str(path))
+    return Dataset(
+        path.stem,
+        data,
+        tuple(header[j] for j in use),
+        f"CSV file {path.name}",
+        sample_weight=sample_weight,
+        weights_column=weights,
+    )
+
+
+def _check_missing_option(missing):
+    if missing not in ("error", "ignore"):
+        raise ValueError(f"missing must be 'error' or 'ignore'; got {missing!r}.")
+
+
+def _checked_weights(w, where):
+    """The weights, or an error naming the data row (from 1) and the problem."""
+    from latentmix.validation import check_sample_weight
+
+    if np.any(w < 0):
+        i = int(np.argmax(w < 0))
+        raise ValueError(f"{where}, data row {i + 1}: weight {w[i]:g} is negative; weights "
+                         "must be >= 0 (0 drops a row).")  # fmt: skip
+    try:
+        return check_sample_weight(w, w.shape[0])
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def _refuse_empty_rows(data, where):
+    empty = np.isnan(data).all(axis=1)
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise ValueError(
+            f"{where}: data row {i + 1} has every used cell missing ({int(empty.sum())} such "
+            "row(s)); such a row says nothing about the mixture: remove it."
+        )
 
 
 def split_columns(text: str | None) -> tuple[str, ...] | None:
@@ -199,7 +280,7 @@ def split_columns(text: str | None) -> tuple[str, ...] | None:
     return columns or None
 
 
-def load_data(source, columns=None) -> Dataset:
+def load_data(source, columns=None, *, missing: str = "error", weights: str | None = None):
     """A built-in data set by name, or a CSV file by path.
 
     Parameters
@@ -207,21 +288,29 @@ def load_data(source, columns=None) -> Dataset:
     source : str or path-like
         A name from :func:`names`, or the path of a CSV file with a header row.
     columns : sequence of str, optional
-        The columns to use, in this order (default: all).
+        The columns to use, in this order (default: all but ``weights``).
+    missing : {"error", "ignore"}
+        For a CSV file, what a missing cell means (see :func:`read_csv`); the built-in data
+        sets have none.
+    weights : str, optional
+        A column of observation weights, taken out of the data (see :func:`read_csv`).
 
     Returns
     -------
     Dataset
     """
     if str(source) in names() and not Path(str(source)).is_file():
+        _check_missing_option(missing)
         dataset = load(str(source))
+        if weights is not None:
+            dataset = _split_weights(dataset, weights, columns)
         if columns is None:
             return dataset
         check_feature_names(columns, where=f"{source}: --columns", chosen=True)
-        missing = [c for c in columns if c not in dataset.feature_names]
-        if missing:
+        absent = [c for c in columns if c not in dataset.feature_names]
+        if absent:
             raise ValueError(
-                f"{source}: no column named {', '.join(map(repr, missing))}; the columns are "
+                f"{source}: no column named {', '.join(map(repr, absent))}; the columns are "
                 f"{', '.join(map(repr, dataset.feature_names))}."
             )
         idx = [dataset.feature_names.index(c) for c in columns]
@@ -231,8 +320,37 @@ def load_data(source, columns=None) -> Dataset:
             tuple(columns),
             dataset.description,
             dataset.target,
+            sample_weight=dataset.sample_weight,
+            weights_column=dataset.weights_column,
         )
-    return read_csv(source, columns)
+    return read_csv(source, columns, missing=missing, weights=weights)
+
+
+def _split_weights(dataset: Dataset, weights: str, columns) -> Dataset:
+    """A built-in data set with one of its columns taken out as observation weights."""
+    names_ = dataset.feature_names
+    if weights not in names_:
+        raise ValueError(
+            f"{dataset.name}: no column named {weights!r} for --weights; the columns are "
+            f"{', '.join(map(repr, names_))}."
+        )
+    if columns is not None and weights in columns:
+        raise ValueError(
+            f"{dataset.name}: the weights column {weights!r} is also in --columns; a column "
+            "is either data or weights: leave it out of --columns."
+        )
+    j = names_.index(weights)
+    keep = [i for i in range(len(names_)) if i != j]
+    w = _checked_weights(dataset.data[:, j].copy(), f"{dataset.name}: column {weights!r}")
+    return Dataset(
+        dataset.name,
+        dataset.data[:, keep],
+        tuple(names_[i] for i in keep),
+        dataset.description,
+        dataset.target,
+        sample_weight=w,
+        weights_column=weights,
+    )
 
 
 def make_synthetic(
@@ -353,15 +471,23 @@ def _read_rows(path):
     return header, [r for _, r in rows[1:]]
 
 
-def _to_numeric(header, rows, columns, path) -> np.ndarray:
+def _to_numeric(header, rows, columns, path, missing="error", what=None) -> np.ndarray:
     out = np.empty((len(rows), len(columns)))
     for i, row in enumerate(rows):
         for jj, j in enumerate(columns):
             cell = row[j].strip()
-            if cell == "" or cell.upper() in ("NA", "NAN", "NULL"):
+            if cell.upper() in MISSING_CELLS:
+                if missing == "ignore" and what is None:
+                    out[i, jj] = np.nan
+                    continue
+                fix = (
+                    "a weight must be given for every row."
+                    if what is not None
+                    else "pass --missing ignore (Python: missing='ignore') to fit with the "
+                    "observed cells (missing at random), or remove or impute missing values."
+                )
                 raise ValueError(
-                    f"{path}: column {header[j]!r}, data row {i + 1} is missing; remove or "
-                    "impute missing values first."
+                    f"{path}: column {header[j]!r}, data row {i + 1} is missing ({cell!r}); " + fix
                 )
             try:
                 out[i, jj] = float(cell)
