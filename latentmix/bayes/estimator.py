@@ -25,7 +25,12 @@ from latentmix.bayes.spec import (
 )
 from latentmix.params import PARAMETER_NAMES, MixtureParams, check_covariance_type, check_params
 from latentmix.threads import single_threaded_blas
-from latentmix.validation import check_data, check_n_components, check_sample_weight
+from latentmix.validation import (
+    check_data,
+    check_missing,
+    check_n_components,
+    check_sample_weight,
+)
 
 __all__ = ["PyMCGaussianMixture"]
 
@@ -50,8 +55,16 @@ class PyMCGaussianMixture(BaseEstimator):
         K.
     covariance_type : {"full", "tied", "diag", "spherical", "tied_diag", "tied_spherical"}
     prior : "default" or ConjugatePrior
-        ``"default"`` is ``ConjugatePrior.default(X, K, covariance_type)``, built at fit
-        time. ``None`` is refused: the mixture likelihood alone has no proper posterior.
+        ``"default"`` is the prior ``EMGaussianMixture(prior="default")`` builds from the
+        same data and weights (``ConjugatePrior.default(X, K, covariance_type)`` for
+        complete unweighted data), built at fit time. ``None`` is refused: the mixture
+        likelihood alone has no proper posterior.
+    missing : {"error", "ignore"}
+        ``"error"`` (the default): a NaN cell is refused, the message naming the first.
+        ``"ignore"``: NaN cells are missing at random; each row contributes the marginal
+        density of its observed coordinates, as in ``EMGaussianMixture(missing="ignore")``,
+        and :meth:`predict_missing` draws the missing cells from the posterior predictive.
+        A row with every cell missing is an error.
 
     Attributes
     ----------
@@ -77,6 +90,8 @@ class PyMCGaussianMixture(BaseEstimator):
     posterior_mean_ : MixtureParams
         Posterior means of the relabelled draws.
     n_features_in_ : int
+    n_missing_ : int
+        Missing (NaN) cells in the data of the fit (0 unless ``missing="ignore"``).
 
     Examples
     --------
@@ -97,17 +112,27 @@ class PyMCGaussianMixture(BaseEstimator):
     ('x1', 'x2')
     """
 
-    def __init__(self, n_components: int = 1, *, covariance_type: str = "full", prior="default"):
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        prior="default",
+        missing: str = "error",
+    ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.prior = prior
+        self.missing = missing
 
-    def _check(self, X):
+    def _check(self, X, sample_weight=None):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
-        X = check_data(X, n_components=K)
-        prior = resolve_prior(X, K, covariance_type, self.prior)
-        return X, K, covariance_type, prior
+        X = check_data(X, n_components=K, missing=check_missing(self.missing))
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        prior = resolve_prior(X, K, covariance_type, self.prior, sample_weight)
+        return X, K, covariance_type, prior, sample_weight
 
     def build_model(self, X, feature_names=None, *, sample_weight=None):
         """The PyMC model for data ``X`` (see :func:`latentmix.bayes.model.build_model`).
@@ -125,9 +150,15 @@ class PyMCGaussianMixture(BaseEstimator):
         """
         from latentmix.bayes.model import build_model
 
-        X, K, covariance_type, prior = self._check(X)
+        X, K, covariance_type, prior, sample_weight = self._check(X, sample_weight)
         return build_model(
-            X, K, covariance_type, prior, feature_names=feature_names, sample_weight=sample_weight
+            X,
+            K,
+            covariance_type,
+            prior,
+            feature_names=feature_names,
+            sample_weight=sample_weight,
+            missing=self.missing,
         )
 
     def find_map(
@@ -156,8 +187,10 @@ class PyMCGaussianMixture(BaseEstimator):
 
         from latentmix.bayes.model import build_model
 
-        X, K, covariance_type, prior = self._check(X)
-        model = build_model(X, K, covariance_type, prior, sample_weight=sample_weight)
+        X, K, covariance_type, prior, sample_weight = self._check(X, sample_weight)
+        model = build_model(
+            X, K, covariance_type, prior, sample_weight=sample_weight, missing=self.missing
+        )
         overrides = None
         if start is not None:
             start = check_params(
@@ -231,9 +264,7 @@ class PyMCGaussianMixture(BaseEstimator):
         the minor ones. R-hat then tells whether chains mix within that mode, not that no
         other mode exists.
         """
-        X, K, covariance_type, prior = self._check(X)
-        if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        X, K, covariance_type, prior, sample_weight = self._check(X, sample_weight)
         check_run_size(chains, draws)
         if isinstance(tune, bool) or not isinstance(tune, int | np.integer) or tune < 0:
             raise ValueError(f"tune must be a whole number >= 0; got {tune!r}.")
@@ -248,7 +279,7 @@ class PyMCGaussianMixture(BaseEstimator):
         d = X.shape[1]
         if reference is None:
             reference, ref_attrs = _em_map(
-                X, K, covariance_type, prior, random_state, sample_weight
+                X, K, covariance_type, prior, random_state, sample_weight, self.missing
             )
         else:
             reference = check_params(
@@ -267,6 +298,7 @@ class PyMCGaussianMixture(BaseEstimator):
             prior,
             feature_names=feature_names,
             sample_weight=sample_weight,
+            missing=self.missing,
         )
         idata = sample_model(
             model,
@@ -288,6 +320,7 @@ class PyMCGaussianMixture(BaseEstimator):
         self.reference_ = reference
         self.idata_ = idata
         self.n_features_in_ = d
+        self.n_missing_ = int(np.isnan(X).sum())
         self.posterior_mean_ = params_from_point(
             {
                 name: idata.posterior[name].mean(("chain", "draw")).values
@@ -298,17 +331,51 @@ class PyMCGaussianMixture(BaseEstimator):
         self.diagnostics_ = diagnose(idata, warn=True, stacklevel=3)
         return self
 
+    def predict_missing(self, X=None, rows=None, *, random_state=None):
+        """Posterior predictive draws of the missing cells of rows of ``X``.
 
-def _em_map(X, K, covariance_type, prior, random_state, sample_weight=None):
+        One draw of each row's missing cells per posterior draw, given its observed cells
+        (see :mod:`latentmix.bayes.predictive`): the distribution of a missing value with
+        the uncertainty about the parameters, beside the EM imputation
+        (``EMGaussianMixture.impute(X, return_std=True)``, conditional mean and sd at the
+        MAP).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d), optional
+            NaN marks a missing cell; the data of the fit if not given.
+        rows : sequence of int, optional
+            Rows to draw for; every row with a missing cell if not given.
+        random_state : None, int or numpy.random.Generator
+
+        Returns
+        -------
+        MissingDraws
+            ``rows`` (r,), ``draws`` (S, r, d) completed rows (chains x draws flattened),
+            ``missing`` (r, d) where the cells were drawn.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from latentmix.bayes.predictive import predict_missing
+
+        check_is_fitted(self, "idata_")
+        if X is None:
+            X = self.idata_.observed_data["x"].values
+        else:
+            X = check_data(X, n_features=self.n_features_in_, missing="ignore")
+        return predict_missing(self.idata_, X, rows, random_state=random_state)
+
+
+def _em_map(X, K, covariance_type, prior, random_state, sample_weight, missing):
     from latentmix.estimator import EMGaussianMixture
 
     em = EMGaussianMixture(
-        K, covariance_type=covariance_type, prior=prior, random_state=random_state
-    )
-    if sample_weight is None:
-        em.fit(X)
-    else:
-        em.fit(X, sample_weight=sample_weight)
+        K,
+        covariance_type=covariance_type,
+        prior=prior,
+        random_state=random_state,
+        missing=missing,
+    ).fit(X, sample_weight=sample_weight)
     attrs = {
         "source": "em_map",
         "objective": float(em.objective_),
@@ -338,10 +405,12 @@ def _add_groups(
         coords={name: coords[name] for name in {COMPONENT, FEATURE, *cov_dims} if name in coords},
         attrs=ref_attrs,
     )
-    groups = {"reference": ref}
-    if not hasattr(idata, "observed_data"):
-        groups["observed_data"] = observed
-    idata.add_groups(groups)
+    # Ours, not the sampler's: it keeps NaN in missing cells (the model holds them as 0).
+    if hasattr(idata, "observed_data"):
+        idata.observed_data = observed
+        idata.add_groups({"reference": ref})
+    else:
+        idata.add_groups({"reference": ref, "observed_data": observed})
     if sample_weight is not None:
         weights = xr.Dataset(
             {"sample_weight": ((OBSERVATION,), sample_weight)},

@@ -36,6 +36,7 @@ Coordinates: ``component`` is 0..K-1, ``feature`` and ``feature_bis`` are the fe
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pymc as pm
@@ -148,6 +149,91 @@ _SIGNATURES = {
 }
 
 
+def _variances(covariances, covariance_type: str):
+    """Symbolic variances of a diagonal type, broadcastable against (K, d)."""
+    return {
+        "diag": lambda c: c,
+        "spherical": lambda c: c[:, None],
+        "tied_diag": lambda c: c[None, :],
+        "tied_spherical": lambda c: c[None, None],
+    }[covariance_type](covariances)
+
+
+# --- missing cells: the marginal density of each row's observed coordinates ------------------
+
+
+class MissingLayout(NamedTuple):
+    """Where the missing cells are, as constants of the graph.
+
+    Attributes
+    ----------
+    patterns : ndarray of bool, shape (P, d)
+        The distinct observed masks (:func:`latentmix.em.missing.missingness_patterns`).
+    pattern_index : ndarray of int, shape (n,)
+        The pattern of each row.
+    """
+
+    patterns: np.ndarray
+    pattern_index: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(n, d) float: 1 for an observed cell, 0 for a missing one."""
+        return self.patterns[self.pattern_index].astype(float)
+
+
+def missing_layout(X) -> MissingLayout | None:
+    """The :class:`MissingLayout` of data with NaN cells; None for complete data."""
+    from latentmix.em.missing import missingness_patterns
+
+    if not np.isnan(X).any():
+        return None
+    return MissingLayout(*missingness_patterns(X))
+
+
+def _marginal_logp_matrix(X, means, covariances, covariance_type, layout: MissingLayout):
+    r"""Component log-densities of the observed coordinates, full and tied: (n, K).
+
+    Per pattern :math:`o`, :math:`\Sigma^{(o)} = D_o \Sigma D_o + (I - D_o)` with
+    :math:`D_o = \operatorname{diag}(o)`: the observed block of :math:`\Sigma`, the identity
+    on the missing coordinates and no coupling between the two. Its Cholesky factor keeps
+    that form, so with the missing coordinates of :math:`x - \mu` set to zero the
+    d-dimensional density is :math:`\mathcal N(x_o \mid \mu_o, \Sigma_{oo})` up to the
+    :math:`2\pi` constant of the missing coordinates. One batched factorisation per pattern
+    and component (P x K), gathered to the rows by their pattern: no per-row factorisation
+    and no Python loop over patterns.
+    """
+    o = layout.patterns.astype(float)  # (P, d)
+    d = o.shape[1]
+    keep = pt.as_tensor(o[:, :, None] * o[:, None, :])  # (P, d, d)
+    fill = pt.as_tensor((1.0 - o)[:, :, None] * np.eye(d))  # (P, d, d)
+    stack = covariances if covariance_type == "full" else covariances[None]  # (K or 1, d, d)
+    per_pattern = stack[None] * keep[:, None] + fill[:, None]  # (P, K or 1, d, d)
+    chol, chol_inv = cholesky_and_inverse(per_pattern)
+    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (P, K or 1)
+    index = pt.as_tensor(layout.pattern_index)
+    mask = pt.as_tensor(layout.mask)
+    diff = (X[:, None, :] - means[None, :, :]) * mask[:, None, :]  # (n, K, d)
+    z = (diff[:, :, None, :] * chol_inv[index]).sum(-1)  # (n, K, d)
+    n_observed = layout.mask.sum(axis=1)[:, None]
+    return -0.5 * (n_observed * _LOG_2PI + (z**2).sum(-1)) - log_det[index]
+
+
+def _marginal_logp_diagonal(X, means, covariances, covariance_type, layout: MissingLayout):
+    """Component log-densities of the observed coordinates, the diagonal types: (n, K).
+
+    The observed coordinates are independent given the component, so the marginal density
+    is the complete one with the missing coordinates' terms masked out.
+    """
+    mask = pt.as_tensor(layout.mask)  # (n, d)
+    var = _variances(covariances, covariance_type)  # broadcastable to (K, d)
+    log_var = pt.broadcast_to(pt.log(var), means.shape)  # (K, d)
+    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
+    maha = (mask[:, None, :] * diff**2 / var[None]).sum(-1)  # (n, K)
+    n_observed = layout.mask.sum(axis=1)[:, None]
+    return -0.5 * (n_observed * _LOG_2PI + maha + pt.dot(mask, log_var.T))
+
+
 def _core_ndim(covariance_type: str) -> int:
     """Dimensions of one parameter set's ``covariances`` (3 for full ... 0 for tied_spherical)."""
     return len(covariances_shape(covariance_type, 1, 1))
@@ -162,18 +248,33 @@ def _drop_batch_dims(param, core_ndim):
     return param.squeeze(axis=tuple(range(extra)))
 
 
-def mixture_logp(value, weights, means, covariances, *, covariance_type: str, sample_weight=None):
-    r"""Symbolic :math:`c_i \log \sum_k w_k \mathcal N(x_i \mid \mu_k, \Sigma_k)` per row.
+def mixture_logp(
+    value,
+    weights,
+    means,
+    covariances,
+    *,
+    covariance_type: str,
+    sample_weight=None,
+    layout: MissingLayout | None = None,
+):
+    r"""Symbolic weighted log-density of each row's observed coordinates under the mixture.
+
+    Row i gives :math:`c_i \log \sum_k w_k \mathcal N(x_{i,o_i} \mid \mu_{k,o_i},
+    \Sigma_{k,o_io_i})`, :math:`o_i` its observed coordinates (all of them for complete data).
 
     Parameters
     ----------
     value : TensorVariable of shape (n, d)
+        The data, with missing cells filled by any finite number (they are masked).
     weights : TensorVariable of shape (K,)
     means : TensorVariable of shape (K, d)
     covariances : TensorVariable in the shape of ``covariance_type``
     covariance_type : str
     sample_weight : ndarray of shape (n,), optional
         The observation weights :math:`c_i` (1 if not given), a constant of the graph.
+    layout : MissingLayout, optional
+        Where the missing cells are (:func:`missing_layout`); None for complete data.
 
     Returns
     -------
@@ -184,7 +285,12 @@ def mixture_logp(value, weights, means, covariances, *, covariance_type: str, sa
     weights, means, covariances = (
         _drop_batch_dims(p, k) for p, k in [(weights, 1), (means, 2), (covariances, core_ndim)]
     )
-    comp = _COMPONENT_LOGP[covariance_type](value, means, covariances)
+    if layout is None:
+        comp = _COMPONENT_LOGP[covariance_type](value, means, covariances)
+    elif covariance_type in ("full", "tied"):
+        comp = _marginal_logp_matrix(value, means, covariances, covariance_type, layout)
+    else:
+        comp = _marginal_logp_diagonal(value, means, covariances, covariance_type, layout)
     logp = pm.math.logsumexp(pt.log(weights)[None, :] + comp, axis=-1, keepdims=False)
     if sample_weight is not None:
         logp = logp * pt.as_tensor(np.asarray(sample_weight, dtype=float))
@@ -214,16 +320,6 @@ def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
 # --- the model ------------------------------------------------------------------------------
 
 
-def _variances(covariances, covariance_type: str):
-    """Symbolic variances of a diagonal type, broadcastable against (K, d)."""
-    return {
-        "diag": lambda c: c,
-        "spherical": lambda c: c[:, None],
-        "tied_diag": lambda c: c[None, :],
-        "tied_spherical": lambda c: c[None, None],
-    }[covariance_type](covariances)
-
-
 def build_model(
     X,
     n_components: int,
@@ -232,6 +328,7 @@ def build_model(
     feature_names=None,
     *,
     sample_weight=None,
+    missing: str = "error",
 ) -> pm.Model:
     """The PyMC model of a K-component Gaussian mixture under the conjugate prior.
 
@@ -243,29 +340,41 @@ def build_model(
         K.
     covariance_type : {"full", "tied", "diag", "spherical", "tied_diag", "tied_spherical"}
     prior : "default" or ConjugatePrior
-        ``"default"`` is ``ConjugatePrior.default(X, K, covariance_type)``. ``None`` is an
-        error: the unpenalised likelihood has no proper posterior.
+        ``"default"`` is the prior :class:`~latentmix.EMGaussianMixture` builds from the same
+        data and weights (:func:`latentmix.bayes.spec.resolve_prior`). ``None`` is an error:
+        the unpenalised likelihood has no proper posterior.
     feature_names : sequence of str, optional
         Coordinates of the ``feature`` dims; ``x1``, ``x2``, ... by default.
     sample_weight : array-like of shape (n,), optional
         Observation weights: row i's log-likelihood term is multiplied by its weight (the
         prior is not), so integer weights are rows repeated. Finite, nonnegative, not all
         zero.
+    missing : {"error", "ignore"}
+        ``"error"``: a NaN cell is refused. ``"ignore"``: NaN cells are missing at random
+        and each row contributes the marginal mixture density of its observed coordinates
+        (rows with every cell missing are refused).
 
     Returns
     -------
     pymc.Model
         Free variables ``weights``, ``means``, ``covariances`` and the observed ``x``, with
         the dims in the module docstring. ``model.compile_logp(jacobian=False)`` is the EM
-        objective (log-likelihood + log-prior, weighted as EM weights it).
+        objective (observed-data log-likelihood + log-prior, weighted as EM weights it).
+
+    Notes
+    -----
+    The weights and the places of the missing cells are constants of the graph; the
+    observed ``x`` holds the data with missing cells set to 0 (masked out of the density,
+    so the value never matters). Its random draws are complete rows.
     """
     n_components = check_n_components(n_components)
     check_covariance_type(covariance_type)
-    X = check_data(X, n_components=n_components)
-    prior = resolve_prior(X, n_components, covariance_type, prior)
+    X = check_data(X, n_components=n_components, missing=missing)
     n, d = X.shape
     if sample_weight is not None:
         sample_weight = check_sample_weight(sample_weight, n)
+    prior = resolve_prior(X, n_components, covariance_type, prior, sample_weight)
+    layout = missing_layout(X)
     if feature_names is None:
         feature_names = [f"x{j + 1}" for j in range(d)]
     feature_names = [str(f) for f in feature_names]
@@ -304,11 +413,15 @@ def build_model(
             means,
             covariances,
             logp=partial(
-                mixture_logp, covariance_type=covariance_type, sample_weight=sample_weight
+                mixture_logp,
+                covariance_type=covariance_type,
+                sample_weight=sample_weight,
+                layout=layout,
             ),
             random=partial(_mixture_random, covariance_type=covariance_type),
             signature=_SIGNATURES[covariance_type],
-            observed=X,
+            # NaN would make PyMC impute the cells as free variables; they are summed out.
+            observed=X if layout is None else np.where(np.isnan(X), 0.0, X),
             dims=(OBSERVATION, FEATURE),
         )
     return model

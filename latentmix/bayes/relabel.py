@@ -45,6 +45,7 @@ import numpy as np
 
 from latentmix.bayes.spec import COMPONENT
 from latentmix.em.estep import e_step
+from latentmix.em.missing import e_step as missing_e_step
 from latentmix.matching import match_draws, solve_orders
 from latentmix.params import PARAMETER_NAMES, MixtureParams, check_params
 
@@ -77,7 +78,8 @@ def relabel(
     relabelling : {"assignment", "stephens"}
         See the module docstring.
     X : array-like of shape (n, d), optional
-        Data for ``"stephens"``; ``idata.observed_data["x"]`` if not given.
+        Data for ``"stephens"``; ``idata.observed_data["x"]`` if not given. NaN cells are
+        missing: a row's probabilities come from its observed cells.
     max_iter : int
         Most iterations of Stephens' algorithm.
 
@@ -143,12 +145,14 @@ def _stephens_orders(X, draws: MixtureParams, order, max_iter: int) -> np.ndarra
             f"= {S * n * K:.3g} probabilities; thin the draws (idata.sel(draw=slice(None, "
             "None, 10))) or use relabelling='assignment'."
         )
+    # Rows with missing cells: classification probabilities from their observed cells.
+    classify = missing_e_step if np.isnan(X).any() else e_step
     probs = np.empty((S, n, K))
     for s in range(S):
         params = MixtureParams(
             draws.weights[s], draws.means[s], draws.covariances[s], draws.covariance_type
         )
-        probs[s] = np.exp(e_step(X, params)[0])
+        probs[s] = np.exp(classify(X, params)[0])
     tiny = np.finfo(float).tiny
     for _ in range(max_iter):
         aligned = np.take_along_axis(probs, order[:, None, :], axis=2)

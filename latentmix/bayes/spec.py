@@ -109,19 +109,27 @@ def entry_label(group: str, covariance_type: str, index, feature_names) -> str:
     return f"covariances[{index[0] + 1}]"
 
 
-def resolve_prior(X, n_components: int, covariance_type: str, prior) -> ConjugatePrior:
+def resolve_prior(
+    X, n_components: int, covariance_type: str, prior, sample_weight=None
+) -> ConjugatePrior:
     """Turn the ``prior`` argument into a checked :class:`ConjugatePrior`.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
+        NaN marks a missing cell.
     n_components : int
     covariance_type : str
     prior : "default" or ConjugatePrior
+    sample_weight : ndarray of shape (n,), optional
 
     Returns
     -------
     ConjugatePrior
+        For ``"default"``, the prior :class:`~latentmix.EMGaussianMixture` builds from the
+        same data: ``ConjugatePrior.default`` of complete unweighted data, and
+        :func:`latentmix.em.missing.default_prior` (weighted moments, or one Gaussian fitted
+        to the observed cells) with weights or missing cells.
 
     Raises
     ------
@@ -140,6 +148,10 @@ def resolve_prior(X, n_components: int, covariance_type: str, prior) -> Conjugat
     if isinstance(prior, str):
         if prior != "default":
             raise ValueError(f"prior must be 'default' or a ConjugatePrior; got {prior!r}.")
+        if sample_weight is not None or np.isnan(X).any():
+            from latentmix.em.missing import default_prior
+
+            return default_prior(X, n_components, covariance_type, sample_weight)
         return ConjugatePrior.default(X, n_components, covariance_type)
     if not isinstance(prior, ConjugatePrior):
         raise ValueError(

@@ -105,3 +105,18 @@ def test_relabel_bad_arguments(posterior_like):
     )
     with pytest.raises(ValueError, match="3 components in 3 dimensions but the reference has 2"):
         relabel(idata, two)
+
+
+def test_stephens_classifies_rows_with_missing_cells_by_their_observed_cells(posterior_like):
+    rng = np.random.default_rng(9)
+    reference = posterior_like.reference("full")
+    weights, means, covariances = posterior_like.draws_near(reference, rng)
+    X, _ = sample_mixture(reference, 200, random_state=4)
+    X[rng.uniform(size=X.shape) < 0.25] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    w, m, c, orders = posterior_like.permute(weights, means, covariances, "full", rng)
+    out = relabel(posterior_like.idata(reference, w, m, c), reference, "stephens", X=X)
+    np.testing.assert_array_equal(out.posterior["means"].values, means)
+    np.testing.assert_array_equal(
+        out.sample_stats["component_order"].values, np.argsort(orders, axis=-1)
+    )
