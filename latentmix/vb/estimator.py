@@ -27,6 +27,7 @@ from latentmix.em.init import INIT_METHODS
 from latentmix.params import MixtureParams, check_covariance_type, check_params
 from latentmix.validation import check_data, check_n_components, check_random_state
 from latentmix.vb.fit import VBOptions, fit_vb
+from latentmix.vb.intervals import align_posterior, vb_intervals
 from latentmix.vb.predictive import log_predictive, sample_posterior_arrays
 from latentmix.vb.updates import posterior_mean, posterior_mode
 
@@ -283,6 +284,31 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         """The mixture at the mode of q(theta); see :func:`latentmix.vb.updates.posterior_mode`."""
         self._check_fitted()
         return posterior_mode(self.posterior_)
+
+    def intervals(
+        self, *, level: float = 0.95, n_draws: int = 4000, random_state=None, reference=None
+    ):
+        """Intervals of every natural-scale parameter from q, ``source`` ``"vb"``.
+
+        Parameters
+        ----------
+        level : float
+        n_draws : int
+        random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        reference : MixtureParams, optional
+            Put q's components in this mixture's order first (the MAP's, a truth's), by the
+            package's one matching rule, so the entries line up with another source's.
+
+        Returns
+        -------
+        latentmix.em.intervals.Intervals
+            See :func:`latentmix.vb.intervals.vb_intervals`.
+        """
+        self._check_fitted()
+        post = self.posterior_
+        if reference is not None:
+            post = align_posterior(post, reference)
+        return vb_intervals(post, level=level, n_draws=n_draws, random_state=random_state)
 
     def sample_posterior(self, n_draws: int = 1000, random_state=None):
         """Draws of the weights, means and covariances from q as an ``arviz.InferenceData``.
