@@ -47,6 +47,33 @@ def add_data(parser) -> None:
     )
 
 
+def add_missing_and_weights(parser) -> None:
+    """``--missing error|ignore`` and ``--weights COLUMN`` of the commands that read a CSV."""
+    parser.add_argument(
+        "--missing", choices=("error", "ignore"), default="error",
+        help="what an empty, NA or NaN cell means: error (default; the message names the "
+        "row and column) or ignore (a cell missing at random: EM uses every observed cell)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--weights", default=None, metavar="COLUMN",
+        help="a column of observation weights (>= 0; taken out of the data): each row's "
+        "log-likelihood term is multiplied by its weight, an integer weight counts the row "
+        "that many times",
+    )  # fmt: skip
+
+
+def load_dataset(args):
+    """The Dataset of ``DATA``, ``--columns``, ``--missing`` and ``--weights``."""
+    from latentmix.datasets import load_data, split_columns
+
+    return load_data(
+        args.data,
+        split_columns(args.columns),
+        missing=getattr(args, "missing", "error"),
+        weights=getattr(args, "weights", None),
+    )
+
+
 def add_components(parser, *, several: bool = False, default=None) -> None:
     """``-k/--components``: one K, or with ``several`` a range or list of K."""
     if several:

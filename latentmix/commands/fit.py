@@ -13,6 +13,7 @@ def add_parser(subparsers) -> None:
         add_components,
         add_covariance,
         add_data,
+        add_missing_and_weights,
         add_prior,
         add_seed,
     )
@@ -27,6 +28,7 @@ def add_parser(subparsers) -> None:
         ),
     )
     add_data(parser)
+    add_missing_and_weights(parser)
     add_components(parser)
     add_covariance(parser)
     add_prior(
@@ -45,11 +47,10 @@ def run(args) -> int:
     """Fit and print; returns the exit code."""
     import pandas as pd
 
-    from latentmix.commands import parse_prior
-    from latentmix.datasets import load_data, split_columns
+    from latentmix.commands import load_dataset, parse_prior
     from latentmix.estimator import EMGaussianMixture
 
-    dataset = load_data(args.data, split_columns(args.columns))
+    dataset = load_dataset(args)
     names = list(dataset.feature_names)
     # A DataFrame, so that the fit carries the column names itself (feature_names_in_);
     # scikit-learn refuses repeated names, which keep their plain array (and their names).
@@ -66,9 +67,10 @@ def run(args) -> int:
         prior=prior,
         n_init=args.n_init,
         random_state=args.seed,
+        missing=args.missing,
     )
     try:
-        model.fit(X)
+        model.fit(X, sample_weight=dataset.sample_weight)
     except DegenerateMixtureError as err:
         prior_fix = "--prior default" if prior is None else "--prior FILE with a larger scale"
         raise ValueError(
@@ -76,7 +78,12 @@ def run(args) -> int:
             "tied, diag or spherical."
         ) from None
     result = summary(
-        model, X, dataset.name, None if hasattr(model, "feature_names_in_") else names
+        model,
+        X,
+        dataset.name,
+        None if hasattr(model, "feature_names_in_") else names,
+        sample_weight=dataset.sample_weight,
+        weights_column=dataset.weights_column,
     )
     if args.json:
         print(json.dumps(result, indent=2))
@@ -85,19 +92,31 @@ def run(args) -> int:
     return 0
 
 
-def summary(model, X, name: str, feature_names=None) -> dict:
-    """The fit as a JSON-ready dict.
+def summary(
+    model, X, name: str, feature_names=None, *, sample_weight=None, weights_column=None
+) -> dict:
+    r"""The fit as a JSON-ready dict.
 
     The features are named by ``feature_names`` if given, else by the model's
-    ``feature_names_in_`` (a fit on a DataFrame), else ``x1, x2, ...``.
+    ``feature_names_in_`` (a fit on a DataFrame), else ``x1, x2, ...``. With weights the
+    BIC is :math:`-2 \log L + p \log W`, ``log L`` the weighted log-likelihood and ``W``
+    the total weight (the rows counted as often as their weights say).
     """
     if feature_names is None:
         feature_names = getattr(
             model, "feature_names_in_", [f"x{j + 1}" for j in range(model.n_features_in_)]
         )
+    if sample_weight is None:
+        bic = model.bic(X)
+    else:
+        total = float(np.sum(sample_weight))
+        bic = -2 * model.log_likelihood_ + model.n_parameters() * np.log(total)
     return {
         "data": name,
         "n_samples": int(X.shape[0]),
+        "n_missing": int(getattr(model, "n_missing_", 0)),
+        "weights_column": weights_column,
+        "total_weight": None if sample_weight is None else float(np.sum(sample_weight)),
         "features": [str(f) for f in feature_names],
         "n_components": int(model.n_components),
         "covariance_type": model.covariance_type,
@@ -108,7 +127,7 @@ def summary(model, X, name: str, feature_names=None) -> dict:
         "log_likelihood": model.log_likelihood_,
         "log_prior": model.log_prior_,
         "objective": model.objective_,
-        "bic": model.bic(X),
+        "bic": float(bic),
         "n_parameters": model.n_parameters(),
         "n_iter": model.n_iter_,
         "converged": model.converged_,
@@ -130,8 +149,19 @@ def format_table(result: dict) -> str:
         f"{result['estimate']} of a {K}-component {covariance_type} Gaussian mixture on "
         f"{result['data']} ({result['n_samples']} rows x {len(features)} features); "
         "components numbered from 1 (from 0 in --json)",
-        "",
     ]
+    if result.get("n_missing"):
+        cells = result["n_samples"] * len(features)
+        lines.append(
+            f"{result['n_missing']} of {cells} cells missing, treated as missing at random "
+            "(the likelihood of each row's observed cells)"
+        )
+    if result.get("weights_column"):
+        lines.append(
+            f"rows weighted by column {result['weights_column']!r} (total weight "
+            f"{result['total_weight']:.6g})"
+        )
+    lines.append("")
     width = max(12, *(len(f) + 2 for f in features))
     header = (
         "component".ljust(10)
