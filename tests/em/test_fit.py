@@ -15,6 +15,7 @@ from latentmix.em.fit import (
     run_em,
 )
 from latentmix.em.mstep import m_step
+from latentmix.matching import align
 from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
 from latentmix.priors import ConjugatePrior, log_prior
 
@@ -186,3 +187,34 @@ def test_run_em_checks_that_the_objective_never_falls(monkeypatch, random_params
         fit.run_em(X, start, EMOptions(max_iter=5))
     # With reg_covar the objective may fall slightly, so the check is off.
     fit.run_em(X, start, EMOptions(max_iter=5, reg_covar=1e-6))
+
+
+@pytest.mark.parametrize("covariance_type", ["tied_diag", "tied_spherical"])
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_shared_diagonal_types_recover_a_known_truth(covariance_type, with_prior):
+    # Three components in three dimensions, 6000 rows: every estimate within four standard
+    # errors of the truth, the standard errors of a known-labels fit (a slight
+    # underestimate of the mixture's, so the bound is generous only by its factor).
+    covariances = {"tied_diag": np.array([0.5, 1.0, 2.0]), "tied_spherical": np.array(0.8)}
+    truth = MixtureParams(
+        np.array([0.2, 0.3, 0.5]),
+        np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 2.0], [0.0, 5.0, -3.0]]),
+        covariances[covariance_type],
+        covariance_type,
+    )
+    n = 6000
+    X, _ = sample_mixture(truth, n, 42)
+    prior = ConjugatePrior.default(X, 3, covariance_type) if with_prior else None
+    fit = fit_em(X, 3, covariance_type, EMOptions(prior=prior), n_init=3, random_state=0)
+    est = align(fit.best.params, truth)
+    nk = n * truth.weights
+    w_se = np.sqrt(truth.weights * (1 - truth.weights) / n)
+    np.testing.assert_array_less(np.abs(est.weights - truth.weights), 4 * w_se)
+    var = np.broadcast_to(np.ravel(truth.covariances), (3, 3))
+    np.testing.assert_array_less(np.abs(est.means - truth.means), 4 * np.sqrt(var / nk[:, None]))
+    # a shared variance pools all n rows (and all d features for tied_spherical)
+    pooled = n * (3 if covariance_type == "tied_spherical" else 1)
+    cov_se = np.ravel(truth.covariances) * np.sqrt(2 / pooled)
+    np.testing.assert_array_less(
+        np.abs(np.ravel(est.covariances) - np.ravel(truth.covariances)), 4 * cov_se
+    )
