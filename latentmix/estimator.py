@@ -16,11 +16,12 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import _check_feature_names
 
-from latentmix.em import chunked, intervals, missing
+from latentmix.em import chunked, intervals, missing, spurious
 from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning, EMOptions, fit_em
 from latentmix.em.information import observed_information
 from latentmix.em.init import INIT_METHODS
+from latentmix.em.spurious import SpuriousSolutionWarning, spurious_components, warning_message
 from latentmix.params import (
     MixtureParams,
     check_covariance_type,
@@ -145,6 +146,11 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         ``objective_history`` (ndarray, including the screening iterations), ``objective``
         (float, NaN if degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool) and
         ``message`` (why it was degenerate).
+    spurious_components_ : ndarray of int
+        Components (0-based) that look like a spurious local maximiser: few effective
+        points and a generalised variance tiny against the data's
+        (:func:`latentmix.em.spurious.spurious_components`); ``fit`` then warns
+        :class:`~latentmix.em.spurious.SpuriousSolutionWarning`. Empty for a sound estimate.
     best_restart_ : int
         Index of the best run in ``restarts_``.
     trajectory_ : list of (MixtureParams, ndarray of shape (n, K)) or None
@@ -344,6 +350,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         self.best_restart_ = next(i for i, run in enumerate(result.runs) if run is best)
         self.trajectory_ = best.trajectory
         self.n_features_in_ = X.shape[1]
+        self._check_spurious(X, sample_weight)
         # max_iter=0 asks for the start itself: nothing to warn about (as scikit-learn).
         if not self.converged_ and self.max_iter > 0:
             warnings.warn(
@@ -354,6 +361,28 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def _check_spurious(self, X, sample_weight):
+        # A spurious local maximiser is an estimate of a few points, not of a cluster: said,
+        # never silent (latentmix.em.spurious has the rule and its source).
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, len(X))
+        if chunked.is_blocked_data(X) and sample_weight is None:
+            with chunked.dask_scheduler(self.scheduler) as where:
+                _, feature_variance = chunked.data_moments(X, scheduler=where)
+        else:
+            feature_variance = spurious.data_variances(X, sample_weight)
+        n = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        flagged = spurious_components(self.params_, feature_variance=feature_variance, n_samples=n)
+        self.spurious_components_ = flagged
+        if flagged.size:
+            warnings.warn(
+                warning_message(
+                    self.params_, flagged, n, feature_variance, is_map=self.prior_ is not None
+                ),
+                SpuriousSolutionWarning,
+                stacklevel=3,
+            )
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row, shape (n,)."""

@@ -10,6 +10,7 @@ from latentmix import ConjugatePrior, EMGaussianMixture, MixtureParams
 from latentmix.datasets import load, synthetic_3d
 from latentmix.em.estep import DegenerateMixtureError
 from latentmix.em.fit import ConvergenceWarning, DegenerateRestartWarning
+from latentmix.em.spurious import SpuriousSolutionWarning
 from latentmix.params import COVARIANCE_TYPES
 from latentmix.priors import log_prior
 
@@ -204,8 +205,14 @@ def test_every_restart_collapsing_raises_a_clear_error():
 
 def test_some_restarts_collapsing_warns_and_keeps_the_others():
     X = duplicated_cluster_data()
-    with pytest.warns(DegenerateRestartWarning, match="collapsed a component"):
+    # The estimate kept is itself spurious: a component on the four repeated rows and two
+    # more, with a tiny variance; said too (latentmix.em.spurious).
+    with (
+        pytest.warns(DegenerateRestartWarning, match="collapsed a component"),
+        pytest.warns(SpuriousSolutionWarning, match="component 3 rests on 5.95 effective"),
+    ):
         gm = EMGaussianMixture(4, random_state=0).fit(X)
+    assert list(gm.spurious_components_) == [2]
     assert any(r["degenerate"] for r in gm.restarts_)
     assert all(np.isnan(r["objective"]) for r in gm.restarts_ if r["degenerate"])
     assert np.linalg.eigvalsh(gm.covariances_).min() > 0
@@ -226,8 +233,11 @@ def test_galaxies_six_components_mle_versus_map():
     X = load("galaxies").data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateRestartWarning)
-        mle = EMGaussianMixture(6, random_state=0).fit(X)
+        # The MLE puts a component on two galaxies 0.05 apart: a spurious maximiser, said.
+        with pytest.warns(SpuriousSolutionWarning, match="2 effective points"):
+            mle = EMGaussianMixture(6, random_state=0).fit(X)
     fit = EMGaussianMixture(6, prior="default", random_state=0).fit(X)
+    assert mle.spurious_components_.size and not fit.spurious_components_.size
     # The default prior's scale puts a floor under every variance.
     floor = fit.prior_.scale[0, 0] / (fit.prior_.degrees_of_freedom + X.shape[0] + 3)
     assert fit.covariances_.min() >= floor
@@ -270,7 +280,13 @@ BEST_KNOWN = [
 @pytest.mark.parametrize(("name", "K", "prior", "best"), BEST_KNOWN)
 def test_defaults_find_the_best_known_optimum(name, K, prior, best):
     X = load(name).data
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", DegenerateRestartWarning)
+        warnings.simplefilter("always", SpuriousSolutionWarning)
         gm = EMGaussianMixture(K, prior=prior, random_state=2024).fit(X)
     assert gm.objective_ == pytest.approx(best, abs=1e-5)
+    # The best MLE of galaxies with 5 or 6 components has a component on two galaxies: the
+    # largest maximum found is a spurious one, and the fit says so; none of the others is.
+    spurious = name == "galaxies" and K >= 5 and prior is None
+    assert bool(gm.spurious_components_.size) == spurious
+    assert [w.category for w in caught] == [SpuriousSolutionWarning] * spurious

@@ -7,7 +7,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    check_sample_weights_not_overwritten,
+    check_sample_weights_shape,
+    parametrize_with_checks,
+)
 
 from latentmix import EMGaussianMixture
 from latentmix.estimator import bic_scorer
@@ -195,6 +199,16 @@ EXPECTED_FAILED_CHECKS = {
         "a 1-D array is one feature (shape (n,) is read as (n, 1)), as documented in "
         "EMGaussianMixture.fit and latentmix.validation.check_data; scikit-learn wants an error"
     ),
+    # The next three fit two full components to 4 distinct points repeated (or to fewer
+    # rows than columns), where no MLE exists: every start collapses and we raise
+    # DegenerateMixtureError, by design. test_sample_weight_checks_on_the_map runs the first
+    # two on the MAP, which exists there.
+    "check_sample_weights_shape": "no MLE on the check's data (4 distinct points, K=2 full)",
+    "check_sample_weights_not_overwritten": "no MLE on the check's data (as above)",
+    "check_sample_weight_equivalence_on_dense_data": (
+        "27 rows for 30 columns: no MLE and no data-scaled default prior exist there; "
+        "integer weights equal repeated rows is tested in tests/em/test_weights.py"
+    ),
 }
 
 
@@ -210,3 +224,10 @@ EXPECTED_FAILED_CHECKS = {
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "check", [check_sample_weights_shape, check_sample_weights_not_overwritten]
+)
+def test_sample_weight_checks_on_the_map(check):
+    check("EMGaussianMixture", EMGaussianMixture(2, prior="default", random_state=0, **FAST))
