@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 
@@ -70,7 +71,11 @@ def run(args) -> int:
         missing=args.missing,
     )
     try:
-        model.fit(X, sample_weight=dataset.sample_weight)
+        with warnings.catch_warnings(record=True) as caught:
+            # The fit's own warnings (a spurious maximiser, restarts that collapsed, no
+            # convergence) belong in its output, said once, not as Python tracebacks.
+            warnings.simplefilter("always", UserWarning)
+            model.fit(X, sample_weight=dataset.sample_weight)
     except DegenerateMixtureError as err:
         prior_fix = "--prior default" if prior is None else "--prior FILE with a larger scale"
         raise ValueError(
@@ -85,11 +90,23 @@ def run(args) -> int:
         sample_weight=dataset.sample_weight,
         weights_column=dataset.weights_column,
     )
+    result["warnings"] = _fit_warnings(caught)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(format_table(result))
     return 0
+
+
+def _fit_warnings(caught) -> list[str]:
+    """The messages of the fit's UserWarnings, in order, once each; others passed on."""
+    messages = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            messages.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return list(dict.fromkeys(messages))
 
 
 def summary(
@@ -133,6 +150,7 @@ def summary(
         "converged": model.converged_,
         "n_init": len(model.restarts_),
         "degenerate_restarts": sum(r["degenerate"] for r in model.restarts_),
+        "spurious_components": [int(k) for k in model.spurious_components_],
     }
 
 
@@ -162,19 +180,14 @@ def format_table(result: dict) -> str:
             f"{result['total_weight']:.6g})"
         )
     lines.append("")
-    width = max(12, *(len(f) + 2 for f in features))
-    header = (
-        "component".ljust(10)
-        + "weight".rjust(12)
-        + "".join(f"mean[{f}]".rjust(width + 6) for f in features)
+    components = [str(k + 1) for k in range(K)]
+    lines += _grid(
+        ["component", "weight", *(f"mean[{f}]" for f in features)],
+        [
+            [c, f"{w:.4f}", *map(_fmt, m)]
+            for c, w, m in zip(components, result["weights"], result["means"], strict=True)
+        ],
     )
-    lines.append(header)
-    for k in range(K):
-        lines.append(
-            str(k + 1).ljust(10)
-            + f"{result['weights'][k]:.4f}".rjust(12)
-            + "".join(_fmt(m).rjust(width + 6) for m in result["means"][k])
-        )
     lines.append("")
     covariances = np.asarray(result["covariances"])
     if covariance_type == "tied":
@@ -184,19 +197,25 @@ def format_table(result: dict) -> str:
         for k in range(K):
             lines.append(f"covariance of component {k + 1}:")
             lines += _matrix_lines(covariances[k], features)
-    elif covariance_type == "diag":
-        lines.append("variances:")
-        lines.append(
-            "component".ljust(10) + "".join(f"var[{f}]".rjust(width + 6) for f in features)
+    elif covariance_type in ("diag", "tied_diag"):
+        shared = covariance_type == "tied_diag"
+        lines.append("variances (shared by all components):" if shared else "variances:")
+        rows = (
+            [["all", *map(_fmt, covariances)]]
+            if shared
+            else [[c, *map(_fmt, v)] for c, v in zip(components, covariances, strict=True)]
         )
-        for k in range(K):
-            lines.append(
-                str(k + 1).ljust(10) + "".join(_fmt(v).rjust(width + 6) for v in covariances[k])
-            )
+        lines += _grid(["component", *(f"var[{f}]" for f in features)], rows)
+    elif covariance_type == "tied_spherical":
+        lines.append(
+            f"variance (same for every feature, shared by all components): {_fmt(covariances)}"
+        )
     else:
         lines.append("variance (same for every feature):")
-        for k in range(K):
-            lines.append(str(k + 1).ljust(10) + _fmt(covariances[k]).rjust(12))
+        lines += _grid(
+            ["component", "variance"],
+            [[c, _fmt(v)] for c, v in zip(components, covariances, strict=True)],
+        )
     lines.append("")
     log_prior = "-" if result["log_prior"] is None else f"{result['log_prior']:.6f}"
     rows = [
@@ -213,13 +232,27 @@ def format_table(result: dict) -> str:
         ),
     ]
     lines += [f"{label:<24}{value}" for label, value in rows]
+    for message in result.get("warnings", []):
+        lines += ["", f"warning: {message}"]
     return "\n".join(lines)
 
 
+def _grid(header, rows):
+    """Lines of a table, the first column left-aligned and the others right-aligned.
+
+    Every column is as wide as its widest cell plus two spaces, so that no two cells run
+    together (numbers such as -1.23457e+300 included).
+    """
+    table = [header, *rows]
+    widths = [max(len(row[j]) for row in table) + 2 for j in range(len(header))]
+    widths[0] = max(widths[0], 10)
+    return [
+        row[0].ljust(widths[0])
+        + "".join(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
+        for row in table
+    ]
+
+
 def _matrix_lines(matrix, features):
-    width = max(12, *(len(f) + 2 for f in features))
-    label = max(10, *(len(f) + 2 for f in features))
-    lines = [" " * label + "".join(f.rjust(width) for f in features)]
-    for f, row in zip(features, np.atleast_2d(matrix), strict=True):
-        lines.append(f.ljust(label) + "".join(_fmt(v).rjust(width) for v in row))
-    return lines
+    rows = [[f, *map(_fmt, row)] for f, row in zip(features, np.atleast_2d(matrix), strict=True)]
+    return _grid(["", *features], rows)

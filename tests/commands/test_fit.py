@@ -133,3 +133,68 @@ def test_fit_with_a_prior_file_is_the_map_under_that_prior(tmp_path, capsys):
     path.write_text(json.dumps(wide.to_dict()))
     assert main(["fit", "faithful", "-k", "2", "--prior", str(path), "--covariance", "diag"]) == 2
     assert "the prior mean has length 3 but the data have 2 features" in capsys.readouterr().err
+
+
+def test_spurious_maximiser_is_said_in_the_table_and_the_json(capsys):
+    # The example: galaxies, K = 8, MLE: a component on 3 galaxies, variance 6.5e-4.
+    assert main(["fit", "galaxies", "-k", "8"]) == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.out.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "effective points" in warning[0]
+    assert "--prior default" in warning[0] and "McLachlan & Peel" in warning[0]
+    assert "SpuriousSolutionWarning" not in captured.err  # said once, in the output
+    assert main(["fit", "galaxies", "-k", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["spurious_components"] and result["warnings"] == [warning[0][9:]]
+    assert main(["fit", "galaxies", "-k", "8", "--prior", "default", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["spurious_components"] == [] and result["warnings"] == []
+
+
+def test_large_numbers_in_the_table_never_run_together():
+    from latentmix.commands.fit import format_table
+
+    big = -1.234567e300
+    result = {
+        "estimate": "MLE",
+        "n_components": 2,
+        "covariance_type": "full",
+        "data": "huge",
+        "n_samples": 10,
+        "features": ["a", "bb"],
+        "weights": [0.5, 0.5],
+        "means": [[big, 2e-300], [big, big]],
+        "covariances": [[[1e300, big], [big, 1e300]]] * 2,
+        "log_likelihood": big,
+        "log_prior": None,
+        "objective": big,
+        "bic": 1e300,
+        "n_parameters": 11,
+        "n_iter": 3,
+        "converged": True,
+        "n_init": 1,
+        "degenerate_restarts": 0,
+    }
+    lines = format_table(result).splitlines()
+    means = [line.split() for line in lines if line[:1] in "12" and "0.5000" in line]
+    assert means == [
+        ["1", "0.5000", "-1.23457e+300", "2e-300"],
+        ["2", "0.5000", "-1.23457e+300", "-1.23457e+300"],
+    ]
+    rows = [line.split() for line in lines if line.startswith(("a ", "bb "))]
+    assert rows[0] == ["a", "1e+300", "-1.23457e+300"] and len(rows) == 4
+
+
+@pytest.mark.parametrize(
+    ("covariance_type", "label"),
+    [
+        ("tied_diag", "variances (shared by all components):"),
+        ("tied_spherical", "variance (same for every feature, shared by all components):"),
+        ("diag", "variances:"),
+        ("spherical", "variance (same for every feature):"),
+    ],
+)
+def test_every_covariance_type_prints(capsys, covariance_type, label):
+    assert main(["fit", "faithful", "-k", "2", "--covariance", covariance_type]) == 0
+    out = capsys.readouterr().out
+    assert label in out and "restarts" in out
