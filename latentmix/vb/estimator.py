@@ -25,7 +25,12 @@ from latentmix.bayes.spec import (
 from latentmix.em.fit import ConvergenceWarning
 from latentmix.em.init import INIT_METHODS
 from latentmix.params import MixtureParams, check_covariance_type, check_params
-from latentmix.validation import check_data, check_n_components, check_random_state
+from latentmix.validation import (
+    check_data,
+    check_n_components,
+    check_random_state,
+    check_sample_weight,
+)
 from latentmix.vb.fit import VBOptions, fit_vb
 from latentmix.vb.intervals import align_posterior, vb_intervals
 from latentmix.vb.predictive import log_predictive, sample_posterior_arrays
@@ -138,7 +143,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
 
     # --- fitting ----------------------------------------------------------------------------
 
-    def _check_settings(self, X):
+    def _check_settings(self, X, sample_weight=None):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
         _check_feature_names(self, X, reset=True)
@@ -147,6 +152,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         else:
             X = check_data(X, n_components=K)
         n, d = X.shape
+        weights = None if sample_weight is None else check_sample_weight(sample_weight, n)
         for name in ("n_init", "max_iter"):
             value = getattr(self, name)
             low = 1 if name == "n_init" else 0
@@ -172,10 +178,10 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
                 "X has 1 sample (n_samples = 1); the default prior (scaled by the data's "
                 "spread) needs at least 2: add data or pass a ConjugatePrior of your own."
             )
-        prior = resolve_prior(X, K, covariance_type, self.prior)
-        return X, K, covariance_type, init, prior
+        prior = resolve_prior(X, K, covariance_type, self.prior, weights)
+        return X, K, covariance_type, init, prior, weights
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit q to ``X``.
 
         Parameters
@@ -184,12 +190,17 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
             A 1-D array is one feature; computed in float64. A float64 memmap is read
             block by block.
         y : ignored
+        sample_weight : array-like of shape (n,), optional
+            Nonnegative observation weights: each row's terms in the ELBO (its likelihood
+            and its q(z_i)) count ``w_i`` times, the prior once; integer weights give the
+            fit of the rows repeated (from the same start). ``prior="default"`` is then
+            built from the weighted moments, as ``EMGaussianMixture``'s.
 
         Returns
         -------
         self
         """
-        X, K, covariance_type, init, prior = self._check_settings(X)
+        X, K, covariance_type, init, prior, weights = self._check_settings(X, sample_weight)
         options = VBOptions(prior, covariance_type, float(self.tol), int(self.max_iter))
         result = fit_vb(
             X,
@@ -198,6 +209,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
             init=init,
             n_init=int(self.n_init),
             random_state=check_random_state(self.random_state),
+            sample_weight=weights,
         )
         best = result.best
         post = best.posterior
@@ -233,9 +245,9 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
             )
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row, shape (n,)."""
-        return self.fit(X).predict(X)
+        return self.fit(X, sample_weight=sample_weight).predict(X)
 
     # --- using the fit ----------------------------------------------------------------------
 

@@ -140,7 +140,7 @@ def _kernel_start(start: MixtureParams) -> MixtureParams:
     return MixtureParams(start.weights, start.means, np.array(cov), kernel_type)
 
 
-def vb_init(X, start, options: VBOptions, center=None) -> VBState:
+def vb_init(X, start, options: VBOptions, center=None, *, sample_weight=None) -> VBState:
     """The state at a start: q(z) from it, q(theta) from q(z).
 
     Parameters
@@ -152,6 +152,9 @@ def vb_init(X, start, options: VBOptions, center=None) -> VBState:
     options : VBOptions
     center : ndarray of shape (d,), optional
         Centring point of the statistics (default: the data mean).
+    sample_weight : ndarray of shape (n,), optional
+        Validated observation weights (:func:`latentmix.validation.check_sample_weight`):
+        each row counts ``w_i`` times (integer weights give the fit of rows repeated).
 
     Returns
     -------
@@ -163,16 +166,33 @@ def vb_init(X, start, options: VBOptions, center=None) -> VBState:
     kernel_type = KERNEL_TYPES[options.covariance_type]
     if isinstance(start, MixtureParams):
         plan = kernels.plan_for(_kernel_start(start), center)
-        stats, _, entropy = kernels.e_step_stats(X, plan, options.block_rows, options.n_threads)
+        stats, _, entropy = kernels.e_step_stats(
+            X, plan, options.block_rows, options.n_threads, sample_weight
+        )
     else:
-        resp = np.asarray(start, dtype=float)
-        stats = sufficient_statistics(np.asarray(X, dtype=float), resp, kernel_type, center)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            entropy = -float(np.where(resp > 0, resp * np.log(resp), 0.0).sum())
+        stats, entropy = _resp_statistics(
+            X, np.asarray(start, dtype=float), kernel_type, center, sample_weight
+        )
     return _state(stats, entropy, options, 0)
 
 
-def vb_step(X, state: VBState, options: VBOptions) -> VBState:
+def _resp_statistics(X, resp, kernel_type, center, sample_weight):
+    """Statistics and entropy of given responsibilities (weighted rows if weights)."""
+    X = np.asarray(X, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        row_entropy = -np.where(resp > 0, resp * np.log(resp), 0.0).sum(axis=1)
+    if sample_weight is None:
+        return sufficient_statistics(X, resp, kernel_type, center), float(row_entropy.sum())
+    w = np.asarray(sample_weight, dtype=float)
+    stats = sufficient_statistics(X, resp * w[:, None], kernel_type, center)
+    if kernel_type == "tied":  # the total scatter, which the unweighted path takes as is
+        Xc = X - stats.center
+        scatter = (Xc * w[:, None]).T @ Xc
+        stats = stats._replace(sum_xx=0.5 * (scatter + scatter.T))
+    return stats, float(row_entropy @ w)
+
+
+def vb_step(X, state: VBState, options: VBOptions, *, sample_weight=None) -> VBState:
     """One iteration: q(z) from ``state.posterior``, then q(theta) from q(z).
 
     Parameters
@@ -188,11 +208,13 @@ def vb_step(X, state: VBState, options: VBOptions) -> VBState:
     """
     post = state.posterior
     plan = kernels.plan_for(kernel_params(post), state.stats.center, log_rho_constants(post))
-    stats, _, entropy = kernels.e_step_stats(X, plan, options.block_rows, options.n_threads)
+    stats, _, entropy = kernels.e_step_stats(
+        X, plan, options.block_rows, options.n_threads, sample_weight
+    )
     return _state(stats, entropy, options, state.n_iter + 1)
 
 
-def run_vb(X, start, options: VBOptions, center=None) -> VBRun:
+def run_vb(X, start, options: VBOptions, center=None, *, sample_weight=None) -> VBRun:
     """Coordinate ascent from one start to convergence or ``options.max_iter``.
 
     Raises
@@ -200,15 +222,17 @@ def run_vb(X, start, options: VBOptions, center=None) -> VBRun:
     RuntimeError
         If the ELBO falls by more than round-off (a bug).
     """
-    state = vb_init(X, start, options, center)
-    return continue_vb(X, state, options, [state.elbo])
+    state = vb_init(X, start, options, center, sample_weight=sample_weight)
+    return continue_vb(X, state, options, [state.elbo], sample_weight=sample_weight)
 
 
-def continue_vb(X, state: VBState, options: VBOptions, history: list) -> VBRun:
+def continue_vb(
+    X, state: VBState, options: VBOptions, history: list, *, sample_weight=None
+) -> VBRun:
     """:func:`run_vb` from a state (``options.max_iter`` more iterations at most)."""
     converged = False
     for _ in range(options.max_iter):
-        new = vb_step(X, state, options)
+        new = vb_step(X, state, options, sample_weight=sample_weight)
         change = new.elbo - state.elbo
         if change < -MONOTONE_RTOL * max(abs(new.elbo), 1.0):
             raise RuntimeError(
@@ -250,6 +274,7 @@ def fit_vb(
     random_state=None,
     screen_factor: int = SCREEN_FACTOR,
     screen_iter: int = SCREEN_ITER,
+    sample_weight=None,
 ) -> VBFitResult:
     """VB from many starts; the highest ELBO wins.
 
@@ -271,6 +296,8 @@ def fit_vb(
         How seed rows are drawn, or one start (a mixture or responsibilities; one run).
     n_init : int
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+    sample_weight : ndarray of shape (n,), optional
+        Validated observation weights (the starts are drawn from unweighted rows).
 
     Returns
     -------
@@ -278,7 +305,7 @@ def fit_vb(
     """
     center = chunked.data_moments(X, options.block_rows, None)[0]
     if isinstance(init, MixtureParams) or not isinstance(init, str):
-        run = run_vb(X, init, options, center)
+        run = run_vb(X, init, options, center, sample_weight=sample_weight)
         return VBFitResult(run, [run])
     rows_seed, candidate_rng = candidate_seeds(random_state)
     X_init = chunked.init_rows(X, np.random.default_rng(rows_seed))
@@ -298,7 +325,7 @@ def fit_vb(
             0.0,
             start=START_TYPES[i % len(START_TYPES)],
         )
-        candidates.append(run_vb(X, start, screening, center))
+        candidates.append(run_vb(X, start, screening, center, sample_weight=sample_weight))
     ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].elbo)
     tried: set = set()
     runs = []
@@ -311,7 +338,11 @@ def fit_vb(
             run = run._replace(converged=True)
         elif left > 0:
             run = continue_vb(
-                X, run.state, options._replace(max_iter=left), list(run.elbo_history)
+                X,
+                run.state,
+                options._replace(max_iter=left),
+                list(run.elbo_history),
+                sample_weight=sample_weight,
             )
         runs.append(run)
     best = max(runs, key=lambda r: r.elbo)

@@ -51,7 +51,7 @@ def _features(xt, covariance_type):
     return kernels._features(xt, covariance_type)
 
 
-def block_moments(X_block, plan: BlockPlan) -> BlockResult:
+def block_moments(X_block, plan: BlockPlan, sample_weight=None) -> BlockResult:
     r"""The E-step on one block: packed statistics, sum of log-normalisers and entropy.
 
     Parameters
@@ -59,11 +59,14 @@ def block_moments(X_block, plan: BlockPlan) -> BlockResult:
     X_block : array-like of shape (b, d)
     plan : BlockPlan
         From :func:`plan_for`.
+    sample_weight : ndarray of shape (b,), optional
+        Observation weights: each row's responsibilities (so its statistics), its
+        log-normaliser and its entropy are multiplied by its weight, as for rows repeated.
 
     Returns
     -------
     BlockResult
-        ``moments.log_likelihood`` holds :math:`\sum_i \log\sum_k \rho_{ik}`.
+        ``moments.log_likelihood`` holds :math:`\sum_i w_i \log\sum_k \rho_{ik}`.
     """
     xt = centred_block(X_block, plan.center)
     covariance_type = plan.covariance_type
@@ -75,10 +78,19 @@ def block_moments(X_block, plan: BlockPlan) -> BlockResult:
     total = r.sum(axis=0)
     r /= total
     log_total = np.log(total)
-    entropy = float(log_total.sum() - np.einsum("kb,kb->", r, u))
+    row_entropy = log_total - np.einsum("kb,kb->b", r, u)
+    row_log_norm = log_total + top
+    if sample_weight is None:
+        moments = r @ F.T
+        scatter = xt @ xt.T if covariance_type == "tied" else None
+        return BlockResult(
+            Moments(moments, scatter, float(row_log_norm.sum())), float(row_entropy.sum())
+        )
+    w = np.asarray(sample_weight, dtype=float)
+    r *= w
     moments = r @ F.T
-    scatter = xt @ xt.T if covariance_type == "tied" else None
-    return BlockResult(Moments(moments, scatter, float((log_total + top).sum())), entropy)
+    scatter = (xt * w) @ xt.T if covariance_type == "tied" else None
+    return BlockResult(Moments(moments, scatter, float(row_log_norm @ w)), float(row_entropy @ w))
 
 
 def _add(a: BlockResult, b: BlockResult) -> BlockResult:
@@ -95,7 +107,11 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 
 def e_step_stats(
-    X, plan: BlockPlan, block_rows: int = BLOCK_ROWS, n_threads: int | None = None
+    X,
+    plan: BlockPlan,
+    block_rows: int = BLOCK_ROWS,
+    n_threads: int | None = None,
+    sample_weight=None,
 ) -> tuple[SufficientStats, float, float]:
     r""":func:`block_moments` over every row of ``X`` (ndarray or memmap), summed and unpacked.
 
@@ -108,18 +124,20 @@ def e_step_stats(
     stats : SufficientStats
         In the plan's covariance type, centred at ``plan.center``.
     log_normaliser : float
-        :math:`\sum_i \log \sum_k \rho_{ik}`.
+        :math:`\sum_i w_i \log \sum_k \rho_{ik}`.
     entropy : float
-        :math:`-\sum_{ik} r_{ik} \log r_{ik}`.
+        :math:`-\sum_{ik} w_i r_{ik} \log r_{ik}`.
     """
     n = X.shape[0]
+    w = sample_weight
     if n <= block_rows:
-        total = block_moments(X, plan)
+        total = block_moments(X, plan, w)
     else:
         starts = range(0, n, block_rows)
 
         def one(start):
-            return block_moments(X[start : start + block_rows], plan)
+            stop = start + block_rows
+            return block_moments(X[start:stop], plan, None if w is None else w[start:stop])
 
         workers = available_threads() if n_threads is None else max(int(n_threads), 1)
         with single_threaded_blas():
