@@ -14,7 +14,7 @@ import sys
 
 from latentmix import __version__
 
-COMMANDS = ("fit", "teach", "report", "study")
+COMMANDS = ("fit", "teach", "report", "select", "study")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -115,3 +115,29 @@ def add_out(parser, *, required: bool, help: str) -> None:
 def add_quiet(parser) -> None:
     """``--quiet`` (no progress lines on stderr)."""
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def add_cluster(parser) -> None:
+    """``--scheduler``, ``--workers`` and ``--quiet`` of the commands that run Dask tasks."""
+    parser.add_argument(
+        "--scheduler",
+        default="local",
+        metavar="WHERE",
+        help="where the tasks run, as for EM: 'local' (default) starts a local Dask "
+        "cluster of --workers processes; 'synchronous' runs them one by one in this process; "
+        "'threads' or 'processes' are dask's local schedulers; an address such as "
+        "tcp://host:8786 uses a running Dask scheduler",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="workers of the local cluster (default 2)"
+    )
+    add_quiet(parser)
+
+
+def add_sampling(parser, draws: int, tune: int) -> None:
+    """``--draws``, ``--tune`` and ``--chains`` of the posterior's sampler."""
+    parser.add_argument(
+        "--draws", type=int, default=draws, help=f"posterior draws per chain ({draws})"
+    )
+    parser.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain ({tune})")
+    parser.add_argument("--chains", type=int, default=2, help="chains per posterior fit (2)")

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 
 from latentmix.commands import (
+    add_cluster,
     add_components,
-    add_covariance,
-    add_data,
     add_out,
-    add_quiet,
+    add_sampling,
     add_seed,
 )
+from latentmix.commands.select import add_select_options
 
 
 def _sizes(text: str) -> list[int]:
@@ -43,31 +43,6 @@ def _sizes(text: str) -> list[int]:
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--n needs positive sample sizes; got {text!r}")
     return sizes
-
-
-def _add_cluster(parser) -> None:
-    """``--scheduler``, ``--workers`` and ``--quiet``."""
-    parser.add_argument(
-        "--scheduler",
-        default="local",
-        metavar="WHERE",
-        help="where the replicates run, as for EM: 'local' (default) starts a local Dask "
-        "cluster of --workers processes; 'synchronous' runs them one by one in this process; "
-        "'threads' or 'processes' are dask's local schedulers; an address such as "
-        "tcp://host:8786 uses a running Dask scheduler",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=2, help="workers of the local cluster (default 2)"
-    )
-    add_quiet(parser)
-
-
-def _add_sampling(parser, draws: int, tune: int) -> None:
-    parser.add_argument(
-        "--draws", type=int, default=draws, help=f"posterior draws per chain ({draws})"
-    )
-    parser.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain ({tune})")
-    parser.add_argument("--chains", type=int, default=2, help="chains per posterior fit (2)")
 
 
 def add_parser(subparsers) -> None:
@@ -104,7 +79,7 @@ def add_parser(subparsers) -> None:
         default="nonparametric,parametric",
         help="bootstrap resampling, comma-separated: nonparametric, parametric, or none",
     )
-    _add_sampling(cov, 500, 500)
+    add_sampling(cov, 500, 500)
     cov.add_argument(
         "--posterior-replications",
         type=int,
@@ -113,7 +88,7 @@ def add_parser(subparsers) -> None:
         help="sample the posterior on the first R replicates of each n only (default: all); "
         "--draws 0 skips the posterior",
     )
-    _add_cluster(cov)
+    add_cluster(cov)
     cov.set_defaults(func=run)
 
     sbc = sub.add_parser(
@@ -127,29 +102,24 @@ def add_parser(subparsers) -> None:
     add_components(sbc, default=2)
     add_out(sbc, required=True, help=out_help)
     add_seed(sbc, help="study seed (0)")
-    _add_sampling(sbc, 400, 400)
+    add_sampling(sbc, 400, 400)
     sbc.add_argument("--thin", type=int, default=4, help="keep every THIN-th draw for ranks")
     sbc.add_argument(
         "--wrong-prior",
         action="store_true",
         help="negative control: simulate with a wider prior on the variances than the model uses",
     )
-    _add_cluster(sbc)
+    add_cluster(sbc)
     sbc.set_defaults(func=run)
 
     sel = sub.add_parser(
         "select",
-        help="choose K: BIC and ICL from EM against PSIS-LOO from the posterior",
-        description="Fit each K by EM (BIC, ICL) and by NUTS (PSIS-LOO with its SE).",
+        help="choose K: latentmix select with the posterior (BIC, ICL, AIC, PSIS-LOO)",
+        description="The same run as `latentmix select` with --posterior always on, and the "
+        "older defaults: -k 1..6, --covariance full, no bootstrap LRT (--bootstrap B adds it).",
     )
-    add_data(sel)
-    add_components(sel, several=True, default=list(range(1, 7)))
-    add_covariance(sel)
-    add_out(sel, required=True, help=out_help)
-    add_seed(sel, help="study seed (0)")
-    _add_sampling(sel, 1000, 1000)
-    _add_cluster(sel)
-    sel.set_defaults(func=run)
+    add_select_options(sel, ks=range(1, 7), covariance="full", bootstrap=0, posterior=True)
+    sel.set_defaults(func=run, posterior=True)
 
 
 def run(args) -> int:
@@ -160,9 +130,9 @@ def run(args) -> int:
         from latentmix.studies.sbc import run_sbc_command
 
         return run_sbc_command(args)
-    from latentmix.studies.select import run_select_command
+    from latentmix.commands.select import run as run_select
 
-    return run_select_command(args)
+    return run_select(args, command="study select")
 
 
 def _coverage(args) -> int:

@@ -131,15 +131,16 @@ def test_every_option_is_checked_before_the_output_is_claimed(tmp_path, capsys, 
 
 
 def test_a_misspelt_covariance_is_refused_naming_the_valid_ones(tmp_path, capsys):
-    from latentmix.studies.select import select_config
+    from latentmix.selection.run import select_config
 
     out = tmp_path / "out"
-    with pytest.raises(SystemExit):
-        cli.main(["study", "select", "faithful", "--covariance", "fulll", "--out", str(out)])
-    assert "'fulll' (choose from 'full', 'tied', 'diag', 'spherical')" in capsys.readouterr().err
+    assert (
+        cli.main(["study", "select", "faithful", "--covariance", "fulll", "--out", str(out)]) == 2
+    )
+    assert "--covariance must be one of all, full, tied, diag" in capsys.readouterr().err
     assert not out.exists()
-    with pytest.raises(ValueError, match="--covariance must be one of full, tied, diag"):
-        select_config("faithful", [1, 2], covariance_type="fulll")
+    with pytest.raises(ValueError, match="--covariance must be one of all, full, tied, diag"):
+        select_config("faithful", [1, 2], covariance="fulll")
 
 
 def _raise(*args, **kwargs):
@@ -162,34 +163,35 @@ def test_a_coverage_study_in_which_everything_failed_exits_non_zero(tmp_path, ca
 def test_select_and_sbc_in_which_everything_failed_exit_non_zero(
     tmp_path, capsys, monkeypatch, study
 ):
+    import latentmix.selection.grid as grid
     import latentmix.studies.sbc as sbc
-    import latentmix.studies.select as select
 
     if study == "select":
-        monkeypatch.setattr(select, "select_task", _raise)
+        monkeypatch.setattr(grid, "fit_cell", _raise)
         argv = ["study", "select", "faithful", "-k", "1..2"]
+        said = "every EM fit of every cell failed"
     else:
         monkeypatch.setattr(sbc, "sbc_replicate", _raise)
         argv = ["study", "sbc", "--simulations", "3", "--n", "20", "-k", "1"]
+        said = "replicates failed"
     out = tmp_path / study
     assert cli.main([*argv, "--out", str(out), "--scheduler", "synchronous", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "replicates failed" in err and str(out / "replicates") in err
+    assert said in err and str(out / "replicates") in err
     records = [json.loads(p.read_text()) for p in (out / "replicates").iterdir()]
     assert records and all("it all went wrong" in r["error"] for r in records)
 
 
 def test_select_fails_when_both_arms_failed_for_every_k(tmp_path, capsys, monkeypatch):
-    import latentmix.studies.select as select
+    import latentmix.selection.grid as grid
 
-    def em_only(config, n, index):
-        return {"K": n, "em": {"status": "failed", "error": "x"},
-                "posterior": {"status": "failed", "error": "y"}}  # fmt: skip
+    def failed(X, K, covariance_type, prior, random_state, n_init):
+        return {"status": "failed", "error": "DegenerateMixtureError: x"}
 
-    monkeypatch.setattr(select, "select_task", em_only)
+    monkeypatch.setattr(grid, "fit_estimate", failed)
     argv = ["study", "select", "faithful", "-k", "1..2", "--scheduler", "synchronous"]
     assert cli.main([*argv, "--out", str(tmp_path / "s"), "--quiet"]) == 1
-    assert "all 2 of 2 replicates failed" in capsys.readouterr().err
+    assert "every EM fit of every cell failed" in capsys.readouterr().err
 
 
 def test_an_interrupt_during_the_posterior_is_not_stored_as_a_failure(

@@ -1,0 +1,155 @@
+r"""The sequential bootstrap likelihood-ratio test for the number of components.
+
+As R mclust's ``mclustBootstrapLRT`` (McLachlan 1987; McLachlan & Rathnayake 2014): within
+one covariance structure, test K components against K + 1 for K = 1, 2, ... by the statistic
+
+.. math::
+
+    \text{LRTS} = 2 \{\log L(\hat\theta_{K+1}) - \log L(\hat\theta_K)\},
+
+whose null distribution is not the textbook chi-square (the null sits on the boundary of the
+alternative and the alternative is not identifiable there), so it is bootstrapped: each
+replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components by EM
+started at the fitted estimates (as mclust does), and keeps their LRTS. The p-value is
+:math:`(1 + \#\{\text{LRTS}^*_b \ge \text{LRTS}\}) / (B + 1)` over the B replicates that
+gave an LRTS. A replicate whose fit fails (a collapsed component) is drawn again, as in
+mclust, at most :data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
+most the level and stops at the first that is not: the number of components it picks is
+that K.
+
+Each replicate is one task of :func:`latentmix.studies.runner.run_study`
+(:func:`lrt_task`), so the test runs on Dask and resumes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from latentmix.params import sample_mixture
+
+#: Times a replicate is drawn again when a fit on it fails, before the replicate is failed.
+MAX_REDRAWS = 20
+
+#: EM's relative tolerance in a replicate: the statistic is needed to about 1e-3, not to the
+#: last digit (mclust's own EM stops at 1e-5), and runs towards a flat optimum are long.
+TOL = 1e-7
+
+#: mclust's default level of each test in the sequence.
+LEVEL = 0.05
+
+#: The spawn key of the LRT's seeds (the grid and the posterior use their own).
+SEED_KEY = 2
+
+
+def lrts(log_likelihood_null: float, log_likelihood_alt: float) -> float:
+    r"""The likelihood-ratio statistic :math:`2(\log L_{K+1} - \log L_K)`."""
+    return float(2.0 * (log_likelihood_alt - log_likelihood_null))
+
+
+def p_value(observed: float, replicates) -> float:
+    """Mclust's bootstrap p-value ``(1 + #(replicates >= observed)) / (B + 1)``.
+
+    Parameters
+    ----------
+    observed : float
+    replicates : array-like of shape (B,)
+        Finite bootstrap statistics.
+    """
+    replicates = np.asarray(replicates, dtype=float)
+    return float((1 + np.sum(replicates >= observed)) / (replicates.size + 1))
+
+
+def _fit_from(X, params, max_iter: int = 1000) -> float:
+    """The log-likelihood of one EM run (MLE) on ``X`` started at ``params``."""
+    from latentmix.estimator import EMGaussianMixture
+
+    em = EMGaussianMixture(
+        params.n_components,
+        covariance_type=params.covariance_type,
+        init=params,
+        tol=TOL,
+        max_iter=max_iter,
+    ).fit(X)
+    return float(em.log_likelihood_)
+
+
+def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> dict:
+    """One replicate: data from ``null``, EM for K and K + 1 from ``null`` and ``alt``.
+
+    Parameters
+    ----------
+    null, alt : MixtureParams
+        The fitted K- and (K + 1)-component MLEs of one structure.
+    n_samples : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt`` and ``redraws`` (how many
+        draws were discarded because a fit failed).
+
+    Raises
+    ------
+    RuntimeError
+        If :data:`MAX_REDRAWS` draws in a row failed.
+    """
+    import warnings
+
+    from latentmix.em.fit import ConvergenceWarning
+
+    last = ""
+    for redraws in range(MAX_REDRAWS + 1):
+        X, _ = sample_mixture(null, n_samples, rng)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                ll0 = _fit_from(X, null)
+                ll1 = _fit_from(X, alt)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+            last = f"{type(err).__name__}: {err}"
+            continue
+        return {
+            "lrts": lrts(ll0, ll1),
+            "log_likelihood_null": ll0,
+            "log_likelihood_alt": ll1,
+            "redraws": redraws,
+        }
+    raise RuntimeError(
+        f"{MAX_REDRAWS + 1} bootstrap draws in a row could not be fitted (last: {last})"
+    )
+
+
+def replicate_rng(seed: int, K: int, index: int) -> np.random.Generator:
+    """The generator of replicate ``index`` of the test of K against K + 1."""
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(SEED_KEY, K, index)))
+
+
+def lrt_result(observed: float, records: list[dict], level: float = LEVEL) -> dict:
+    """The test of K against K + 1 from its stored replicates.
+
+    Parameters
+    ----------
+    observed : float
+        The LRTS of the data.
+    records : list of dict
+        The replicates' records (``status`` "ok" with ``lrts``, or "failed").
+    level : float
+
+    Returns
+    -------
+    dict
+        ``lrts``, ``p_value`` (None without a replicate), ``n_boot`` (replicates with an
+        LRTS), ``n_failed``, ``significant`` and ``boot_lrts`` (sorted).
+    """
+    boot = sorted(float(r["lrts"]) for r in records if r.get("status") == "ok")
+    failed = sum(r.get("status") != "ok" for r in records)
+    p = p_value(observed, boot) if boot else None
+    return {
+        "lrts": float(observed),
+        "p_value": p,
+        "n_boot": len(boot),
+        "n_failed": int(failed),
+        "significant": p is not None and p <= level,
+        "boot_lrts": boot,
+    }
