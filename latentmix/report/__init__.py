@@ -44,8 +44,9 @@ def make_report(source, out, settings: ReportSettings, *, command="", quiet=Fals
 
     Parameters
     ----------
-    source : str, Path or latentmix.datasets.Dataset
-        A built-in data set name, a CSV path, or a loaded Dataset.
+    source : str, Path, latentmix.datasets.Dataset or pandas.DataFrame
+        A built-in data set name, a CSV path, a loaded Dataset, or a DataFrame (whose column
+        names name the features in the tables, the figures and ``estimates.json``).
     out : str or Path
         The report directory: new, empty, or an earlier report.
     settings : ReportSettings

@@ -202,13 +202,48 @@ def _sample(X, settings, prior, reference, feature_names, progress):
     return posterior.idata_, posterior.diagnostics_, timings
 
 
+def _is_data_frame(source) -> bool:
+    return type(source).__module__.startswith("pandas") and hasattr(source, "columns")
+
+
+def dataset_from_frame(frame, columns=None, name: str = "DataFrame"):
+    """A :class:`~latentmix.datasets.Dataset` of a pandas DataFrame, named by its columns.
+
+    The names are the DataFrame's column names (what a fit on it keeps as
+    ``feature_names_in_``), checked as a CSV header's are (none empty or repeated), so that
+    the report's tables, figures and ``estimates.json`` use them.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    columns : list of str, optional
+        The columns to use (all if not given).
+    name : str
+        What the report calls the data.
+    """
+    from latentmix.datasets import Dataset, check_feature_names
+
+    names = [str(c) for c in frame.columns]
+    check_feature_names(names, where=name)
+    if columns:
+        unknown = [c for c in columns if c not in names]
+        if unknown:
+            raise ValueError(
+                f"{name} has no column {unknown[0]!r}; its columns are {', '.join(names)}."
+            )
+        frame = frame[list(columns)]
+        names = list(columns)
+    return Dataset(name, frame.to_numpy(dtype=float, na_value=np.nan), tuple(names))
+
+
 def analyse(source, settings: ReportSettings, *, progress=None, command: str = "") -> Analysis:
     """Fit MLE and MAP by EM, sample the posterior, compare.
 
     Parameters
     ----------
-    source : str, Path or latentmix.datasets.Dataset
-        A built-in data set name, a CSV path, or a loaded Dataset.
+    source : str, Path, latentmix.datasets.Dataset or pandas.DataFrame
+        A built-in data set name, a CSV path, a loaded Dataset, or a DataFrame (its column
+        names name the features everywhere, see :func:`dataset_from_frame`).
     settings : ReportSettings
     progress : latentmix.progress.Progress, optional
         Told about each stage; silent if not given.
@@ -232,7 +267,12 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     clock = time.perf_counter()
 
     columns = list(settings.columns) if settings.columns else None
-    dataset = source if isinstance(source, Dataset) else load_data(source, columns)
+    if isinstance(source, Dataset):
+        dataset = source
+    elif _is_data_frame(source):
+        dataset = dataset_from_frame(source, columns)
+    else:
+        dataset = load_data(source, columns)
     X_all = check_data(dataset.data, n_components=K)
     X, X_test, train = X_all, None, None
     if settings.test_fraction:

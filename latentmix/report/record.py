@@ -85,6 +85,8 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "log_prior": model.log_prior_,
             "n_iter": model.n_iter_,
             "converged": model.converged_,
+            # 0-based, as all indices here; the warning box says why (latentmix.em.spurious).
+            "spurious_components": [int(k) for k in getattr(model, "spurious_components_", [])],
         }
         for name, model in (("mle", analysis.mle), ("map", analysis.map))
     }

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from latentmix.report import ReportSettings
 from latentmix.report.analysis import diagnostics_summary, split_rows
 
 
@@ -26,3 +27,43 @@ def test_diagnostics_summary_is_the_one_diagnostics_block(shared_analysis):
     }  # fmt: skip
     assert diag["n_chains"] == 2 and diag["n_draws"] == 100
     assert diag == shared_analysis.diagnostics
+
+
+def test_a_spurious_mle_reaches_the_warning_box_and_estimates_json(shared_analysis):
+    from dataclasses import replace
+
+    from latentmix.datasets import load
+    from latentmix.progress import Progress
+    from latentmix.report.analysis import _fit_em
+    from latentmix.report.context import report_context, warnings_list
+    from latentmix.report.record import estimates_record
+    from latentmix.report.write import render_pages
+
+    X = load("galaxies").data
+    settings = ReportSettings(8, "full", seed=0)
+    mle, messages = _fit_em("MLE", X, settings, None, Progress(quiet=True))
+    spurious = [m for m in messages if "spurious local maximiser" in m]
+    assert len(spurious) == 1 and spurious[0].startswith("EM MLE: component ")
+    assert "prior='default'" in spurious[0]
+    analysis = replace(shared_analysis, em_warnings=messages, mle=mle)
+    assert spurious[0] in warnings_list(analysis)
+    page, md = render_pages(report_context(analysis, []))
+    assert "spurious local maximiser" in page and "spurious local maximiser" in md
+    record = estimates_record(analysis, warnings_list(analysis))
+    assert record["em"]["mle"]["spurious_components"] == [int(k) for k in mle.spurious_components_]
+    assert record["em"]["map"]["spurious_components"] == []
+
+
+def test_a_data_frame_names_the_features_everywhere():
+    import pandas as pd
+
+    from latentmix.report.analysis import dataset_from_frame
+
+    frame = pd.DataFrame({"eruptions": [1.0, 2.0, np.nan], "waiting": [3.0, 4.0, 5.0], "x": 0})
+    dataset = dataset_from_frame(frame, ["waiting", "eruptions"], name="geysers")
+    assert dataset.feature_names == ("waiting", "eruptions") and dataset.name == "geysers"
+    np.testing.assert_array_equal(dataset.data, [[3.0, 1.0], [4.0, 2.0], [5.0, np.nan]])
+    with pytest.raises(ValueError, match="has no column 'wait'"):
+        dataset_from_frame(frame, ["wait"])
+    with pytest.raises(ValueError, match="the column name 'a' appears"):
+        dataset_from_frame(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))
