@@ -165,7 +165,8 @@ def format_table(result: dict) -> str:
     K = result["n_components"]
     lines = [
         f"{result['estimate']} of a {K}-component {covariance_type} Gaussian mixture on "
-        f"{result['data']} ({result['n_samples']} rows x {len(features)} features); "
+        f"{result['data']} ({result['n_samples']} rows x {len(features)} "
+        f"feature{'s' if len(features) != 1 else ''}); "
         "components numbered from 1 (from 0 in --json)",
     ]
     if result.get("n_missing"):

@@ -141,6 +141,7 @@ def test_spurious_maximiser_is_said_in_the_table_and_the_json(capsys):
     captured = capsys.readouterr()
     warning = [line for line in captured.out.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "effective points" in warning[0]
+    assert "on galaxies (82 rows x 1 feature); " in captured.out  # one feature, singular
     assert "--prior default" in warning[0] and "McLachlan & Peel" in warning[0]
     assert "SpuriousSolutionWarning" not in captured.err  # said once, in the output
     assert main(["fit", "galaxies", "-k", "8", "--json"]) == 0
