@@ -22,6 +22,7 @@ from latentmix.bayes.spec import (
     covariance_dims,
     resolve_prior,
 )
+from latentmix.em import chunked
 from latentmix.em.fit import ConvergenceWarning
 from latentmix.em.init import INIT_METHODS
 from latentmix.params import MixtureParams, check_covariance_type, check_params
@@ -147,8 +148,9 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
         _check_feature_names(self, X, reset=True)
-        if isinstance(X, np.memmap) and X.ndim == 2 and X.dtype == np.float64:
-            pass  # read block by block; finiteness is checked by the first pass
+        if isinstance(X, np.memmap):
+            # Read block by block; finiteness is checked by the first pass.
+            X = chunked.check_blocked_data(X, n_components=K)
         else:
             X = check_data(X, n_components=K)
         n, d = X.shape
@@ -178,7 +180,11 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
                 "X has 1 sample (n_samples = 1); the default prior (scaled by the data's "
                 "spread) needs at least 2: add data or pass a ConjugatePrior of your own."
             )
-        prior = resolve_prior(X, K, covariance_type, self.prior, weights)
+        if isinstance(X, np.memmap) and weights is None and self.prior == "default":
+            # From one blocked pass: the memmap is never read whole.
+            prior = chunked.default_prior(X, K, covariance_type)
+        else:
+            prior = resolve_prior(X, K, covariance_type, self.prior, weights)
         return X, K, covariance_type, init, prior, weights
 
     def fit(self, X, y=None, sample_weight=None):
