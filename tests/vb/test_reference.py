@@ -257,3 +257,30 @@ def test_the_e_step_raises_a_monte_carlo_elbo(covariance_type):
     assert after - before > 4 * se_after
     # ... and the ELBO the package records after that E-step (q(theta) updated too) is higher.
     assert run_vb(X, resp, options._replace(max_iter=1)).elbo >= after - 4 * se_after
+
+
+def test_in_one_dimension_the_types_are_two_models():
+    """In 1-D full, diag and spherical are one model (a variance per component), and tied,
+    tied_diag and tied_spherical another (one variance): the same q and the same ELBO."""
+    X, resp, prior = make_problem("full", seed=5, d=1, n=50)
+    scale = float(prior.scale[0, 0])
+    runs = {}
+    for covariance_type in COVARIANCE_TYPES:
+        shaped = {"full": [[scale]], "tied": [[scale]], "diag": [scale], "tied_diag": [scale]}
+        p = ConjugatePrior(
+            prior.weight_concentration,
+            prior.mean,
+            prior.mean_precision,
+            prior.degrees_of_freedom,
+            shaped.get(covariance_type, scale),
+        )
+        runs[covariance_type] = run_vb(X, resp, VBOptions(p, covariance_type, tol=0.0, max_iter=6))
+    for group in (("full", "diag", "spherical"), ("tied", "tied_diag", "tied_spherical")):
+        first = runs[group[0]]
+        for other in group[1:]:
+            np.testing.assert_allclose(runs[other].elbo_history, first.elbo_history, rtol=1e-12)
+            np.testing.assert_allclose(runs[other].posterior.mean, first.posterior.mean)
+            np.testing.assert_allclose(
+                np.ravel(runs[other].posterior.scale), np.ravel(first.posterior.scale)
+            )
+    assert runs["tied"].elbo != pytest.approx(runs["full"].elbo)
