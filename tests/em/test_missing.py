@@ -2,13 +2,19 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from latentmix import EMGaussianMixture
 from latentmix.datasets import synthetic_3d
 from latentmix.em import chunked, information, missing
+from latentmix.em.fit import EMOptions, fit_em, run_em
 from latentmix.em.missing import e_step, e_step_stats, impute, missingness_patterns, observed_data
-from latentmix.params import sample_mixture
+from latentmix.em.parameterisation import from_unconstrained, to_unconstrained
+from latentmix.matching import align
+from latentmix.params import COVARIANCE_TYPES, MixtureParams, sample_mixture
+from latentmix.priors import ConjugatePrior
 
 
 def test_patterns_group_rows_and_put_complete_first():
@@ -195,3 +201,186 @@ def test_wald_intervals_on_missing_cells_are_wider_than_on_complete_data():
     # Deleting 30% of the cells loses information about every parameter group.
     assert np.median(se_part / se_full) > 1.05
     assert np.all(np.isfinite(se_part))
+
+
+# --- the fit ---------------------------------------------------------------------------------
+
+ALL_TYPES = COVARIANCE_TYPES
+
+
+def make_random_params(rng, covariance_type, K, d):
+    """A random well-conditioned mixture of any covariance type (for Hypothesis examples)."""
+    A = rng.normal(size=(K, d, d))
+    full = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(d)
+    covariances = {
+        "full": full,
+        "tied": full[0],
+        "diag": rng.uniform(0.3, 3.0, (K, d)),
+        "spherical": rng.uniform(0.3, 3.0, K),
+        "tied_diag": rng.uniform(0.3, 3.0, d),
+        "tied_spherical": np.asarray(rng.uniform(0.3, 3.0)),
+    }[covariance_type]
+    means = rng.normal(scale=3.0, size=(K, d))
+    return MixtureParams(rng.dirichlet(np.full(K, 3.0)), means, covariances, covariance_type)
+
+
+@pytest.mark.parametrize("prior", [None, "default"])
+@pytest.mark.parametrize("covariance_type", ALL_TYPES)
+def test_complete_data_through_the_missing_path_give_the_fit_to_round_off(covariance_type, prior):
+    X = synthetic_3d(300, 1).data
+    prior = None if prior is None else ConjugatePrior.default(X, 3, covariance_type)
+    options = EMOptions(prior=prior)
+    plain = fit_em(X, 3, covariance_type, options, n_init=2, random_state=0).best
+    grouped = fit_em(observed_data(X), 3, covariance_type, options, n_init=2, random_state=0)
+    grouped = grouped.best
+    for a, b in zip(plain.params[:3], grouped.params[:3], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(plain.objective_history, grouped.objective_history, rtol=1e-12)
+
+
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 2**16),
+    covariance_type=st.sampled_from(ALL_TYPES),
+    fraction=st.sampled_from([0.1, 0.3, 0.5]),
+    use_prior=st.booleans(),
+)
+def test_the_observed_data_objective_never_falls(seed, covariance_type, fraction, use_prior):
+    rng = np.random.default_rng(seed)
+    truth = make_random_params(rng, covariance_type, K=2, d=3)
+    X = with_holes(sample_mixture(truth, 120, rng)[0], fraction, rng)
+    data = observed_data(X)
+    prior = ConjugatePrior.default(np.nan_to_num(X), 2, covariance_type) if use_prior else None
+    start = make_random_params(rng, covariance_type, K=2, d=3)
+    run = run_em(data, start, EMOptions(prior=prior, tol=0, max_iter=40))
+    if run.degenerate:  # an MLE that collapsed stops at its last proper iterate
+        assert prior is None
+    history = run.objective_history
+    assert np.all(np.diff(history) >= -1e-10 * np.abs(history[1:]))
+
+
+def test_observed_log_likelihood_at_the_estimate_is_scipy_s_and_stationary():
+    truth = synthetic_3d(10, 0).truth
+    rng = np.random.default_rng(8)
+    X = with_holes(sample_mixture(truth, 400, rng)[0], 0.3, rng)
+    gm = EMGaussianMixture(3, missing="ignore", random_state=0).fit(X)
+    params = gm.params_
+    covs = params.full_covariances()
+    total = 0.0
+    for x in X:
+        o = ~np.isnan(x)
+        total += np.logaddexp.reduce(
+            [
+                np.log(params.weights[k])
+                + stats.multivariate_normal(params.means[k, o], covs[k][np.ix_(o, o)]).logpdf(x[o])
+                for k in range(3)
+            ]
+        )
+    np.testing.assert_allclose(gm.log_likelihood_, total, rtol=1e-11)
+    np.testing.assert_allclose(gm.score(X) * X.shape[0], total, rtol=1e-11)
+    # A stationary point: no small step in any direction of theta raises the objective.
+    theta = to_unconstrained(params)
+    best = missing.objective(X, params)
+    for step in rng.normal(size=(20, theta.size)):
+        for size in (1e-3, 1e-5):
+            moved = from_unconstrained(theta + size * step, 3, 3, "full")
+            assert missing.objective(X, moved) <= best + 1e-9 * abs(best)
+
+
+def _mean_error(X, truth, missing_how="ignore"):
+    gm = EMGaussianMixture(2, missing=missing_how, random_state=0, n_init=3).fit(X)
+    return np.abs(align(gm.params_, truth).means - truth.means).max()
+
+
+RECOVERY_TRUTH = MixtureParams(
+    np.array([0.4, 0.6]),
+    np.array([[0.0, 0.0, 0.0], [4.0, 3.0, -2.0]]),
+    np.array([[[1.0, 0.6, 0.3], [0.6, 1.0, 0.5], [0.3, 0.5, 1.0]], np.eye(3) * 0.8]),
+    "full",
+)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5])
+def test_recovery_with_cells_missing_completely_at_random(fraction):
+    rng = np.random.default_rng(9)
+    errors = []
+    for n in (300, 3000):
+        X = with_holes(sample_mixture(RECOVERY_TRUTH, n, rng)[0], fraction, rng)
+        errors.append(_mean_error(X, RECOVERY_TRUTH))
+    assert errors[1] < errors[0]
+    assert errors[1] < 0.15
+
+
+def test_recovery_with_cells_missing_at_random_given_an_observed_column():
+    """x3 is missing more often where x1 is large: the complete rows are a biased sample."""
+    rng = np.random.default_rng(10)
+    errors, complete_case = [], []
+    for n in (300, 3000):
+        X = sample_mixture(RECOVERY_TRUTH, n, rng)[0]
+        holes = X.copy()
+        holes[(X[:, 0] > 2.0) & (rng.random(n) < 0.7), 2] = np.nan
+        errors.append(_mean_error(holes, RECOVERY_TRUTH))
+        complete_case.append(_mean_error(X[~np.isnan(holes).any(axis=1)], RECOVERY_TRUTH))
+    assert errors[1] < errors[0]
+    assert errors[1] < 0.1
+    # Dropping the incomplete rows biases the weights, and so the means' matching stays off.
+    gm = EMGaussianMixture(2, missing="ignore", random_state=0).fit(holes)
+    cc = EMGaussianMixture(2, random_state=0).fit(X[~np.isnan(holes).any(axis=1)])
+    truth_w = RECOVERY_TRUTH.weights
+    assert np.abs(align(gm.params_, RECOVERY_TRUTH).weights - truth_w).max() < 0.03
+    assert np.abs(align(cc.params_, RECOVERY_TRUTH).weights - truth_w).max() > 0.1
+
+
+# --- bad inputs ------------------------------------------------------------------------------
+
+
+def test_missing_cells_with_missing_error_name_the_option():
+    X = synthetic_3d(50, 0).data
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"\(NaN\) at row 3, column 1.*missing='ignore'"):
+        EMGaussianMixture(2).fit(X)
+    gm = EMGaussianMixture(2, random_state=0).fit(synthetic_3d(50, 0).data)
+    with pytest.raises(ValueError, match="missing='ignore'"):
+        gm.predict(X)
+
+
+def test_a_row_with_every_cell_missing_is_an_error():
+    X = synthetic_3d(50, 0).data
+    X[7] = np.nan
+    with pytest.raises(ValueError, match="row 7 of X has every cell missing"):
+        EMGaussianMixture(2, missing="ignore").fit(X)
+
+
+def test_bad_missing_option_and_impute_without_it():
+    X = synthetic_3d(50, 0).data
+    with pytest.raises(ValueError, match=r"missing must be 'error'.*or 'ignore'.*got 'drop'"):
+        EMGaussianMixture(2, missing="drop").fit(X)
+    gm = EMGaussianMixture(2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="impute needs missing='ignore'"):
+        gm.impute(X)
+
+
+def test_infinite_values_are_refused_even_with_ignore():
+    X = synthetic_3d(50, 0).data
+    X[2, 0] = np.inf
+    with pytest.raises(ValueError, match=r"\(infinite\) at row 2, column 0"):
+        EMGaussianMixture(2, missing="ignore").fit(X)
+
+
+def test_estimator_predictions_use_the_marginal_densities():
+    X = synthetic_3d(300, 0).data
+    holes = with_holes(X, 0.3, np.random.default_rng(11))
+    gm = EMGaussianMixture(3, missing="ignore", random_state=0).fit(holes)
+    log_resp, sample_ll = e_step(holes, gm.params_)
+    np.testing.assert_allclose(gm.score_samples(holes), sample_ll)
+    np.testing.assert_allclose(gm.predict_proba(holes), np.exp(log_resp))
+    np.testing.assert_array_equal(gm.predict(holes), log_resp.argmax(axis=1))
+    filled, sd = gm.impute(holes, return_std=True)
+    assert np.all(sd[np.isnan(holes)] > 0)
+    assert not np.isnan(filled).any()
+    assert gm.n_missing_ == int(np.isnan(holes).sum())
+    # The imputations are closer to the deleted values than the column means are.
+    gone = np.isnan(holes)
+    err_impute = np.abs(filled[gone] - X[gone]).mean()
+    err_mean = np.abs(np.nanmean(holes, axis=0)[np.nonzero(gone)[1]] - X[gone]).mean()
+    assert err_impute < 0.8 * err_mean
