@@ -284,3 +284,35 @@ def test_in_one_dimension_the_types_are_two_models():
                 np.ravel(runs[other].posterior.scale), np.ravel(first.posterior.scale)
             )
     assert runs["tied"].elbo != pytest.approx(runs["full"].elbo)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_with_one_component_the_elbo_is_the_log_marginal_likelihood(covariance_type):
+    """K = 1: the labels are known, q(theta) is the exact posterior and the bound is tight.
+    log p(X) is computed independently as the sum of one-step-ahead predictive densities
+    log p(x_i | x_1..x_{i-1}), each a Student t (scipy) from the conjugate update."""
+    X, _, prior = make_problem(covariance_type, seed=6, d=2, n=25, K=1)
+    run = run_vb(X, np.ones((X.shape[0], 1)), VBOptions(prior, covariance_type, max_iter=2))
+    d = X.shape[1]
+    m, kappa, nu = prior.mean.copy(), prior.mean_precision, prior.degrees_of_freedom
+    psi = np.asarray(prior.scale, dtype=float)
+    total = 0.0
+    for x in X:
+        if covariance_type == "full":
+            dof = nu - d + 1
+            total += stats.multivariate_t.logpdf(x, m, psi * (kappa + 1) / (kappa * dof), dof)
+            psi = psi + kappa / (kappa + 1) * np.outer(x - m, x - m)
+            nu += 1
+        elif covariance_type == "diag":
+            scale = np.sqrt(psi * (kappa + 1) / (kappa * nu))
+            total += stats.t.logpdf(x, nu, m, scale).sum()
+            psi = psi + kappa / (kappa + 1) * (x - m) ** 2
+            nu += 1
+        else:
+            shape = psi * (kappa + 1) / (kappa * nu) * np.eye(d)
+            total += stats.multivariate_t.logpdf(x, m, shape, nu)
+            psi = psi + kappa / (kappa + 1) * ((x - m) ** 2).sum()
+            nu += d
+        m = (kappa * m + x) / (kappa + 1)
+        kappa += 1
+    assert run.elbo == pytest.approx(total, rel=1e-10)
