@@ -14,7 +14,8 @@ studies' pages, each extending ``base.html.j2`` or ``base.md.j2``); the styleshe
   and undefined variables are errors.
 * :func:`save_figure` and :func:`figure_png`: the one way a matplotlib figure becomes a PNG
   (a palette image without metadata, so the bytes depend on the figure only);
-  :func:`data_uri` embeds one.
+  :func:`data_uri` embeds one. The palette keeps the figure's own colours exactly
+  (:func:`common_palette`, :func:`to_palette`): a legend marker has its points' colour.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 __all__ = [
+    "common_palette",
     "data_uri",
     "figure_png",
     "fmt",
@@ -39,6 +41,7 @@ __all__ = [
     "render_markdown",
     "save_figure",
     "stylesheet",
+    "to_palette",
 ]
 
 DPI = 110
@@ -112,6 +115,105 @@ def fmt(value, digits: int = 4, *, fixed: bool = False, missing: str = "—") ->
 # --- figures ---------------------------------------------------------------------------------
 
 
+def common_palette(images, colours: int = COLOURS):
+    """The colours a palette must hold: every colour if there are few, else the commonest.
+
+    Parameters
+    ----------
+    images : sequence of PIL.Image.Image
+        RGB images that will share the palette (one figure, or every frame of a GIF).
+    colours : int
+        At most this many colours (at most 256).
+
+    Returns
+    -------
+    ndarray of shape (m, 3), uint8
+        ``m <= colours``. When the images hold at most ``colours`` distinct colours, all of
+        them (the image is then stored losslessly). Otherwise the ``colours`` that fill the
+        most pixels inside flat areas (a pixel equal to its right and lower neighbours), then
+        the most pixels in all, ties broken by colour value: a plot's own colours (markers,
+        lines, filled areas) fill areas and are kept exactly, even a legend marker's that
+        covers a few dozen pixels, while the blends that antialiasing makes sit on edges and
+        are mapped to the nearest kept colour. (Median cut, used before, averaged the colours
+        of each box, and so drew a legend marker brown while its points were green.)
+    """
+    import numpy as np
+
+    if not 1 <= colours <= 256:
+        raise ValueError(f"colours must be between 1 and 256 (a PNG palette), not {colours}.")
+    packed = [_packed(image) for image in images]
+    values, counts = np.unique(np.concatenate([p.ravel() for p in packed]), return_counts=True)
+    if values.size > colours:
+        # A pixel inside a flat area (equal to its right and lower neighbours) shows a colour
+        # the figure drew; antialiasing blends sit on edges. Rank by such pixels, then by all.
+        flat = np.concatenate([_flat_pixels(p) for p in packed])
+        inner = np.zeros(values.size, dtype=np.int64)
+        np.add.at(inner, np.searchsorted(values, flat), 1)
+        keep = np.lexsort((values, -counts, -inner))[:colours]
+        values = np.sort(values[keep])
+    return _unpack(values)
+
+
+def to_palette(image, palette):
+    """An RGB image as a palette image on ``palette``, without dithering.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        RGB.
+    palette : ndarray of shape (m, 3), uint8
+        From :func:`common_palette`; ``m <= 256``.
+
+    Returns
+    -------
+    PIL.Image.Image
+        Mode "P". A pixel whose colour is in the palette keeps it exactly; any other takes the
+        nearest palette colour (Euclidean distance in RGB).
+    """
+    import numpy as np
+    from PIL import Image
+
+    packed = _packed(image)
+    values, inverse = np.unique(packed.ravel(), return_inverse=True)
+    rgb = _unpack(values).astype(np.int32)
+    pal = np.asarray(palette, dtype=np.int32)
+    # Nearest palette entry for each distinct colour (few thousand x <= 256: cheap).
+    nearest = np.empty(values.size, dtype=np.uint8)
+    for start in range(0, values.size, 4096):
+        block = rgb[start : start + 4096]
+        dist = ((block[:, None, :] - pal[None, :, :]) ** 2).sum(axis=-1)
+        nearest[start : start + 4096] = dist.argmin(axis=1)
+    indices = nearest[inverse].reshape(packed.shape)
+    out = Image.fromarray(indices, mode="P")
+    flat = np.zeros((256, 3), dtype=np.uint8)
+    flat[: len(pal)] = pal
+    out.putpalette(flat.ravel().tolist())
+    return out
+
+
+def _packed(image):
+    """An RGB image's pixels as one uint32 per pixel (0xRRGGBB), shape (height, width)."""
+    import numpy as np
+
+    a = np.asarray(image.convert("RGB"), dtype=np.uint32)
+    return (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+
+
+def _flat_pixels(packed):
+    """The colours of pixels equal to their right and lower neighbours, shape (m,)."""
+    corner = packed[:-1, :-1]
+    return corner[(corner == packed[1:, :-1]) & (corner == packed[:-1, 1:])]
+
+
+def _unpack(values):
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.uint32)
+    return np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=-1).astype(
+        np.uint8
+    )
+
+
 def figure_png(fig, *, dpi: int = DPI, colours: int | None = COLOURS, close: bool = True) -> bytes:
     """A matplotlib figure as PNG bytes.
 
@@ -120,10 +222,11 @@ def figure_png(fig, *, dpi: int = DPI, colours: int | None = COLOURS, close: boo
     fig : matplotlib.figure.Figure
     dpi : int
     colours : int or None
-        Size of the palette the image is reduced to (median cut, no dithering). Plots use
-        few colours: a palette image is about a third of the full-colour size, which matters
-        because pages embed their figures and example outputs are committed. None keeps full
-        colour.
+        Size of the palette (:func:`common_palette`): a figure with at most this many
+        distinct colours is stored losslessly; otherwise its commonest colours are kept
+        exactly and antialiased edge pixels take the nearest of them. A palette image is
+        about a third of the full-colour size, which matters because pages embed their
+        figures and example outputs are committed. None keeps full colour.
     close : bool
         Close the figure if pyplot manages it (a plain ``Figure`` needs no closing).
 
@@ -140,9 +243,7 @@ def figure_png(fig, *, dpi: int = DPI, colours: int | None = COLOURS, close: boo
         _close(fig)
     image = Image.open(buffer).convert("RGB")
     if colours is not None:
-        image = image.quantize(
-            colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-        )
+        image = to_palette(image, common_palette([image], colours))
     out = io.BytesIO()
     # Re-saving through PIL drops matplotlib's text chunks (Software, with its version).
     image.save(out, format="PNG", optimize=True)

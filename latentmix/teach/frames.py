@@ -18,6 +18,8 @@ from latentmix.teach import draw
 MAX_FRAMES = 16
 #: Frames are smaller than the package's figures: sixteen of them are embedded in one page.
 FRAME_DPI = 80
+#: The GIF's one shared palette (GIF allows 256; fewer keeps the file small).
+GIF_COLOURS = 128
 
 
 class Frame(NamedTuple):
@@ -146,14 +148,17 @@ def draw_frames(
 def animation_gif(frames) -> bytes:
     """The frames as a looping GIF (the first and last shown longer), for slides.
 
-    Every frame shares one 128-colour palette, taken from the last frame, so that colours do
-    not flicker from one frame to the next.
+    Every frame shares one palette of :data:`GIF_COLOURS` colours, so that colours do not
+    flicker from one frame to the next: the colours that fill the most flat areas over all
+    frames (:func:`latentmix.pages.common_palette`), so the components' own colours, the
+    lines and the text are exact in every frame, and only antialiased edges and the rarest
+    responsibility blends take the nearest palette colour.
     """
     from PIL import Image
 
     images = [Image.open(io.BytesIO(f.png)).convert("RGB") for f in frames]
-    palette = images[-1].quantize(colors=128, method=Image.Quantize.MEDIANCUT)
-    quantised = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+    palette = pages.common_palette(images, GIF_COLOURS)
+    quantised = [pages.to_palette(im, palette) for im in images]
     durations = [900] * len(quantised)
     durations[0] = durations[-1] = 2500
     buf = io.BytesIO()

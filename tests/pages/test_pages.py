@@ -8,6 +8,7 @@ import re
 
 import jinja2
 import matplotlib
+import numpy as np
 import pytest
 from markupsafe import Markup
 
@@ -180,3 +181,118 @@ def test_every_template_of_the_package_compiles():
     for name in names:
         env = env_md if name.endswith(".md.j2") else env_html
         env.get_template(name)  # a syntax error raises here
+
+
+# --- exact colours ---------------------------------------------------------------------------
+
+#: Colours of the report's points (ColorBrewer Dark2): the green was drawn brown in legends.
+PLOTTED = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e"]
+
+
+def _legend_figure():
+    """Semi-transparent points of five colours, many faint lines, a legend of markers + a line.
+
+    Returns the figure and the legend handles' boxes in pixels at pages.DPI (y from the top).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    rng = np.random.default_rng(0)
+    fig = Figure(figsize=(7.5, 5.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for k, colour in enumerate(PLOTTED):
+        points = rng.normal(size=(150, 2)) + 3 * k
+        ax.scatter(points[:, 0], points[:, 1], s=9, color=colour, alpha=0.55, linewidths=0)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for s in range(40):  # a posterior cloud: hundreds of blended colours
+        ax.plot(np.cos(t) * (1 + s / 20) + 6, 2 * np.sin(t) + 6, color="#3182bd", alpha=0.18)
+    ax.plot([0, 12], [0, 12], color="#e41a1c", lw=2)
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=c, label=f"points of component {k + 1}")
+        for k, c in enumerate(PLOTTED)
+    ] + [Line2D([], [], color="#e41a1c", lw=2, label="MAP")]
+    legend = ax.legend(handles=handles, frameon=False, fontsize=8, loc="upper left")
+    fig.set_dpi(pages.DPI)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    height = fig.bbox.height
+    boxes = []
+    for handle in legend.legend_handles:
+        b = handle.get_window_extent(renderer)
+        boxes.append((int(height - b.y1), int(np.ceil(height - b.y0)), int(b.x0), int(b.x1) + 1))
+    return fig, boxes
+
+
+def _rgb(colour) -> np.ndarray:
+    from matplotlib.colors import to_rgb
+
+    return np.round(np.array(to_rgb(colour)) * 255).astype(int)
+
+
+def test_legend_colours_of_a_saved_figure_are_the_plotted_colours():
+    from PIL import Image
+
+    fig, boxes = _legend_figure()
+    image = Image.open(io.BytesIO(pages.figure_png(fig)))
+    assert image.mode == "P"
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    for (top, bottom, left, right), colour in zip(boxes, [*PLOTTED, "#e41a1c"], strict=True):
+        box = pixels[top:bottom, left:right].reshape(-1, 3)
+        exact = (box == _rgb(colour)).all(axis=1).sum()
+        # A 6-point marker at 110 dpi has ~60 pixels of its own colour; the line ~30.
+        assert exact >= 20, (colour, exact, np.unique(box, axis=0)[:5])
+
+
+def test_the_old_median_cut_changed_those_colours():
+    # The regression the palette fixes: median cut over the same figure loses every one.
+    from PIL import Image
+
+    fig, boxes = _legend_figure()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=pages.DPI, format="png", facecolor="white")
+    cut = Image.open(buffer).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    pixels = np.asarray(cut.convert("RGB")).astype(int)
+    top, bottom, left, right = boxes[PLOTTED.index("#66a61e")]
+    box = pixels[top:bottom, left:right].reshape(-1, 3)
+    assert not (box == _rgb("#66a61e")).all(axis=1).any()
+
+
+def test_a_figure_with_few_colours_is_stored_losslessly():
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def draw():
+        fig = Figure(figsize=(2, 1.5))
+        ax = fig.add_subplot()
+        ax.plot([0, 1, 2], [1, 0, 1], color="#66a61e")  # green blended into white only
+        ax.set_axis_off()
+        return fig
+
+    full = np.asarray(Image.open(io.BytesIO(pages.figure_png(draw(), colours=None))))
+    small = np.asarray(Image.open(io.BytesIO(pages.figure_png(draw()))).convert("RGB"))
+    assert len(np.unique(full.reshape(-1, 3), axis=0)) <= pages.COLOURS
+    np.testing.assert_array_equal(small, full)
+
+
+def test_common_palette_keeps_flat_colours_and_maps_the_rest_to_the_nearest():
+    from PIL import Image
+
+    # 300 distinct greys in single pixels (edge-like) and two flat squares of rare colours.
+    grey = np.repeat(np.arange(300) % 256, 3).reshape(1, 300, 3).astype(np.uint8)
+    image = np.full((20, 300, 3), 255, np.uint8)
+    image[0] = grey
+    image[5:10, 10:15] = (102, 166, 30)
+    image[5:10, 30:35] = (231, 41, 138)
+    pil = Image.fromarray(image)
+    palette = pages.common_palette([pil], 16)
+    assert len(palette) == 16
+    kept = {tuple(c) for c in palette.tolist()}
+    assert {(102, 166, 30), (231, 41, 138), (255, 255, 255)} <= kept
+    back = np.asarray(pages.to_palette(pil, palette).convert("RGB")).astype(int)
+    np.testing.assert_array_equal(back[1:], image[1:])  # every flat colour exact
+    nearest = ((image[0][:, None, :].astype(int) - palette[None].astype(int)) ** 2).sum(-1)
+    np.testing.assert_array_equal(back[0], palette[nearest.argmin(1)])
+    with pytest.raises(ValueError, match="between 1 and 256"):
+        pages.common_palette([pil], 300)

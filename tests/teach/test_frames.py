@@ -47,3 +47,47 @@ def test_the_gif_has_one_frame_per_iteration_and_holds_the_first_and_last():
     assert durations == [2500, 900, 2500]
     # One shared palette (from the last frame) still holds every frame's colours.
     np.testing.assert_allclose(shown, COLOURS, atol=8)
+
+
+def _busy_png(shift: int) -> bytes:
+    """Flat squares of COLOURS on a field of 600 one-pixel colours (more than the palette)."""
+    rng = np.random.default_rng(shift)
+    image = rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8)
+    for j, colour in enumerate(COLOURS):
+        image[5:15, 10 * j + 2 + shift : 10 * j + 9 + shift] = colour
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="png")
+    return buf.getvalue()
+
+
+def _gif_frames(data: bytes) -> list[np.ndarray]:
+    out = []
+    with Image.open(io.BytesIO(data)) as gif:
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            out.append(np.asarray(gif.convert("RGB")).astype(int))
+    return out
+
+
+def test_the_shared_gif_palette_keeps_flat_colours_exactly():
+    frames = [Frame(t, _busy_png(t)) for t in range(3)]
+    for t, pixels in enumerate(_gif_frames(animation_gif(frames))):
+        for j, colour in enumerate(COLOURS):
+            square = pixels[5:15, 10 * j + 2 + t : 10 * j + 9 + t].reshape(-1, 3)
+            assert (square == colour).all(), (t, colour)
+
+
+def test_the_walkthrough_gif_draws_each_component_in_its_own_colour(shared_walkthrough):
+    from latentmix.teach.draw import component_colours
+
+    gif = (shared_walkthrough / "walkthrough.gif").read_bytes()
+    colours = np.round(component_colours(3) * 255).astype(int)
+    pngs = sorted((shared_walkthrough / "frames").glob("*.png"))
+    for png, pixels in zip(pngs, _gif_frames(gif), strict=True):
+        frame = np.asarray(Image.open(png).convert("RGB")).astype(int)
+        for colour in colours:
+            # Legend lines and density curves: the same pixels in the PNG and in the GIF.
+            in_png = (frame == colour).all(axis=-1)
+            in_gif = (pixels == colour).all(axis=-1)
+            assert in_png.sum() > 50, (png.name, colour)
+            assert in_gif.sum() >= 0.9 * in_png.sum(), (png.name, colour)
