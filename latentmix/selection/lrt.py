@@ -12,8 +12,9 @@ alternative and the alternative is not identifiable there), so it is bootstrappe
 replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components by EM
 started at the fitted estimates (as mclust does), and keeps their LRTS. The p-value is
 :math:`(1 + \#\{\text{LRTS}^*_b \ge \text{LRTS}\}) / (B + 1)` over the B replicates that
-gave an LRTS. A replicate whose fit fails (a collapsed component) is drawn again, as in
-mclust, at most :data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
+gave an LRTS. A fit from the fitted estimate that collapses a component is fitted again from
+fresh starts; a replicate that still cannot be fitted is drawn again, as in mclust, at most
+:data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
 most the level and stops at the first that is not: the number of components it picks is
 that K.
 
@@ -33,6 +34,9 @@ MAX_REDRAWS = 20
 #: EM's relative tolerance in a replicate: the statistic is needed to about 1e-3, not to the
 #: last digit (mclust's own EM stops at 1e-5), and runs towards a flat optimum are long.
 TOL = 1e-7
+
+#: Fresh EM starts for a replicate whose fit from the fitted estimate collapsed.
+REFIT_INIT = 3
 
 #: mclust's default level of each test in the sequence.
 LEVEL = 0.05
@@ -73,8 +77,36 @@ def _fit_from(X, params, max_iter: int = 1000) -> float:
     return float(em.log_likelihood_)
 
 
+def _refit(X, params, rng) -> float:
+    """The log-likelihood of EM from :data:`REFIT_INIT` fresh starts (the fitted start failed)."""
+    from latentmix.estimator import EMGaussianMixture
+
+    em = EMGaussianMixture(
+        params.n_components,
+        covariance_type=params.covariance_type,
+        n_init=REFIT_INIT,
+        tol=TOL,
+        random_state=rng,
+    ).fit(X)
+    return float(em.log_likelihood_)
+
+
+def _fit(X, params, rng) -> tuple[float, bool]:
+    """EM from the fitted estimate, else from fresh starts; (log-likelihood, refitted)."""
+    try:
+        return _fit_from(X, params), False
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        # A fitted estimate with a small component (often a spurious maximiser of the data's
+        # likelihood) can collapse on new data; fit the replicate as the data were fitted.
+        return _refit(X, params, rng), True
+
+
 def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> dict:
     """One replicate: data from ``null``, EM for K and K + 1 from ``null`` and ``alt``.
+
+    EM starts at the fitted estimates, as in mclust; when that run collapses a component it is
+    fitted again from :data:`REFIT_INIT` fresh starts, and when that fails too the replicate is
+    drawn again (mclust's only remedy).
 
     Parameters
     ----------
@@ -86,8 +118,8 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
     Returns
     -------
     dict
-        ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt`` and ``redraws`` (how many
-        draws were discarded because a fit failed).
+        ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt``, ``redraws`` (draws
+        discarded because a fit failed) and ``refits`` (fits that needed fresh starts).
 
     Raises
     ------
@@ -96,16 +128,16 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
     """
     import warnings
 
-    from latentmix.em.fit import ConvergenceWarning
-
     last = ""
     for redraws in range(MAX_REDRAWS + 1):
         X, _ = sample_mixture(null, n_samples, rng)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                ll0 = _fit_from(X, null)
-                ll1 = _fit_from(X, alt)
+                # A replicate is a number in a distribution: the warnings a user's fit gets
+                # (convergence, small components) are not for it.
+                warnings.simplefilter("ignore")
+                ll0, refit0 = _fit(X, null, rng)
+                ll1, refit1 = _fit(X, alt, rng)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             last = f"{type(err).__name__}: {err}"
             continue
@@ -114,6 +146,7 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
             "log_likelihood_null": ll0,
             "log_likelihood_alt": ll1,
             "redraws": redraws,
+            "refits": int(refit0) + int(refit1),
         }
     raise RuntimeError(
         f"{MAX_REDRAWS + 1} bootstrap draws in a row could not be fitted (last: {last})"

@@ -45,14 +45,24 @@ def test_a_replicate_whose_fit_fails_is_drawn_again_then_failed(monkeypatch):
             raise ValueError("every EM start collapsed")
         return real(X, params, max_iter)
 
+    def no_refit(X, params, rng):
+        raise ValueError("every EM start collapsed")
+
     monkeypatch.setattr(L, "_fit_from", flaky)
+    monkeypatch.setattr(L, "_refit", no_refit)
     record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
-    assert record["redraws"] == 2
+    assert record["redraws"] == 2 and record["refits"] == 0
+    # A fitted start that collapses is fitted again from fresh starts, not redrawn.
+    calls["n"] = 1
+    monkeypatch.setattr(L, "_refit", lambda X, params, rng: -123.0)
+    record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
+    assert record["redraws"] == 0 and record["refits"] == 1
 
     def broken(X, params, max_iter=1000):
         raise ValueError("every EM start collapsed")
 
     monkeypatch.setattr(L, "_fit_from", broken)
+    monkeypatch.setattr(L, "_refit", no_refit)
     with pytest.raises(RuntimeError, match="21 bootstrap draws in a row could not be fitted"):
         L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
 
