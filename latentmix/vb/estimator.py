@@ -72,6 +72,10 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         Most iterations per run (screening included); a
         :class:`~latentmix.em.fit.ConvergenceWarning` if the best run reaches it.
     random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+    scheduler : None, str or dask.distributed.Client
+        Where the work on a dask array runs, as ``EMGaussianMixture``'s (None: dask's
+        default; ``"threads"``, ``"synchronous"``, ``"processes"``, ``"local"``, an address
+        or a Client). Not used for in-memory data or memmaps.
 
     Attributes
     ----------
@@ -125,6 +129,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         tol: float = 1e-10,
         max_iter: int = 1000,
         random_state=None,
+        scheduler=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -134,6 +139,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.scheduler = scheduler
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -148,9 +154,15 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
         _check_feature_names(self, X, reset=True)
-        if isinstance(X, np.memmap):
+        if chunked.is_blocked_data(X):
             # Read block by block; finiteness is checked by the first pass.
             X = chunked.check_blocked_data(X, n_components=K)
+            if sample_weight is not None and chunked.is_dask_array(X):
+                raise ValueError(
+                    "sample_weight needs the data in memory or in a NumPy memmap; compute the "
+                    "dask array (X.compute()) or save it as .npy and pass np.load(path, "
+                    "mmap_mode='r')."
+                )
         else:
             X = check_data(X, n_components=K)
         n, d = X.shape
@@ -180,9 +192,9 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
                 "X has 1 sample (n_samples = 1); the default prior (scaled by the data's "
                 "spread) needs at least 2: add data or pass a ConjugatePrior of your own."
             )
-        if isinstance(X, np.memmap) and weights is None and self.prior == "default":
-            # From one blocked pass: the memmap is never read whole.
-            prior = chunked.default_prior(X, K, covariance_type)
+        if chunked.is_blocked_data(X) and weights is None and self.prior == "default":
+            # From one blocked pass: a memmap or dask array is never read whole.
+            prior = chunked.default_prior(X, K, covariance_type, self.scheduler)
         else:
             prior = resolve_prior(X, K, covariance_type, self.prior, weights)
         return X, K, covariance_type, init, prior, weights
@@ -192,9 +204,9 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, pandas DataFrame or NumPy memmap of shape (n, d) or (n,)
-            A 1-D array is one feature; computed in float64. A float64 memmap is read
-            block by block.
+        X : array-like, pandas DataFrame, NumPy memmap or dask array of shape (n, d) or (n,)
+            A 1-D array is one feature; computed in float64. A memmap or dask array is
+            read block by block, never whole.
         y : ignored
         sample_weight : array-like of shape (n,), optional
             Nonnegative observation weights: each row's terms in the ELBO (its likelihood
@@ -207,7 +219,9 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         self
         """
         X, K, covariance_type, init, prior, weights = self._check_settings(X, sample_weight)
-        options = VBOptions(prior, covariance_type, float(self.tol), int(self.max_iter))
+        options = VBOptions(
+            prior, covariance_type, float(self.tol), int(self.max_iter), scheduler=self.scheduler
+        )
         result = fit_vb(
             X,
             K,

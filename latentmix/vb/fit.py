@@ -64,6 +64,10 @@ class VBOptions(NamedTuple):
         Rows per E-step block (:mod:`latentmix.em.kernels`).
     n_threads : int or None
         Threads over blocks (None: the usable cores).
+    scheduler : None, str or dask.distributed.Client
+        Where a dask array's chunks are processed (as ``EMOptions.scheduler``):
+        :func:`fit_vb` resolves it with :func:`latentmix.em.chunked.dask_scheduler`;
+        :func:`vb_init` and :func:`vb_step` take only a resolved value.
     """
 
     prior: ConjugatePrior
@@ -72,6 +76,7 @@ class VBOptions(NamedTuple):
     max_iter: int = 1000
     block_rows: int = BLOCK_ROWS
     n_threads: int | None = None
+    scheduler: object = None
 
 
 class VBState(NamedTuple):
@@ -162,14 +167,19 @@ def vb_init(X, start, options: VBOptions, center=None, *, sample_weight=None) ->
         With ``n_iter = 0``.
     """
     if center is None:
-        center = chunked.data_moments(X, options.block_rows, None)[0]
+        center = chunked.data_moments(X, options.block_rows, options.scheduler)[0]
     kernel_type = KERNEL_TYPES[options.covariance_type]
     if isinstance(start, MixtureParams):
         plan = kernels.plan_for(_kernel_start(start), center)
         stats, _, entropy = kernels.e_step_stats(
-            X, plan, options.block_rows, options.n_threads, sample_weight
+            X, plan, options.block_rows, options.n_threads, sample_weight, options.scheduler
         )
     else:
+        if chunked.is_dask_array(X):
+            raise ValueError(
+                "starting responsibilities need the data in memory or in a NumPy memmap; for "
+                "a dask array start from a mixture (a MixtureParams) or from k-means++."
+            )
         stats, entropy = _resp_statistics(
             X, np.asarray(start, dtype=float), kernel_type, center, sample_weight
         )
@@ -209,7 +219,7 @@ def vb_step(X, state: VBState, options: VBOptions, *, sample_weight=None) -> VBS
     post = state.posterior
     plan = kernels.plan_for(kernel_params(post), state.stats.center, log_rho_constants(post))
     stats, _, entropy = kernels.e_step_stats(
-        X, plan, options.block_rows, options.n_threads, sample_weight
+        X, plan, options.block_rows, options.n_threads, sample_weight, options.scheduler
     )
     return _state(stats, entropy, options, state.n_iter + 1)
 
@@ -288,10 +298,10 @@ def fit_vb(
 
     Parameters
     ----------
-    X : ndarray or NumPy memmap of shape (n, d)
+    X : ndarray, NumPy memmap or dask array of shape (n, d)
     n_components : int
     options : VBOptions
-        ``max_iter`` counts the screening iterations too.
+        ``max_iter`` counts the screening iterations too; ``scheduler`` is resolved here.
     init : {"k-means++", "random"}, MixtureParams or ndarray of shape (n, K)
         How seed rows are drawn, or one start (a mixture or responsibilities; one run).
     n_init : int
@@ -303,12 +313,29 @@ def fit_vb(
     -------
     VBFitResult
     """
-    center = chunked.data_moments(X, options.block_rows, None)[0]
+    with chunked.dask_scheduler(options.scheduler) as where:
+        return _fit_vb(
+            X,
+            n_components,
+            options._replace(scheduler=where),
+            init,
+            n_init,
+            random_state,
+            screen_factor,
+            screen_iter,
+            sample_weight,
+        )
+
+
+def _fit_vb(
+    X, n_components, options, init, n_init, random_state, screen_factor, screen_iter, sample_weight
+):
+    center = chunked.data_moments(X, options.block_rows, options.scheduler)[0]
     if isinstance(init, MixtureParams) or not isinstance(init, str):
         run = run_vb(X, init, options, center, sample_weight=sample_weight)
         return VBFitResult(run, [run])
     rows_seed, candidate_rng = candidate_seeds(random_state)
-    X_init = chunked.init_rows(X, np.random.default_rng(rows_seed))
+    X_init = chunked.init_rows(X, np.random.default_rng(rows_seed), scheduler=options.scheduler)
     factor = max(1, screen_factor)
     first = min(screen_iter, options.max_iter) if factor > 1 else 0
     screening = options._replace(max_iter=first, tol=0.0 if factor > 1 else options.tol)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from latentmix.em import kernels
+from latentmix.em import chunked, kernels
 from latentmix.em.kernels import BLOCK_ROWS, BlockPlan, Moments, centred_block, make_plan
 from latentmix.em.mstep import SufficientStats
 from latentmix.threads import n_threads as available_threads
@@ -106,18 +106,42 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOLS[workers]
 
 
+def _chunk(chunk, plan, block_rows):
+    # Inside a dask task: serial blocks (dask supplies the parallelism).
+    chunk = np.asarray(chunk)
+    parts = (
+        block_moments(chunk[s : s + block_rows], plan)
+        for s in range(0, chunk.shape[0], block_rows)
+    )
+    return functools.reduce(_add, parts)
+
+
+def _over_dask(X, plan, block_rows, scheduler) -> BlockResult:
+    import dask
+    from dask import delayed
+
+    plan_ref = delayed(plan, traverse=False)
+    tasks = [delayed(_chunk)(c, plan_ref, block_rows) for c in X.to_delayed()[:, 0]]
+    parts = dask.compute(*tasks, scheduler=scheduler)
+    return functools.reduce(_add, parts)  # in chunk order, whatever ran where
+
+
 def e_step_stats(
     X,
     plan: BlockPlan,
     block_rows: int = BLOCK_ROWS,
     n_threads: int | None = None,
     sample_weight=None,
+    scheduler=None,
 ) -> tuple[SufficientStats, float, float]:
-    r""":func:`block_moments` over every row of ``X`` (ndarray or memmap), summed and unpacked.
+    r""":func:`block_moments` over every row of ``X``, summed and unpacked.
 
-    As :func:`latentmix.em.kernels.moments_over_blocks`: one block and no threads for small
-    data, otherwise blocks spread over threads with BLAS held to one thread, added in block
-    order (the result does not depend on the threads).
+    For an ndarray or memmap as :func:`latentmix.em.kernels.moments_over_blocks`: one block
+    and no threads for small data, otherwise blocks spread over threads with BLAS held to
+    one thread, added in block order (the result does not depend on the threads). For a
+    dask array as :func:`latentmix.em.chunked.moments_dask`: one task per row chunk on
+    ``scheduler`` (a resolved :func:`latentmix.em.chunked.dask_scheduler` value), the
+    chunk results added in chunk order.
 
     Returns
     -------
@@ -130,7 +154,11 @@ def e_step_stats(
     """
     n = X.shape[0]
     w = sample_weight
-    if n <= block_rows:
+    if chunked.is_dask_array(X):
+        if w is not None:
+            raise ValueError("sample_weight needs the data in memory or in a NumPy memmap.")
+        total = _over_dask(X, plan, block_rows, scheduler)
+    elif n <= block_rows:
         total = block_moments(X, plan, w)
     else:
         starts = range(0, n, block_rows)

@@ -139,6 +139,21 @@ def test_a_memmap_gives_the_fit_in_memory(tmp_path):
     assert b.elbo_ == pytest.approx(a.elbo_, rel=1e-12)
 
 
+def test_a_dask_array_gives_the_fit_in_memory():
+    import dask.array as da
+    big = np.concatenate([X] * 50)  # 10000 rows in 4 chunks
+    settings = {"random_state": 0, "n_init": 2, "tol": 1e-8}
+    a = VBGaussianMixture(2, **settings).fit(big)
+    b = VBGaussianMixture(2, scheduler="threads", **settings).fit(da.from_array(big, (2500, 2)))
+    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-11)
+    assert b.elbo_ == pytest.approx(a.elbo_, rel=1e-12)
+    dask_X = da.from_array(X, (50, 2))
+    with pytest.raises(ValueError, match="sample_weight needs the data in memory"):
+        VBGaussianMixture(2).fit(dask_X, sample_weight=np.ones(X.shape[0]))
+    with pytest.raises(ValueError, match="starting responsibilities need the data in memory"):
+        VBGaussianMixture(2, init=np.full((X.shape[0], 2), 0.5)).fit(dask_X)
+
+
 def test_blocks_and_threads_do_not_change_the_result():
     from latentmix.vb.fit import VBOptions, run_vb
 
