@@ -93,6 +93,8 @@ from latentmix.em import kernels
 from latentmix.em.estep import e_step as complete_e_step
 from latentmix.em.mstep import SufficientStats
 from latentmix.params import MixtureParams, full_covariances, variances
+from latentmix.threads import n_threads as available_threads
+from latentmix.threads import single_threaded_blas
 
 __all__ = [
     "ObservedData",
@@ -148,9 +150,18 @@ def missingness_patterns(X):
     observed = ~np.isnan(X)
     if X.shape[0] == 0:
         return np.ones((0, X.shape[1]), dtype=bool), np.zeros(0, dtype=np.intp)
-    # Unique on the negated mask so that observed (False in ~mask) sorts first.
-    patterns, pattern_index = np.unique(~observed, axis=0, return_inverse=True)
-    return ~patterns, pattern_index.reshape(-1).astype(np.intp)
+    d = X.shape[1]
+    if d > 62:
+        # Unique on the negated mask so that observed (False in ~mask) sorts first.
+        patterns, pattern_index = np.unique(~observed, axis=0, return_inverse=True)
+        return ~patterns, pattern_index.reshape(-1).astype(np.intp)
+    # One integer per row, first column the most significant bit of the negated mask: the
+    # integers sort as the rows do, and a 1-D unique is far faster than a row-wise one.
+    bits = np.left_shift(np.int64(1), np.arange(d - 1, -1, -1, dtype=np.int64))
+    codes = (~observed).astype(np.int64) @ bits
+    unique, pattern_index = np.unique(codes, return_inverse=True)
+    patterns = (unique[:, None] & bits[None, :]) == 0
+    return patterns, pattern_index.reshape(-1).astype(np.intp)
 
 
 # --- the data, grouped once ---------------------------------------------------------------------
@@ -243,7 +254,8 @@ def observed_data(X, sample_weight=None) -> ObservedData:
         rows = [np.arange(X.shape[0])]
         values = [X]
     else:
-        rows = [np.flatnonzero(index == p) for p in range(patterns.shape[0])]
+        order = np.argsort(index, kind="stable")  # rows of each pattern, in their order
+        rows = np.split(order, np.cumsum(np.bincount(index, minlength=len(patterns)))[:-1])
         values = [np.ascontiguousarray(X[r][:, o]) for r, o in zip(rows, patterns, strict=True)]
     weights = None if w is None else [w[r] for r in rows]
     return ObservedData(X, patterns, rows, values, weights)
@@ -411,28 +423,25 @@ def _to_layout(sum_xx, covariance_type):
     return sum_xx.sum(axis=0)  # tied_diag: (d,), tied_spherical: a 0-d array
 
 
-def _pattern_stats(values, weights, params, observed, center, block_rows):
-    """Native SufficientStats and log-likelihood of one pattern's rows."""
-    covariance_type = params.covariance_type
+def _pattern_plan(params, observed, center):
+    """The kernel's plan for one pattern: the model's own, or its observed marginal's."""
     if observed.all():
-        plan = kernels.make_plan(params, center)
-        total = _moments(values, plan, block_rows, weights)
-        return kernels.moments_to_stats(total, plan)
-    marginal = marginal_params(params, observed)
-    plan = kernels.make_plan(marginal, center[observed])
-    stats_o, log_lik = kernels.moments_to_stats(_moments(values, plan, block_rows, weights), plan)
-    if marginal.covariance_type == "full":
+        return kernels.make_plan(params, center)
+    return kernels.make_plan(marginal_params(params, observed), center[observed])
+
+
+def _pattern_stats(total, plan, params, observed, center):
+    """Native SufficientStats and log-likelihood of one pattern from its summed moments."""
+    stats_o, log_lik = kernels.moments_to_stats(total, plan)
+    if observed.all():
+        return stats_o, log_lik
+    if _BASE_TYPE[params.covariance_type] == "full":
         nk, s, T = _expand_full(stats_o, params, observed, center)
     else:
         nk, s, T = _expand_diagonal(stats_o, params, observed, center)
+    covariance_type = params.covariance_type
     sum_xx = _to_layout(T, covariance_type)
     return SufficientStats(nk, s, sum_xx, center, covariance_type), log_lik
-
-
-def _moments(values, plan, block_rows, weights):
-    if weights is None:
-        return kernels.moments_over_blocks(values, plan, block_rows)
-    return kernels.moments_over_blocks(values, plan, block_rows, sample_weight=weights)
 
 
 def e_step_stats(
@@ -441,8 +450,15 @@ def e_step_stats(
     center,
     *,
     block_rows: int = kernels.BLOCK_ROWS,
+    n_threads: int | None = None,
 ):
     """The E-step of the fit on data with missing cells: expected statistics, log-likelihood.
+
+    Every pattern's rows are cut into blocks of ``block_rows``; the blocks of all patterns
+    are spread over ``n_threads`` threads (default: the usable cores) with BLAS held to one
+    thread, as in :func:`latentmix.em.kernels.moments_over_blocks`, so many small patterns
+    keep the cores busy. Block results are added per pattern in block order, so the result
+    does not depend on the threads.
 
     Parameters
     ----------
@@ -452,6 +468,7 @@ def e_step_stats(
         The centring point of the statistics.
     block_rows : int
         Rows per block of the kernel (within each pattern).
+    n_threads : int, optional
 
     Returns
     -------
@@ -461,11 +478,32 @@ def e_step_stats(
         The observed-data log-likelihood (weighted).
     """
     center = np.asarray(center, dtype=float)
+    plans = [_pattern_plan(params, observed, center) for observed in data.patterns]
+    tasks = [
+        (p, start)
+        for p, values in enumerate(data.values)
+        for start in range(0, values.shape[0], block_rows)
+    ]
+
+    def one(task):
+        p, start = task
+        stop = start + block_rows
+        w = None if data.weights is None else data.weights[p][start:stop]
+        return kernels.Moments(*kernels.block_moments(data.values[p][start:stop], plans[p], w))
+
+    workers = available_threads() if n_threads is None else max(int(n_threads), 1)
+    with single_threaded_blas():
+        if workers == 1 or len(tasks) == 1:
+            parts = [one(t) for t in tasks]
+        else:
+            parts = list(kernels._pool(workers).map(one, tasks))
+    totals = {}
+    for (p, _), part in zip(tasks, parts, strict=True):
+        totals[p] = part if p not in totals else kernels.add_moments(totals[p], part)
     total = None
     log_lik = 0.0
     for p, observed in enumerate(data.patterns):
-        weights = None if data.weights is None else data.weights[p]
-        stats, ll = _pattern_stats(data.values[p], weights, params, observed, center, block_rows)
+        stats, ll = _pattern_stats(totals[p], plans[p], params, observed, center)
         log_lik += ll
         total = (
             stats
