@@ -192,7 +192,8 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
                 "X has 1 sample (n_samples = 1); the default prior (scaled by the data's "
                 "spread) needs at least 2: add data or pass a ConjugatePrior of your own."
             )
-        if chunked.is_blocked_data(X) and weights is None and self.prior == "default":
+        default = isinstance(self.prior, str) and self.prior == "default"
+        if chunked.is_blocked_data(X) and weights is None and default:
             # From one blocked pass: a memmap or dask array is never read whole.
             prior = chunked.default_prior(X, K, covariance_type, self.scheduler)
         else:
