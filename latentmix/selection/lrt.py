@@ -12,9 +12,11 @@ alternative and the alternative is not identifiable there), so it is bootstrappe
 replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components by EM
 started at the fitted estimates (as mclust does), and keeps their LRTS. The p-value is
 :math:`(1 + \#\{\text{LRTS}^*_b \ge \text{LRTS}\}) / (B + 1)` over the B replicates that
-gave an LRTS. A fit from the fitted estimate that collapses a component is fitted again from
-fresh starts; a replicate that still cannot be fitted is drawn again, as in mclust, at most
-:data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
+gave an LRTS. Unlike mclust, each replicate's models are fitted both from the fitted
+estimates and from fresh starts (the better kept), as thoroughly as the data were: fitted
+only from the fitted estimates the statistic is too small under the null and the test rejects
+too often (:func:`_fit`). A replicate that cannot be fitted is drawn again, as in mclust, at
+most :data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
 most the level and stops at the first that is not: the number of components it picks is
 that K.
 
@@ -92,21 +94,37 @@ def _refit(X, params, rng) -> float:
 
 
 def _fit(X, params, rng) -> tuple[float, bool]:
-    """EM from the fitted estimate, else from fresh starts; (log-likelihood, refitted)."""
-    try:
-        return _fit_from(X, params), False
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
-        # A fitted estimate with a small component (often a spurious maximiser of the data's
-        # likelihood) can collapse on new data; fit the replicate as the data were fitted.
-        return _refit(X, params, rng), True
+    """The better of EM from the fitted estimate and from fresh starts.
+
+    Returns (log-likelihood, whether the fresh starts did better). mclust starts only at the
+    fitted estimate; the data's fit, though, searched from many starts, and a replicate fitted
+    less thoroughly than the data gives too small a statistic under the null: started only at
+    the fitted estimate, 4 of 16 null data sets (two components against three) had p = 0.05
+    with B = 19, against 1 in 20 expected. Both maxima are searched here as the data's were.
+    """
+    best, fresh_better, errors = -np.inf, False, []
+    for fresh, fit in (
+        (False, lambda: _fit_from(X, params)),
+        (True, lambda: _refit(X, params, rng)),
+    ):
+        try:
+            value = fit()
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+            errors.append(err)
+            continue
+        if value > best:
+            best, fresh_better = value, fresh
+    if not np.isfinite(best):
+        raise errors[-1]
+    return best, fresh_better
 
 
 def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> dict:
     """One replicate: data from ``null``, EM for K and K + 1 from ``null`` and ``alt``.
 
-    EM starts at the fitted estimates, as in mclust; when that run collapses a component it is
-    fitted again from :data:`REFIT_INIT` fresh starts, and when that fails too the replicate is
-    drawn again (mclust's only remedy).
+    Each model is fitted by EM from the fitted estimate (as mclust does) and from
+    :data:`REFIT_INIT` fresh starts, and the better is kept (see :func:`_fit`); when both
+    fail the replicate is drawn again (mclust's only remedy).
 
     Parameters
     ----------
@@ -119,7 +137,8 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
     -------
     dict
         ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt``, ``redraws`` (draws
-        discarded because a fit failed) and ``refits`` (fits that needed fresh starts).
+        discarded because a fit failed) and ``refits`` (fits where the fresh starts did
+        better than the fitted estimate).
 
     Raises
     ------

@@ -150,3 +150,13 @@ def test_every_posterior_failing_after_em_succeeded_exits_one(data, tmp_path, ca
     assert "EM succeeded but the posterior failed for every K" in err
     assert str(out / "replicates") in err
     assert "the sampler diverged everywhere" in (out / "report.md").read_text()
+
+
+@pytest.mark.cluster
+def test_a_local_cluster_gives_the_numbers_of_one_process(data, tmp_path):
+    small = ["-k", "1..2", "--covariance", "spherical"]
+    assert cli.main([*_argv(data, tmp_path / "one"), *small]) == 0
+    local = [a if a != "synchronous" else "local" for a in _argv(data, tmp_path / "two", *small)]
+    assert cli.main([*local, "--workers", "2"]) == 0
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+    assert one == two

@@ -52,11 +52,15 @@ def test_a_replicate_whose_fit_fails_is_drawn_again_then_failed(monkeypatch):
     monkeypatch.setattr(L, "_refit", no_refit)
     record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
     assert record["redraws"] == 2 and record["refits"] == 0
-    # A fitted start that collapses is fitted again from fresh starts, not redrawn.
+    # A fitted start that collapses is fitted again from fresh starts, not redrawn; and
+    # fresh starts that do better than the fitted start are kept.
     calls["n"] = 1
-    monkeypatch.setattr(L, "_refit", lambda X, params, rng: -123.0)
+    monkeypatch.setattr(
+        L, "_refit", lambda X, params, rng: 1e6 if params.n_components == 2 else -1e6
+    )
     record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
-    assert record["redraws"] == 0 and record["refits"] == 1
+    # The null from fresh starts only (its fitted start failed), the alternative from both.
+    assert record["redraws"] == 0 and record["refits"] == 2 and record["log_likelihood_alt"] == 1e6
 
     def broken(X, params, max_iter=1000):
         raise ValueError("every EM start collapsed")
