@@ -16,6 +16,11 @@ predict, score and the uncertainty code; it is not on the fitting path.)
 
 The objective is the log-likelihood (MLE) or the log-likelihood plus the log prior density
 (MAP). EM never lowers it; a fall beyond round-off is a bug and raises a RuntimeError.
+
+Data with missing cells or observation weights come as a
+:class:`latentmix.em.missing.ObservedData` (rows grouped by missingness pattern once); the
+E-step is then :func:`latentmix.em.missing.e_step_stats` and the log-likelihood the
+observed-data one, weighted (:func:`fit_em` takes ``sample_weight`` and builds it).
 """
 
 from __future__ import annotations
@@ -347,8 +352,9 @@ def em_init(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, da
 
     Parameters
     ----------
-    X : ndarray, NumPy memmap or dask array of shape (n, d)
-        Finite data (validated by the caller).
+    X : ndarray, NumPy memmap or dask array of shape (n, d), or ObservedData
+        Finite data (validated by the caller); data with missing cells or weights as a
+        :class:`latentmix.em.missing.ObservedData`.
     start : MixtureParams
         Starting parameters; their ``covariance_type`` is the model's.
     options : EMOptions
@@ -492,9 +498,10 @@ def run_em(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, dat
 
     Parameters
     ----------
-    X : ndarray, NumPy memmap or dask array of shape (n, d)
+    X : ndarray, NumPy memmap or dask array of shape (n, d), or ObservedData
         Finite data (validated by the caller). A memmap or dask array is read block by
-        block, never whole.
+        block, never whole. Data with missing cells or weights as a
+        :class:`latentmix.em.missing.ObservedData` (the observed-data objective is raised).
     start : MixtureParams
         Starting parameters; their ``covariance_type`` is the model's.
     options : EMOptions
