@@ -155,7 +155,7 @@ def draw_objective(ax, history, upto: int, *, ylim=None, label="log-likelihood")
                 (t[i], foot),
                 xytext=(8, 2),
                 textcoords="offset points",
-                fontsize=7,
+                fontsize=8,
             )
     ax.set_xlabel("iteration")
     ax.set_ylabel(label)
@@ -185,7 +185,34 @@ def draw_bound(ax, bound, next_value, colour, *, ylim=None, show_legend=True):
         ax.set_ylim(*ylim)
     ax.set_xlim(bound.values[0], bound.values[-1])
     if show_legend:
-        ax.legend(fontsize=7, loc="lower center", frameon=False)
+        ax.legend(fontsize=8, loc="lower center", frameon=False)
+
+
+def draw_bound_line(ax, line, colour, *, show_legend=True):
+    """The log-likelihood and the bound along EM's whole step, s = 0 (now) to s = 1 (next).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    line : latentmix.teach.bound.BoundLine
+    colour : RGB or str
+        The bound's colour.
+    """
+    s, ll, b = line.steps, line.log_likelihood, line.lower_bound
+    i0, i1 = int(np.argmin(np.abs(s))), int(np.argmin(np.abs(s - 1.0)))
+    ax.plot(s, ll, color="black", lw=1.6, label="log-likelihood")
+    ax.plot(s, b, color=colour, lw=1.6, label="bound Q + H")
+    ax.plot(0.0, ll[i0], "o", color="black", ms=6, label="now, s = 0 (they touch)")
+    ax.plot(1.0, b[i1], "^", color=colour, mec="black", ms=8, label="bound's peak")
+    ax.plot(1.0, ll[i1], "s", color="black", mfc="white", ms=6, label="next log-likelihood")
+    ax.axvline(1.0, color=colour, ls="--", lw=1, label="EM's next point, s = 1")
+    rise = max(ll[i1] - ll[i0], 1e-9 * abs(ll[i0]), 1e-9)  # zoom on the step itself
+    ax.set_ylim(ll[i0] - 1.5 * rise, ll[i0] + 1.6 * rise)
+    ax.ticklabel_format(axis="y", useOffset=False)  # values as printed on the page
+    ax.set_xlim(s[0], s[-1])
+    ax.set_xlabel("s along the step (all parameters)")
+    if show_legend:
+        ax.legend(fontsize=8, loc="lower center", frameon=False)
 
 
 def bound_ylim(bound) -> tuple[float, float]:
@@ -243,7 +270,7 @@ def draw_decomposition(ax, path, upto: int | None = None):
     pad = 0.05 * (high - low) + 1e-9
     ax.set_ylim(low - pad, high + pad)
     ax.set_xlabel("iteration")
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.legend(fontsize=8, loc="lower right", frameon=False)
 
 
 def draw_gains(ax, path):
@@ -256,7 +283,7 @@ def draw_gains(ax, path):
     ax.semilogy(steps, np.maximum(q_gain, floor), color="tab:olive", lw=1.2, label="rise in Q")
     ax.semilogy(steps, np.maximum(kl, floor), color="tab:purple", lw=1.2, label="KL term")
     ax.set_xlabel("step t → t+1")
-    ax.legend(fontsize=7, loc="upper right", frameon=False)
+    ax.legend(fontsize=8, loc="upper right", frameon=False)
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -13,13 +13,15 @@ import numpy as np
 
 from latentmix.matching import match_components
 from latentmix.params import MixtureParams
-from latentmix.teach.bound import bound_slice, responsibilities
+from latentmix.teach.bound import bound_along_step, bound_slice, responsibilities
 from latentmix.teach.hard import HardEMResult, hard_em
 
 #: The walkthrough's runs stop when an iteration raises the objective by less than this
 #: (relative); tighter only adds frames nobody can tell apart.
 TOL = 1e-8
 MAX_ITER = 500
+#: Where the bound along EM's whole step is drawn: s = 0 is the current point, 1 the next.
+STEPS = np.round(np.linspace(-0.6, 1.8, 121), 12)  # holds 0 and 1 exactly
 #: The restarts section: galaxies with this many components and random starts.
 RESTART_COMPONENTS = 4
 RESTART_STARTS = 10
@@ -193,6 +195,37 @@ def bound_checks(X, params_path, component: int, grid, iterations) -> BoundCheck
         if t + 1 < len(params_path):
             peak.append(abs(b.maximiser - params_path[t + 1].means[component, 0]))
     return BoundChecks(float(max(gaps)), float(max(touch)), float(max(peak)) if peak else 0.0)
+
+
+def step_bound_checks(X, params_path, iterations, steps=STEPS) -> BoundChecks:
+    """Check the bound along EM's whole step (any dimension) at each of ``iterations``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params_path : list of MixtureParams
+    iterations : iterable of int
+        Those with a next iterate are checked.
+    steps : ndarray of shape (m,)
+        Must hold 0 and 1.
+
+    Returns
+    -------
+    BoundChecks
+        ``max_gap`` as for :func:`bound_checks`, ``touch`` the largest |B - l| at s = 0,
+        ``peak_error`` the largest excess of the bound anywhere on the line over its value at
+        s = 1 (EM's next point), at most round-off since that point maximises the bound.
+    """
+    i0, i1 = int(np.flatnonzero(steps == 0.0)[0]), int(np.flatnonzero(steps == 1.0)[0])
+    gaps, touch, peak = [], [], []
+    for t in iterations:
+        if t + 1 >= len(params_path):
+            continue
+        line = bound_along_step(X, params_path[t], params_path[t + 1], steps)
+        gaps.append(np.nanmax(line.lower_bound - line.log_likelihood))
+        touch.append(abs(line.lower_bound[i0] - line.log_likelihood[i0]))
+        peak.append(max(np.nanmax(line.lower_bound) - line.lower_bound[i1], 0.0))
+    return BoundChecks(float(max(gaps)), float(max(touch)), float(max(peak)))
 
 
 # --- k-means beside soft EM -------------------------------------------------------------

@@ -41,6 +41,29 @@ def bound_figure(X, name: str, params_path, component: int, grid) -> Figure:
     return fig
 
 
+def step_bound_figure(X, params_path, steps) -> Figure:
+    """The bound along EM's whole step at the first four iterations (any dimension).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params_path : list of MixtureParams
+        The run's iterates.
+    steps : ndarray of shape (m,)
+        Values of s (0 the current point, 1 the next iterate).
+    """
+    from latentmix.teach.bound import bound_along_step
+
+    shown = [t for t in range(4) if t + 1 < len(params_path)]
+    fig = draw.new_figure(3.2 * len(shown), 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(shown)))
+    for ax, t in zip(axes, shown, strict=True):
+        line = bound_along_step(X, params_path[t], params_path[t + 1], steps)
+        draw.draw_bound_line(ax, line, "tab:olive", show_legend=t == 0)
+        ax.set_title(f"bound built at iteration {t}", fontsize=10)
+    return fig
+
+
 def decomposition_figure(path) -> Figure:
     """Log-likelihood = Q + H over the run, and each rise split into Q's rise and KL.
 

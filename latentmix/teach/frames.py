@@ -16,8 +16,9 @@ from latentmix.teach import draw
 
 #: At most this many iterations are drawn as frames (all the early ones, then spaced out).
 MAX_FRAMES = 16
-#: Frames are smaller than the package's figures: sixteen of them are embedded in one page.
-FRAME_DPI = 80
+#: 96 dpi: the page shows frames at their natural size, one image pixel per CSS pixel, so a
+#: 9-point label is 12 px on screen (at 80 dpi and stretched to the page it was blurred).
+FRAME_DPI = 96
 #: The GIF's one shared palette (GIF allows 256; fewer keeps the file small).
 GIF_COLOURS = 128
 
@@ -114,14 +115,14 @@ def draw_frames(
         if d == 1:
             draw.draw_mixture_1d(axes[0], X, params_path[t], resp_path[t], grid=grid, ymax=ymax)
             axes[0].set_xlabel(draw.plain_text(names[0]))
-            axes[0].legend(fontsize=7, loc="upper right", frameon=False)
+            axes[0].legend(fontsize=8.5, loc="upper right", frameon=False)
         else:
             draw.draw_mixture_2d(axes[0], X, params_path[t], resp_path[t], xlim=xlim, ylim=ylim)
             axes[0].set_xlabel(draw.plain_text(names[0]))
             axes[0].set_ylabel(draw.plain_text(names[1]))
-        axes[0].set_title(f"iteration {t}: points coloured by responsibility", fontsize=9)
+        axes[0].set_title(f"iteration {t}: points coloured by responsibility", fontsize=10)
         draw.draw_objective(axes[1], history, t, ylim=ylim_obj)
-        axes[1].set_title(f"log-likelihood {history[t]:.2f}", fontsize=9)
+        axes[1].set_title(f"log-likelihood {history[t]:.2f}", fontsize=10)
         if d == 1:
             b = draw.zoomed_bound_slice(X, params_path[t], bound_component, grid)
             nxt = params_path[t + 1].means[bound_component, 0] if t + 1 < T else None
@@ -134,12 +135,12 @@ def draw_frames(
                 show_legend=False,
             )
             axes[2].set_xlabel(f"mean of component {bound_component + 1}")
-            axes[2].set_title("log-lik (black) and the bound (colour)", fontsize=9)
+            axes[2].set_title("log-lik (black) and the bound (colour)", fontsize=10)
         else:
             draw.draw_decomposition(axes[2], path, t)
             axes[2].set_title(
-                f"$\\ell$ = Q + H: {history[t]:.1f} = {path.q[t]:.1f} + {path.entropy[t]:.1f}",
-                fontsize=9,
+                f"$\\ell$ = Q + H = {path.q[t]:.1f} + {path.entropy[t]:.1f}",
+                fontsize=10,
             )
         frames.append(Frame(t, pages.figure_png(fig, dpi=FRAME_DPI)))
     return frames

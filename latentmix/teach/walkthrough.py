@@ -166,11 +166,15 @@ def build_walkthrough(
     drawn = [f.iteration for f in frames]
 
     pngs = {"decomposition": _png(figures.decomposition_figure(path))}
-    bound = None
     if d == 1:
         pngs["bound"] = _png(figures.bound_figure(X, names[0], run.params, component, grid))
         checks = examples.bound_checks(X, run.params, component, grid, drawn)
         bound = {"component": component + 1, "png": pngs["bound"], **checks._asdict()}
+    else:
+        # EM moves every parameter at once in 2-D, so the bound is drawn along the whole step.
+        pngs["bound"] = _png(figures.step_bound_figure(X, run.params, examples.STEPS))
+        checks = examples.step_bound_checks(X, run.params, drawn)
+        bound = {"component": None, "png": pngs["bound"], **checks._asdict()}
     hard_soft = examples.hard_vs_soft(X, run.params[-1], run.resp[-1], start)
     pngs["hard_vs_soft"] = _png(figures.hard_soft_figure(X, names, hard_soft))
     collapse = examples.run_collapse_example(random_state)

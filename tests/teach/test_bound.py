@@ -11,6 +11,7 @@ from latentmix.datasets import house_prices, load
 from latentmix.em.estep import log_likelihood
 from latentmix.em.fit import ConvergenceWarning
 from latentmix.teach.bound import (
+    bound_along_step,
     bound_maximiser,
     bound_slice,
     cross_entropy,
@@ -18,6 +19,7 @@ from latentmix.teach.bound import (
     decomposition_path,
     entropy,
     q_function,
+    step_params,
     with_mean,
 )
 from latentmix.teach.examples import poor_start
@@ -179,3 +181,52 @@ def test_shared_diagonal_types_decompose_and_peak_at_the_weighted_mean(covarianc
         assert np.all(b.lower_bound <= b.log_likelihood + 1e-9)
         assert abs(grid[np.argmax(b.lower_bound)] - b.maximiser) <= grid[1] - grid[0]
         assert b.maximiser == pytest.approx(new.means[0, feature], rel=1e-10)
+
+
+# --- the bound along EM's whole step (the 2-D page's figure) ---------------------------------
+
+STEPS = np.round(np.linspace(-0.6, 1.8, 49), 12)  # holds 0 and 1 exactly
+
+
+@pytest.mark.parametrize("t", [0, 1, 5, 20])
+def test_along_the_step_the_bound_touches_at_s0_lies_below_and_peaks_at_s1(faithful, t):
+    X, _, path = faithful
+    line = bound_along_step(X, path[t], path[t + 1], STEPS)
+    i0, i1 = np.flatnonzero(STEPS == 0.0)[0], np.flatnonzero(STEPS == 1.0)[0]
+    scale = abs(line.log_likelihood[i0])
+    assert abs(line.lower_bound[i0] - line.log_likelihood[i0]) < 1e-10 * scale
+    assert np.nanmax(line.lower_bound - line.log_likelihood) < 1e-10 * scale
+    # The M-step maximises the bound over every parameter, so on any line through its
+    # result the bound peaks there; and the log-likelihood at the next point is above it.
+    assert np.nanargmax(line.lower_bound) == i1
+    assert line.log_likelihood[i1] >= line.lower_bound[i1] >= line.lower_bound[i0]
+    # Both ends are the run's own iterates.
+    np.testing.assert_allclose(line.log_likelihood[i0], log_likelihood(X, path[t]), rtol=1e-12)
+    np.testing.assert_allclose(line.log_likelihood[i1], log_likelihood(X, path[t + 1]), rtol=1e-12)
+
+
+def test_the_bound_along_the_step_equals_q_plus_h_from_the_definitions(faithful):
+    X, _, path = faithful
+    line = bound_along_step(X, path[2], path[3], [-0.3, 0.4, 1.3])
+    for s, ll, b in zip(line.steps, line.log_likelihood, line.lower_bound, strict=True):
+        theta = step_params(path[2], path[3], s)
+        assert np.isclose(b, q_function(X, theta, path[2]) + entropy(X, path[2]), rtol=1e-12)
+        assert np.isclose(ll, decompose(X, theta).log_likelihood, rtol=1e-12)
+
+
+def test_the_step_line_moves_covariances_through_their_cholesky_factors(faithful):
+    _, _, path = faithful
+    a, b = path[0], path[1]
+    np.testing.assert_allclose(step_params(a, b, 0.0).covariances, a.full_covariances())
+    np.testing.assert_allclose(step_params(a, b, 1.0).covariances, b.full_covariances())
+    half = step_params(a, b, 0.5)
+    L = 0.5 * (np.linalg.cholesky(a.full_covariances()) + np.linalg.cholesky(b.full_covariances()))
+    np.testing.assert_allclose(half.covariances, L @ np.swapaxes(L, -1, -2))
+    np.testing.assert_allclose(half.weights.sum(), 1.0)
+    # Far past the step a weight turns negative: no mixture there, and NaN on the line.
+    s_out = np.array([-50.0, 50.0])
+    outside = [step_params(a, b, s) for s in s_out]
+    assert any(params is None for params in outside)
+    line = bound_along_step(load("faithful").data, a, b, s_out)
+    for params, ll in zip(outside, line.log_likelihood, strict=True):
+        assert (params is None) == np.isnan(ll)

@@ -72,3 +72,49 @@ def test_build_walkthrough_refuses_a_foreign_directory_before_any_work(tmp_path,
     with pytest.raises(ValueError, match="new or empty directory"):
         build_walkthrough(load("faithful"), 2, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.tex"]
+
+
+@pytest.fixture(scope="module")
+def faithful_walkthrough(tmp_path_factory, small_settings):
+    """Old Faithful (2-D, K = 2), rendered small once for this module."""
+    out = tmp_path_factory.mktemp("walkthrough") / "faithful"
+    return build_walkthrough(load("faithful"), 2, out, random_state=0, **small_settings)
+
+
+@pytest.mark.walkthrough
+def test_a_2d_page_draws_the_bound_along_the_whole_step(faithful_walkthrough, self_contained):
+    page = (faithful_walkthrough / "index.html").read_text(encoding="utf-8")
+    self_contained(page)
+    section = page[page.index("2. The lower bound") : page.index("3. Log-likelihood")]
+    assert "<img" in section and "straight line through the whole step" in section
+    numbers = re.search(
+        r"along the line at every drawn iteration is\s+(\S+) .*? at most\s+(\S+);"
+        r".*?by at\s+most (\S+) \(round-off\)",
+        section,
+        re.S,
+    )
+    max_gap, touch, peak = (float(g) for g in numbers.groups())
+    assert max_gap <= 1e-9 and touch < 1e-9 and peak < 1e-9
+    with Image.open(faithful_walkthrough / "figures" / "bound.png") as image:
+        assert image.width > 600
+
+
+@pytest.mark.walkthrough
+@pytest.mark.parametrize("which", ["faithful", "houses"])
+def test_the_frames_are_explained_and_shown_at_their_natural_size(
+    which, faithful_walkthrough, shared_walkthrough
+):
+    out = faithful_walkthrough if which == "faithful" else shared_walkthrough
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert ".frame img { width: auto; }" in page
+    note = page[page.index('<p class="note">Left:') :].split("</p>")[0]
+    if which == "faithful":
+        assert "<b>solid</b> ellipse is one standard deviation" in note
+        assert "<b>dotted</b>" in note and "two standard deviations" in note
+        assert "2 features (" in page
+    else:
+        assert "dashed black: their sum" in note
+        assert "1 feature (" in page
+    # 96 dpi: one image pixel per CSS pixel; 10.5 x 3.6 inches.
+    with Image.open(sorted((out / "frames").glob("*.png"))[0]) as frame:
+        assert frame.size[0] == 1008 and abs(frame.size[1] - 346) <= 1
