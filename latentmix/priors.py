@@ -405,9 +405,10 @@ def _finite_array(name, value) -> np.ndarray:
 def log_dirichlet(weights, concentration) -> float:
     """Log-density of a Dirichlet at ``weights`` (K,)."""
     concentration = np.asarray(concentration, dtype=float)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a zero weight under concentration 1 contributes 0, not 0 * -inf
         log_w = np.log(weights)
-    terms = np.where(concentration == 1.0, 0.0, (concentration - 1.0) * log_w)
+        terms = np.where(concentration == 1.0, 0.0, (concentration - 1.0) * log_w)
     return float(gammaln(concentration.sum()) - gammaln(concentration).sum() + terms.sum())
 
 

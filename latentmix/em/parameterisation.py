@@ -186,8 +186,12 @@ def _factor_matrices(theta, lay: Layout) -> np.ndarray:
 
 
 def covariance_from_factor(P) -> np.ndarray:
-    """Sigma = (P P^T)^{-1} = P^{-T} P^{-1}, by a triangular solve."""
-    inv = linalg.solve_triangular(P, np.eye(P.shape[0]), lower=False)
+    """Sigma = (P P^T)^{-1} = P^{-T} P^{-1}, by a solve with the triangular factor.
+
+    numpy's solve, not scipy's triangular one: on these tiny matrices scipy's per-call cost
+    (milliseconds on a busy machine) dominates every objective evaluation in theta.
+    """
+    inv = np.linalg.solve(P, np.eye(P.shape[0]))
     return inv.T @ inv
 
 

@@ -229,3 +229,37 @@ def test_map_with_an_empty_component_stays_positive_definite():
     params = m_step_from_resp(X, resp, "full", prior)
     assert np.linalg.eigvalsh(params.covariances).min() > 0
     np.testing.assert_allclose(params.means[1], prior.mean)
+
+
+@pytest.mark.parametrize("covariance_type", ["tied_diag", "tied_spherical"])
+@pytest.mark.parametrize("with_prior", [False, True])
+def test_shared_diagonal_m_step_is_scipys_numerical_maximiser(covariance_type, with_prior):
+    # scikit-learn's GaussianMixture has no equivalent of these two types (its four are full,
+    # tied, diag and spherical), so the M-step is checked against a direct numerical
+    # maximisation of the expected complete-data log-posterior Q over the unconstrained
+    # parameters (log-ratio weights, means, log precision factors), from a far start.
+    from scipy.optimize import minimize
+
+    from latentmix.em.parameterisation import from_unconstrained, to_unconstrained
+
+    X, resp, prior = problem(covariance_type, seed=11)
+    prior = prior if with_prior else None
+    K, d = resp.shape[1], X.shape[1]
+    best = m_step_from_resp(X, resp, covariance_type, prior)
+
+    def minus_q(theta):
+        # Q written out for diagonal covariances (numpy, not scipy, to keep BFGS quick).
+        p = from_unconstrained(theta, K, d, covariance_type)
+        var = np.diagonal(p.full_covariances(), axis1=1, axis2=2)  # (K, d)
+        log_n = -0.5 * (np.log(2 * np.pi * var)[None] + (X[:, None] - p.means) ** 2 / var)
+        q = (resp * (np.log(p.weights) + log_n.sum(axis=2))).sum()
+        return -(q + (0.0 if prior is None else log_prior(p, prior)))
+
+    far = best._replace(means=best.means + 1.0, covariances=np.asarray(best.covariances) * 3.0)
+    found = minimize(minus_q, to_unconstrained(far), method="BFGS", options={"gtol": 1e-9})
+    numeric = from_unconstrained(found.x, K, d, covariance_type)
+    assert -found.fun == pytest.approx(expected_log_posterior(X, resp, best, prior), rel=1e-10)
+    assert minus_q(to_unconstrained(best)) == pytest.approx(found.fun, rel=1e-10)
+    np.testing.assert_allclose(numeric.weights, best.weights, rtol=1e-5)
+    np.testing.assert_allclose(numeric.means, best.means, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(numeric.covariances, best.covariances, rtol=1e-5)
