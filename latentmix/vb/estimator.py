@@ -28,12 +28,14 @@ from latentmix.em.init import INIT_METHODS
 from latentmix.params import MixtureParams, check_covariance_type, check_params
 from latentmix.validation import (
     check_data,
+    check_missing,
     check_n_components,
     check_random_state,
     check_sample_weight,
 )
 from latentmix.vb.fit import VBOptions, fit_vb
 from latentmix.vb.intervals import align_posterior, vb_intervals
+from latentmix.vb.missing import incomplete_data
 from latentmix.vb.predictive import log_predictive, sample_posterior_arrays
 from latentmix.vb.updates import posterior_mean, posterior_mode
 
@@ -76,6 +78,12 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         Where the work on a dask array runs, as ``EMGaussianMixture``'s (None: dask's
         default; ``"threads"``, ``"synchronous"``, ``"processes"``, ``"local"``, an address
         or a Client). Not used for in-memory data or memmaps.
+    missing : {"error", "ignore"}
+        ``"error"`` (default): a NaN cell is an error naming the first one. ``"ignore"``:
+        NaN cells are missing at random and latent under q (:mod:`latentmix.vb.missing`:
+        q(z) q(x_m | z) q(theta)); the predictive of a row with missing cells is that of
+        its observed cells. A row with every cell missing is an error. The data must then
+        be in memory (or a memmap, read whole).
 
     Attributes
     ----------
@@ -101,6 +109,8 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
     restarts_ : list of dict
         One per continued run: ``elbo``, ``elbo_history``, ``converged``, ``n_iter``.
     best_restart_ : int
+    n_missing_ : int
+        Missing (NaN) cells in the data of the fit (0 unless ``missing="ignore"``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When fitted on a pandas DataFrame with string column names.
@@ -130,6 +140,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         max_iter: int = 1000,
         random_state=None,
         scheduler=None,
+        missing: str = "error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -140,10 +151,12 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.scheduler = scheduler
+        self.missing = missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        # NaN cells are an error with their row and column unless missing="ignore".
+        tags.input_tags.allow_nan = self.missing == "ignore"
         tags.input_tags.sparse = False
         tags.target_tags.required = False
         return tags
@@ -153,8 +166,14 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
     def _check_settings(self, X, sample_weight=None):
         K = check_n_components(self.n_components)
         covariance_type = check_covariance_type(self.covariance_type)
+        how_missing = check_missing(self.missing)
         _check_feature_names(self, X, reset=True)
-        if chunked.is_blocked_data(X):
+        if chunked.is_dask_array(X) and how_missing == "ignore":
+            raise ValueError(
+                "missing='ignore' needs the data in memory or in a NumPy memmap; compute the "
+                "dask array (X.compute()) first."
+            )
+        if chunked.is_blocked_data(X) and how_missing == "error":
             # Read block by block; finiteness is checked by the first pass.
             X = chunked.check_blocked_data(X, n_components=K)
             if sample_weight is not None and chunked.is_dask_array(X):
@@ -164,7 +183,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
                     "mmap_mode='r')."
                 )
         else:
-            X = check_data(X, n_components=K)
+            X = check_data(X, n_components=K, missing=how_missing)
         n, d = X.shape
         weights = None if sample_weight is None else check_sample_weight(sample_weight, n)
         for name in ("n_init", "max_iter"):
@@ -220,11 +239,13 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         self
         """
         X, K, covariance_type, init, prior, weights = self._check_settings(X, sample_weight)
+        n_missing = int(np.isnan(X).sum()) if self.missing == "ignore" else 0
+        data = incomplete_data(X) if n_missing else X
         options = VBOptions(
             prior, covariance_type, float(self.tol), int(self.max_iter), scheduler=self.scheduler
         )
         result = fit_vb(
-            X,
+            data,
             K,
             options,
             init=init,
@@ -256,6 +277,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
             for run in result.runs
         ]
         self.best_restart_ = next(i for i, run in enumerate(result.runs) if run is best)
+        self.n_missing_ = n_missing
         self.n_features_in_ = X.shape[1]
         if not self.converged_ and self.max_iter > 0:
             warnings.warn(
@@ -282,7 +304,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
         self._check_fitted()
         _check_feature_names(self, X, reset=False)
         one_d = np.ndim(X) == 1
-        X = check_data(X)
+        X = check_data(X, missing=check_missing(self.missing))
         if X.shape[1] != self.n_features_in_:
             hint = (
                 " A 1-D array is one feature. Reshape your data with X.reshape(1, -1) if it "

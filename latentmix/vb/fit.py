@@ -29,7 +29,8 @@ from latentmix.em.kernels import BLOCK_ROWS
 from latentmix.em.mstep import SufficientStats, sufficient_statistics
 from latentmix.params import MixtureParams
 from latentmix.priors import ConjugatePrior
-from latentmix.vb import kernels
+from latentmix.vb import kernels, missing
+from latentmix.vb.missing import IncompleteData, mixture_constants
 from latentmix.vb.updates import (
     KERNEL_TYPES,
     VBPosterior,
@@ -150,7 +151,8 @@ def vb_init(X, start, options: VBOptions, center=None, *, sample_weight=None) ->
 
     Parameters
     ----------
-    X : ndarray or NumPy memmap of shape (n, d)
+    X : ndarray, NumPy memmap, dask array or IncompleteData of shape (n, d)
+        :class:`~latentmix.vb.missing.IncompleteData` for data with missing cells.
     start : MixtureParams or ndarray of shape (n, K)
         A mixture (q(z) is then its EM responsibilities) or responsibilities themselves
         (rows summing to one).
@@ -167,9 +169,20 @@ def vb_init(X, start, options: VBOptions, center=None, *, sample_weight=None) ->
         With ``n_iter = 0``.
     """
     if center is None:
-        center = chunked.data_moments(X, options.block_rows, options.scheduler)[0]
+        center = _center(X, options)
     kernel_type = KERNEL_TYPES[options.covariance_type]
-    if isinstance(start, MixtureParams):
+    if isinstance(X, IncompleteData):
+        if not isinstance(start, MixtureParams):
+            raise ValueError(
+                "starting responsibilities are not taken with missing cells (q(x_m | z) needs "
+                "Gaussians); start from a mixture (a MixtureParams) or from k-means++."
+            )
+        k = _kernel_start(start)
+        const = mixture_constants(k.weights, k.covariances, kernel_type, X.shape[1])
+        stats, _, entropy = missing.e_step_stats(
+            X, k.means, k.covariances, kernel_type, const, center, sample_weight
+        )
+    elif isinstance(start, MixtureParams):
         plan = kernels.plan_for(_kernel_start(start), center)
         stats, _, entropy = kernels.e_step_stats(
             X, plan, options.block_rows, options.n_threads, sample_weight, options.scheduler
@@ -184,6 +197,13 @@ def vb_init(X, start, options: VBOptions, center=None, *, sample_weight=None) ->
             X, np.asarray(start, dtype=float), kernel_type, center, sample_weight
         )
     return _state(stats, entropy, options, 0)
+
+
+def _center(X, options: VBOptions) -> np.ndarray:
+    """The centring point of the statistics: the (observed) data mean."""
+    if isinstance(X, IncompleteData):
+        return np.nanmean(X.X, axis=0)
+    return chunked.data_moments(X, options.block_rows, options.scheduler)[0]
 
 
 def _resp_statistics(X, resp, kernel_type, center, sample_weight):
@@ -217,6 +237,18 @@ def vb_step(X, state: VBState, options: VBOptions, *, sample_weight=None) -> VBS
         ``n_iter`` one higher.
     """
     post = state.posterior
+    if isinstance(X, IncompleteData):
+        k = kernel_params(post)
+        stats, _, entropy = missing.e_step_stats(
+            X,
+            k.means,
+            k.covariances,
+            k.covariance_type,
+            log_rho_constants(post),
+            state.stats.center,
+            sample_weight,
+        )
+        return _state(stats, entropy, options, state.n_iter + 1)
     plan = kernels.plan_for(kernel_params(post), state.stats.center, log_rho_constants(post))
     stats, _, entropy = kernels.e_step_stats(
         X, plan, options.block_rows, options.n_threads, sample_weight, options.scheduler
@@ -330,12 +362,13 @@ def fit_vb(
 def _fit_vb(
     X, n_components, options, init, n_init, random_state, screen_factor, screen_iter, sample_weight
 ):
-    center = chunked.data_moments(X, options.block_rows, options.scheduler)[0]
+    center = _center(X, options)
     if isinstance(init, MixtureParams) or not isinstance(init, str):
         run = run_vb(X, init, options, center, sample_weight=sample_weight)
         return VBFitResult(run, [run])
     rows_seed, candidate_rng = candidate_seeds(random_state)
-    X_init = chunked.init_rows(X, np.random.default_rng(rows_seed), scheduler=options.scheduler)
+    rows = missing.filled(X, center) if isinstance(X, IncompleteData) else X
+    X_init = chunked.init_rows(rows, np.random.default_rng(rows_seed), scheduler=options.scheduler)
     factor = max(1, screen_factor)
     first = min(screen_iter, options.max_iter) if factor > 1 else 0
     screening = options._replace(max_iter=first, tol=0.0 if factor > 1 else options.tol)

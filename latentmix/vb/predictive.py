@@ -30,7 +30,8 @@ import numpy as np
 from scipy.special import gammaln
 
 from latentmix.em.estep import precision_cholesky
-from latentmix.params import full_covariances
+from latentmix.em.missing import missingness_patterns
+from latentmix.params import full_covariances, variances
 from latentmix.validation import check_random_state
 from latentmix.vb.updates import WISHART_TYPES, VBPosterior
 
@@ -45,8 +46,26 @@ def _log_t(delta2, dof, log_det_scale, dim):
     )
 
 
+def t_parameters(post: VBPosterior):
+    """Degrees of freedom (K,) and scale matrices (K, d, d) of each component's Student t."""
+    K, d = post.n_components, post.n_features
+    nu = np.broadcast_to(post.degrees_of_freedom, (K,)).astype(float)
+    inflate = (post.mean_precision + 1) / post.mean_precision
+    if post.covariance_type in WISHART_TYPES:
+        dof = nu - d + 1
+        scale = np.broadcast_to(post.scale, (K, d, d))
+    else:
+        dof = nu
+        scale = variances(post.scale, post.covariance_type, K, d)[..., None] * np.eye(d)
+    return dof, scale * (inflate / dof)[:, None, None]
+
+
 def component_log_predictive(X, post: VBPosterior) -> np.ndarray:
     r""":math:`\log p_k(x_i)`, the Student-t log-density of each row under each component.
+
+    A row with missing cells (NaN) gets the density of its observed cells: the marginal of
+    a multivariate t is the t of the observed block with the same degrees of freedom, and
+    for one variance per feature the product over the observed features.
 
     Parameters
     ----------
@@ -59,32 +78,27 @@ def component_log_predictive(X, post: VBPosterior) -> np.ndarray:
     """
     X = np.asarray(X, dtype=float)
     K, d = post.n_components, post.n_features
-    covariance_type = post.covariance_type
-    nu = np.broadcast_to(post.degrees_of_freedom, (K,))
-    kappa = post.mean_precision
-    inflate = (kappa + 1) / kappa
-    out = np.empty((X.shape[0], K))
-    if covariance_type in WISHART_TYPES:
-        dof = nu - d + 1
-        scale = np.broadcast_to(post.scale, (K, d, d))
-        for k in range(K):
-            L = scale[k] * inflate[k] / dof[k]
-            P = precision_cholesky(L, "tied")
-            z = (X - post.mean[k]) @ P
-            log_det = -2 * np.log(np.diag(P)).sum()
-            out[:, k] = _log_t(np.einsum("ij,ij->i", z, z), dof[k], log_det, d)
-        return out
-    if covariance_type in ("diag", "tied_diag"):
-        variances = np.broadcast_to(post.scale, (K, d))
+    dof, scale = t_parameters(post)
+    per_feature = post.covariance_type in ("diag", "tied_diag")
+    if np.isnan(X).any():
+        patterns, index = missingness_patterns(X)
     else:
-        variances = np.broadcast_to(np.reshape(post.scale, (-1, 1)), (K, 1))
-    for k in range(K):
-        L = variances[k] * inflate[k] / nu[k]  # (d,) or (1,)
-        sq = (X - post.mean[k]) ** 2 / L
-        if covariance_type.endswith("spherical"):
-            out[:, k] = _log_t(sq.sum(axis=1), nu[k], d * np.log(L[0]), d)
-        else:
-            out[:, k] = _log_t(sq, nu[k], np.log(L), 1).sum(axis=1)
+        patterns, index = np.ones((1, d), dtype=bool), np.zeros(X.shape[0], dtype=int)
+    out = np.empty((X.shape[0], K))
+    for p, observed in enumerate(patterns):
+        rows = np.flatnonzero(index == p)
+        o = np.flatnonzero(observed)
+        Xo = X[np.ix_(rows, o)]
+        for k in range(K):
+            diff = Xo - post.mean[k, o]
+            if per_feature:
+                var = np.diagonal(scale[k])[o]
+                out[rows, k] = _log_t(diff**2 / var, dof[k], np.log(var), 1).sum(axis=1)
+            else:
+                chol = np.linalg.cholesky(scale[k][np.ix_(o, o)])
+                z = np.linalg.solve(chol, diff.T)
+                log_det = 2 * np.log(np.diag(chol)).sum()
+                out[rows, k] = _log_t((z**2).sum(axis=0), dof[k], log_det, o.size)
     return out
 
 
