@@ -141,6 +141,7 @@ def test_a_memmap_gives_the_fit_in_memory(tmp_path):
 
 def test_a_dask_array_gives_the_fit_in_memory():
     import dask.array as da
+
     big = np.concatenate([X] * 50)  # 10000 rows in 4 chunks
     settings = {"random_state": 0, "n_init": 2, "tol": 1e-8}
     a = VBGaussianMixture(2, **settings).fit(big)
