@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.special import multigammaln
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 
 from latentmix.em import chunked, kernels, missing
 from latentmix.em.estep import (
@@ -60,8 +61,12 @@ MONOTONE_RTOL = 1e-10
 DEGENERATE_RTOL = 1e-10
 
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the objective settled within ``tol``."""
+class ConvergenceWarning(SklearnConvergenceWarning):
+    """EM stopped at ``max_iter`` before the objective settled within ``tol``.
+
+    A scikit-learn ``ConvergenceWarning`` (itself a ``UserWarning``), so the filters
+    scikit-learn users set for theirs silence it too.
+    """
 
 
 class DegenerateRestartWarning(UserWarning):
