@@ -21,6 +21,7 @@ from latentmix.em.estep import e_step
 from latentmix.em.fit import ConvergenceWarning, EMOptions, fit_em
 from latentmix.em.information import observed_information
 from latentmix.em.init import INIT_METHODS
+from latentmix.em.overflow import far_e_step
 from latentmix.em.spurious import SpuriousSolutionWarning, spurious_components, warning_message
 from latentmix.params import (
     MixtureParams,
@@ -36,6 +37,7 @@ from latentmix.validation import (
     check_n_components,
     check_random_state,
     check_sample_weight,
+    check_scale,
 )
 
 
@@ -231,6 +233,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             X = chunked.check_blocked_data(X, n_components=K)
         else:
             X = check_data(X, n_components=K, missing=how_missing)
+            check_scale(X, getattr(self, "feature_names_in_", None))
         weights = None if sample_weight is None else check_sample_weight(sample_weight, len(X))
         incomplete = how_missing == "ignore" and bool(np.isnan(X).any())
         d = X.shape[1]
@@ -419,10 +422,28 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         return X
 
     def _e_step(self, X):
-        """Log responsibilities and row log-likelihoods; marginal ones for rows with NaN."""
-        if np.isnan(X).any():
-            return missing.e_step(X, self.params_)
-        return e_step(X, self.params_)
+        """Log responsibilities and row log-likelihoods; marginal ones for rows with NaN.
+
+        Complete rows so far from every component that their squared distances overflow
+        (NaN from the ordinary E-step, or responsibilities that no longer sum to one) are
+        done again by
+        :func:`latentmix.em.overflow.far_e_step`: log-likelihood ``-inf``, responsibilities
+        those of the limit, never NaN.
+        """
+        incomplete = np.isnan(X).any(axis=1)
+        # Overflow in the ordinary E-step is expected for far rows, which are redone below.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if incomplete.any():
+                log_resp, sample_ll = missing.e_step(X, self.params_)
+            else:
+                log_resp, sample_ll = e_step(X, self.params_)
+        with np.errstate(invalid="ignore"):
+            total = np.exp(log_resp).sum(axis=1)  # NaN or far from 1: lost to overflow
+        far = ~incomplete & ~(np.isfinite(sample_ll) & (np.abs(total - 1) < 1e-6))
+        if far.any():
+            log_resp, sample_ll = log_resp.copy(), sample_ll.copy()
+            log_resp[far], sample_ll[far] = far_e_step(X[far], self.params_)
+        return log_resp, sample_ll
 
     def predict_proba(self, X) -> np.ndarray:
         """Responsibilities: probability of each component for each row, shape (n, K).

@@ -6,8 +6,16 @@ cell that is not a number at all) a TypeError, as in NumPy and scikit-learn.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse
+
+#: The one error for complex data, whatever holds them (ndarray, memmap, dask array).
+COMPLEX_DATA = (
+    "Complex data not supported: X has complex values; pass the real part (X.real) or the "
+    "modulus (abs(X)) explicitly if that is what you mean."
+)
 
 
 def as_two_dimensional(X):
@@ -51,7 +59,8 @@ def check_data(
     A 1-D array is one feature (shape (n,) becomes (n, 1)). Every float or integer dtype
     becomes float64 (EM is computed in float64 throughout). A sparse matrix is a TypeError
     (densify it with ``X.toarray()``); complex data are a ValueError, never cast to their
-    real part.
+    real part. A masked array's masked cells are missing values with ``missing="ignore"``
+    and an error otherwise (never the values under the mask).
 
     Parameters
     ----------
@@ -74,16 +83,15 @@ def check_data(
             f"X is a sparse {type(X).__name__}; a Gaussian mixture needs dense data: pass "
             "X.toarray() (the covariances of sparse data are dense anyway)."
         )
+    if isinstance(X, np.ma.MaskedArray):
+        X = _unmask(X, missing)
     try:
         is_complex = np.iscomplexobj(X)
     except TypeError:  # an array-like that converts with __array__ but refuses NumPy functions
         X = np.asarray(X)
         is_complex = np.iscomplexobj(X)
     if is_complex:
-        raise ValueError(
-            "Complex data not supported: X has complex values; pass the real part "
-            "(X.real) or the modulus (abs(X)) explicitly if that is what you mean."
-        )
+        raise ValueError(COMPLEX_DATA)
     try:
         X = np.asarray(X, dtype=float)
     except ValueError:
@@ -139,6 +147,75 @@ def check_data(
             "at least as many samples as components: lower n_components or add data."
         )
     return X
+
+
+def _unmask(X, missing):
+    # np.asarray drops the mask and keeps whatever lies under it: never silently.
+    n_masked = int(np.ma.count_masked(X))
+    if not n_masked:
+        return X.data
+    if missing == "ignore":
+        if np.iscomplexobj(X):
+            return X.data  # refused as complex next
+        return np.ma.filled(X.astype(float), np.nan)  # a masked cell is a missing cell
+    raise ValueError(
+        f"X is a masked array with {n_masked} masked cell(s), and converting it would use "
+        "the values under the mask. To treat masked cells as missing values pass "
+        "missing='ignore' (the mask is then honoured, as NaN), or fill them yourself with "
+        "np.ma.filled(X, value)."
+    )
+
+
+#: Data whose typical magnitude lies outside [SCALE_MIN, SCALE_MAX] cannot be fitted in
+#: float64: EM sums squares of the data, which overflow above about 1.3e154 and lose every
+#: digit below about 1.5e-154 (the smallest normal float64 is 2.2e-308).
+SCALE_MAX = 1e150
+SCALE_MIN = 1e-150
+
+
+def check_scale(X, feature_names=None) -> None:
+    """Refuse data whose scale is too extreme for float64, saying so and how to rescale.
+
+    A column is too large when its largest magnitude exceeds :data:`SCALE_MAX`, too small
+    when it varies but its standard deviation is below :data:`SCALE_MIN`. Without this
+    check such data are called "constant or collinear" or "collapsed", which they are not.
+    The spread is computed on the column divided by its largest magnitude, so that it
+    neither overflows nor underflows here.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Validated in-memory data (finite; NaN cells are left out).
+    feature_names : sequence of str, optional
+        To name the column; ``column j`` (from 0) otherwise.
+
+    Raises
+    ------
+    ValueError
+        Naming the first such column, its scale, and the fix.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: nan, not an error
+        top = np.nanmax(np.abs(X), axis=0)
+        safe = np.where(top > 0, top, 1.0)
+        sd = safe * np.nanstd(X / safe, axis=0)
+    large = top > SCALE_MAX
+    small = (sd > 0) & (sd < SCALE_MIN) & ~large
+    for bad, what in ((large, "large"), (small, "small")):
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            name = f"column {j}" if feature_names is None else f"column {feature_names[j]!r}"
+            scale = sd[j] if what == "small" else top[j]
+            got = f"{scale:.3g}"
+            has = "a spread" if what == "small" else "values"
+            fails = "underflow" if what == "small" else "overflow"
+            raise ValueError(
+                f"the scale of the data is extreme: {name} has {has} of order {got}, where "
+                f"squares of the data {fails} in float64, so no covariance can be computed "
+                "(this is not a constant or collinear column, nor a collapse). Rescale the "
+                "data, e.g. X / X.std(axis=0) or sklearn.preprocessing.StandardScaler (in a "
+                "Pipeline it stays with the model), and fit again."
+            )
 
 
 def check_n_components(n_components) -> int:

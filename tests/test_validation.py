@@ -137,3 +137,68 @@ def test_a_one_d_array_at_predict_time_says_it_is_one_feature():
     gm = EMGaussianMixture(2, n_init=1, random_state=0).fit(X)
     with pytest.raises(ValueError, match=r"A 1-D array is one feature\. Reshape your data"):
         gm.predict(np.zeros(2))
+
+
+# --- extreme scales ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_an_extreme_scale_is_said_with_the_fix(scale):
+    from latentmix.datasets import load
+
+    X = load("faithful").data * scale
+    for prior in (None, "default"):
+        with pytest.raises(ValueError, match="the scale of the data is extreme") as err:
+            EMGaussianMixture(2, prior=prior, random_state=0).fit(X)
+        message = str(err.value)
+        assert "column 0" in message and "StandardScaler" in message
+        assert ("underflow" if scale < 1 else "overflow") in message
+        assert "not a constant or collinear column" in message
+
+
+def test_an_extreme_scale_names_the_data_frame_column():
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": np.arange(10.0), "big": np.arange(10.0) * 1e200})
+    with pytest.raises(ValueError, match=r"column 'big' has values of order 9e\+200"):
+        EMGaussianMixture(1).fit(frame)
+
+
+@pytest.mark.parametrize("scale", [1e-140, 1e140])
+def test_large_and_small_scales_within_float64_fit_as_rescaled(scale):
+    from latentmix.datasets import load
+
+    X = load("faithful").data
+    a = EMGaussianMixture(2, random_state=0, n_init=2).fit(X)
+    b = EMGaussianMixture(2, random_state=0, n_init=2).fit(X * scale)
+    # Not to round-off: tol is relative to the objective, which the scale shifts by
+    # n d log(scale), so the two runs stop after different iterations.
+    np.testing.assert_allclose(b.means_ / scale, a.means_, rtol=1e-4)
+    assert b.log_likelihood_ - a.log_likelihood_ == pytest.approx(
+        -len(X) * 2 * np.log(scale), rel=1e-6
+    )
+
+
+def test_a_constant_column_is_not_called_an_extreme_scale():
+    from latentmix.validation import check_scale
+
+    check_scale(np.array([[1e-300, 0.0], [1e-300, 1.0]]))  # constant, not tiny: no error
+
+
+# --- masked arrays ----------------------------------------------------------------------------
+
+
+def test_a_masked_array_is_never_read_under_its_mask():
+    X = np.ma.masked_array(np.random.default_rng(0).normal(size=(10, 2)), mask=False)
+    X.mask[3, 1] = True
+    with pytest.raises(ValueError, match=r"masked array with 1 masked cell.*missing='ignore'"):
+        EMGaussianMixture(1).fit(X)
+    with pytest.raises(ValueError, match=r"np\.ma\.filled"):
+        check_data(X)
+    # With missing="ignore" a masked cell is a missing cell.
+    np.testing.assert_array_equal(np.isnan(check_data(X, missing="ignore")), X.mask)
+    honoured = EMGaussianMixture(1, missing="ignore").fit(X)
+    as_nan = EMGaussianMixture(1, missing="ignore").fit(np.ma.filled(X, np.nan))
+    np.testing.assert_allclose(honoured.means_, as_nan.means_)
+    # Nothing masked: the data as they are.
+    np.testing.assert_array_equal(check_data(np.ma.masked_array(X.data)), X.data)

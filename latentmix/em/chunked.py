@@ -54,7 +54,7 @@ from latentmix.em.kernels import (
 )
 from latentmix.params import MixtureParams
 from latentmix.threads import single_threaded_blas
-from latentmix.validation import as_two_dimensional
+from latentmix.validation import COMPLEX_DATA, as_two_dimensional
 
 #: Starting points are drawn from at most this many rows (all rows when there are fewer).
 INIT_SAMPLE_ROWS = 100_000
@@ -87,7 +87,9 @@ def check_blocked_data(X, *, n_components: int | None = None):
     dask array or memmap of shape (n, d)
     """
     X = as_two_dimensional(X)
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+    if np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(COMPLEX_DATA)  # as in memory: never cast to the real part
+    if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"X must be real numbers; got dtype {X.dtype}.")
     n, d = X.shape
     if n == 0 or d == 0:

@@ -258,7 +258,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     from latentmix.em.estep import DegenerateMixtureError
     from latentmix.priors import ConjugatePrior
     from latentmix.progress import Progress
-    from latentmix.validation import check_data
+    from latentmix.validation import check_data, check_scale
 
     progress = progress or Progress(quiet=True)
     settings = settings.check()
@@ -274,6 +274,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     else:
         dataset = load_data(source, columns)
     X_all = check_data(dataset.data, n_components=K)
+    check_scale(X_all, dataset.feature_names)  # before the prior calls it "singular"
     X, X_test, train = X_all, None, None
     if settings.test_fraction:
         train, test = split_rows(len(X_all), settings.test_fraction, K, settings.seed)
