@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import _check_feature_names, _get_feature_names
 
 from latentmix.bayes.diagnostics import check_run_size, diagnose
 from latentmix.bayes.relabel import RELABELLINGS, relabel
@@ -92,6 +93,11 @@ class PyMCGaussianMixture(BaseEstimator):
     n_features_in_ : int
     n_missing_ : int
         Missing (NaN) cells in the data of the fit (0 unless ``missing="ignore"``).
+    feature_names_in_ : ndarray of shape (d,) of str
+        The column names when ``X`` was a pandas DataFrame with string column names; they
+        are the ``feature`` coordinates of the posterior (unless ``feature_names`` is
+        given) and :meth:`predict_missing` checks that new data have the same columns.
+        Absent otherwise.
 
     Examples
     --------
@@ -139,8 +145,9 @@ class PyMCGaussianMixture(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or (n,)
+        X : array-like or pandas DataFrame of shape (n, d), or (n,)
         feature_names : sequence of str, optional
+            The ``feature`` coordinates; a DataFrame's column names if not given.
         sample_weight : array-like of shape (n,), optional
             Observation weights (see :meth:`fit`).
 
@@ -150,6 +157,7 @@ class PyMCGaussianMixture(BaseEstimator):
         """
         from latentmix.bayes.model import build_model
 
+        feature_names = _feature_names(X, feature_names)
         X, K, covariance_type, prior, sample_weight = self._check(X, sample_weight)
         return build_model(
             X,
@@ -225,7 +233,8 @@ class PyMCGaussianMixture(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, d) or (n,)
+        X : array-like or pandas DataFrame of shape (n, d), or (n,)
+            A DataFrame's string column names become ``feature_names_in_``.
         draws, tune, chains : int
             Draws kept per chain (>= 100), tuning steps per chain, chains (>= 2): fewer
             cannot be diagnosed.
@@ -240,7 +249,8 @@ class PyMCGaussianMixture(BaseEstimator):
         relabelling : {"assignment", "stephens"}
             See :func:`latentmix.relabel`.
         feature_names : sequence of str, optional
-            Coordinates of the ``feature`` dim.
+            Coordinates of the ``feature`` dim; ``feature_names_in_`` (a DataFrame's
+            columns) if not given, else ``x1``, ``x2``, ...
         sample_weight : array-like of shape (n,), optional
             Observation weights: each row's log-likelihood term is multiplied by its weight
             (the prior is not), so integer weights give the posterior of the data with rows
@@ -264,6 +274,8 @@ class PyMCGaussianMixture(BaseEstimator):
         the minor ones. R-hat then tells whether chains mix within that mode, not that no
         other mode exists.
         """
+        _check_feature_names(self, X, reset=True)  # sets or clears feature_names_in_
+        feature_names = _feature_names(X, feature_names)
         X, K, covariance_type, prior, sample_weight = self._check(X, sample_weight)
         check_run_size(chains, draws)
         if isinstance(tune, bool) or not isinstance(tune, int | np.integer) or tune < 0:
@@ -342,8 +354,9 @@ class PyMCGaussianMixture(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n, d), optional
-            NaN marks a missing cell; the data of the fit if not given.
+        X : array-like or pandas DataFrame of shape (n, d), optional
+            NaN marks a missing cell; the data of the fit if not given. A DataFrame must
+            have the columns of the fit, in its order.
         rows : sequence of int, optional
             Rows to draw for; every row with a missing cell if not given.
         random_state : None, int or numpy.random.Generator
@@ -362,8 +375,17 @@ class PyMCGaussianMixture(BaseEstimator):
         if X is None:
             X = self.idata_.observed_data["x"].values
         else:
+            _check_feature_names(self, X, reset=False)
             X = check_data(X, n_features=self.n_features_in_, missing="ignore")
         return predict_missing(self.idata_, X, rows, random_state=random_state)
+
+
+def _feature_names(X, feature_names):
+    """``feature_names`` if given, else a DataFrame's string column names, else None."""
+    if feature_names is not None:
+        return feature_names
+    names = _get_feature_names(X)
+    return None if names is None else [str(name) for name in names]
 
 
 def _em_map(X, K, covariance_type, prior, random_state, sample_weight, missing):

@@ -209,8 +209,10 @@ def _marginal_logp_matrix(X, means, covariances, covariance_type, layout: Missin
     fill = pt.as_tensor((1.0 - o)[:, :, None] * np.eye(d))  # (P, d, d)
     stack = covariances if covariance_type == "full" else covariances[None]  # (K or 1, d, d)
     per_pattern = stack[None] * keep[:, None] + fill[:, None]  # (P, K or 1, d, d)
-    chol, chol_inv = cholesky_and_inverse(per_pattern)
-    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (P, K or 1)
+    P, Kc = o.shape[0], stack.shape[0]
+    chol, chol_inv = cholesky_and_inverse(per_pattern.reshape((P * Kc, d, d)))
+    chol_inv = chol_inv.reshape((P, Kc, d, d))
+    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1).reshape((P, Kc))
     index = pt.as_tensor(layout.pattern_index)
     mask = pt.as_tensor(layout.mask)
     diff = (X[:, None, :] - means[None, :, :]) * mask[:, None, :]  # (n, K, d)
