@@ -12,6 +12,19 @@ components at once (no Python list of K distributions). Without the Jacobian of 
 transforms, its log-density is exactly ``log_likelihood + log_prior`` of
 :mod:`latentmix.em.estep` and :mod:`latentmix.priors`, so its mode is the EM MAP estimate.
 
+Real data, as EM takes them: observation weights :math:`c_i` multiply row i's
+term (``sample_weight``; the prior is not weighted), and with ``missing="ignore"`` a row
+with NaN cells contributes the marginal density of its observed coordinates :math:`o_i`,
+
+.. math::
+
+    \sum_i c_i \log \sum_k w_k \mathcal N(x_{i,o_i} \mid \mu_{k,o_i}, \Sigma_{k,o_io_i}),
+
+the observed-data likelihood of :mod:`latentmix.em.missing`, computed per missingness pattern
+(:func:`latentmix.em.missing.missingness_patterns`): one batched factorisation per pattern
+and component, gathered to the rows by their pattern index, or a mask for the diagonal
+types. The missing cells are summed out, never sampled.
+
 Variables and dims
 ------------------
 =================  ==============================================  =======================
