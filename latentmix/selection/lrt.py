@@ -38,7 +38,7 @@ MAX_REDRAWS = 20
 TOL = 1e-7
 
 #: Fresh EM starts for a replicate whose fit from the fitted estimate collapsed.
-REFIT_INIT = 3
+REFIT_INIT = 1
 
 #: mclust's default level of each test in the sequence.
 LEVEL = 0.05
@@ -80,7 +80,7 @@ def _fit_from(X, params, max_iter: int = 1000) -> float:
 
 
 def _refit(X, params, rng) -> float:
-    """The log-likelihood of EM from :data:`REFIT_INIT` fresh starts (the fitted start failed)."""
+    """The log-likelihood of EM from :data:`REFIT_INIT` round(s) of fresh starts."""
     from latentmix.estimator import EMGaussianMixture
 
     em = EMGaussianMixture(

@@ -264,3 +264,25 @@ def rewrite_pages(out):
     """The page again from summary.json and study.json."""
     config, summary = read_stored(out)
     return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
+
+
+def main(argv=None) -> None:
+    """``python -m latentmix.selection.null OUT``: the committed study into ``OUT``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The bootstrap LRT under the null.")
+    parser.add_argument("out")
+    parser.add_argument("--replications", type=int, default=100)
+    parser.add_argument("--bootstrap", type=int, default=19)
+    parser.add_argument("--seed", type=int, default=20261202)
+    parser.add_argument("--scheduler", default="local")
+    args = parser.parse_args(argv)
+    config = null_config(
+        n=100, replications=args.replications, bootstrap=args.bootstrap, n_init=3, seed=args.seed
+    )
+    records = run_null(config, args.out, scheduler=args.scheduler, n_workers=2)
+    print(*write_null_pages(records, config, args.out))
+
+
+if __name__ == "__main__":
+    main()

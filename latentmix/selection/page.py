@@ -217,12 +217,11 @@ def model_figure(X, chosen, feature_names, path: Path, max_features: int = 4) ->
         )
         grid = np.linspace(*limits(x), 400)
         sd = np.sqrt(params.full_covariances()[:, 0, 0])
-        total = np.zeros_like(grid)
+        dens = params.weights[:, None] * norm.pdf(grid, params.means[:, :1], sd[:, None])
+        # The mixture first and thin, so that each component's own colour shows on top.
+        ax.plot(grid, dens.sum(0), color="black", lw=1.0, ls="--", label="mixture")
         for k in range(K):
-            dens = params.weights[k] * norm.pdf(grid, params.means[k, 0], sd[k])
-            total += dens
-            ax.plot(grid, dens, color=colours[k], lw=1.6, label=f"component {k + 1}")
-        ax.plot(grid, total, color="black", lw=1.2, ls="--", label="mixture")
+            ax.plot(grid, dens[k], color=colours[k], lw=2.0, label=f"component {k + 1}")
         ax.set_xlabel(names[0])
         ax.set_ylabel("density")
         _legend(ax, fontsize=7)
@@ -241,9 +240,13 @@ def model_figure(X, chosen, feature_names, path: Path, max_features: int = 4) ->
             ax.set_ylabel(names[j])
         for ax in axes[len(pairs) :]:
             ax.set_visible(False)
+    what = (
+        "the data and the weighted component densities"
+        if d == 1
+        else "the data coloured by\nthe responsibilities, with 1- and 2-SD ellipses"
+    )
     fig.suptitle(
-        f"{chosen['model']} ({chosen['covariance_type']}), K = {K}: the data coloured by\n"
-        "the responsibilities, with 1- and 2-SD ellipses",
+        f"{chosen['model']} ({chosen['covariance_type']}), K = {K}: {what}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -524,7 +527,7 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
         section = {
             "heading": "PSIS-LOO of the posterior",
             "paragraphs": [
-                f"Within {loo['covariance_type']}, the posterior under {loo['prior']} prior "
+                f"Within {loo['covariance_type']}, the posterior under {loo['prior']} "
                 f"(nutpie, {config['chains']} chains x {config['draws']} draws after "
                 f"{config['tune']} tuning steps, every chain started at the EM MAP). Weights "
                 "from arviz.compare: stacking and Bayesian-bootstrap pseudo-BMA. A Pareto k "

@@ -123,7 +123,13 @@ def _loo(config, result, structure) -> dict | None:
     best = min(compared.values(), key=lambda r: r["rank"])["K"] if compared else None
     return {
         "covariance_type": structure,
-        "prior": "default" if config["prior"] == "none" else "the MAP's",
+        "prior": {
+            "none": "the default prior (mclust's defaultPrior; --prior none fits no MAP, but "
+            "a posterior needs a proper prior)",
+            "default": "the default prior (mclust's defaultPrior), the MAP's",
+        }.get(config["prior"], "the prior of the prior file, the MAP's")
+        if isinstance(config["prior"], str)
+        else "the prior of the prior file, the MAP's",
         "pareto_k_max": PARETO_K_MAX,
         "rows": rows,
         "k": best,
