@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from latentmix.params import PARAMETER_NAMES, MixtureParams, full_covariances, variances
+from latentmix.em import missing
+from latentmix.em.estep import e_step
+from latentmix.params import (
+    DIAGONAL_TYPES,
+    PARAMETER_NAMES,
+    MixtureParams,
+    full_covariances,
+    variances,
+)
 
 _LOG_2PI = np.log(2 * np.pi)
 # Bound on the floats held at once by the draw-wise densities (about 160 MB).
@@ -82,6 +90,53 @@ def draw_weighted_log_prob(X, weights, means, covariances, covariance_type) -> n
     return np.swapaxes(log_prob, 1, 2) + log_w
 
 
+def observed_e_step(X, params: MixtureParams):
+    """:func:`latentmix.em.estep.e_step`, from each row's observed cells when X has NaN.
+
+    Complete data take the row-by-row E-step unchanged; data with missing cells (NaN) take
+    :func:`latentmix.em.missing.e_step` (each row's marginal density of its observed cells).
+
+    Returns
+    -------
+    log_resp : ndarray of shape (n, K)
+    sample_log_lik : ndarray of shape (n,)
+    """
+    if not np.isnan(X).any():
+        return e_step(X, params)
+    return missing.e_step(X, params)
+
+
+def _observed_weighted_log_prob(X, weights, means, covariances, covariance_type):
+    """:func:`draw_weighted_log_prob` of each row's observed cells (NaN marks missing).
+
+    Rows are grouped by missingness pattern (:func:`latentmix.em.missing.missingness_patterns`)
+    and each group takes the marginal of its observed coordinates: the sub-matrix of every
+    covariance, or the observed variances of a diagonal type.
+    """
+    if not np.isnan(X).any():
+        return draw_weighted_log_prob(X, weights, means, covariances, covariance_type)
+    patterns, pattern_index = missing.missingness_patterns(X)
+    S, K, d = means.shape
+    diagonal = covariance_type in DIAGONAL_TYPES
+    if diagonal:
+        stack = variances(covariances, covariance_type, K, d)  # (S, K, d)
+    else:
+        stack = full_covariances(covariances, covariance_type, K, d)  # (S, K, d, d)
+    out = np.empty((S, X.shape[0], K))
+    for p, observed in enumerate(patterns):
+        rows = np.flatnonzero(pattern_index == p)
+        o = np.flatnonzero(observed)
+        if o.size == 0:
+            raise ValueError(
+                f"row {rows[0]} of X has every cell missing; drop it (it carries no data)."
+            )
+        sub = stack[..., o] if diagonal else stack[..., o, :][..., o]
+        out[:, rows] = draw_weighted_log_prob(
+            X[np.ix_(rows, o)], weights, means[..., o], sub, "diag" if diagonal else "full"
+        )
+    return out
+
+
 def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = False):
     r"""Pointwise log-likelihood :math:`\log p(x_i \mid \theta_s)` of every draw.
 
@@ -112,7 +167,7 @@ def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = Fa
     step = max(1, _CHUNK_FLOATS // max(1, K * n * d))
     for start in range(0, C * S, step):
         sl = slice(start, start + step)
-        wlp = draw_weighted_log_prob(X, *(a[sl] for a in flat), draws.covariance_type)
+        wlp = _observed_weighted_log_prob(X, *(a[sl] for a in flat), draws.covariance_type)
         log_lik[sl] = logsumexp(wlp, axis=-1)
         if return_membership:
             resp = np.exp(wlp - log_lik[sl][..., None])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentmix.comparison.draws import observed_e_step
 from latentmix.comparison.results import MembershipComparison
-from latentmix.em.estep import e_step
 
 
 def membership(X, map_params, mle_params, posterior_mean, posterior_sd, n_disagree: int):
@@ -27,8 +27,8 @@ def membership(X, map_params, mle_params, posterior_mean, posterior_sd, n_disagr
     -------
     MembershipComparison
     """
-    resp_map = np.exp(e_step(X, map_params)[0])
-    resp_mle = None if mle_params is None else np.exp(e_step(X, mle_params)[0])
+    resp_map = np.exp(observed_e_step(X, map_params)[0])
+    resp_mle = None if mle_params is None else np.exp(observed_e_step(X, mle_params)[0])
     disagreement = 0.5 * np.abs(resp_map - posterior_mean).sum(axis=1)
     top = np.argsort(-disagreement, kind="stable")[: max(0, int(n_disagree))]
     changes = int(np.sum(resp_map.argmax(1) != posterior_mean.argmax(1)))

@@ -12,9 +12,8 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
-from latentmix.comparison.draws import draw_log_likelihood
+from latentmix.comparison.draws import draw_log_likelihood, observed_e_step
 from latentmix.comparison.results import PredictiveComparison, PredictiveRow
-from latentmix.em.estep import e_step
 from latentmix.params import n_parameters
 
 #: Pareto k above which PSIS-LOO is unreliable at a point (Vehtari, Gelman & Gabry 2017);
@@ -77,8 +76,8 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
     for name, params in (("MLE", mle_params), ("MAP", map_params)):
         if params is None:
             continue
-        in_sample = float(e_step(X, params)[1].sum())
-        held = None if X_test is None else float(e_step(X_test, params)[1].sum())
+        in_sample = float(observed_e_step(X, params)[1].sum())
+        held = None if X_test is None else float(observed_e_step(X_test, params)[1].sum())
         rows.append(PredictiveRow(name, in_sample, in_sample - p, None, "-AIC/2", held))
     rows.append(
         PredictiveRow(

@@ -70,3 +70,20 @@ def test_public_name():
     import latentmix
 
     assert latentmix.compare is compare
+
+
+def test_data_with_missing_cells_are_compared_on_their_observed_cells(truth, fake_idata):
+    from latentmix.em.missing import e_step as missing_e_step
+
+    X, _ = sample_mixture(truth, 120, random_state=7)
+    X[::9, 1] = np.nan
+    idata = fake_idata(truth, seed=8)
+    mle = truth._replace(means=truth.means + 0.05)
+    result = compare(X, idata, truth, mle=mle)
+    rows = {row.estimate: row for row in result.predictive.rows}
+    assert rows["MAP"].in_sample == pytest.approx(missing_e_step(X, truth)[1].sum(), rel=1e-12)
+    assert np.isfinite(rows["posterior"].out_of_sample)
+    np.testing.assert_allclose(
+        result.membership.responsibilities_map, np.exp(missing_e_step(X, truth)[0]), rtol=1e-12
+    )
+    assert np.all(np.isfinite(result.membership.posterior_mean))

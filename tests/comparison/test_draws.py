@@ -43,3 +43,51 @@ def test_posterior_draws_names_missing_variables(truth, fake_idata):
     del idata.posterior["means"]
     with pytest.raises(ValueError, match="no variable 'means'"):
         posterior_draws(idata, "full")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_rows_with_missing_cells_take_their_marginal_density(covariance_type, fake_idata):
+    # NaN marks a missing cell: a row's log-likelihood under each draw is the density of
+    # its observed cells, as latentmix.em.missing.e_step computes it for one mixture.
+    from latentmix.em.missing import e_step as missing_e_step
+
+    params = MixtureParams(
+        np.array([0.3, 0.3, 0.4]),
+        np.array([[0.0, 0.0, 0.0], [3.0, 1.0, -1.0], [-2.0, 2.0, 1.0]]),
+        np.diag([1.0, 0.5, 2.0]),
+        "tied",
+    )
+    X, _ = sample_mixture(params, 40, random_state=5)
+    X[1, 0] = X[2, 1] = X[3, 1] = X[3, 2] = X[7, :2] = np.nan  # four patterns
+    as_full = params.full_covariances()
+    cov = {
+        "full": as_full,
+        "tied": as_full[0],
+        "diag": np.diagonal(as_full, axis1=1, axis2=2).copy(),
+        "spherical": np.full(3, 1.2),
+        "tied_diag": np.diag(as_full[0]).copy(),
+        "tied_spherical": np.asarray(1.2),
+    }[covariance_type]
+    idata = fake_idata(params._replace(covariances=cov, covariance_type=covariance_type), 2, 4)
+    draws = posterior_draws(idata, covariance_type)
+    log_lik, membership, _ = draw_log_likelihood(X, draws, return_membership=True)
+    assert np.all(np.isfinite(log_lik))
+    total = np.zeros((40, 3))
+    for c in range(2):
+        for s in range(4):
+            one = MixtureParams(*(a[c, s] for a in draws[:3]), covariance_type)
+            log_resp, sample_ll = missing_e_step(X, one)
+            np.testing.assert_allclose(log_lik[c, s], sample_ll, rtol=1e-10)
+            total += np.exp(log_resp)
+    np.testing.assert_allclose(membership, total / 8, rtol=1e-10)
+    complete = ~np.isnan(X).any(axis=1)
+    one = MixtureParams(*(a[0, 0] for a in draws[:3]), covariance_type)
+    np.testing.assert_allclose(log_lik[0, 0, complete], e_step(X[complete], one)[1], rtol=1e-10)
+
+
+def test_a_row_with_every_cell_missing_is_refused(truth, fake_idata):
+    X, _ = sample_mixture(truth, 10, random_state=1)
+    X[4] = np.nan
+    draws = posterior_draws(fake_idata(truth, chains=1, draws=2), "full")
+    with pytest.raises(ValueError, match="row 4 of X has every cell missing"):
+        draw_log_likelihood(X, draws)
