@@ -159,6 +159,13 @@ def component_log_prob(X, params: MixtureParams, prec_chol=None) -> np.ndarray:
     covariance_type, prec_chol = per_component_precision(
         prec_chol, params.covariance_type, params.n_components
     )
+    if covariance_type != "full":
+        # The other types expand the quadratic; centring at the component means' average
+        # (densities are translation invariant) keeps data far from the origin from
+        # cancelling x^2 against mu^2 (the fitting kernel centres at the data mean).
+        center = np.asarray(means, dtype=float).mean(axis=0)
+        X = np.asarray(X, dtype=float) - center
+        means = means - center
     if covariance_type == "full":
         maha = _maha_full(X, means, prec_chol)
     elif covariance_type == "tied":

@@ -86,3 +86,17 @@ def test_a_singular_covariance_error_advises_for_mle_and_map_alike():
     # A MAP fit already has a prior: the advice names what to change for each estimate.
     assert "for an MLE, fit the MAP (prior='default')" in message
     assert "for a MAP, give a prior with a larger scale or more degrees of freedom" in message
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_data_far_from_the_origin_keep_their_precision(covariance_type, random_params):
+    # Tight components 1e4 from the origin: the expanded quadratic of the diagonal and tied
+    # types must not cancel x^2 against mu^2 (the densities are translation invariant).
+    rng = np.random.default_rng(21)
+    near = random_params(rng, covariance_type, 3, 2)
+    near = near._replace(covariances=np.asarray(near.covariances) * 1e-6)
+    X = near.means[rng.integers(3, size=30)] + 1e-3 * rng.normal(size=(30, 2))
+    far = near._replace(means=near.means + 1e4)
+    np.testing.assert_allclose(
+        component_log_prob(X + 1e4, far), component_log_prob(X, near), rtol=1e-9, atol=1e-6
+    )
