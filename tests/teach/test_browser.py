@@ -47,3 +47,26 @@ def test_walkthrough_page_steps_through_frames(tmp_path, shared_walkthrough, ope
     assert wrapped == [1, str(last), str(last), 1]
     # The shared stylesheet hides every frame but the one shown.
     assert sum(visible) == 1
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_frames_are_shown_at_their_natural_size_or_the_screen_width(
+    tmp_path, shared_walkthrough, open_browser, width
+):
+    driver = open_browser(tmp_path / "profile")
+    try:
+        driver.set_window_size(width, 900)
+        driver.get((shared_walkthrough / "index.html").as_uri())
+        shown, natural, page = driver.execute_script(
+            "var img = document.querySelector('.frame.on img');"
+            "return [img.getBoundingClientRect().width, img.naturalWidth,"
+            " document.documentElement.scrollWidth];"
+        )
+        viewport = driver.execute_script("return document.documentElement.clientWidth;")
+    finally:
+        driver.quit()
+    assert natural == 1008
+    if width == 1400:
+        assert shown == natural  # not enlarged (text stays as drawn)
+    else:
+        assert shown <= viewport and page <= viewport  # shrunk to fit, no sideways scroll
