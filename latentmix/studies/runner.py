@@ -15,7 +15,8 @@ A study is a list of :class:`Replicate` keys (sample size, index) and a task fun
 * writes each finished replicate atomically (:func:`latentmix.jsonio.write_json`) as soon as
   it arrives; a task that raises is stored with ``status: "failed"`` and its error, never
   dropped. An interrupt (Ctrl-C) is not a failure: it ends the study and the interrupted
-  replicate is not stored, so the next run redoes it.
+  replicate is not stored, so the next run redoes it; with parallel workers, nothing a
+  worker returns after the interrupt is stored (:func:`run_guarded`).
 
 The pages are written at the end by :func:`write_pages`, through
 :func:`latentmix.output.replace_output`: the earlier pages are replaced whole, the stored
@@ -390,10 +391,69 @@ def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
                 if seen:  # a library caught the Ctrl-C (nutpie does): not a result
                     raise KeyboardInterrupt(why)
                 store(rep, record)
-        elif isinstance(resolved, str):
-            _run_local(resolved, task, config, todo, store)
         else:
-            _run_client(resolved, task, config, todo, store)
+            _run_parallel(resolved, task, config, todo, store)
+
+
+#: The status of the marker a worker returns for a replicate a Ctrl-C reached: never stored.
+INTERRUPTED = "interrupted"
+
+
+def run_guarded(task: Callable, config: dict, rep: Replicate) -> dict:
+    """:func:`run_replicate` in a worker: a Ctrl-C that reaches it gives a marker, not a record.
+
+    In a worker process the interrupt arrives as a KeyboardInterrupt in the task, or is
+    caught by a library that returns what it has (nutpie's partial trace); either way the
+    result is ``{"status": "interrupted", ...}``, which the study never stores.
+    """
+    try:
+        with _interrupts_seen() as seen:
+            record = run_replicate(task, config, rep)
+    except KeyboardInterrupt:
+        seen = True
+    if seen:
+        return {"status": INTERRUPTED, "key": rep.key, "n": rep.n, "index": rep.index}
+    return record
+
+
+def _run_parallel(resolved, task, config, todo, store) -> None:
+    """The dask paths, with the serial path's guarantee: an interrupt stores nothing false.
+
+    A Ctrl-C in the terminal reaches this process and the workers alike. What a worker
+    returns after it (an interrupted marker, a failure caused by the interrupt, a lost
+    worker) is not stored; the replicates finished before it are; then KeyboardInterrupt
+    says so (the command exits 130).
+    """
+    lost = []
+    seen = _Seen()
+
+    def guarded_store(rep, record):
+        if seen or record.get("status") == INTERRUPTED:
+            lost.append(rep.key)
+            return
+        store(rep, record)
+
+    try:
+        with _interrupts_seen() as seen:
+            if isinstance(resolved, str):
+                _run_local(resolved, task, config, todo, guarded_store)
+            else:
+                _run_client(resolved, task, config, todo, guarded_store)
+    except BaseException:
+        if not (seen or lost):
+            raise
+    if seen or lost:
+        shown = ", ".join(sorted(lost)[:3]) + (
+            f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+        )
+        what = (
+            f"replicate(s) {shown} and any still running were"
+            if lost
+            else "the replicates still running were"
+        )
+        raise KeyboardInterrupt(
+            f"{what} not stored (the finished ones are); re-run the same command to resume"
+        ) from None
 
 
 class _Seen:
@@ -456,7 +516,7 @@ def _run_local(scheduler: str, task, config, todo, store) -> None:
 
     by_key = {f"replicate-{rep.key}": rep for rep in todo}
     tasks = [
-        dask.delayed(run_replicate, pure=False)(task, config, rep, dask_key_name=key)
+        dask.delayed(run_guarded, pure=False)(task, config, rep, dask_key_name=key)
         for key, rep in by_key.items()
     ]
 
@@ -473,7 +533,7 @@ def _run_client(client, task, config, todo, store) -> None:
     """A dask.distributed cluster; the client writes each result: workers need not share a disk."""
     from distributed import as_completed
 
-    futures = {client.submit(run_replicate, task, config, rep, pure=False): rep for rep in todo}
+    futures = {client.submit(run_guarded, task, config, rep, pure=False): rep for rep in todo}
     for future in as_completed(futures, loop=client.loop):
         rep = futures[future]
         try:

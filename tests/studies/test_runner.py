@@ -282,3 +282,49 @@ def test_scheduler_and_workers_are_checked_before_the_output_is_claimed(
         _run({"seed": 1}, replicates([10], 1), tmp_path / "o", scheduler=scheduler,
              n_workers=workers)  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+def interrupting_thread_task(config, n, index):
+    # Ctrl-C while a worker thread runs this replicate; the sampler then fails for it (as
+    # nutpie's partial trace would make the posterior arm fail): not a result to keep.
+    if index == 1:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        raise ValueError("cannot reshape array of size 0")
+    if index > 1:
+        time.sleep(0.5)
+    return {"value": float(index)}
+
+
+def test_ctrl_c_in_a_threaded_study_stores_no_failure(tmp_path):
+    reps = replicates([10], 3)
+    with pytest.raises(KeyboardInterrupt, match=r"not stored .*re-run the same command"):
+        run_study(interrupting_thread_task, {}, reps, tmp_path, command=COMMAND, quiet=True,
+                  scheduler="threads")  # fmt: skip
+    time.sleep(0.6)  # let the worker threads end
+    stored = [json.loads(p.read_text()) for p in (tmp_path / "replicates").glob("*.json")]
+    assert all(r["status"] == "ok" for r in stored)
+    assert "n00010-r0001" not in {r["key"] for r in stored}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    records = run_study(interrupting_thread_task, {}, reps[:1] + reps[2:], tmp_path,
+                        command=COMMAND, quiet=True, scheduler="threads")  # fmt: skip
+    assert [r["status"] for r in records] == ["ok", "ok"]
+
+
+def test_a_worker_interrupted_alone_stores_no_record(tmp_path):
+    # A Ctrl-C that reached only a worker: the task is interrupted (KeyboardInterrupt) or a
+    # library swallows it (the SIGINT is seen); the marker is not stored, and the study ends
+    # as interrupted once the others are in.
+    from latentmix.studies.runner import INTERRUPTED, run_guarded
+
+    rep = Replicate(10, 1)
+    for how in ("interrupt", "swallow"):
+        marker = run_guarded(interrupting_task, {how: 1}, rep)
+        assert marker == {"status": INTERRUPTED, "key": rep.key, "n": 10, "index": 1}
+    assert run_guarded(interrupting_task, {}, rep)["status"] == "ok"
+    reps = replicates([10], 3)
+    with pytest.raises(KeyboardInterrupt, match=r"replicate\(s\) n00010-r0001 and any still"):
+        run_study(interrupting_task, {"interrupt": 1}, reps, tmp_path, command=COMMAND,
+                  quiet=True, scheduler="threads")  # fmt: skip
+    keys = sorted(p.stem for p in (tmp_path / "replicates").glob("*.json"))
+    assert keys == ["n00010-r0000", "n00010-r0002"]
