@@ -771,7 +771,10 @@ def fit_em(
             DegenerateRestartWarning,
             stacklevel=3,
         )
-    best = max(good, key=lambda x: x.objective)
+    # The earliest run within round-off of the best: runs that reached one optimum from
+    # different starts (components permuted) must not be told apart by summation order.
+    top = max(x.objective for x in good)
+    best = next(x for x in good if x.objective >= top - 1e-12 * max(abs(top), 1.0))
     if options.keep_trajectory:  # only the best run's trajectory is kept
         runs = [x if x is best else x._replace(trajectory=None) for x in runs]
     return FitResult(best, runs, options.prior)
