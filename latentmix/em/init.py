@@ -147,15 +147,19 @@ def params_from_labels(
     elif covariance_type == "spherical":
         bad = small | (covariances <= 0)
         covariances[bad] = np.trace(pooled_cov) / d
-    elif covariance_type == "tied_diag":
-        # The tied_diag MLE is the pooled diagonal itself: a zero there means a feature is
-        # constant within every cluster, and pooled_cov has then fallen back to the data's.
-        if np.any(covariances <= 0):
-            covariances = np.diag(pooled_cov).copy()
-    elif covariances <= 0:
-        covariances = np.asarray(np.trace(pooled_cov) / d)
+    elif covariance_type in ("tied_diag", "tied_spherical"):
+        # The MLE is the pooled within-cluster variance itself, so the pooled fallback is no
+        # help: (next to) zero means a feature is constant within every cluster (round-off
+        # leaves ~1e-16, hence the relative test), and the start takes the data's variances.
+        spread = np.var(X, axis=0)
+        spread = spread if covariance_type == "tied_diag" else np.asarray(spread.mean())
+        if np.any(covariances <= _SINGULAR_RTOL * spread):
+            covariances = spread + reg_covar
     return params._replace(covariances=covariances)
 
+
+#: A shared variance below this fraction of the data's is taken as singular in a start.
+_SINGULAR_RTOL = 1e-10
 
 #: Seeding and the scale of "scales" starts use at most this many rows.
 SUBSAMPLE_ROWS = 20_000
