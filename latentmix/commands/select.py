@@ -31,6 +31,7 @@ from latentmix.commands import (
     add_seed,
     parse_prior,
 )
+from latentmix.params import COVARIANCE_TYPES
 
 
 def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior: bool) -> None:
@@ -41,8 +42,8 @@ def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior
         "--covariance",
         default=covariance,
         metavar="all|TYPE,...",
-        help="covariance types: all, or a comma-separated list of full, tied, diag, "
-        f"spherical, tied_diag, tied_spherical (default: {covariance})",
+        help=f"covariance types: all, or a comma-separated list of {', '.join(COVARIANCE_TYPES)} "
+        f"(default: {covariance})",
     )
     add_prior(
         parser,
