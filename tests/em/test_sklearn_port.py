@@ -227,13 +227,13 @@ PORTED = {
 _PRIVATE = (
     "tests a private helper of scikit-learn's that has no counterpart of the same signature here: "
 )
-_WORDING = "asserts scikit-learn's wording for an error we also raise, in our words: "
+_WORDING = "asserts scikit-learn's wording for an error or warning we also give, in our words: "
 
 #: Tests that do not apply: name -> why.
 EXCLUDED = {
     "test_check_weights": _WORDING
     + "weights_init of the wrong shape, out of [0, 1] or not summing to 1 are refused by "
-    "check_params(init) ('init weights ...'); tests/em/test_sklearn_port.py::"
+    "check_params(init) ('init.weights ...'); tests/em/test_sklearn_port.py::"
     "test_bad_scikit_learn_starts_are_refused_in_our_words runs the same inputs.",
     "test_check_means": _WORDING + "means_init of the wrong shape (same test as above).",
     "test_check_precisions": _WORDING
