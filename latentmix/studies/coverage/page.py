@@ -42,7 +42,8 @@ def command_line(config: dict) -> str:
             f"--seed {config['seed']} --level {config['level']:g}",
             f"--n-boot {config['n_boot']} --bootstrap {bootstrap}",
             f"--draws {config['draws']} --tune {config['tune']} --chains {config['chains']} "
-            f"--posterior-replications {config['posterior_replications']}",
+            f"--posterior-replications {config['posterior_replications']}"
+            + ("" if config.get("vb") else " --no-vb"),
         ]
     )
 
@@ -178,7 +179,17 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
         f"{config['seed']}); nominal level {level:.0%}; {config['n_boot']} bootstrap refits "
         f"per interval ({', '.join(config['bootstrap']) or 'no bootstrap'}); posterior: "
         + posterior,
-        "Prior for the MAP, Laplace and posterior: mclust's default prior computed from the "
+        "Variational Bayes: "
+        + (
+            "mean-field VB under the same prior as the MAP and the posterior "
+            "(latentmix.vb.VBGaussianMixture), its components put in the truth's order; the "
+            "intervals are the equal-tailed intervals of the marginals of q (exact Beta, "
+            "Student-t and inverse-gamma quantiles; off-diagonal covariances from 4000 draws "
+            "of q). Mean-field VB is known to understate posterior uncertainty."
+            if config.get("vb")
+            else "not run (--no-vb, or a study made before the VB arm existed)."
+        ),
+        "Prior for the MAP, Laplace, VB and posterior: mclust's default prior computed from the "
         "population mean and covariance of the truth (fixed across replicates). Monte Carlo "
         "SE of a coverage c from R replicates is sqrt(c(1-c)/R): about 2.2 points "
         "for c = 0.95 and R = 100.",

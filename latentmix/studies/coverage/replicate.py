@@ -27,7 +27,9 @@ SOURCES = (
     "wald",
     "bootstrap_nonparametric",
     "bootstrap_parametric",
+    "bootstrap_weighted",
     "laplace",
+    "vb",
     "posterior",
 )
 #: The text a page shows for each source.
@@ -35,7 +37,9 @@ SOURCE_LABELS = {
     "wald": "MLE, Wald",
     "bootstrap_nonparametric": "MLE, bootstrap (nonparametric)",
     "bootstrap_parametric": "MLE, bootstrap (parametric)",
+    "bootstrap_weighted": "MLE, bootstrap (weighted likelihood)",
     "laplace": "MAP, Laplace",
+    "vb": "variational Bayes (mean field)",
     "posterior": "posterior (NUTS)",
 }
 #: How a replicate put its components in the truth's order (recorded in every replicate): the
@@ -50,6 +54,7 @@ MATCHING_RULES = {
 BOOTSTRAP_SOURCES = {
     "nonparametric": "bootstrap_nonparametric",
     "parametric": "bootstrap_parametric",
+    "weighted": "bootstrap_weighted",
 }
 
 
@@ -108,6 +113,22 @@ def _fit_em(X, truth: MixtureParams, prior, random_state: int) -> MixtureParams:
     return align(est.params_, truth)
 
 
+def _fit_vb(X, truth: MixtureParams, prior, random_state: int):
+    """Mean-field VB under the study's prior (a non-converged fit is a failure here)."""
+    from latentmix.vb import VBGaussianMixture
+
+    vb = VBGaussianMixture(
+        truth.n_components,
+        covariance_type=truth.covariance_type,
+        prior=prior,
+        random_state=random_state,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vb.fit(X)
+    return vb
+
+
 def coverage_replicate(config: dict, n: int, index: int) -> dict:
     """The study task: one simulated data set, every source.
 
@@ -125,6 +146,8 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
     rng = replicate_rng(config["seed"], n, index)
     X, _ = sample_mixture(truth, n, rng)
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=6)]
+    # Drawn after the first six, so the sources that existed before keep their seeds.
+    seeds += [int(s) for s in rng.integers(0, 2**31 - 1, size=3)]
     sources = {}
     mle = {}
 
@@ -133,7 +156,11 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
         return _from_intervals(standard_errors(mle["params"], X, level=level), true_vec), {}
 
     sources["wald"] = _run_source(wald)
-    for resample, seed in (("nonparametric", seeds[1]), ("parametric", seeds[2])):
+    for resample, seed in (
+        ("nonparametric", seeds[1]),
+        ("parametric", seeds[2]),
+        ("weighted", seeds[6]),
+    ):
         source = BOOTSTRAP_SOURCES[resample]
         if resample not in config["bootstrap"]:
             continue
@@ -160,6 +187,17 @@ def coverage_replicate(config: dict, n: int, index: int) -> dict:
         return _from_intervals(res, true_vec), {}
 
     sources["laplace"] = _run_source(lap)
+
+    def vb():
+        fitted = _fit_vb(X, truth, prior, seeds[7])
+        res = fitted.intervals(level=level, reference=truth, random_state=seeds[8])
+        return _from_intervals(res, true_vec), {
+            "n_iter": int(fitted.n_iter_),
+            "elbo": float(fitted.elbo_),
+        }
+
+    if config.get("vb", False):
+        sources["vb"] = _run_source(vb)
     if config.get("draws", 0) > 0 and index < config.get("posterior_replications", 10**9):
         sources["posterior"] = _run_source(
             lambda: _posterior(X, truth, prior, config, seeds[5], true_vec)

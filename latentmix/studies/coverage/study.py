@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from latentmix.params import MixtureParams
-from latentmix.studies.coverage.replicate import coverage_replicate
+from latentmix.studies.coverage.replicate import BOOTSTRAP_SOURCES, coverage_replicate
 from latentmix.studies.coverage.truth import truth_to_dict
 from latentmix.studies.runner import check_count, replicates, run_study
 
@@ -25,6 +25,7 @@ def study_config(
     tune: int = 500,
     chains: int = 2,
     posterior_replications: int | None = None,
+    vb: bool = True,
 ) -> dict:
     """The settings that define a coverage study (stored in OUT/study.json).
 
@@ -42,12 +43,22 @@ def study_config(
         Interval probability.
     n_boot : int
         Bootstrap refits per interval.
-    bootstrap : iterable of {"nonparametric", "parametric"}
-        The bootstrap resampling schemes to run.
+    bootstrap : iterable of {"nonparametric", "parametric", "weighted"}
+        The bootstrap resampling schemes to run (``"weighted"``: the weighted-likelihood
+        bootstrap, mclust's ``"wlbs"``).
     draws, tune, chains : int
         Posterior sampling per replicate; ``draws=0`` skips the posterior.
     posterior_replications : int, optional
         Sample the posterior on the first R replicates of each n only (default: all).
+    vb : bool
+        Run the variational Bayes arm (source ``"vb"``). Stored as ``"vb": true`` only when
+        on: the settings of a study without it are those of a study made before the arm
+        existed, so such a study resumes, and its records (made without VB) are redone when
+        the arm is asked for (their settings hash differs).
+
+    Returns
+    -------
+    dict
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1; got {level}.")
@@ -57,10 +68,11 @@ def study_config(
             f"every n must be at least 5 per component ({5 * truth.n_components}); got {sizes}."
         )
     bootstrap = list(bootstrap)
-    unknown = set(bootstrap) - {"nonparametric", "parametric"}
+    unknown = set(bootstrap) - set(BOOTSTRAP_SOURCES)
     if unknown:
         raise ValueError(
-            f"bootstrap resampling is 'nonparametric' or 'parametric'; got {sorted(unknown)}."
+            "bootstrap resampling is 'nonparametric', 'parametric' or 'weighted'; got "
+            f"{sorted(unknown)}."
         )
     check_count("--replications", n_replications, 1)
     if bootstrap:
@@ -71,7 +83,7 @@ def study_config(
         check_count("--chains", chains, 1)
     if posterior_replications is not None:
         check_count("--posterior-replications", posterior_replications, 0)
-    return {
+    config = {
         "study": "coverage",
         "truth_name": truth_name,
         "truth": truth_to_dict(truth),
@@ -88,6 +100,9 @@ def study_config(
             n_replications if posterior_replications is None else posterior_replications
         ),
     }
+    if vb:
+        config["vb"] = True
+    return config
 
 
 def run_coverage(config: dict, out, *, scheduler=None, n_workers=2, processes=True, quiet=False):

@@ -26,6 +26,7 @@ def test_every_source_is_recorded_and_dask_threads_give_the_same_numbers(tmp_pat
         "bootstrap_nonparametric",
         "bootstrap_parametric",
         "laplace",
+        "vb",
     }
     wald = serial[0]["sources"]["wald"]["parameters"]["means[0,0]"]
     assert wald["lower"] <= wald["estimate"] <= wald["upper"]
