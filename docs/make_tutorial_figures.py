@@ -4,6 +4,7 @@ Usage, from the repository root::
 
     python docs/make_tutorial_figures.py          # everything (samples the posterior: minutes)
     python docs/make_tutorial_figures.py --render # only docs/tutorial.md from the JSON
+    python docs/make_tutorial_figures.py --no-posterior  # all but the NUTS part (seconds)
 
 It writes ``docs/figures/*.png``, ``docs/figures/tutorial_numbers.json`` (every number the
 tutorial quotes, as computed) and ``docs/tutorial.md``, which is ``docs/tutorial.md.j2``
@@ -49,6 +50,16 @@ def _floats(values) -> list[float]:
 # --- the EM part: cheap, recomputed by tests/test_docs.py ------------------------------------
 
 
+def _crossing(params, j: int, k: int) -> float:
+    """Between means j < k (1-D), where the weighted densities of j and k are equal."""
+    from latentmix.teach.draw import mixture_densities_1d
+
+    full = params._replace(covariances=params.full_covariances(), covariance_type="full")
+    grid = np.linspace(params.means[j, 0], params.means[k, 0], 20001)
+    dens = mixture_densities_1d(full, grid)
+    return float(grid[np.argmin(np.abs(dens[j] - dens[k]))])
+
+
 def simulate(draw: bool = True) -> tuple[dict, object]:
     """Step 1: the simulated house prices, coloured by their true neighbourhood."""
     from latentmix.datasets import house_prices
@@ -61,6 +72,8 @@ def simulate(draw: bool = True) -> tuple[dict, object]:
         "means": _floats(truth.means[:, 0]),
         "sds": _floats(np.sqrt(truth.full_covariances()[:, 0, 0])),
         "counts": [int(c) for c in np.bincount(data.target)],
+        # Where the upper two neighbourhoods are equally likely: a sale there is anyone's.
+        "crossing": _crossing(truth, 1, 2),
     }
     if draw:
         from latentmix.teach import draw as fg
@@ -374,7 +387,18 @@ def main(argv=None) -> None:
         action="store_true",
         help="only render docs/tutorial.md from docs/figures/tutorial_numbers.json",
     )
+    parser.add_argument(
+        "--no-posterior",
+        action="store_true",
+        help="recompute the EM numbers and figures, keep the JSON's posterior numbers and "
+        "figure (no sampling), and render",
+    )
     args = parser.parse_args(argv)
+    if args.no_posterior:
+        kept = json.loads(NUMBERS.read_text())["posterior"]
+        numbers, _ = em_numbers(draw=True)
+        write({**numbers, "posterior": kept})
+        return
     if args.render:
         TUTORIAL.write_text(render(json.loads(NUMBERS.read_text())))
         print(f"wrote {TUTORIAL.relative_to(HERE.parent)}")

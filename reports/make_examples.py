@@ -59,7 +59,7 @@ EXAMPLES = {
         "K": 3,
         "cli": "galaxies -k 3 --draws 4000 --tune 2000",
         "sampling": {"draws": 4000, "tune": 2000},
-        "about": "Velocities of 82 galaxies in one dimension: two small components, so the "
+        "about": "Velocities of {n_train} galaxies in one dimension: two small components, so the "
         "prior matters and the posterior of their variances is wide and skewed. It is the "
         "classic label-switching example; the relabelling count below says whether any draw "
         "switched. It is sampled longer than the default (4 x 4000 draws after 2000 tuning "
@@ -70,7 +70,7 @@ EXAMPLES = {
         "data": _synthetic_3d,
         "K": 3,
         "cli": None,
-        "about": "300 draws from a known 3-component mixture in 3-D: the truth is shown "
+        "about": "{n_train} draws from a known 3-component mixture in 3-D: the truth is shown "
         "beside the estimates.",
     },
 }
@@ -127,7 +127,7 @@ def example_context(name: str, record: dict) -> dict:
     tables = comparison["tables"]
     return {
         "name": name,
-        "about": EXAMPLES[name]["about"],
+        "about": EXAMPLES[name]["about"].format(n_train=record["data"]["n_train"]),
         "command": record["command"],
         "settings": s,
         "n_train": record["data"]["n_train"],
