@@ -580,6 +580,32 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
                 {"headers": ["K", "sampler warning"], "rows": warned, "wrap": [1]}
             )
         sections.append(section)
+    vb = summary.get("vb")
+    if vb is not None:
+        if vb.get("n_kept") is None:
+            paragraphs = [f"VB failed: {vb['error']}"]
+            tables = []
+        else:
+            paragraphs = [
+                f"scikit-learn's route: variational Bayes with K = {vb['K']} components of "
+                f"{vb['covariance_type']} and a small Dirichlet concentration "
+                f"({vb['concentration']:g}; the other hyperparameters are the MAP's prior) "
+                "lets superfluous components empty; "
+                f"{vb['n_kept']} keep an expected weight above {vb['keep_weight']:g}. "
+                f"ELBO {vb['elbo']:.2f}" + ("" if vb["converged"] else " (not converged)") + "."
+            ]
+            tables = [
+                {
+                    "headers": ["component (by weight)", "expected weight", "kept"],
+                    "rows": [
+                        [i + 1, number(w, 4), "yes" if w > vb["keep_weight"] else "no"]
+                        for i, w in enumerate(vb["weights"])
+                    ],
+                }
+            ]
+        sections.append(
+            {"heading": "Variational Bayes", "paragraphs": paragraphs, "tables": tables}
+        )
     chosen = summary.get("chosen")
     if chosen is not None:
         sections.append(
@@ -600,9 +626,9 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
             "heading": "How this page is made",
             "paragraphs": [
                 "The command below makes this page. It stores one file per task (grid cell, "
-                "bootstrap replicate, posterior) in DIR/replicates/ and resumes an interrupted "
-                "run; the page and summary.json are made from summary.json and study.json "
-                "alone (latentmix.selection.run.rewrite_pages(DIR))."
+                "bootstrap replicate, posterior, VB) in DIR/replicates/ and resumes an "
+                "interrupted run; the page and summary.json are made from summary.json and "
+                "study.json alone (latentmix.selection.run.rewrite_pages(DIR))."
             ],
             "code": command_line(config, summary.get("command", "select")),
         }

@@ -10,7 +10,9 @@ task, so an interrupted run resumes where it stopped):
    task per replicate, K against K + 1 in turn until a test is not significant
    (:mod:`latentmix.selection.lrt`);
 3. with ``posterior``, PSIS-LOO for each K of that structure, one task per K
-   (:mod:`latentmix.selection.loo`).
+   (:mod:`latentmix.selection.loo`);
+4. VB in that structure with the largest K and a small Dirichlet concentration, counting
+   the components that keep weight (scikit-learn's route; :func:`vb_task`), one task.
 
 The structure, the fitted estimates the LRT simulates from and the MAP every chain starts at
 are computed from the stored grid, which the settings determine; they are passed to the
@@ -48,8 +50,12 @@ STUDY_COMMAND = "study select"
 #: Default component counts of ``latentmix select`` (mclust's ``G = 1:9``).
 DEFAULT_KS = tuple(range(1, 10))
 
-#: Spawn keys of the seeds of the grid and the posterior (the LRT's is ``lrt.SEED_KEY``).
-GRID_SEED_KEY, LOO_SEED_KEY = 1, 3
+#: Spawn keys of the seeds of the grid, the posterior and VB (the LRT's is ``lrt.SEED_KEY``).
+GRID_SEED_KEY, LOO_SEED_KEY, VB_SEED_KEY = 1, 3, 4
+
+#: scikit-learn's route to K by VB: fit the largest K with a small Dirichlet concentration
+#: and count the components whose expected weight stays above VB_KEEP_WEIGHT.
+VB_CONCENTRATION, VB_KEEP_WEIGHT = 0.01, 0.01
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -281,6 +287,47 @@ def loo_task(covariance_type: str, references: dict, config: dict, n: int, index
     }
 
 
+def vb_task(covariance_type: str, config: dict, n: int, index: int) -> dict:
+    """VB with K = ``n`` components and Dirichlet concentration :data:`VB_CONCENTRATION`.
+
+    The other hyperparameters are the MAP's prior (the default one under ``--prior none``)
+    for K = ``n``. Returns the expected weights and how many keep :data:`VB_KEEP_WEIGHT`.
+    """
+    import dataclasses
+    import warnings
+
+    from latentmix.priors import ConjugatePrior
+    from latentmix.vb import VBGaussianMixture
+
+    X = load_config_data(config)
+    prior = resolve_prior(config["prior"])
+    if not isinstance(prior, ConjugatePrior):
+        prior = ConjugatePrior.default(X, n, covariance_type)
+    prior = dataclasses.replace(prior, weight_concentration=VB_CONCENTRATION)
+    seed = np.random.SeedSequence(config["seed"], spawn_key=(VB_SEED_KEY, n)).generate_state(1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vb = VBGaussianMixture(
+            n,
+            covariance_type=covariance_type,
+            prior=prior,
+            n_init=config["n_init"],
+            random_state=int(seed[0]),
+        ).fit(X)
+    weights = np.sort(np.asarray(vb.weights_, dtype=float))[::-1]
+    return {
+        "K": n,
+        "covariance_type": covariance_type,
+        "concentration": VB_CONCENTRATION,
+        "keep_weight": VB_KEEP_WEIGHT,
+        "weights": weights.tolist(),
+        "n_kept": int((weights > VB_KEEP_WEIGHT).sum()),
+        "elbo": float(vb.elbo_),
+        "converged": bool(vb.converged_),
+        "warnings": sorted({str(w.message) for w in caught}),
+    }
+
+
 # --- running ----------------------------------------------------------------------------------
 
 
@@ -343,8 +390,8 @@ def run_select(
     Returns
     -------
     dict
-        ``grid`` (cell records), ``lrt`` ({K: replicate records}), ``loo`` (records) and
-        ``structure`` ((covariance type, estimate) or None).
+        ``grid`` (cell records), ``lrt`` ({K: replicate records}), ``loo`` (records),
+        ``vb`` (one record) and ``structure`` ((covariance type, estimate) or None).
     """
     from latentmix.em.chunked import dask_scheduler
     from latentmix.progress import Progress
@@ -361,10 +408,20 @@ def run_select(
             + ("" if config["prior"] == "none" else " and MAP")
         )
         cells = run(grid_task, config, reps, out, required=("K", "covariance_type", "mle"))
-        result = {"grid": cells, "lrt": {}, "loo": [], "structure": choose_structure(cells)}
+        result = {
+            "grid": cells,
+            "lrt": {},
+            "loo": [],
+            "vb": [],
+            "structure": choose_structure(cells),
+        }
         if result["structure"] is None:
             return result
         structure = result["structure"][0]
+        K_max = config["ks"][-1]
+        progress(f"VB: K = {K_max}, Dirichlet concentration {VB_CONCENTRATION}, {structure}")
+        task = functools.partial(vb_task, structure)
+        result["vb"] = run(task, config, [Replicate(K_max, 0, "vb-k")], out, required=("K",))
         if config["bootstrap"] > 0:
             result["lrt"] = _run_lrt(run, config, cells, structure, out, progress)
         if config["posterior"]:

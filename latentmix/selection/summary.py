@@ -136,7 +136,28 @@ def _loo(config, result, structure) -> dict | None:
     }
 
 
-def _picks(tables, lrt, loo, structure) -> list[dict]:
+def _vb(result) -> dict | None:
+    records = [r for r in result.get("vb") or () if r.get("status") == "ok"]
+    failed = [r for r in result.get("vb") or () if r.get("status") != "ok"]
+    if records:
+        keep = {
+            "K",
+            "covariance_type",
+            "concentration",
+            "keep_weight",
+            "weights",
+            "n_kept",
+            "elbo",
+            "converged",
+            "warnings",
+        }
+        return {k: v for k, v in records[0].items() if k in keep}
+    if failed:
+        return {"error": failed[0].get("error", ""), "n_kept": None}
+    return None
+
+
+def _picks(tables, lrt, loo, structure, vb=None) -> list[dict]:
     picks = []
     names = {"bic": "BIC", "icl": "ICL", "aic": "AIC"}
     for estimate, label in (("mle", ""), ("map", " (MAP)")):
@@ -165,6 +186,16 @@ def _picks(tables, lrt, loo, structure) -> list[dict]:
     if loo is not None and loo["k"] is not None:
         picks.append(
             {"criterion": "PSIS-LOO", "K": loo["k"], "covariance_type": structure, "note": ""}
+        )
+    if vb is not None and vb.get("n_kept") is not None:
+        note = (
+            f"components with expected weight above {vb['keep_weight']:g} out of {vb['K']}, "
+            f"Dirichlet concentration {vb['concentration']:g}"
+        )
+        if vb["n_kept"] == vb["K"]:
+            note += "; every one kept weight, so K may be larger"
+        picks.append(
+            {"criterion": "VB", "K": vb["n_kept"], "covariance_type": structure, "note": note}
         )
     return picks
 
@@ -241,7 +272,8 @@ def summarise(config: dict, result: dict) -> dict:
     structure = None if chosen is None else chosen["covariance_type"]
     lrt = _lrt(config, result, structure)
     loo = _loo(config, result, structure)
-    picks = _picks(tables, lrt, loo, structure)
+    vb = _vb(result) if structure is not None else None
+    picks = _picks(tables, lrt, loo, structure, vb)
     ks = {p["K"] for p in picks if p["K"] is not None}
     summary = {
         "sign": SIGN,
@@ -258,6 +290,7 @@ def summarise(config: dict, result: dict) -> dict:
         "failures": G.failures(cells) + crashed,
         "lrt": lrt,
         "loo": loo,
+        "vb": vb,
         "picks": picks,
         "agree": len(ks) == 1,
         "paragraph": paragraph(picks, chosen, len(result["grid"])),

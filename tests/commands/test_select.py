@@ -37,6 +37,12 @@ def test_select_writes_the_page_escaped_and_resumes(data, tmp_path, capsys):
     assert summary["chosen"]["K"] == 2
     picks = {p["criterion"]: p["K"] for p in summary["picks"]}
     assert picks["BIC"] == picks["ICL"] == picks["BIC (MAP)"] == picks["bootstrap LRT"] == 2
+    # VB with the largest K and a small concentration: the components that keep weight.
+    vb = summary["vb"]
+    assert vb["K"] == 3 and vb["concentration"] == 0.01 and vb["covariance_type"] == "spherical"
+    assert vb["weights"] == sorted(vb["weights"], reverse=True)
+    assert sum(vb["weights"]) == pytest.approx(1.0)
+    assert picks["VB"] == sum(w > vb["keep_weight"] for w in vb["weights"]) >= 2
     assert len(summary["cells"]) == 6 and "larger is better" in summary["sign"]
     assert json.loads((out / MANIFEST).read_text())["command"] == "select"
     html = (out / "report.html").read_text()
