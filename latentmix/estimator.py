@@ -231,6 +231,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             )
         if chunked.is_blocked_data(X) and how_missing == "error":
             X = chunked.check_blocked_data(X, n_components=K)
+            self._check_blocked_scale(X)
         else:
             X = check_data(X, n_components=K, missing=how_missing)
             check_scale(X, getattr(self, "feature_names_in_", None))
@@ -284,6 +285,18 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             prior.check(d, K, covariance_type)
         self.n_missing_ = int(np.isnan(X).sum()) if incomplete else 0
         return X, K, covariance_type, init, prior
+
+    def _check_blocked_scale(self, X):
+        # The extreme-scale check on the rows starts are drawn from (all rows when there are
+        # few; a memmap reads only those): cheap where no cluster has to be reached first. A
+        # dask array bound for a cluster ("local", an address, a Client) is not checked here.
+        local = self.scheduler is None or self.scheduler in ("threads", "synchronous", "processes")
+        if isinstance(X, np.memmap) or local:
+            scheduler = None if isinstance(X, np.memmap) else self.scheduler
+            sample = chunked.init_rows(X, np.random.default_rng(0), scheduler=scheduler)
+            finite = sample[np.isfinite(sample).all(axis=1)]  # NaN rows: named by the fit
+            if len(finite):
+                check_scale(finite)
 
     def fit(self, X, y=None, sample_weight=None):
         """Fit the mixture to ``X``.

@@ -151,3 +151,12 @@ def test_local_scheduler_takes_the_cluster_settings():
         assert len(info["workers"]) == 2
         assert all(w["nthreads"] == 1 for w in info["workers"].values())
     assert client.status == "closed"  # shut down with the context
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_an_extreme_scale_is_said_for_blocked_data_too(tmp_path, scale):
+    X = mixture_data(n=200) * scale
+    np.save(tmp_path / "x.npy", X)
+    for blocked in (da.from_array(X, chunks=50), np.load(tmp_path / "x.npy", mmap_mode="r")):
+        with pytest.raises(ValueError, match="the scale of the data is extreme"):
+            EMGaussianMixture(2).fit(blocked)
