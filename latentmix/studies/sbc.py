@@ -28,6 +28,20 @@ Posterior computation
 one compiled model per process reused through ``with_data``. ``sampler="exact"``: only for K = 1,
 exact draws from the conjugate normal-inverse-gamma posterior; it tests the SBC machinery
 itself cheaply (a correct posterior passes, a wrong one fails) without a sampler.
+``sampler="vb"``: mean-field variational Bayes under the same prior
+(:class:`latentmix.vb.VBGaussianMixture`) and independent draws of its q. VB is not the
+posterior: it is known to be too narrow, most of all when components overlap, so SBC is
+expected to fail on it (a U-shaped histogram); that failure, by overlap and n, is what this
+sampler is for.
+
+Overlap
+-------
+``overlap="separated"`` (the default) puts the means a priori at N(0, variance / 0.1): two
+components are usually several standard deviations apart. ``overlap="overlapping"`` uses
+N(0, variance / 2): the means are usually within about one standard deviation of each
+other. Both are the model's own prior (the data are simulated from it and the posterior uses
+it), so SBC's guarantee holds for each; conditioning the ranks on the drawn separation
+instead would not be.
 
 The negative control (``wrong=True``) simulates the variances from a prior whose scale is four
 times the one the model assumes: the model is then wrong on one side only, and SBC must fail.
@@ -60,17 +74,31 @@ from latentmix.studies.runner import (
 #: The command recorded in the output directory's manifest.
 COMMAND = "study sbc"
 WRONG_SCALE_FACTOR = 4.0
+#: The samplers an SBC study can test.
+SAMPLERS = ("nuts", "exact", "vb")
+#: The prior's mean precision (kappa) of each overlap setting.
+OVERLAP_MEAN_PRECISION = {"separated": 0.1, "overlapping": 2.0}
 
 
-def sbc_prior(n_components: int) -> ConjugatePrior:
+def sbc_prior(n_components: int, overlap: str = "separated") -> ConjugatePrior:
     """The fixed 1-D prior of the SBC model.
 
-    Weights Dirichlet(5) (no near-empty components), means N(0, variance / 0.1), variances
-    InvGamma(5, 5) (mean 1.25): components overlap sometimes but rarely collapse, so NUTS
-    explores the posterior without being the thing under test.
+    Weights Dirichlet(5) (no near-empty components), means N(0, variance / kappa), variances
+    InvGamma(5, 5) (mean 1.25). ``overlap="separated"``: kappa = 0.1, components overlap
+    sometimes but rarely collapse, so NUTS explores the posterior without being the thing
+    under test. ``overlap="overlapping"``: kappa = 2, the means mostly within a standard
+    deviation of each other.
     """
+    if overlap not in OVERLAP_MEAN_PRECISION:
+        raise ValueError(
+            f"overlap must be one of {sorted(OVERLAP_MEAN_PRECISION)}; got {overlap!r}."
+        )
     return ConjugatePrior(
-        5.0 if n_components > 1 else 1.0, np.zeros(1), 0.1, 10.0, np.ones(1) * 10.0
+        5.0 if n_components > 1 else 1.0,
+        np.zeros(1),
+        OVERLAP_MEAN_PRECISION[overlap],
+        10.0,
+        np.ones(1) * 10.0,
     )
 
 
@@ -167,10 +195,60 @@ def _nuts_draws(X, K, prior, config, random_state):
     return weights, means, variances, stats_
 
 
+def vb_draws(X, K: int, prior: ConjugatePrior, n_draws: int, random_state: int):
+    """Fit mean-field VB to 1-D data and draw from its q.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, 1)
+    K : int
+    prior : ConjugatePrior
+    n_draws : int
+    random_state : int
+        Seeds the fit's starts and, spawned from it, the draws.
+
+    Returns
+    -------
+    weights, means, variances : ndarray of shape (n_draws, K)
+    stats : dict
+        ``n_iter``, ``elbo`` and ``converged`` of the fit (five restarts, tol 1e-8).
+    """
+    from latentmix.vb import VBGaussianMixture
+    from latentmix.vb.predictive import sample_posterior_arrays
+
+    fit_seed, draw_seed = np.random.SeedSequence(random_state).spawn(2)
+    vb = VBGaussianMixture(
+        K,
+        covariance_type="diag",
+        prior=prior,
+        n_init=5,
+        # Overlapping components converge slowly; 1e-8 of the ELBO moves no draw's rank.
+        tol=1e-8,
+        max_iter=5000,
+        random_state=int(fit_seed.generate_state(1)[0]),
+    ).fit(X)
+    weights, means, variances = sample_posterior_arrays(
+        vb.posterior_, n_draws, np.random.default_rng(draw_seed)
+    )
+    stats_ = {"n_iter": int(vb.n_iter_), "elbo": float(vb.elbo_), "converged": vb.converged_}
+    return weights, means[..., 0], variances[..., 0], stats_
+
+
+def n_ranked_draws(config: dict) -> int:
+    """L, the number of draws each rank is taken among.
+
+    NUTS: the thinned draws of every chain; ``"exact"`` and ``"vb"``: ``draws // thin``
+    independent draws.
+    """
+    if config["sampler"] == "nuts":
+        return config["draws"] * config["chains"] // config["thin"]
+    return config["draws"] // config["thin"]
+
+
 def sbc_replicate(config: dict, n: int, index: int) -> dict:
     """The study task: one prior draw, one data set, one posterior, ranks of every quantity."""
     K = config["n_components"]
-    prior = sbc_prior(K)
+    prior = sbc_prior(K, config.get("overlap", "separated"))
     rng = replicate_rng(config["seed"], n, index)
     factor = WRONG_SCALE_FACTOR if config["wrong"] else 1.0
     truth = draw_prior(prior, K, rng, scale_factor=factor)
@@ -180,9 +258,11 @@ def sbc_replicate(config: dict, n: int, index: int) -> dict:
     if config["sampler"] == "exact":
         if K != 1:
             raise ValueError("sampler='exact' is the conjugate case and needs n_components=1.")
-        L = config["draws"] // config["thin"]
+        L = n_ranked_draws(config)
         means, variances = exact_posterior_draws(X, prior, L, np.random.default_rng(seed))
         weights = np.ones_like(means)
+    elif config["sampler"] == "vb":
+        weights, means, variances, extra = vb_draws(X, K, prior, n_ranked_draws(config), seed)
     else:
         weights, means, variances, extra = _nuts_draws(X, K, prior, config, seed)
     q_true = quantities(
@@ -274,10 +354,36 @@ def sbc_config(
     thin: int = 4,
     wrong: bool = False,
     sampler: str = "nuts",
+    overlap: str = "separated",
 ) -> dict:
-    """The settings that define an SBC study."""
-    if sampler not in ("nuts", "exact"):
-        raise ValueError(f"sampler must be 'nuts' or 'exact'; got {sampler!r}.")
+    """The settings that define an SBC study.
+
+    Parameters
+    ----------
+    n_simulations, n, n_components : int
+    random_state : int
+    draws, tune, chains, thin : int
+        NUTS: ``chains`` x ``draws`` after ``tune``, every ``thin``-th kept. ``"exact"`` and
+        ``"vb"``: ``draws // thin`` independent draws (``tune`` and ``chains`` unused).
+    wrong : bool
+        The negative control (see the module docstring).
+    sampler : {"nuts", "exact", "vb"}
+    overlap : {"separated", "overlapping"}
+        The prior on the means (:func:`sbc_prior`). Stored only when not ``"separated"``, so
+        a study made before the setting existed resumes.
+
+    Returns
+    -------
+    dict
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(
+            f"sampler must be one of {', '.join(map(repr, SAMPLERS))}; got {sampler!r}."
+        )
+    if overlap not in OVERLAP_MEAN_PRECISION:
+        raise ValueError(
+            f"--overlap must be one of {', '.join(OVERLAP_MEAN_PRECISION)}; got {overlap!r}."
+        )
     check_count("--simulations", n_simulations, 2)
     check_count("-k", n_components, 1)
     check_count("--n", n, max(2, int(n_components)))
@@ -287,11 +393,12 @@ def sbc_config(
     check_count("--thin", thin, 1)
     if n_simulations < 2 or n < max(2, n_components):
         raise ValueError(f"need at least 2 simulations and n >= K; got {n_simulations} and n={n}.")
-    if thin < 1 or draws * chains // thin < 9:
+    L = draws * chains // thin if sampler == "nuts" else draws // thin
+    if thin < 1 or L < 9:
         raise ValueError(
             "keep at least 9 thinned draws per simulation: raise --draws or lower --thin."
         )
-    return {
+    config = {
         "study": "sbc",
         "n_simulations": int(n_simulations),
         "n": int(n),
@@ -304,6 +411,9 @@ def sbc_config(
         "wrong": bool(wrong),
         "sampler": sampler,
     }
+    if overlap != "separated":
+        config["overlap"] = overlap
+    return config
 
 
 def run_sbc(config: dict, out, *, scheduler=None, n_workers=2, processes=True, quiet=False):
@@ -424,6 +534,8 @@ def command_line(config: dict) -> str:
         f"latentmix study sbc --simulations {config['n_simulations']} --n {config['n']} "
         f"-k {config['n_components']} --seed {config['seed']} --draws {config['draws']} "
         f"--tune {config['tune']} --chains {config['chains']} --thin {config['thin']}"
+        + ("" if config["sampler"] == "nuts" else f" --sampler {config['sampler']}")
+        + (f" --overlap {config['overlap']}" if "overlap" in config else "")
         + (" --wrong-prior" if config["wrong"] else "")
         + " --out DIR"
     )
@@ -432,11 +544,18 @@ def command_line(config: dict) -> str:
 def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict]:
     """The SBC page as sections (see :mod:`latentmix.studies.page`)."""
     labels = _labels(config)
-    sampler = (
-        f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
-        f"{config['tune']} tuning, thinned by {config['thin']})"
-        if config["sampler"] == "nuts"
-        else "exact conjugate draws"
+    sampler = {
+        "nuts": f"nutpie NUTS ({config['chains']} chains x {config['draws']} draws after "
+        f"{config['tune']} tuning, thinned by {config['thin']})",
+        "exact": "exact conjugate draws",
+        "vb": "mean-field variational Bayes under the same prior (independent draws of q; "
+        "VB is not the posterior and is expected to fail: a U shape means q is too narrow)",
+    }[config["sampler"]]
+    overlap = config.get("overlap", "separated")
+    kappa = OVERLAP_MEAN_PRECISION[overlap]
+    prior_text = (
+        f"Prior: weights Dirichlet(5), means N(0, variance / {kappa:g}) ({overlap}), "
+        "variances InvGamma(5, 5). "
     )
     control = (
         f"NEGATIVE CONTROL: data simulated with the variance prior scale x"
@@ -450,7 +569,8 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
             "paragraphs": [
                 f"{config['n_simulations']} simulations of n = {config['n']} from a "
                 f"{config['n_components']}-component 1-D mixture drawn from the prior; "
-                f"posterior by {sampler}; L = {summary['L']} draws per rank. {control}"
+                f"posterior by {sampler}; L = {summary['L']} draws per rank. {prior_text}"
+                f"{control}"
                 f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
                 "A quantity fails when its ECDF uniformity p-value is below "
                 f"{summary['threshold']:.4f} (0.05 / number of quantities). Quantities are "
@@ -541,6 +661,8 @@ def run_sbc_command(args) -> int:
         chains=args.chains,
         thin=args.thin,
         wrong=args.wrong_prior,
+        sampler=getattr(args, "sampler", "nuts"),
+        overlap=getattr(args, "overlap", "separated"),
     )
     records = run_sbc(
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet
