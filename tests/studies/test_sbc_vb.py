@@ -89,3 +89,33 @@ def test_vb_draws_count_is_draws_over_thin_whatever_the_chains():
     config = S.sbc_config(10, 20, 2, draws=200, chains=4, thin=2, sampler="vb")
     assert S.n_ranked_draws(config) == 100
     assert S.n_ranked_draws(S.sbc_config(10, 20, 2, draws=200, chains=4, thin=2)) == 400
+
+
+def test_the_comparison_page_puts_studies_side_by_side(tmp_path):
+    dirs = []
+    for overlap in ("separated", "overlapping"):
+        config = S.sbc_config(
+            20, 30, 2, random_state=2, draws=19, thin=1, sampler="vb", overlap=overlap
+        )
+        out = tmp_path / f"vb-{overlap}"
+        S.write_sbc_page(S.run_sbc(config, out, scheduler="synchronous", quiet=True), config, out)
+        dirs.append(out)
+    html, md = S.write_comparison_page(dirs, tmp_path)
+    rows = S.compare_studies(dirs)
+    assert [r["overlap"] for r in rows] == ["separated", "overlapping"]
+    for r in rows:
+        ranks = r["ranks"]["sorted_means[0]"]
+        assert r["outside90"]["sorted_means[0]"] == S.outside_central(ranks, 19)
+        assert len(ranks) == r["n_simulations"] == 20 and r["L"] == 19
+    text = md.read_text()
+    assert "| overlapping | 30 | VB (mean field) | 20 | 19 |" in text
+    assert "--sampler vb --overlap overlapping" in text and "--out vb-overlapping" in text
+    assert (tmp_path / "figures" / "sbc_compared.png").exists()
+    assert "data:image/png;base64," in html.read_text()
+
+
+def test_outside_central_is_one_minus_the_mass_for_uniform_ranks():
+    L = 99
+    ranks = np.arange(L + 1)  # every rank once: exactly uniform
+    assert S.outside_central(ranks, L) == pytest.approx(0.10)
+    assert S.outside_central(np.zeros(10, int), L) == 1.0
