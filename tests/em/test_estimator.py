@@ -31,10 +31,9 @@ def test_fitted_attributes(faithful, covariance_type, prior):
     K, d = 2, 2
     assert gm.weights_.shape == (K,)
     assert gm.means_.shape == (K, d)
-    assert (
-        gm.covariances_.shape
-        == {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[covariance_type]
-    )
+    shapes = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}
+    shapes.update(tied_diag=(d,), tied_spherical=())
+    assert gm.covariances_.shape == shapes[covariance_type]
     assert isinstance(gm.params_, MixtureParams) and gm.params_.covariance_type == covariance_type
     assert gm.n_features_in_ == d
     assert gm.converged_ and gm.n_iter_ == len(gm.objective_history_) - 1
@@ -58,7 +57,9 @@ def test_fitted_attributes(faithful, covariance_type, prior):
         "message",
     }
     assert gm.restarts_[gm.best_restart_]["objective"] == gm.objective_
-    assert all(r["objective"] <= gm.objective_ for r in gm.restarts_)
+    # The earliest run within round-off (1e-12 relative) of the best is kept (em/fit.py).
+    slack = 1e-12 * abs(gm.objective_)
+    assert all(r["objective"] <= gm.objective_ + slack for r in gm.restarts_)
     assert gm.trajectory_ is None
 
 
