@@ -77,7 +77,12 @@ def add_parser(subparsers) -> None:
     cov.add_argument(
         "--bootstrap",
         default="nonparametric,parametric",
-        help="bootstrap resampling, comma-separated: nonparametric, parametric, or none",
+        help="bootstrap resampling, comma-separated: nonparametric, parametric, weighted, or none",
+    )
+    cov.add_argument(
+        "--no-vb",
+        action="store_true",
+        help="skip the variational Bayes arm (source vb; on by default)",
     )
     add_sampling(cov, 500, 500)
     cov.add_argument(
@@ -108,6 +113,20 @@ def add_parser(subparsers) -> None:
         "--wrong-prior",
         action="store_true",
         help="negative control: simulate with a wider prior on the variances than the model uses",
+    )
+    sbc.add_argument(
+        "--sampler",
+        choices=["nuts", "vb"],
+        default="nuts",
+        help="posterior by NUTS or by mean-field variational Bayes (VB: L = --draws // --thin "
+        "independent draws of q)",
+    )
+    sbc.add_argument(
+        "--overlap",
+        choices=["separated", "overlapping"],
+        default="separated",
+        help="prior on the means: spread 1/0.1 of a variance (components mostly apart, the "
+        "default) or 1/2 (mostly overlapping)",
     )
     add_cluster(sbc)
     sbc.set_defaults(func=run)
@@ -154,6 +173,7 @@ def _coverage(args) -> int:
         tune=args.tune,
         chains=args.chains,
         posterior_replications=args.posterior_replications,
+        vb=not args.no_vb,
     )
     records = C.run_coverage(
         config, args.out, scheduler=args.scheduler, n_workers=args.workers, quiet=args.quiet

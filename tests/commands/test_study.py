@@ -151,6 +151,7 @@ def test_a_coverage_study_in_which_everything_failed_exits_non_zero(tmp_path, ca
     from latentmix.studies.coverage import replicate
 
     monkeypatch.setattr(replicate, "_fit_em", _raise)
+    monkeypatch.setattr(replicate, "_fit_vb", _raise)  # the VB arm is a source of its own
     out = tmp_path / "cov"
     assert cli.main([*_coverage(out), "--quiet"]) == 1
     captured = capsys.readouterr()
