@@ -3,8 +3,9 @@ r"""``latentmix select``: choose K and the covariance structure, by every criter
 Fits every (K, covariance type) cell by EM (MLE and, under a prior, MAP) and tabulates
 log-likelihood, parameters, BIC, ICL and AIC on mclust's scale (larger is better), the best
 cell and those within 2, 6 and 10 BIC units of it, and every cell that failed; runs mclust's
-sequential bootstrap likelihood-ratio test for K within the best cell's structure; with
-``--posterior``, PSIS-LOO of the posterior for each K of that structure with ArviZ's stacking
+sequential bootstrap likelihood-ratio test for K within the best cell's structure and the VB
+route (the largest K with a small Dirichlet concentration: the components that keep weight);
+with ``--posterior``, PSIS-LOO of the posterior for each K of that structure with ArviZ's stacking
 and pseudo-BMA weights. Each fit, replicate and posterior is one Dask task, stored as it
 finishes under ``--out DIR/replicates`` (re-running the same command resumes). ``DIR`` must
 be new, empty, or an earlier output of this command (:mod:`latentmix.output`). Exit status 1
@@ -89,8 +90,9 @@ def add_parser(subparsers) -> None:
         "select",
         help="choose K and the covariance structure: BIC, ICL, AIC, bootstrap LRT, PSIS-LOO",
         description="Fit every (K, covariance type) cell by EM and compare them by BIC, ICL "
-        "and AIC (mclust's sign: larger is better), the bootstrap LRT and, with --posterior, "
-        "PSIS-LOO. Re-running the same command resumes.",
+        "and AIC (mclust's sign: larger is better), the bootstrap LRT, VB with a small "
+        "Dirichlet concentration and, with --posterior, PSIS-LOO. Re-running the same command "
+        "resumes.",
     )
     add_select_options(parser, ks=DEFAULT_KS, covariance="all", bootstrap=99, posterior=False)
     parser.set_defaults(func=run)
