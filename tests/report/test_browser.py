@@ -39,3 +39,31 @@ def test_report_renders_in_chromium_with_escaped_markup(
     assert n_scripts == 0 and n_markup == 0
     assert height > 3000  # the whole page laid out, figures included
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", [420, 1400])
+def test_report_fits_the_window_at_phone_and_desktop_widths(
+    tmp_path, open_browser, shared_report, width
+):
+    # Wide tables scroll inside their own box and commands wrap: the page itself never
+    # scrolls sideways, and no figure is wider than the window.
+    driver = open_browser(tmp_path / "profile")
+    try:
+        driver.set_window_size(width, 900)
+        driver.get((shared_report / "index.html").resolve().as_uri())
+        page, window = driver.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
+        )
+        widest_image = driver.execute_script(
+            "return Math.max(...Array.from(document.images)"
+            ".map(i => i.getBoundingClientRect().right));"
+        )
+        wrapped = driver.execute_script(
+            "return Array.from(document.querySelectorAll('pre'))"
+            ".every(p => p.scrollWidth <= p.clientWidth + 1);"
+        )
+    finally:
+        driver.quit()
+    assert page <= window, f"the page is {page} px wide in a {window} px window"
+    assert widest_image <= window + 1
+    assert wrapped
