@@ -226,6 +226,16 @@ def model_lines(covariance_type: str) -> list[str]:
                 "covariances[k] ~ InverseGamma(ν/2, Ψ/2)  (one variance per component)",  # noqa: RUF001
                 "means[k] | covariances[k] ~ Normal(m₀, covariances[k] I / κ)",
             ],
+            "tied_diag": [
+                "covariances[j] ~ InverseGamma(ν/2, Ψ_j/2)  (variance of feature j, shared by "  # noqa: RUF001
+                "all components)",
+                "means[k, j] | covariances[j] ~ Normal(m₀_j, covariances[j] / κ)",
+            ],
+            "tied_spherical": [
+                "covariances ~ InverseGamma(ν/2, Ψ/2)  (one variance shared by every feature "  # noqa: RUF001
+                "and component)",
+                "means[k] | covariances ~ Normal(m₀, covariances I / κ)",
+            ],
         }[covariance_type]
     )
 

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from latentmix.output import MANIFEST
@@ -158,3 +159,24 @@ def test_posterior_file_keeps_only_the_draws(shared_report, shared_analysis):
     assert shared_analysis.idata.posterior["means"].values == pytest.approx(
         idata.posterior["means"].values
     )
+
+
+@pytest.mark.parametrize("covariance_type", ["tied_diag", "tied_spherical"])
+def test_a_report_of_a_shared_variance_type_is_written(fake_analysis, tmp_path, covariance_type):
+    # A fake posterior around a real EM MAP: the page, its figures and the record, no sampling.
+    from latentmix.datasets import synthetic_3d
+
+    analysis = fake_analysis(synthetic_3d(n_samples=120), 3, covariance_type)
+    out = tmp_path / covariance_type
+    write_report(analysis, out)
+    page = (out / "index.html").read_text()
+    md = (out / "report.md").read_text()
+    shared = "shared by all components" if covariance_type == "tied_diag" else "every feature"
+    assert f"<code>{covariance_type}</code> covariances" in page
+    assert covariance_type.replace("_", "\\_") + " covariances" in md
+    for text in (page, md):
+        assert shared in text
+    record = json.loads((out / "estimates.json").read_text())
+    assert record["settings"]["covariance_type"] == covariance_type
+    covs = record["comparison"]["estimates"]["map"]["covariances"]
+    assert np.shape(covs) == ((3,) if covariance_type == "tied_diag" else ())
