@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from latentmix.commands import add_components, add_data, add_out, add_seed
+from latentmix.commands import (
+    add_components,
+    add_data,
+    add_missing_and_weights,
+    add_out,
+    add_seed,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -32,18 +38,35 @@ def add_parser(subparsers) -> None:
         "files of yours inside it are kept",
     )
     add_seed(parser, help="seed of the restarts, the collapse example and k-means++ (0)")
+    # Read as every command reads a CSV, so that the refusal below can name the option.
+    add_missing_and_weights(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Build the walkthrough; returns the exit code."""
-    from latentmix.datasets import load_data, split_columns
+    import numpy as np
+
+    from latentmix.commands import load_dataset
     from latentmix.output import check_output
     from latentmix.teach.walkthrough import COMMAND, build_walkthrough
 
     # The data set's name is a built-in's name or a CSV file's stem.
     out = check_output(args.out or f"teach-{Path(args.data).stem}", COMMAND)  # before any work
-    dataset = load_data(args.data, split_columns(args.columns))
+    dataset = load_dataset(args)
+    # The pictures (points coloured one by one, the bound, Q + H) are of complete, unweighted
+    # rows: refuse what they cannot show rather than draw something else.
+    if dataset.sample_weight is not None:
+        raise ValueError(
+            "the walkthrough draws every row once and cannot show observation weights; "
+            "drop --weights here (latentmix fit and latentmix report take them)."
+        )
+    incomplete = int(np.isnan(dataset.data).any(axis=1).sum())
+    if incomplete:
+        raise ValueError(
+            f"the walkthrough draws complete rows, but {incomplete} row(s) have missing cells; "
+            "remove those rows for teach (latentmix fit --missing ignore fits them)."
+        )
     build_walkthrough(dataset, args.components, out, random_state=args.seed)
     print(
         f"wrote {out / 'index.html'} (frames in {out / 'frames'}, "
