@@ -443,7 +443,9 @@ def summarise_sbc(records: list[dict], config: dict, alpha: float = 0.05) -> dic
         simulation), ``p_value`` and ``passed`` (Bonferroni over quantities); ``band``: the
         simultaneous ECDF band ``{z, lower, upper}`` (the same for every quantity: it depends
         only on the number of simulations and of draws); ``L``, ``n_ok``, ``n_failed``,
-        ``threshold``, ``passed``; ``failures``: ``{key, error}`` per failed simulation.
+        ``threshold``, ``passed``; ``divergent_simulations`` (NUTS runs with a divergent
+        transition), ``vb_not_converged`` (VB fits that reached max_iter); ``failures``:
+        ``{key, error}`` per failed simulation.
     """
     ok = [r for r in records if r.get("status") == "ok"]
     names = quantity_names(config["n_components"])
@@ -467,6 +469,8 @@ def summarise_sbc(records: list[dict], config: dict, alpha: float = 0.05) -> dic
         "n_failed": len(records) - len(ok),
         "threshold": threshold,
         "passed": bool(rows) and all(r["passed"] for r in rows),
+        "divergent_simulations": sum(r.get("divergences", 0) > 0 for r in ok),
+        "vb_not_converged": sum(r.get("converged") is False for r in ok),
         "failures": [
             {"key": r.get("key"), "error": r.get("error")}
             for r in records
@@ -541,6 +545,15 @@ def command_line(config: dict) -> str:
     )
 
 
+def _fit_notes(summary: dict, config: dict) -> str:
+    """Sampler trouble the ranks could hide: divergent NUTS runs, VB fits that stopped early."""
+    if config["sampler"] == "nuts" and "divergent_simulations" in summary:
+        return f" Simulations with divergent transitions: {summary['divergent_simulations']}."
+    if config["sampler"] == "vb" and "vb_not_converged" in summary:
+        return f" VB fits that reached max_iter: {summary['vb_not_converged']}."
+    return ""
+
+
 def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict]:
     """The SBC page as sections (see :mod:`latentmix.studies.page`)."""
     labels = _labels(config)
@@ -571,7 +584,8 @@ def page_sections(summary: dict, config: dict, figure: Path | None) -> list[dict
                 f"{config['n_components']}-component 1-D mixture drawn from the prior; "
                 f"posterior by {sampler}; L = {summary['L']} draws per rank. {prior_text}"
                 f"{control}"
-                f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed.",
+                f"{summary['n_ok']} simulations ok, {summary['n_failed']} failed."
+                + _fit_notes(summary, config),
                 "A quantity fails when its ECDF uniformity p-value is below "
                 f"{summary['threshold']:.4f} (0.05 / number of quantities). Quantities are "
                 "label-invariant: the components sorted by their means, numbered from 1 on "

@@ -52,6 +52,7 @@ def test_vb_fails_sbc_with_overlapping_components_as_a_u_shape(tmp_path):
     _, md = S.write_sbc_page(records, config, tmp_path / "vb")
     text = md.read_text()
     assert "FAILED" in text and "mean-field variational Bayes" in text
+    assert "VB fits that reached max" in text  # (max_iter, escaped in Markdown)
     assert "N(0, variance / 2) (overlapping)" in text
     assert "--sampler vb --overlap overlapping" in text
 
