@@ -120,3 +120,23 @@ def test_outside_central_is_one_minus_the_mass_for_uniform_ranks():
     ranks = np.arange(L + 1)  # every rank once: exactly uniform
     assert S.outside_central(ranks, L) == pytest.approx(0.10)
     assert S.outside_central(np.zeros(10, int), L) == 1.0
+
+
+def test_the_command_runs_vb_and_its_page_gives_the_command_back(tmp_path):
+    from latentmix import cli
+
+    out = tmp_path / "sbc"
+    argv = ["study", "sbc", "--simulations", "4", "--n", "30", "-k", "2", "--draws", "20"]
+    argv += ["--thin", "1", "--sampler", "vb", "--overlap", "overlapping", "--seed", "3"]
+    assert cli.main([*argv, "--out", str(out), "--scheduler", "synchronous", "--quiet"]) == 0
+    config = S.sbc_config(
+        4, 30, 2, random_state=3, draws=20, thin=1, sampler="vb", overlap="overlapping"
+    )
+    records = S.run_sbc(config, out, scheduler="synchronous", quiet=True)  # all stored: resumed
+    assert len(records) == 4 and all(r["n_draws"] == 20 for r in records)
+    text = (out / "report.md").read_text()
+    assert S.command_line(config) in text
+    # The page's command, parsed, makes the same study.
+    shown = S.command_line(config).split()[1:]
+    args = cli.build_parser().parse_args([*shown[:-1], str(out)])
+    assert (args.sampler, args.overlap, args.draws, args.thin) == ("vb", "overlapping", 20, 1)

@@ -77,3 +77,18 @@ def test_the_weighted_bootstrap_is_a_source_and_unknown_schemes_name_the_choices
     assert "bootstrap_nonparametric" not in record["sources"]
     with pytest.raises(ValueError, match="'nonparametric', 'parametric' or 'weighted'"):
         C.study_config(truth, name, [40], 1, bootstrap=["wlbs"])
+
+
+def test_the_command_skips_the_arm_with_no_vb_and_the_page_says_how_to_again(tmp_path):
+    from latentmix import cli
+
+    out = tmp_path / "cov"
+    argv = ["study", "coverage", "--truth", "well_separated", "--n", "40", "--replications"]
+    argv += ["1", "--bootstrap", "none", "--draws", "0", "--seed", "5", "--no-vb"]
+    assert cli.main([*argv, "--out", str(out), "--scheduler", "synchronous", "--quiet"]) == 0
+    config = json.loads((out / "study.json").read_text())
+    assert "vb" not in config
+    record = json.loads(next((out / "replicates").glob("*.json")).read_text())
+    assert set(record["sources"]) == {"wald", "laplace"}
+    text = (out / "report.md").read_text()
+    assert "not run (--no-vb" in text and "--no-vb" in text.split("```")[-2]
