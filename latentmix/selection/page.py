@@ -393,7 +393,8 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
             "paragraphs": [
                 summary["paragraph"],
                 f"{summary['n_samples']} observations of {summary['n_features']} "
-                f"feature(s); {len(summary['cells'])} cells (K x covariance type) fitted by EM "
+                f"feature{'' if summary['n_features'] == 1 else 's'}; "
+                f"{len(summary['cells'])} cells (K x covariance type) fitted by EM "
                 f"from {config['n_init']} restarts each. Criteria: {summary['sign']}.",
             ],
             "tables": [
