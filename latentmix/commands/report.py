@@ -11,6 +11,7 @@ def add_parser(subparsers) -> None:
         add_components,
         add_covariance,
         add_data,
+        add_missing_and_weights,
         add_out,
         add_prior,
         add_quiet,
@@ -30,6 +31,7 @@ def add_parser(subparsers) -> None:
         ),
     )
     add_data(parser)
+    add_missing_and_weights(parser)
     add_components(parser)
     add_covariance(parser)
     add_prior(
@@ -73,6 +75,10 @@ def command_line(args, out) -> str:
         parts += ["--test-fraction", str(args.test_fraction)]
     if args.columns:
         parts += ["--columns", args.columns]
+    if getattr(args, "missing", "error") != "error":
+        parts += ["--missing", args.missing]
+    if getattr(args, "weights", None) is not None:
+        parts += ["--weights", args.weights]
     parts += ["--out", str(out)]
     return shlex.join(parts)
 
@@ -115,6 +121,8 @@ def run(args) -> int:
         n_init=args.n_init,
         sampler=args.sampler,
         level=args.level,
+        missing=args.missing,
+        weights=args.weights,
     ).check()
     earlier = out.is_dir() and any(out.iterdir())
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,6 +65,13 @@ class Analysis:
         Warnings raised while fitting EM, shown in the report's warning box.
     rows : ndarray of int, shape (n,), or None
         Rows of the data set (from 0) used for fitting; None: all, in order.
+    sample_weight : ndarray of shape (n,) or None
+        Observation weights of the rows of ``X`` (None: unweighted). Both EM fits, their Wald
+        and Laplace intervals and the posterior use them; PSIS-LOO and the log predictive
+        densities do not (they are per row, see :func:`weighted_intervals`).
+    imputation : latentmix.report.imputation.Imputation or None
+        The missing cells and the most uncertain of them, EM against the posterior
+        predictive; None when no cell is missing.
     """
 
     dataset: object
@@ -82,6 +89,13 @@ class Analysis:
     mle_error: str | None = None
     em_warnings: list = field(default_factory=list)
     rows: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
+    imputation: object = None
+
+    @property
+    def n_missing_cells(self) -> int:
+        """Missing (NaN) cells of ``X``."""
+        return int(np.isnan(self.X).sum())
 
     def data_rows(self) -> np.ndarray:
         """Row of the data set (from 0) of each row of ``X``, shape (n,)."""
@@ -132,7 +146,7 @@ def diagnostics_summary(diagnostics) -> dict:
     return to_jsonable(diagnostics.to_dict())
 
 
-def _fit_em(name, X, settings, prior, progress):
+def _fit_em(name, X, settings, prior, progress, sample_weight=None):
     """One EM fit (prior None: the MLE) with the UserWarnings it raised, as text."""
     from latentmix.estimator import EMGaussianMixture
 
@@ -143,10 +157,11 @@ def _fit_em(name, X, settings, prior, progress):
         prior=prior,
         n_init=settings.n_init,
         random_state=settings.seed,
+        missing=settings.missing,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X)
+        model.fit(X, sample_weight=sample_weight)
     messages = []
     for w in caught:
         if issubclass(w.category, UserWarning):
@@ -162,7 +177,7 @@ def _fit_em(name, X, settings, prior, progress):
     return model, messages
 
 
-def _sample(X, settings, prior, reference, feature_names, progress):
+def _sample(X, settings, prior, reference, feature_names, progress, sample_weight=None):
     """The relabelled posterior draws and their Diagnostics; times of compile and sampling."""
     from latentmix.bayes.diagnostics import SamplingWarning
     from latentmix.bayes.estimator import PyMCGaussianMixture
@@ -178,7 +193,7 @@ def _sample(X, settings, prior, reference, feature_names, progress):
         # raised: a report of a bad run is still worth reading.
         warnings.simplefilter("ignore", SamplingWarning)
         posterior = PyMCGaussianMixture(
-            s.n_components, covariance_type=s.covariance_type, prior=prior
+            s.n_components, covariance_type=s.covariance_type, prior=prior, missing=s.missing
         )
         posterior.fit(
             X,
@@ -189,6 +204,7 @@ def _sample(X, settings, prior, reference, feature_names, progress):
             sampler=s.sampler,
             reference=reference,
             feature_names=list(feature_names),
+            sample_weight=sample_weight,
         )
     attrs = posterior.idata_.posterior.attrs
     # The sampler's own split of its time; the rest of fit is building the model,
@@ -200,6 +216,78 @@ def _sample(X, settings, prior, reference, feature_names, progress):
     }
     timings["relabel"] = max(0.0, total - timings["compile"] - timings["sample"])
     return posterior.idata_, posterior.diagnostics_, timings
+
+
+def weighted_intervals(comparison: Comparison, X, sample_weight, prior, seed) -> Comparison:
+    """The comparison with its Wald and Laplace intervals recomputed on weighted rows.
+
+    :func:`~latentmix.comparison.compare` takes no weights, so its Wald (MLE) and Laplace
+    (MAP) intervals are those of unweighted rows. Here both are computed again with
+    ``sample_weight`` (the information of the weighted log-likelihood) and every table and
+    agreement row rebuilt from them. PSIS-LOO and the log predictive densities stay per row
+    and unweighted: leaving one weighted row out is not leaving out every copy of a repeated
+    row, so a weighted LOO would be a quantity of its own (the page says so).
+
+    Parameters
+    ----------
+    comparison : Comparison
+        From ``compare`` on the same rows (components in MAP order).
+    X : ndarray of shape (n, d)
+    sample_weight : ndarray of shape (n,)
+    prior : ConjugatePrior
+    seed : int
+        Seed of the Laplace draws (as ``compare``'s ``random_state``).
+
+    Returns
+    -------
+    Comparison
+    """
+    from latentmix.comparison.intervals import _SPREAD, SOURCES, agreement, with_intervals
+    from latentmix.em import intervals
+
+    notes = [w for w in comparison.warnings if not w.startswith(("No Wald", "No Laplace"))]
+
+    def attempt(label, fn):
+        try:
+            return fn()
+        except (ValueError, np.linalg.LinAlgError) as err:
+            notes.append(f"No {label}: {err}")
+            return None
+
+    wald = None
+    if comparison.mle is not None:
+        wald = attempt(
+            "Wald intervals for the MLE",
+            lambda: intervals.standard_errors(
+                comparison.mle, X, level=comparison.level, sample_weight=sample_weight
+            ),
+        )
+    lap = attempt(
+        "Laplace intervals for the MAP",
+        lambda: intervals.laplace(
+            comparison.map, X, prior=prior, level=comparison.level,
+            random_state=seed, sample_weight=sample_weight,
+        ),
+    )  # fmt: skip
+    cleared = {
+        f"{source}_{part}": None
+        for source in SOURCES
+        for part in ("lower", "upper", _SPREAD[source])
+    }
+    tables = {
+        group: with_intervals(
+            replace(t, entries=tuple(replace(e, **cleared) for e in t.entries)), wald, lap
+        )
+        for group, t in comparison.tables.items()
+    }
+    return replace(
+        comparison,
+        tables=tables,
+        wald=wald,
+        laplace=lap,
+        agreement=agreement(tables),
+        warnings=tuple(notes),
+    )
 
 
 def _is_data_frame(source) -> bool:
@@ -256,9 +344,11 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     """
     from latentmix.datasets import Dataset, load_data
     from latentmix.em.estep import DegenerateMixtureError
+    from latentmix.em.missing import default_prior
     from latentmix.priors import ConjugatePrior
     from latentmix.progress import Progress
-    from latentmix.validation import check_data, check_scale
+    from latentmix.report.imputation import imputation
+    from latentmix.validation import check_data, check_sample_weight, check_scale
 
     progress = progress or Progress(quiet=True)
     settings = settings.check()
@@ -270,37 +360,58 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     if isinstance(source, Dataset):
         dataset = source
     elif _is_data_frame(source):
-        dataset = dataset_from_frame(source, columns)
+        frame = source
+        weights = None
+        if settings.weights is not None:
+            if settings.weights not in frame.columns:
+                raise ValueError(f"the DataFrame has no weights column {settings.weights!r}.")
+            weights = frame[settings.weights].to_numpy(dtype=float)
+            frame = frame.drop(columns=[settings.weights])
+        dataset = dataset_from_frame(frame, columns)
+        if weights is not None:
+            dataset = replace(dataset, sample_weight=weights, weights_column=settings.weights)
     else:
-        dataset = load_data(source, columns)
-    X_all = check_data(dataset.data, n_components=K)
+        dataset = load_data(source, columns, missing=settings.missing, weights=settings.weights)
+    X_all = check_data(dataset.data, n_components=K, missing=settings.missing)
     check_scale(X_all, dataset.feature_names)  # before the prior calls it "singular"
-    X, X_test, train = X_all, None, None
+    w_all = None
+    if dataset.sample_weight is not None:
+        w_all = check_sample_weight(dataset.sample_weight, len(X_all))
+    X, X_test, train, w = X_all, None, None, w_all
     if settings.test_fraction:
         train, test = split_rows(len(X_all), settings.test_fraction, K, settings.seed)
         X, X_test = X_all[train], X_all[test]
+        if w_all is not None:
+            w = check_sample_weight(w_all[train], len(train))  # all zero -> an error
     prior = settings.prior
     if isinstance(prior, str):
-        prior = ConjugatePrior.default(X, K, covariance_type)
+        if w is None and not np.isnan(X).any():
+            prior = ConjugatePrior.default(X, K, covariance_type)
+        else:  # what EM's prior="default" builds from incomplete or weighted rows
+            prior = default_prior(X, K, covariance_type, sample_weight=w)
     prior.check(X.shape[1], K, covariance_type)
     timings["load_data"] = time.perf_counter() - clock
-    progress(f"data {dataset.name}: {X.shape[0]} rows x {X.shape[1]} columns")
+    progress(
+        f"data {dataset.name}: {X.shape[0]} rows x {X.shape[1]} columns"
+        + (f", {int(np.isnan(X).sum())} cells missing" if np.isnan(X).any() else "")
+        + ("" if w is None else f", weights from {dataset.weights_column or 'the data set'}")
+    )
 
     clock = time.perf_counter()
     mle, mle_error, em_warnings = None, None, []
     try:
-        mle, em_warnings = _fit_em("MLE", X, settings, None, progress)
+        mle, em_warnings = _fit_em("MLE", X, settings, None, progress, w)
     except DegenerateMixtureError as err:
         mle_error = str(err)
         progress(f"EM MLE: no MLE ({err})")
     timings["em_mle"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    em_map, map_warnings = _fit_em("MAP", X, settings, prior, progress)
+    em_map, map_warnings = _fit_em("MAP", X, settings, prior, progress, w)
     em_warnings += map_warnings
     timings["em_map"] = time.perf_counter() - clock
 
     idata, diagnostics, sample_timings = _sample(
-        X, settings, prior, em_map.params_, dataset.feature_names, progress
+        X, settings, prior, em_map.params_, dataset.feature_names, progress, w
     )
     timings.update(sample_timings)
     diagnostics = diagnostics_summary(diagnostics)
@@ -324,6 +435,12 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         level=settings.level,
         random_state=settings.seed,
     )
+    if w is not None:
+        comparison = weighted_intervals(comparison, X, w, prior, settings.seed)
+    imp = imputation(
+        X, em_map.params_, idata, dataset.feature_names, level=settings.level,
+        data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,
+    )  # fmt: skip
     timings["compare"] = time.perf_counter() - clock
     progress("comparison done")
     return Analysis(
@@ -342,4 +459,6 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         mle_error=mle_error,
         em_warnings=em_warnings,
         rows=train,
+        sample_weight=w,
+        imputation=imp,
     )

@@ -30,8 +30,14 @@ def percent(level: float) -> str:
 # --- figures -------------------------------------------------------------------------------
 
 
-def figure_captions(comparison) -> dict:
+def figure_captions(comparison, imputation=None) -> dict:
     """Title and caption of every figure, keyed by its file name.
+
+    Parameters
+    ----------
+    comparison : Comparison
+    imputation : latentmix.report.imputation.Imputation, optional
+        Adds the figure of the missing cells.
 
     Returns
     -------
@@ -60,6 +66,15 @@ def figure_captions(comparison) -> dict:
             "The data and the fitted components, pairwise",
             f"Pairs of the leading {min(d, 4)} of {d} features with the 95% ellipses of the "
             "marginal components (MLE, MAP, truth where known, 25 posterior draws).",
+        )
+    if imputation is not None:
+        out["imputation.png"] = (
+            "Missing cells: EM imputation against the posterior predictive",
+            f"The {len(imputation.cells)} missing cells with the largest conditional sd under "
+            "the EM MAP. Blue outline: the cell's conditional distribution given the row's "
+            "observed cells at the MAP (a mixture over components), with its mean ± sd (blue "
+            "dot and bar); purple: the posterior predictive of the cell, which also carries "
+            f"the uncertainty of the parameters, with its central {level} interval (bar).",
         )
     laplace = (
         "; blue outline: histogram of draws from the Laplace approximation around the MAP"
@@ -198,6 +213,75 @@ def _agreement_text(row) -> str:
         f"entries{spread}), inside the posterior interval for {row.n_within_posterior} of "
         f"{row.n_entries} entries, endpoints within {fmt(row.max_endpoint_shift, 2)} posterior "
         "sd of its endpoints"
+    )
+
+
+def data_notes(analysis) -> list[str]:
+    """Sentences on the missing cells and the observation weights of the fitted rows."""
+    X = analysis.X
+    lines = []
+    n_cells = int(np.isnan(X).sum())
+    if n_cells:
+        n_rows = int(np.isnan(X).any(axis=1).sum())
+        counts = np.isnan(X).sum(axis=0)
+        names = analysis.comparison.feature_names
+        per_column = ", ".join(
+            f"{name} {int(c)}" for name, c in zip(names, counts, strict=True) if c
+        )
+        lines.append(
+            f"{n_cells} of {X.size} cells ({100 * n_cells / X.size:.1f}%) are missing, in "
+            f"{n_rows} of {len(X)} rows ({per_column}); they are taken as missing at random: "
+            "EM and the posterior use the marginal likelihood of each row's observed cells. "
+            "The column summaries are over observed cells."
+        )
+    w = analysis.sample_weight
+    if w is not None:
+        column = getattr(analysis.dataset, "weights_column", None)
+        where = f"column {column}" if column else "the data set"
+        lines.append(
+            f"Observation weights from {where} (total {fmt(w.sum())}, from {fmt(w.min())} to "
+            f"{fmt(w.max())}; {int((w == 0).sum())} rows of weight 0) multiply each row's "
+            "log-likelihood term in both EM fits, their Wald and Laplace intervals and the "
+            "posterior (not the prior)."
+        )
+    return lines
+
+
+def imputation_context(imp) -> dict | None:
+    """The missing-cells section: counts and one row per shown cell (None: no cell missing)."""
+    if imp is None:
+        return None
+    return {
+        "n_cells": imp.n_cells,
+        "n_rows": imp.n_rows,
+        "n_total_cells": imp.n_total_cells,
+        "n_total_rows": imp.n_total_rows,
+        "percent_cells": f"{100 * imp.n_cells / imp.n_total_cells:.1f}%",
+        "n_shown": len(imp.cells),
+        "rows": [
+            {
+                "row": c.row + 1,
+                "feature": c.feature,
+                "em": f"{fmt(c.em_mean)} ± {fmt(c.em_sd, 3)}",
+                "plug_in": f"[{fmt(c.plug_in_lower)}, {fmt(c.plug_in_upper)}]",
+                "posterior": f"{fmt(c.mean)} ± {fmt(c.sd, 3)}",
+                "interval": f"[{fmt(c.lower)}, {fmt(c.upper)}]",
+                "ratio": fmt(c.sd_ratio, 3),
+            }
+            for c in imp.cells
+        ],
+    }
+
+
+def predictive_note(analysis) -> str:
+    """Why PSIS-LOO and the log densities are per row on weighted data ("" if unweighted)."""
+    if analysis.sample_weight is None:
+        return ""
+    return (
+        "Weights are not applied in this table: every log density, the plug-in AIC and "
+        "PSIS-LOO are sums over rows, each row counted once (per row, unweighted). Leaving one "
+        "weighted row out is not leaving out every copy of a repeated row, so a weighted "
+        "PSIS-LOO would be a different quantity; the fits themselves are weighted."
     )
 
 
@@ -388,13 +472,15 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "columns": [
                 {
                     "name": n,
-                    "mean": fmt(X[:, j].mean()),
-                    "sd": fmt(X[:, j].std(ddof=1) if len(X) > 1 else float("nan")),
-                    "min": fmt(X[:, j].min()),
-                    "max": fmt(X[:, j].max()),
+                    # Over the observed cells of the column.
+                    "mean": fmt(np.nanmean(X[:, j])),
+                    "sd": fmt(np.nanstd(X[:, j], ddof=1) if len(X) > 1 else float("nan")),
+                    "min": fmt(np.nanmin(X[:, j])),
+                    "max": fmt(np.nanmax(X[:, j])),
                 }
                 for j, n in enumerate(names)
             ],
+            "notes": data_notes(analysis),
         },
         "model": {
             "K": K,
@@ -449,7 +535,9 @@ def report_context(analysis, figures: list[dict]) -> dict:
             }
             for group in PARAMETER_NAMES
         ],
+        "imputation": imputation_context(analysis.imputation),
         "predictive": {
+            "weights_note": predictive_note(analysis),
             "rows": [
                 {
                     "estimate": r.estimate,

@@ -208,7 +208,9 @@ def pairs(X, comparison: Comparison, draws: MixtureParams, max_dims: int = 4) ->
                 ax.set_axis_off()
                 continue
             if r == c:
-                ax.hist(X[:, r], bins=30, color="#bdbdbd", edgecolor="white")
+                column = X[:, r]
+                # Observed cells only (a missing cell is NaN).
+                ax.hist(column[~np.isnan(column)], bins=30, color="#bdbdbd", edgecolor="white")
                 ax.set_yticks([])
             else:
                 _draw_pair(ax, X, (c, r), comparison, flat, labels, n_cloud=25)
@@ -498,6 +500,8 @@ def draw_figures(analysis):
         yield "data.png", density_1d(X, comp, draws, comp.level)
     else:
         yield "data.png", (scatter_2d if d == 2 else pairs)(X, comp, draws)
+    if getattr(analysis, "imputation", None) is not None:
+        yield "imputation.png", imputation(analysis.imputation, comp)
     for group in PARAMETER_NAMES:
         yield f"posterior_{group}.png", marginals(comp, draws, group)
     yield "membership.png", membership(X, comp, analysis.data_rows())
@@ -508,3 +512,58 @@ def draw_figures(analysis):
     yield "em_objective.png", em_objective(restarts)
     for group in PARAMETER_NAMES:
         yield f"trace_{group}.png", trace_rank(comp, draws, group)
+
+
+def imputation(imp, comparison: Comparison) -> Figure:
+    """The most uncertain missing cells: EM at the MAP against the posterior predictive.
+
+    One panel per cell: draws of the cell's conditional distribution under the MAP and of its
+    posterior predictive, the EM conditional mean ± sd and the predictive interval.
+
+    Parameters
+    ----------
+    imp : latentmix.report.imputation.Imputation
+    comparison : Comparison
+        For the level (and the colours' meaning, shared with the other figures).
+    """
+    m = len(imp.cells)
+    n_cols = 2 if m > 1 else 1
+    n_rows = -(-m // n_cols)
+    fig = Figure(figsize=(4.2 * n_cols, 1.9 * n_rows + 0.9))
+    _margins(fig, top=0.75, bottom=0.45, left=0.3, right=0.2, hspace=0.75, wspace=0.15)
+    level = percent(imp.level)
+    for i, cell in enumerate(imp.cells):
+        ax = fig.add_subplot(n_rows, n_cols, i + 1)
+        post, plug = imp.posterior_draws[:, i], imp.plug_in_draws[:, i]
+        lo, hi = np.quantile(np.concatenate([post, plug]), [0.005, 0.995])
+        bins = np.linspace(lo, hi, 40)
+        ax.hist(post, bins=bins, density=True, color=POSTERIOR_COLOR, alpha=0.45)
+        ax.hist(
+            plug, bins=bins, density=True, histtype="step", color=MAP_STYLE["color"],
+            linewidth=1.5,
+        )  # fmt: skip
+        top = ax.get_ylim()[1]
+        ax.errorbar(
+            cell.em_mean, 0.92 * top, xerr=cell.em_sd, fmt="o", color=MAP_STYLE["color"],
+            markersize=4, capsize=3,
+        )  # fmt: skip
+        ax.plot([cell.lower, cell.upper], [0.8 * top] * 2, color=POSTERIOR_COLOR, linewidth=3)
+        ax.set_ylim(0, top)
+        ax.set_yticks([])
+        ax.set_xlim(lo, hi)
+        ax.set_title(f"row {cell.row + 1}, {_text(cell.feature)}", fontsize=9, loc="left", pad=3)
+        ax.tick_params(labelsize=8)
+    fig.legend(
+        handles=[
+            Line2D([], [], color=MAP_STYLE["color"], marker="o", label="EM MAP: mean ± sd"),
+            Line2D([], [], color=MAP_STYLE["color"], linewidth=1.5, label="MAP conditional"),
+            Line2D(
+                [], [], color=POSTERIOR_COLOR, linewidth=6, alpha=0.45,
+                label=f"posterior predictive ({level} bar)",
+            ),
+        ],
+        loc="upper center", ncol=3, fontsize=8, frameon=False,
+        bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_size_inches()[1]),
+    )  # fmt: skip
+    _suptitle(fig, "Missing cells with the largest EM conditional sd", fontsize=10)
+    return fig

@@ -13,6 +13,8 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+import numpy as np
+
 from latentmix.comparison import PARETO_K_MAX
 
 SCHEMA_VERSION = 1
@@ -71,6 +73,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
     from latentmix.jsonio import to_jsonable
 
     s = analysis.settings
+    w = analysis.sample_weight
     comparison = analysis.comparison.to_dict(analysis.X)
     # Rows of the data file (from 0), not of the training subset.
     data_rows = analysis.data_rows()
@@ -99,6 +102,10 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "n_train": int(analysis.X.shape[0]),
             "n_test": 0 if analysis.X_test is None else int(analysis.X_test.shape[0]),
             "n_features": int(analysis.X.shape[1]),
+            "n_missing_cells": analysis.n_missing_cells,
+            "n_incomplete_rows": int(np.isnan(analysis.X).any(axis=1).sum()),
+            "weights_column": getattr(analysis.dataset, "weights_column", None),
+            "total_weight": None if w is None else float(w.sum()),
         },
         "settings": {
             "n_components": s.n_components,
@@ -112,12 +119,15 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "n_init": s.n_init,
             "sampler": s.sampler,
             "level": s.level,
+            "missing": s.missing,
+            "weighted": w is not None,
         },
         "prior": analysis.prior.to_dict(),
         "em": em,
         "diagnostics": {**analysis.diagnostics, "thresholds": thresholds(s.chains)},
         "warnings": list(warnings),
         "comparison": comparison,
+        "missing": None if analysis.imputation is None else analysis.imputation.to_dict(),
         "timings_seconds": dict(analysis.timings),
         "versions": {r["package"]: r["version"] for r in package_versions()},
     }

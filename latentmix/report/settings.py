@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from latentmix.params import check_covariance_type
+from latentmix.validation import check_missing
 
 
 def _whole(name: str, value, minimum: int) -> None:
@@ -22,7 +23,7 @@ class ReportSettings:
     ----------
     n_components : int
     covariance_type : str
-        ``"full"``, ``"tied"``, ``"diag"`` or ``"spherical"``.
+        One of :data:`latentmix.params.COVARIANCE_TYPES`.
     prior : "default" or ConjugatePrior
         The conjugate prior shared by the MAP and the posterior; ``"default"`` is the
         data-scaled one (:meth:`latentmix.priors.ConjugatePrior.default`).
@@ -41,6 +42,13 @@ class ReportSettings:
         ``"nutpie"`` or ``"pymc"``.
     level : float
         Probability of every interval in the report (posterior, Wald, Laplace).
+    missing : str
+        ``"error"`` (NaN cells refused) or ``"ignore"`` (cells missing at random: EM, the
+        posterior and the comparison use every observed cell).
+    weights : str or None
+        The column of observation weights of a CSV or data set (taken out of the data); a
+        Dataset or DataFrame passed to :func:`~latentmix.report.analysis.analyse` brings its
+        own ``sample_weight`` instead.
     """
 
     n_components: int
@@ -55,6 +63,8 @@ class ReportSettings:
     n_init: int = 10
     sampler: str = "nutpie"
     level: float = 0.95
+    missing: str = "error"
+    weights: str | None = None
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.
@@ -68,6 +78,7 @@ class ReportSettings:
         from latentmix.bayes.sample import SAMPLERS
 
         check_covariance_type(self.covariance_type)
+        check_missing(self.missing)
         for name in ("n_components", "n_init"):
             _whole(name, getattr(self, name), 1)
         check_run_size(self.chains, self.draws)
