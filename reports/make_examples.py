@@ -161,8 +161,20 @@ def render_index(root: Path = HERE) -> str:
     )
     walkthroughs = [name for name in WALKTHROUGHS if (root / name / "index.html").exists()]
     return env.get_template(INDEX_TEMPLATE).render(
-        examples=examples, walkthroughs=walkthroughs, teach=WALKTHROUGHS
+        examples=examples, walkthroughs=walkthroughs, teach=WALKTHROUGHS, others=_others(root)
     )
+
+
+def _others(root: Path) -> list[dict]:
+    """The other committed results (studies, selection, missing data): name and main page."""
+    out = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name in EXAMPLES or folder.name in WALKTHROUGHS:
+            continue
+        pages = [n for n in ("report.md", "README.md") if (folder / n).exists()]
+        if pages:
+            out.append({"name": folder.name, "page": pages[0]})
+    return out
 
 
 def write_index() -> Path:
