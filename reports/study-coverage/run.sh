@@ -8,7 +8,7 @@
 set -e
 here="$(cd "$(dirname "$0")" && pwd)"
 latentmix study coverage --truth well_separated --n 50,200,1000 --replications 100 \
-    --out "$here" --seed 20261122 --n-boot 100 --draws 500 --tune 500 --chains 2
+    --out "$here" --seed 20261122 --n-boot 100 --draws 500 --tune 500 --chains 2 --no-vb
 latentmix study sbc --simulations 100 --n 50 -k 2 --out "$here/sbc" --seed 7
 latentmix study sbc --simulations 100 --n 50 -k 2 --out "$here/sbc-wrong-prior" --seed 7 \
     --wrong-prior
