@@ -23,6 +23,7 @@ STAGES = {
     "load_data": "load data",
     "em_mle": "EM MLE",
     "em_map": "EM MAP",
+    "vb": "variational Bayes",
     "compile": "compile the model",
     "sample": "sample the posterior",
     "relabel": "build the model, relabel and diagnose the draws",
@@ -72,6 +73,10 @@ class Analysis:
     imputation : latentmix.report.imputation.Imputation or None
         The missing cells and the most uncertain of them, EM against the posterior
         predictive; None when no cell is missing.
+    vb : latentmix.report.vb.VBResult or None
+        Mean-field variational Bayes of the same model, prior and rows, in the MAP's
+        component order; None when it failed (``vb_error`` says why) or was not run.
+    vb_error : str or None
     """
 
     dataset: object
@@ -91,6 +96,8 @@ class Analysis:
     rows: np.ndarray | None = None
     sample_weight: np.ndarray | None = None
     imputation: object = None
+    vb: object = None
+    vb_error: str | None = None
 
     @property
     def n_missing_cells(self) -> int:
@@ -348,6 +355,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     from latentmix.priors import ConjugatePrior
     from latentmix.progress import Progress
     from latentmix.report.imputation import imputation
+    from latentmix.report.vb import fit_vb
     from latentmix.validation import check_data, check_sample_weight, check_scale
 
     progress = progress or Progress(quiet=True)
@@ -409,6 +417,15 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     em_map, map_warnings = _fit_em("MAP", X, settings, prior, progress, w)
     em_warnings += map_warnings
     timings["em_map"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    vb, vb_error = None, None
+    try:
+        vb = fit_vb(X, settings, prior, em_map.params_, w)
+        progress(f"VB: ELBO {vb.elbo:.6g} after {vb.n_iter} iterations")
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
+        vb_error = str(err)
+        progress(f"VB: failed ({err})")
+    timings["vb"] = time.perf_counter() - clock
 
     idata, diagnostics, sample_timings = _sample(
         X, settings, prior, em_map.params_, dataset.feature_names, progress, w
@@ -461,4 +478,6 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         rows=train,
         sample_weight=w,
         imputation=imp,
+        vb=vb,
+        vb_error=vb_error,
     )

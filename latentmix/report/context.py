@@ -30,7 +30,7 @@ def percent(level: float) -> str:
 # --- figures -------------------------------------------------------------------------------
 
 
-def figure_captions(comparison, imputation=None) -> dict:
+def figure_captions(comparison, imputation=None, vb=False) -> dict:
     """Title and caption of every figure, keyed by its file name.
 
     Parameters
@@ -38,6 +38,8 @@ def figure_captions(comparison, imputation=None) -> dict:
     comparison : Comparison
     imputation : latentmix.report.imputation.Imputation, optional
         Adds the figure of the missing cells.
+    vb : bool
+        Whether the marginal figures draw the variational posterior.
 
     Returns
     -------
@@ -86,11 +88,13 @@ def figure_captions(comparison, imputation=None) -> dict:
         if comparison.wald is not None
         else "."
     )
+    vb_text = "; green outline: histogram of draws of the VB posterior q" if vb else ""
     for group in PARAMETER_NAMES:
         out[f"posterior_{group}.png"] = (
             f"Posterior of the {group}",
             "Posterior histogram of every entry (central 99% of the draws) with its "
-            f"{level} equal-tailed interval (shaded) and the point estimates{laplace}{wald}",
+            f"{level} equal-tailed interval (shaded) and the point estimates{laplace}{vb_text}"
+            f"{wald}",
         )
     out["membership.png"] = (
         "Cluster membership",
@@ -195,6 +199,8 @@ def headline(analysis) -> list[str]:
         row = comp.agreement_row(source)
         if row is not None:
             lines.append(f"{what}: {_agreement_text(row)}.")
+    if (line := vb_line(analysis)) is not None:
+        lines.append(line)
     m = comp.membership
     lines.append(
         f"{m.n_label_changes} of {len(m.disagreement)} points change their most probable "
@@ -271,6 +277,42 @@ def imputation_context(imp) -> dict | None:
             for c in imp.cells
         ],
     }
+
+
+def _elbo_rows(analysis) -> list[dict]:
+    """The VB row of the predictive table: its ELBO, which is a bound, not a density."""
+    vb = getattr(analysis, "vb", None)
+    if vb is None:
+        return []
+    return [
+        {
+            "estimate": "VB (ELBO)",
+            "in_sample": fmt(vb.elbo, 6),
+            "out_of_sample": "—",
+            "se": "—",
+            "out_of_sample_estimator": "ELBO: a lower bound on log p(X) (the log marginal "
+            "likelihood), not a predictive density; not comparable with the rows above",
+            "held_out": "—",
+        }
+    ]
+
+
+def vb_line(analysis) -> str | None:
+    """The summary's sentence on VB's interval widths against the NUTS posterior's."""
+    from latentmix.report.vb import width_ratios
+
+    if getattr(analysis, "vb", None) is None:
+        error = getattr(analysis, "vb_error", None)
+        return None if error is None else f"No variational Bayes column: {error}"
+    ratios = width_ratios(analysis.vb, analysis.comparison)
+    if not ratios.size:
+        return None
+    level = percent(analysis.comparison.level)
+    return (
+        f"Mean-field variational Bayes: its {level} intervals are "
+        f"{fmt(np.median(ratios), 3)} times as wide as the NUTS posterior's (median over "
+        f"{ratios.size} entries; {fmt(ratios.min(), 3)} to {fmt(ratios.max(), 3)})."
+    )
 
 
 def predictive_note(analysis) -> str:
@@ -356,7 +398,15 @@ def interval_cell(lower, upper) -> str:
     return f"[{fmt(lower, 3)}, {fmt(upper, 3)}]"
 
 
-def table_rows(table, r_hat_threshold: float) -> list[dict]:
+def _vb_cells(vb, entry) -> dict:
+    """The VB mean and interval cells of one entry (dashes without VB)."""
+    if vb is None:
+        return {"vb_mean": "—", "vb": "—"}
+    mean, lo, hi = vb.entry(entry)
+    return {"vb_mean": fmt(mean), "vb": interval_cell(lo, hi)}
+
+
+def table_rows(table, r_hat_threshold: float, vb=None) -> list[dict]:
     """The rows of one parameter table (weights, means or covariances) as page cells."""
     rows = []
     for e in table.entries:
@@ -373,6 +423,7 @@ def table_rows(table, r_hat_threshold: float) -> list[dict]:
                 "interval": interval_cell(e.lower, e.upper),
                 "wald": interval_cell(e.wald_lower, e.wald_upper),
                 "laplace": interval_cell(e.laplace_lower, e.laplace_upper),
+                **_vb_cells(vb, e),
                 "q_mle": fmt(e.quantile_mle, 3),
                 "q_map": fmt(e.quantile_map, 3),
                 "mle_outside": bool(e.mle_outside),
@@ -503,6 +554,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
         "versions": package_versions(),
         "level": level,
         "has_mle": comp.mle is not None,
+        "has_vb": getattr(analysis, "vb", None) is not None,
         "has_truth": comp.truth is not None,
         "approximations": {
             "z": f"{norm.ppf(0.5 + comp.level / 2):.3f}",
@@ -525,7 +577,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
         "tables": [
             {
                 "group": group,
-                "rows": table_rows(comp.tables[group], limits["max_r_hat"]),
+                "rows": table_rows(comp.tables[group], limits["max_r_hat"], analysis.vb),
                 "n_outside": comp.tables[group].n_outside,
                 "agreement": [
                     f"{what} {_agreement_text(row)}"
@@ -548,7 +600,8 @@ def report_context(analysis, figures: list[dict]) -> dict:
                     "held_out": fmt(r.held_out, 6),
                 }
                 for r in pred.rows
-            ],
+            ]
+            + _elbo_rows(analysis),
             "n_train": pred.n_train,
             "n_test": pred.n_test,
             "n_parameters": pred.n_parameters,

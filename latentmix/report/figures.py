@@ -23,6 +23,7 @@ MLE_STYLE = {"color": "#d95f02", "linestyle": "--", "linewidth": 2.0}
 MAP_STYLE = {"color": "#1b62a5", "linestyle": "-", "linewidth": 2.0}
 TRUTH_STYLE = {"color": "black", "linestyle": ":", "linewidth": 2.0}
 POSTERIOR_COLOR = "#7570b3"
+VB_COLOR = "#1b9e77"
 POINT_COLORS = ("#66a61e", "#e7298a", "#a6761d", "#1b9e77", "#e6ab02", "#666666")
 CHAIN_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 # Radius of the 95% probability ellipse of a 2-D Gaussian.
@@ -227,12 +228,15 @@ def pairs(X, comparison: Comparison, draws: MixtureParams, max_dims: int = 4) ->
 # --- the posterior ---------------------------------------------------------------------------
 
 
-def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4) -> Figure:
+def marginals(
+    comparison: Comparison, draws: MixtureParams, group: str, ncols=4, vb=None
+) -> Figure:
     """Posterior histogram of every entry of a group with its interval and point estimates.
 
     Where the comparison has them, the Laplace approximation around the MAP is drawn over the
     histogram as the outline of a histogram of its draws (same bins), and the Wald interval of
-    the MLE as a bar below it.
+    the MLE as a bar below it. With ``vb`` (a :class:`latentmix.report.vb.VBResult`) the
+    variational posterior q is drawn the same way (green outline).
     """
     table = comparison.tables[group]
     samples_all = draws[PARAMETER_NAMES.index(group)]
@@ -263,6 +267,11 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
             ax.hist(
                 lap.draws[:, entry.column], bins=40, range=(lo, hi), density=True, histtype="step",
                 color=MAP_STYLE["color"], linewidth=1.1,
+            )  # fmt: skip
+        if vb is not None:
+            ax.hist(
+                vb.samples(group, entry.index), bins=40, range=(lo, hi), density=True,
+                histtype="step", color=VB_COLOR, linewidth=1.1,
             )  # fmt: skip
         for value, style in (
             (entry.mle, MLE_STYLE),
@@ -301,6 +310,8 @@ def marginals(comparison: Comparison, draws: MixtureParams, group: str, ncols=4)
         handles.append(
             Line2D([], [], color=MAP_STYLE["color"], linewidth=1.1, label="Laplace (MAP)")
         )
+    if vb is not None:
+        handles.append(Line2D([], [], color=VB_COLOR, linewidth=1.1, label="VB (q)"))
     if has_wald:
         handles.append(
             Line2D(
@@ -503,7 +514,10 @@ def draw_figures(analysis):
     if getattr(analysis, "imputation", None) is not None:
         yield "imputation.png", imputation(analysis.imputation, comp)
     for group in PARAMETER_NAMES:
-        yield f"posterior_{group}.png", marginals(comp, draws, group)
+        yield (
+            f"posterior_{group}.png",
+            marginals(comp, draws, group, vb=getattr(analysis, "vb", None)),
+        )
     yield "membership.png", membership(X, comp, analysis.data_rows())
     restarts = {
         name: [] if model is None else [r["objective_history"] for r in model.restarts_]

@@ -16,6 +16,7 @@ from importlib import metadata
 import numpy as np
 
 from latentmix.comparison import PARETO_K_MAX
+from latentmix.report.vb import to_dict as vb_record
 
 SCHEMA_VERSION = 1
 
@@ -127,6 +128,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
         "diagnostics": {**analysis.diagnostics, "thresholds": thresholds(s.chains)},
         "warnings": list(warnings),
         "comparison": comparison,
+        "vb": vb_record(analysis.vb, analysis.comparison, getattr(analysis, "vb_error", None)),
         "missing": None if analysis.imputation is None else analysis.imputation.to_dict(),
         "timings_seconds": dict(analysis.timings),
         "versions": {r["package"]: r["version"] for r in package_versions()},

@@ -45,7 +45,11 @@ def save_figures(analysis, figdir: Path) -> list[dict]:
     from latentmix.pages import save_figure
     from latentmix.report.figures import draw_figures
 
-    captions = figure_captions(analysis.comparison, getattr(analysis, "imputation", None))
+    captions = figure_captions(
+        analysis.comparison,
+        getattr(analysis, "imputation", None),
+        vb=getattr(analysis, "vb", None) is not None,
+    )
     out = []
     for name, fig in draw_figures(analysis):
         save_figure(fig, figdir / name)

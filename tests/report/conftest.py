@@ -18,6 +18,7 @@ from latentmix.estimator import EMGaussianMixture
 from latentmix.priors import ConjugatePrior
 from latentmix.report import Analysis, ReportSettings, write_report
 from latentmix.report.analysis import diagnostics_summary
+from latentmix.report.vb import fit_vb
 
 # Column names a user could put in a CSV header: markup, Markdown and mathtext characters.
 MARKUP_NAMES = ("<b>x</b>", "<script>alert('y')</script>|*_", "z $1$ [a](b)")
@@ -27,7 +28,7 @@ def make_fake_analysis(
     fake_idata, dataset: Dataset, K: int, covariance_type="full", seed=0
 ) -> Analysis:
     """Real EM fits (MLE and MAP), a fake posterior around the MAP (2 x 100 draws from
-    ``fake_idata``, the fixture of tests/conftest.py), the real comparison."""
+    ``fake_idata``, the fixture of tests/conftest.py), the real comparison and a real VB."""
     X = dataset.data
     prior = ConjugatePrior.default(X, K, covariance_type)
     fits = [
@@ -42,11 +43,12 @@ def make_fake_analysis(
         X, idata, em_map, mle=mle, truth=dataset.truth, feature_names=dataset.feature_names,
         prior=prior, random_state=seed,
     )  # fmt: skip
+    settings = ReportSettings(K, covariance_type, draws=100, chains=2, seed=seed, n_init=2)
     return Analysis(
         dataset=dataset,
         X=X,
         X_test=None,
-        settings=ReportSettings(K, covariance_type, draws=100, chains=2, seed=seed),
+        settings=settings,
         prior=prior,
         mle=mle,
         map=em_map,
@@ -55,6 +57,8 @@ def make_fake_analysis(
         diagnostics=diagnostics_summary(idata),
         timings={"em_mle": 0.1, "em_map": 0.1},
         command="latentmix report test -k 3",
+        # VB costs no compile: the real one, of the same rows and prior.
+        vb=fit_vb(X, settings.check(), prior, em_map.params_),
     )
 
 

@@ -17,6 +17,7 @@ from latentmix.estimator import EMGaussianMixture
 from latentmix.report import Analysis, ReportSettings, write_report
 from latentmix.report.analysis import diagnostics_summary, weighted_intervals
 from latentmix.report.imputation import imputation, point_posterior
+from latentmix.report.vb import fit_vb
 
 
 def incomplete_data(seed=0, n=150, fraction=0.1):
@@ -60,11 +61,12 @@ def incomplete_analysis(fake_idata):
     )  # fmt: skip
     comparison = weighted_intervals(comparison, X, w, prior, 0)
     imp = imputation(X, em_map.params_, idata, dataset.feature_names, seed=0)
+    settings = ReportSettings(3, "diag", draws=100, chains=2, seed=0, missing="ignore", n_init=2)
     return Analysis(
         dataset=dataset,
         X=X,
         X_test=None,
-        settings=ReportSettings(3, "diag", draws=100, chains=2, seed=0, missing="ignore"),
+        settings=settings,
         prior=prior,
         mle=mle,
         map=em_map,
@@ -75,6 +77,7 @@ def incomplete_analysis(fake_idata):
         command="latentmix report holes.csv -k 3 --missing ignore --weights w",
         sample_weight=w,
         imputation=imp,
+        vb=fit_vb(X, settings, prior, em_map.params_, w),
     )
 
 

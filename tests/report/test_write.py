@@ -180,3 +180,33 @@ def test_a_report_of_a_shared_variance_type_is_written(fake_analysis, tmp_path, 
     assert record["settings"]["covariance_type"] == covariance_type
     covs = record["comparison"]["estimates"]["map"]["covariances"]
     assert np.shape(covs) == ((3,) if covariance_type == "tied_diag" else ())
+
+
+def test_vb_column_summary_elbo_and_marginal_figures(shared_report, shared_analysis):
+    from latentmix.report.vb import width_ratios
+
+    vb = shared_analysis.vb
+    page = (shared_report / "index.html").read_text()
+    md = (shared_report / "report.md").read_text()
+    ratios = width_ratios(vb, shared_analysis.comparison)
+    total = sum(len(t.entries) for t in shared_analysis.comparison.tables.values())
+    assert ratios.size == total
+    assert "times as wide as the NUTS posterior's" in md
+    for text in (page, md):
+        assert "VB mean" in text and "VB 95%" in text
+        assert f"(median over {total} entries;" in text
+        assert "VB (ELBO)" in text and "a lower bound on log p(X)" in text
+        assert "green outline: histogram of draws of the VB posterior q" in text
+    record = json.loads((shared_report / "estimates.json").read_text())["vb"]
+    assert record["elbo"] == pytest.approx(vb.elbo) and record["error"] is None
+    assert record["width_ratio"]["median"] == pytest.approx(np.median(ratios))
+    assert len(record["entries"]) == total
+    # Each entry: q's mean inside its own interval, which is the intervals' (source "vb").
+    assert vb.intervals.source == "vb"
+    for table in shared_analysis.comparison.tables.values():
+        for e in table.entries:
+            mean, lo, hi = vb.entry(e)
+            assert lo < mean < hi
+            assert lo == vb.intervals.lower[e.column]
+            samples = vb.samples(table.entries[0].label.split("[")[0], e.index)
+            assert np.mean((samples >= lo) & (samples <= hi)) == pytest.approx(0.95, abs=0.02)
