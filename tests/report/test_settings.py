@@ -19,6 +19,7 @@ from latentmix.report import ReportSettings
         ({"level": 0.0}, "level"),
         ({"sampler": "emcee"}, "sampler"),
         ({"prior": "none"}, "proper prior"),
+        ({"missing": "drop"}, "missing must be"),
     ],
 )
 def test_bad_settings_name_the_field(change, message):
