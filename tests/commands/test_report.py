@@ -135,7 +135,16 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     assert record["prior"]["mean_precision"] == 0.05
     assert record["prior"]["scale"] == [[0.6, 7.0], [7.0, 92.0]]
     assert "default hyperparameters" not in (out / "report.md").read_text()
-    assert record["data"] == {"name": "faithful", "n_train": 218, "n_test": 54, "n_features": 2}
+    assert record["data"] == {
+        "name": "faithful",
+        "n_train": 218,
+        "n_test": 54,
+        "n_features": 2,
+        "n_missing_cells": 0,
+        "n_incomplete_rows": 0,
+        "weights_column": None,
+        "total_weight": None,
+    }
     assert record["diagnostics"]["n_chains"] == 2 and record["diagnostics"]["n_draws"] == 100
     assert record["diagnostics"]["relabelling"] == "assignment"
     assert isinstance(record["diagnostics"]["n_relabelled"], int)

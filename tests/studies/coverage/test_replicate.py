@@ -70,5 +70,5 @@ def test_the_posterior_arm_runs_on_one_compiled_model(tmp_path):
         for v in p["parameters"].values():
             assert v["lower"] <= v["upper"]
     summary = C.summarise(records, config)
-    assert {o["source"] for o in summary["overall"]} == {"wald", "laplace", "posterior"}
+    assert {o["source"] for o in summary["overall"]} == {"wald", "laplace", "vb", "posterior"}
     assert summary["posterior"]["n_fits"] == 2
