@@ -35,6 +35,7 @@ def compare(
     prior=None,
     laplace_draws: int = 4000,
     random_state=0,
+    sample_weight=None,
 ) -> Comparison:
     """Compare the EM MLE and MAP with the posterior of the same mixture.
 
@@ -70,6 +71,11 @@ def compare(
         Draws from the Laplace approximation (its intervals are quantiles of them).
     random_state : None, int or numpy.random.Generator
         Seed of the Laplace draws; fixed by default so that a comparison is reproducible.
+    sample_weight : ndarray of shape (n,), optional
+        Observation weights of the fits: the Wald and Laplace intervals then come from the
+        weighted objective. PSIS-LOO and the predictive densities stay per row and
+        unweighted: leaving one weighted row out is not leaving out every copy of a repeated
+        row, so a weighted LOO would be a quantity of its own.
 
     Returns
     -------
@@ -134,7 +140,7 @@ def compare(
     attach_log_likelihood(idata, pointwise)
 
     wald, lap, notes = approximate_intervals(
-        X, map_params, mle_params, prior, level, laplace_draws, random_state
+        X, map_params, mle_params, prior, level, laplace_draws, random_state, sample_weight
     )
     tables = parameter_tables(
         draws, map_params, mle_params, truth, names, level, entry_diagnostics(idata)

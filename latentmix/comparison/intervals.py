@@ -19,11 +19,14 @@ SOURCES = ("wald", "laplace")
 _SPREAD = {"wald": "se", "laplace": "sd"}
 
 
-def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, random_state):
+def approximate_intervals(
+    X, map_params, mle_params, prior, level, n_draws, random_state, sample_weight=None
+):
     """Wald intervals of the MLE and Laplace intervals of the MAP, both in MAP order.
 
     A source that cannot be computed (no MLE, no prior, an information matrix that is not
     positive definite) gives None and, except for a missing MLE, a note for the report.
+    With ``sample_weight`` both come from the curvature of the weighted objective.
 
     Returns
     -------
@@ -45,7 +48,9 @@ def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, rand
     if mle_params is not None:
         wald = attempt(
             "Wald intervals for the MLE",
-            lambda: intervals.standard_errors(mle_params, X, level=level),
+            lambda: intervals.standard_errors(
+                mle_params, X, level=level, sample_weight=sample_weight
+            ),
         )
     lap = None
     if prior is None:
@@ -60,6 +65,7 @@ def approximate_intervals(X, map_params, mle_params, prior, level, n_draws, rand
                 level=level,
                 n_draws=n_draws,
                 random_state=random_state,
+                sample_weight=sample_weight,
             ),
         )
     return wald, lap, notes

@@ -69,7 +69,7 @@ class Analysis:
     sample_weight : ndarray of shape (n,) or None
         Observation weights of the rows of ``X`` (None: unweighted). Both EM fits, their Wald
         and Laplace intervals and the posterior use them; PSIS-LOO and the log predictive
-        densities do not (they are per row, see :func:`weighted_intervals`).
+        densities do not (they are per row, see :func:`latentmix.comparison.compare`).
     imputation : latentmix.report.imputation.Imputation or None
         The missing cells and the most uncertain of them, EM against the posterior
         predictive; None when no cell is missing.
@@ -223,78 +223,6 @@ def _sample(X, settings, prior, reference, feature_names, progress, sample_weigh
     }
     timings["relabel"] = max(0.0, total - timings["compile"] - timings["sample"])
     return posterior.idata_, posterior.diagnostics_, timings
-
-
-def weighted_intervals(comparison: Comparison, X, sample_weight, prior, seed) -> Comparison:
-    """The comparison with its Wald and Laplace intervals recomputed on weighted rows.
-
-    :func:`~latentmix.comparison.compare` takes no weights, so its Wald (MLE) and Laplace
-    (MAP) intervals are those of unweighted rows. Here both are computed again with
-    ``sample_weight`` (the information of the weighted log-likelihood) and every table and
-    agreement row rebuilt from them. PSIS-LOO and the log predictive densities stay per row
-    and unweighted: leaving one weighted row out is not leaving out every copy of a repeated
-    row, so a weighted LOO would be a quantity of its own (the page says so).
-
-    Parameters
-    ----------
-    comparison : Comparison
-        From ``compare`` on the same rows (components in MAP order).
-    X : ndarray of shape (n, d)
-    sample_weight : ndarray of shape (n,)
-    prior : ConjugatePrior
-    seed : int
-        Seed of the Laplace draws (as ``compare``'s ``random_state``).
-
-    Returns
-    -------
-    Comparison
-    """
-    from latentmix.comparison.intervals import _SPREAD, SOURCES, agreement, with_intervals
-    from latentmix.em import intervals
-
-    notes = [w for w in comparison.warnings if not w.startswith(("No Wald", "No Laplace"))]
-
-    def attempt(label, fn):
-        try:
-            return fn()
-        except (ValueError, np.linalg.LinAlgError) as err:
-            notes.append(f"No {label}: {err}")
-            return None
-
-    wald = None
-    if comparison.mle is not None:
-        wald = attempt(
-            "Wald intervals for the MLE",
-            lambda: intervals.standard_errors(
-                comparison.mle, X, level=comparison.level, sample_weight=sample_weight
-            ),
-        )
-    lap = attempt(
-        "Laplace intervals for the MAP",
-        lambda: intervals.laplace(
-            comparison.map, X, prior=prior, level=comparison.level,
-            random_state=seed, sample_weight=sample_weight,
-        ),
-    )  # fmt: skip
-    cleared = {
-        f"{source}_{part}": None
-        for source in SOURCES
-        for part in ("lower", "upper", _SPREAD[source])
-    }
-    tables = {
-        group: with_intervals(
-            replace(t, entries=tuple(replace(e, **cleared) for e in t.entries)), wald, lap
-        )
-        for group, t in comparison.tables.items()
-    }
-    return replace(
-        comparison,
-        tables=tables,
-        wald=wald,
-        laplace=lap,
-        agreement=agreement(tables),
-        warnings=tuple(notes),
-    )
 
 
 def _is_data_frame(source) -> bool:
@@ -451,9 +379,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         prior=prior,
         level=settings.level,
         random_state=settings.seed,
+        sample_weight=w,
     )
-    if w is not None:
-        comparison = weighted_intervals(comparison, X, w, prior, settings.seed)
     imp = imputation(
         X, em_map.params_, idata, dataset.feature_names, level=settings.level,
         data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,

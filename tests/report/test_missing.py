@@ -15,7 +15,7 @@ from latentmix.em import intervals
 from latentmix.em.missing import default_prior, impute
 from latentmix.estimator import EMGaussianMixture
 from latentmix.report import Analysis, ReportSettings, write_report
-from latentmix.report.analysis import diagnostics_summary, weighted_intervals
+from latentmix.report.analysis import diagnostics_summary
 from latentmix.report.imputation import imputation, point_posterior
 from latentmix.report.vb import fit_vb
 
@@ -57,9 +57,8 @@ def incomplete_analysis(fake_idata):
     idata = fake_idata(em_map.params_, draws=100, spread=0.03, seed=1)
     comparison = compare(
         X, idata, em_map, mle=mle, feature_names=dataset.feature_names, prior=prior,
-        random_state=0,
+        random_state=0, sample_weight=w,
     )  # fmt: skip
-    comparison = weighted_intervals(comparison, X, w, prior, 0)
     imp = imputation(X, em_map.params_, idata, dataset.feature_names, seed=0)
     settings = ReportSettings(3, "diag", draws=100, chains=2, seed=0, missing="ignore", n_init=2)
     return Analysis(
@@ -89,7 +88,7 @@ def test_weighted_wald_intervals_are_those_of_the_rows_repeated():
     prior, mle, em_map = fit_both(X, w, 2, "diag")
     fake = point_posterior(_posterior_like(em_map.params_), em_map.params_, 20)
     comparison = compare(X, fake, em_map, mle=mle, prior=prior, random_state=0)
-    weighted = weighted_intervals(comparison, X, w, prior, 0)
+    weighted = compare(X, fake, em_map, mle=mle, prior=prior, random_state=0, sample_weight=w)
     repeated = intervals.standard_errors(
         weighted.mle, np.repeat(X, w.astype(int), axis=0), level=weighted.level
     )
