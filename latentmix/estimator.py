@@ -417,22 +417,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate(self, X):
         self._check_fitted()
-        _check_feature_names(self, X, reset=False)
-        one_d = np.ndim(X) == 1
-        X = check_data(X, missing=check_missing(self.missing))
-        if X.shape[1] != self.n_features_in_:
-            # scikit-learn's wording, which its estimator checks and users know.
-            hint = (
-                " A 1-D array is one feature. Reshape your data with X.reshape(1, -1) if it "
-                "is one sample."
-                if one_d
-                else ""
-            )
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input; pass data with the same columns." + hint
-            )
-        return X
+        return check_new_data(self, X)
 
     def _e_step(self, X):
         """Log responsibilities and row log-likelihoods; marginal ones for rows with NaN.
@@ -649,6 +634,37 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
             random_state=random_state,
             sample_weight=sample_weight,
         )
+
+
+def check_new_data(estimator, X) -> np.ndarray:
+    """``X`` checked for a fitted estimator: the fit's feature names, columns and ``missing``.
+
+    Parameters
+    ----------
+    estimator : fitted EMGaussianMixture or VBGaussianMixture
+    X : array-like of shape (n, d)
+
+    Returns
+    -------
+    ndarray of shape (n, d), float64
+    """
+    _check_feature_names(estimator, X, reset=False)
+    one_d = np.ndim(X) == 1
+    X = check_data(X, missing=check_missing(estimator.missing))
+    if X.shape[1] != estimator.n_features_in_:
+        # scikit-learn's wording, which its estimator checks and users know.
+        hint = (
+            " A 1-D array is one feature. Reshape your data with X.reshape(1, -1) if it "
+            "is one sample."
+            if one_d
+            else ""
+        )
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input; pass data with the same columns."
+            + hint
+        )
+    return X
 
 
 def bic_scorer(estimator, X, y=None) -> float:

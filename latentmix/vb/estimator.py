@@ -25,6 +25,7 @@ from latentmix.bayes.spec import (
 from latentmix.em import chunked
 from latentmix.em.fit import ConvergenceWarning
 from latentmix.em.init import INIT_METHODS
+from latentmix.estimator import check_new_data
 from latentmix.params import MixtureParams, check_covariance_type, check_params
 from latentmix.validation import (
     check_data,
@@ -302,21 +303,7 @@ class VBGaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate(self, X):
         self._check_fitted()
-        _check_feature_names(self, X, reset=False)
-        one_d = np.ndim(X) == 1
-        X = check_data(X, missing=check_missing(self.missing))
-        if X.shape[1] != self.n_features_in_:
-            hint = (
-                " A 1-D array is one feature. Reshape your data with X.reshape(1, -1) if it "
-                "is one sample."
-                if one_d
-                else ""
-            )
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input; pass data with the same columns." + hint
-            )
-        return X
+        return check_new_data(self, X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each component for each row under the predictive, shape (n, K)."""
