@@ -8,8 +8,13 @@ the estimate, and matches each refit to it with :func:`latentmix.matching.align`
 Natural-scale intervals
 -----------------------
 ``standard_errors`` maps :math:`\operatorname{Cov}(\hat\theta) = I(\hat\theta)^{-1}` to the
-weights, means and covariance entries by the delta method (analytic Jacobian) and gives Wald
-intervals there. ``laplace`` treats :math:`\mathcal N(\hat\theta_{MAP}, I^{-1})` as an
+weights, means and covariance entries by the delta method (analytic Jacobian). Its Wald
+intervals are by default computed on the scale where each entry is unbounded (:data:`LINKS`:
+logit for a weight, log for a variance, the entry itself for a mean or an off-diagonal
+covariance) and mapped back, so a weight's interval stays in (0, 1) and a variance's above
+0; ``scale="natural"`` gives the symmetric estimate +- z se instead. ``derived`` does the same
+for standard deviations (log scale) and correlations (Fisher z), see
+:mod:`latentmix.em.derived`. ``laplace`` treats :math:`\mathcal N(\hat\theta_{MAP}, I^{-1})` as an
 approximate posterior in :math:`\theta` and pushes draws through to the natural scale, so its
 intervals respect positivity. ``bootstrap`` refits on resampled or simulated data, or with
 random observation weights (the weighted-likelihood bootstrap), matches the components of every
@@ -31,9 +36,10 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, special, stats
 
 from latentmix.em import missing
+from latentmix.em.derived import DERIVED_NAMES, derived_entries, derived_jacobian, derived_values
 from latentmix.em.estep import DegenerateMixtureError
 from latentmix.em.fit import EMOptions, run_em
 from latentmix.em.information import observed_information
@@ -85,6 +91,10 @@ class Intervals(NamedTuple):
     keys : tuple of (str, tuple of int)
         Each entry as ``(group, index)``, 0-based, see
         :func:`~latentmix.em.parameterisation.parameter_keys`: what code should carry.
+    scales : tuple of str
+        Wald: the scale of each entry's interval, one of :data:`LINKS` (``identity``
+        everywhere with ``scale="natural"``); empty for the other sources, whose intervals
+        are quantiles of draws and so respect the parameter space by themselves.
     """
 
     names: list
@@ -98,6 +108,7 @@ class Intervals(NamedTuple):
     n_failed: int = 0
     covariance: np.ndarray | None = None
     keys: tuple = ()
+    scales: tuple = ()
 
     def as_dict(self) -> dict:
         """Parameter name -> {estimate, standard_error, lower, upper}."""
@@ -160,6 +171,112 @@ def _theta_covariance(information) -> np.ndarray:
     return linalg.cho_solve(chol, np.eye(information.shape[0]))
 
 
+# --- scales of the Wald intervals ---------------------------------------------------------
+
+#: Where a Wald interval is computed before being mapped back: ``identity`` (means,
+#: off-diagonal covariances), ``log`` (variances, standard deviations), ``logit`` (weights),
+#: ``fisher_z`` (correlations, atanh).
+LINKS = ("identity", "log", "logit", "fisher_z")
+
+#: Where the Wald interval of an entry may be computed: on its link scale, or as it is.
+WALD_SCALES = ("link", "natural")
+
+
+def link_scales(n_components: int, n_features: int, covariance_type: str) -> tuple:
+    """The link of each natural-scale entry (:func:`parameter_keys` order).
+
+    Returns
+    -------
+    tuple of str
+        ``logit`` for weights, ``identity`` for means and off-diagonal covariances, ``log``
+        for variances (diagonal entries, and every entry of the diagonal and spherical types).
+    """
+    out = []
+    for group, index in parameter_keys(n_components, n_features, covariance_type):
+        if group == "weights":
+            out.append("logit")
+        elif group == "means" or (covariance_type in ("full", "tied") and index[-1] != index[-2]):
+            out.append("identity")
+        else:
+            out.append("log")
+    return tuple(out)
+
+
+def _link(x, scales, inverse=False) -> np.ndarray:
+    """Each entry of x through its link (or the link's inverse)."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty_like(x)
+    for m, scale in enumerate(scales):
+        v = x[..., m]
+        if scale == "identity":
+            out[..., m] = v
+        elif scale == "log":
+            with np.errstate(over="ignore"):  # an interval may reach infinity
+                out[..., m] = np.exp(v) if inverse else np.log(v)
+        elif scale == "logit":
+            out[..., m] = special.expit(v) if inverse else special.logit(v)
+        elif scale == "fisher_z":
+            out[..., m] = np.tanh(v) if inverse else np.arctanh(v)
+        else:
+            raise ValueError(f"unknown link {scale!r}; one of {', '.join(LINKS)}.")
+    return out
+
+
+def _link_derivative(x, scales) -> np.ndarray:
+    """The slope of each entry's link at x, shape (P,)."""
+    x = np.asarray(x, dtype=float)
+    slope = {
+        "identity": lambda v: 1.0,
+        "log": lambda v: 1 / v,
+        "logit": lambda v: 1 / (v * (1 - v)),
+        "fisher_z": lambda v: 1 / (1 - v * v),
+    }
+    return np.array([slope[s](v) for s, v in zip(scales, x, strict=True)], dtype=float)
+
+
+def link_jacobian(params: MixtureParams) -> np.ndarray:
+    """Jacobian of the linked natural-scale vector with respect to theta.
+
+    The delta method on the link scale: row m is ``link_m'(x_m)`` times row m of
+    :func:`~latentmix.em.parameterisation.natural_jacobian`.
+
+    Returns
+    -------
+    ndarray of shape (P, Layout.size)
+    """
+    scales = link_scales(params.n_components, params.n_features, params.covariance_type)
+    slope = _link_derivative(natural_vector(params), scales)
+    return slope[:, None] * natural_jacobian(params)
+
+
+def wald_on_scales(estimate, jacobian, cov_theta, scales, level):
+    r"""Delta-method standard errors and Wald intervals on the given scales, mapped back.
+
+    Parameters
+    ----------
+    estimate : ndarray of shape (P,)
+        The natural-scale values.
+    jacobian : ndarray of shape (P, p)
+        Of the natural-scale values with respect to theta.
+    cov_theta : ndarray of shape (p, p)
+    scales : sequence of str
+        One of :data:`LINKS` per entry.
+    level : float
+
+    Returns
+    -------
+    se, lower, upper : ndarray of shape (P,)
+        ``se`` on the natural scale; the interval is
+        :math:`g^{-1}(g(x) \pm z\, |g'(x)|\, \mathrm{se})`.
+    """
+    var = np.einsum("ip,pq,iq->i", jacobian, cov_theta, jacobian)
+    se = np.sqrt(np.maximum(var, 0.0))
+    z = stats.norm.ppf(0.5 + level / 2)
+    centre = _link(estimate, scales)
+    half = z * se * np.abs(_link_derivative(estimate, scales))
+    return se, _link(centre - half, scales, True), _link(centre + half, scales, True)
+
+
 # --- Wald and Laplace --------------------------------------------------------------------------
 
 
@@ -171,8 +288,9 @@ def standard_errors(
     level: float = 0.95,
     information: str = "exact",
     sample_weight=None,
+    scale: str = "link",
 ) -> Intervals:
-    r"""Standard errors and Wald intervals on the natural scale, by the delta method.
+    r"""Standard errors of the natural-scale entries and their Wald intervals, by the delta method.
 
     Parameters
     ----------
@@ -190,24 +308,81 @@ def standard_errors(
         weights only ``"exact"`` (central differences of the observed-data objective).
     sample_weight : array-like of shape (n,), optional
         The observation weights of the fit.
+    scale : {"link", "natural"}
+        ``"link"`` (default): each interval is computed on its entry's link scale
+        (:func:`link_scales`: logit for weights, log for variances) and mapped back, so it
+        stays inside the parameter space; ``"natural"``: ``estimate +- z * standard_error``,
+        which can leave it (a weight below 0, a variance below 0).
 
     Returns
     -------
     Intervals
-        ``estimate +- z * standard_error`` with ``standard_error`` the square root of the
-        diagonal of :math:`J I^{-1} J^\top`.
+        ``standard_error`` is the square root of the diagonal of :math:`J I^{-1} J^\top`
+        (J the Jacobian of the natural-scale entries), ``scales`` each entry's link.
     """
+    if scale not in WALD_SCALES:
+        raise ValueError(
+            f"scale must be 'link' (intervals on the logit/log scale, mapped back) or "
+            f"'natural' (estimate +- z se); got {scale!r}."
+        )
     params, X, w = _check(params, X, level, sample_weight)
     cov_theta = _theta_covariance(_information(X, params, prior, information, w))
-    jac = natural_jacobian(params)
-    var = np.einsum("ip,pq,iq->i", jac, cov_theta, jac)
-    se = np.sqrt(np.maximum(var, 0.0))
     est = natural_vector(params)
-    z = stats.norm.ppf(0.5 + level / 2)
     names, keys = _labels(params)
+    scales = link_scales(params.n_components, params.n_features, params.covariance_type)
+    if scale == "natural":
+        scales = ("identity",) * len(scales)
+    se, lower, upper = wald_on_scales(est, natural_jacobian(params), cov_theta, scales, level)
+    return Intervals(names, est, se, lower, upper, level, "wald", None, 0, cov_theta, keys, scales)
+
+
+def derived(result: Intervals, params: MixtureParams) -> Intervals:
+    """The same source's intervals of the standard deviations and correlations.
+
+    A Wald result (no draws) gives delta-method intervals on the log scale (standard
+    deviations) and the Fisher z scale (correlations), mapped back; a result with draws
+    (Laplace, bootstrap) the equal-tailed quantiles of the derived quantities of its draws.
+
+    Parameters
+    ----------
+    result : Intervals
+        From :func:`standard_errors`, :func:`laplace` or :func:`bootstrap` at ``params``.
+    params : MixtureParams
+        The estimate of ``result``.
+
+    Returns
+    -------
+    Intervals
+        Entries of :func:`latentmix.em.derived.derived_entries`; ``keys`` as
+        ``(group, index)`` with ``group`` one of
+        :data:`~latentmix.em.derived.DERIVED_NAMES`.
+    """
+    K, d, covariance_type = params.n_components, params.n_features, params.covariance_type
+    entries = derived_entries(K, d, covariance_type)
+    keys = tuple((e.group, e.index) for e in entries)
+    names = [f"{g}[{','.join(map(str, i))}]" if i else g for g, i in keys]
+    natural = natural_vector(params)
+    est = derived_values(natural, entries)
+    if result.draws is None:
+        if result.covariance is None:
+            raise ValueError("the Wald result has no covariance in theta to carry over.")
+        scales = tuple("log" if g == DERIVED_NAMES[0] else "fisher_z" for g, _ in keys)
+        if result.scales and set(result.scales) == {"identity"}:
+            scales = ("identity",) * len(keys)
+        jac = derived_jacobian(natural, entries) @ natural_jacobian(params)
+        se, lower, upper = wald_on_scales(est, jac, result.covariance, scales, result.level)
+        return Intervals(
+            names, est, se, lower, upper, result.level, result.source, None, 0,
+            result.covariance, keys, scales,
+        )  # fmt: skip
+    draws = derived_values(result.draws, entries)
+    tail = (1 - result.level) / 2
+    lower, upper = np.quantile(draws, [tail, 1 - tail], axis=0)
+    sd = draws.std(axis=0, ddof=1)
     return Intervals(
-        names, est, se, est - z * se, est + z * se, level, "wald", None, 0, cov_theta, keys
-    )
+        names, est, sd, lower, upper, result.level, result.source, draws, result.n_failed,
+        result.covariance, keys,
+    )  # fmt: skip
 
 
 def laplace(

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from latentmix.em.information import observed_information
 from latentmix.em.intervals import bootstrap, laplace, refit_from, standard_errors
@@ -223,3 +225,113 @@ def test_shared_diagonal_types_wald_bootstrap_and_laplace(covariance_type):
     lap = laplace(fit.params_, X, prior=fit.prior_, n_draws=3000, random_state=0)
     wald_map = standard_errors(fit.params_, X, prior=fit.prior_)
     np.testing.assert_allclose(lap.standard_error, wald_map.standard_error, rtol=0.1)
+
+
+# --- Wald intervals on the link scales, and of derived quantities ---------------------------
+
+
+def _numerical_jacobian(fn, theta, step=1e-6):
+    """Central differences of fn at theta, shape (len(fn(theta)), len(theta))."""
+    cols = []
+    for i in range(theta.size):
+        e = np.zeros_like(theta)
+        e[i] = step
+        cols.append((fn(theta + e) - fn(theta - e)) / (2 * step))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_link_jacobian_matches_finite_differences(covariance_type, random_params):
+    from latentmix.em.intervals import _link, link_jacobian, link_scales
+    from latentmix.em.parameterisation import from_unconstrained, to_unconstrained
+
+    params = random_params(np.random.default_rng(2), covariance_type, K, D)
+    scales = link_scales(K, D, covariance_type)
+
+    def linked(theta):
+        return _link(natural_vector(from_unconstrained(theta, K, D, covariance_type)), scales)
+
+    numeric = _numerical_jacobian(linked, to_unconstrained(params))
+    np.testing.assert_allclose(link_jacobian(params), numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_derived_wald_matches_a_numerical_delta_method(covariance_type, random_params):
+    from scipy import stats
+
+    from latentmix.em.derived import derived_entries, derived_values
+    from latentmix.em.intervals import _link, derived
+    from latentmix.em.parameterisation import from_unconstrained, to_unconstrained
+
+    params = random_params(np.random.default_rng(5), covariance_type, K, D)
+    X, _ = sample_mixture(params, 400, 1)
+    wald = standard_errors(params, X)
+    out = derived(wald, params)
+    entries = derived_entries(K, D, covariance_type)
+    scales = out.scales
+
+    def linked(theta):
+        nat = natural_vector(from_unconstrained(theta, K, D, covariance_type))
+        return _link(derived_values(nat, entries), scales)
+
+    jac = _numerical_jacobian(linked, to_unconstrained(params))
+    se_link = np.sqrt(np.einsum("ip,pq,iq->i", jac, wald.covariance, jac))
+    z = stats.norm.ppf(0.975)
+    centre = _link(out.estimate, scales)
+    np.testing.assert_allclose(out.lower, _link(centre - z * se_link, scales, True), rtol=1e-5)
+    np.testing.assert_allclose(out.upper, _link(centre + z * se_link, scales, True), rtol=1e-5)
+    n_corr = {"full": K, "tied": 1, "diag": 0}[covariance_type]
+    assert sum(g == "correlations" for g, _ in out.keys) == n_corr
+
+
+def test_natural_scale_wald_is_symmetric_and_link_scale_is_not(random_params):
+    params = random_params(np.random.default_rng(3), "diag", K, D)
+    X, _ = sample_mixture(params, 150, 2)
+    natural = standard_errors(params, X, scale="natural")
+    linked = standard_errors(params, X)
+    np.testing.assert_allclose(natural.standard_error, linked.standard_error)
+    np.testing.assert_allclose(natural.upper - natural.estimate, natural.estimate - natural.lower)
+    assert set(natural.scales) == {"identity"}
+    assert linked.scales[:K] == ("logit",) * K
+    assert np.all(linked.lower[:K] < linked.estimate[:K])
+    with pytest.raises(ValueError, match="scale must be 'link'"):
+        standard_errors(params, X, scale="log")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(12, 60),
+    covariance_type=st.sampled_from(["full", "diag", "spherical", "tied"]),
+)
+def test_wald_intervals_stay_inside_the_parameter_space(seed, n, covariance_type):
+    # Small samples and small components: where natural-scale intervals fall below zero.
+    from latentmix.em.intervals import derived
+
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet([1.0, 1.0, 0.3]) * 0.9 + 0.1 / 3
+    truth = MixtureParams(
+        weights,
+        np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]),
+        np.array([np.eye(2) * s for s in rng.uniform(0.05, 2.0, 3)]),
+    )
+    X, _ = sample_mixture(truth, n, seed)
+    est = EMGaussianMixture(3, covariance_type=covariance_type, init=truth, prior="default")
+    try:
+        params = est.fit(X).params_
+        wald = standard_errors(params, X, prior=est.prior_)
+    except (ValueError, np.linalg.LinAlgError):
+        return  # no interval to check (information not positive definite)
+    for (group, _), scale, lo, hi in zip(
+        wald.keys, wald.scales, wald.lower, wald.upper, strict=True
+    ):
+        if group == "weights":
+            assert 0 <= lo <= hi <= 1
+        elif scale == "log":
+            assert 0 <= lo <= hi
+    more = derived(wald, params)
+    for (group, _), lo, hi in zip(more.keys, more.lower, more.upper, strict=True):
+        if group == "correlations":
+            assert -1 <= lo <= hi <= 1
+        else:
+            assert 0 <= lo <= hi
