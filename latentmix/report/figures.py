@@ -8,6 +8,8 @@ purple, truth black dotted. Components are numbered from 1 in labels and legends
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -228,51 +230,185 @@ def pairs(X, comparison: Comparison, draws: MixtureParams, max_dims: int = 4) ->
 # --- the posterior ---------------------------------------------------------------------------
 
 
+# --- the prior of one entry ----------------------------------------------------------------
+
+PRIOR_STYLE = {"color": "#555555", "linestyle": "-.", "linewidth": 1.3}
+# Draws of an inverse-Wishart for the prior of an off-diagonal covariance entry.
+_N_PRIOR_DRAWS = 20000
+
+
+def prior_marginal(prior, group: str, index, covariance_type: str, n_components: int):
+    r"""The prior's marginal distribution of one entry, in closed form where there is one.
+
+    Under :class:`~latentmix.priors.ConjugatePrior` (notation of :mod:`latentmix.priors`):
+
+    * a weight :math:`w_k \sim \operatorname{Beta}(\alpha_k, \sum_l \alpha_l - \alpha_k)`;
+    * a mean coordinate is Student-t: :math:`\mu_{kj} \sim t_{\nu'}(m_{0j},\,
+      \Psi_{jj} / (\kappa \nu'))` with :math:`\nu' = \nu - d + 1` for ``full`` and ``tied``
+      (the inverse-Wishart's diagonal) and :math:`\nu' = \nu` for the inverse-gamma types;
+    * a variance is inverse-gamma: :math:`\Sigma_{jj} \sim \operatorname{InvGamma}(\nu'/2,\,
+      \Psi_{jj}/2)`, the same :math:`\nu'`;
+    * an off-diagonal covariance of ``full`` or ``tied`` has no closed form: None.
+
+    Parameters
+    ----------
+    prior : ConjugatePrior
+    group : {"weights", "means", "covariances"}
+    index : tuple of int
+        0-based into the group's array (:class:`~latentmix.comparison.Entry` ``index``).
+    covariance_type : str
+    n_components : int
+
+    Returns
+    -------
+    scipy.stats frozen distribution or None
+    """
+    from scipy import stats
+
+    d = prior.mean.size
+    nu, kappa = prior.degrees_of_freedom, prior.mean_precision
+    index = tuple(int(i) for i in index)
+    if group == "weights":
+        alpha = prior.concentration(n_components)
+        return stats.beta(alpha[index[0]], alpha.sum() - alpha[index[0]])
+    wishart = covariance_type in ("full", "tied")
+    if wishart:
+        df, scale_diag = nu - d + 1, np.diag(prior.scale)
+    else:
+        df, scale_diag = nu, np.broadcast_to(prior.scale, (d,))
+    if group == "means":
+        j = index[-1]
+        return stats.t(df, loc=prior.mean[j], scale=np.sqrt(scale_diag[j] / (kappa * df)))
+    if wishart:
+        i, j = index[-2:]
+        if i != j:
+            return None
+    else:
+        # diag (k, j), tied_diag (j,), spherical (k,) and tied_spherical (): one variance.
+        j = index[-1] if covariance_type in ("diag", "tied_diag") else 0
+    return stats.invgamma(0.5 * df, scale=0.5 * scale_diag[j])
+
+
+def prior_offdiagonal_draws(prior, n_draws: int = _N_PRIOR_DRAWS, seed: int = 0) -> np.ndarray:
+    """Draws of a full or tied covariance matrix from the prior, shape (n_draws, d, d)."""
+    from scipy.stats import invwishart
+
+    d = prior.mean.size
+    draws = invwishart(df=prior.degrees_of_freedom, scale=prior.scale).rvs(
+        size=n_draws, random_state=np.random.default_rng(seed)
+    )
+    return np.reshape(draws, (n_draws, d, d))
+
+
+def _density_curve(values, lo, hi, bins=40):
+    """Histogram density of draws over (lo, hi), normalised by ALL draws: (centres, density).
+
+    Draws outside the range count in the total, so a curve cut at the panel's edge keeps
+    its height (``density=True`` would inflate it).
+    """
+    values = np.asarray(values, float)
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(values, bins=edges)
+    return edges, counts / (values.size * np.diff(edges))
+
+
+def panel_limits(samples, points, positive: bool = False, margin: float = 0.08):
+    """The x-range of a marginal panel: the posterior's central 99% and the point estimates.
+
+    The central 99% is cut at a quarter of the central 95% interval's width beyond that
+    interval (a long right tail of a variance).
+
+    Approximate intervals (Wald, Laplace, VB, the prior) do not widen it: they are cut at
+    the edge, marked there, and the caption says so.
+
+    Parameters
+    ----------
+    samples : ndarray of shape (S,)
+        Posterior draws of the entry.
+    points : sequence of float
+        Point estimates to keep in view (MLE, MAP, truth).
+    positive : bool
+        The entry is a weight or a variance: the range starts at 0 or above.
+    margin : float
+        Added on each side, as a fraction of the width.
+
+    Returns
+    -------
+    lo, hi : float
+    """
+    lo, hi, lower, upper = np.quantile(samples, [0.005, 0.995, 0.025, 0.975])
+    # A long tail (the variance of a small component) would squeeze the bulk into a few
+    # bars: at most a quarter of the central 95% interval's width beyond it.
+    reach = 0.25 * (upper - lower)
+    lo, hi = max(lo, lower - reach), min(hi, upper + reach)
+    finite = [float(v) for v in points if v is not None and np.isfinite(v)]
+    lo, hi = min([lo, *finite]), max([hi, *finite])
+    width = hi - lo if hi > lo else max(abs(hi), 1.0) * 1e-3
+    lo, hi = lo - margin * width, hi + margin * width
+    if positive:
+        lo = max(lo, 0.0)
+    return float(lo), float(hi)
+
+
+def _is_positive(group: str, index, covariance_type: str) -> bool:
+    if group == "weights":
+        return True
+    if group != "covariances":
+        return False
+    return covariance_type not in ("full", "tied") or index[-1] == index[-2]
+
+
 def marginals(
-    comparison: Comparison, draws: MixtureParams, group: str, ncols=4, vb=None
+    comparison: Comparison, draws: MixtureParams, group: str, ncols=4, vb=None, prior=None
 ) -> Figure:
     """Posterior histogram of every entry of a group with its interval and point estimates.
 
     Where the comparison has them, the Laplace approximation around the MAP is drawn over the
     histogram as the outline of a histogram of its draws (same bins), and the Wald interval of
     the MLE as a bar below it. With ``vb`` (a :class:`latentmix.report.vb.VBResult`) the
-    variational posterior q is drawn the same way (green outline).
+    variational posterior q is drawn the same way (green outline); with ``prior`` (a
+    ConjugatePrior) the prior's marginal density of the entry (:func:`prior_marginal`; an
+    off-diagonal covariance from inverse-Wishart draws), grey dash-dot, on the same density
+    scale as the posterior. Each panel spans the posterior's central 99% and the point
+    estimates (:func:`panel_limits`); a Wald bar cut at the edge ends in a triangle.
     """
     table = comparison.tables[group]
     samples_all = draws[PARAMETER_NAMES.index(group)]
     lap = comparison.laplace
+    K = comparison.map.n_components
+    covariance_type = comparison.covariance_type
     n = len(table.entries)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig = Figure(figsize=(3.1 * ncols, 2.0 * nrows + 1.0))
-    _margins(fig, top=0.7, bottom=0.65, left=0.15, right=0.15, hspace=0.45, wspace=0.08)
+    _margins(fig, top=0.7, bottom=0.65, left=0.15, right=0.15, hspace=0.5, wspace=0.08)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    has_wald = False
+    has_wald = has_cut = False
+    wishart_draws = None
     for ax, entry in zip(axes, table.entries, strict=False):
         s = samples_all[(slice(None), slice(None), *entry.index)].ravel()
-        # The central 99% of the draws, every point estimate and the Wald and Laplace
-        # intervals: a heavy tail (a variance of a small component) would otherwise squeeze
-        # the histogram into one bar.
-        points = [v for v in (entry.mle, entry.map, entry.truth) if v is not None]
-        points += [
-            v
-            for v in (entry.wald_lower, entry.wald_upper, entry.laplace_lower, entry.laplace_upper)
-            if v is not None and np.isfinite(v)
-        ]
-        lo, hi = np.quantile(s, [0.005, 0.995])
-        lo, hi = min(lo, *points), max(hi, *points)
+        positive = _is_positive(group, entry.index, covariance_type)
+        lo, hi = panel_limits(s, (entry.mle, entry.map, entry.truth), positive)
         ax.hist(s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True)
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
         if lap is not None and entry.column is not None:
-            ax.hist(
-                lap.draws[:, entry.column], bins=40, range=(lo, hi), density=True, histtype="step",
-                color=MAP_STYLE["color"], linewidth=1.1,
-            )  # fmt: skip
+            edges, dens = _density_curve(lap.draws[:, entry.column], lo, hi)
+            ax.stairs(dens, edges, color=MAP_STYLE["color"], linewidth=1.1)
         if vb is not None:
-            ax.hist(
-                vb.samples(group, entry.index), bins=40, range=(lo, hi), density=True,
-                histtype="step", color=VB_COLOR, linewidth=1.1,
-            )  # fmt: skip
+            edges, dens = _density_curve(vb.samples(group, entry.index), lo, hi)
+            ax.stairs(dens, edges, color=VB_COLOR, linewidth=1.1)
+        if prior is not None:
+            dist = prior_marginal(prior, group, entry.index, covariance_type, K)
+            if dist is not None:
+                grid = np.linspace(lo, hi, 200)
+                with np.errstate(all="ignore"):
+                    ax.plot(grid, np.nan_to_num(dist.pdf(grid)), **PRIOR_STYLE)
+            else:
+                if wishart_draws is None:
+                    wishart_draws = prior_offdiagonal_draws(prior)
+                i, j = entry.index[-2:]
+                edges, dens = _density_curve(wishart_draws[:, i, j], lo, hi, bins=30)
+                ax.plot(0.5 * (edges[1:] + edges[:-1]), dens, **PRIOR_STYLE)
         for value, style in (
             (entry.mle, MLE_STYLE),
             (entry.map, MAP_STYLE),
@@ -280,16 +416,22 @@ def marginals(
         ):
             if value is not None:
                 ax.axvline(value, **style)
+        top = ax.get_ylim()[1]
         if entry.wald_lower is not None:
-            # Below the histogram, so that it hides no bar.
+            # Below the histogram, so that it hides no bar; cut at the panel's edge.
             has_wald = True
-            top = ax.get_ylim()[1]
-            ax.errorbar(
-                entry.mle, -0.06 * top, xerr=[[entry.mle - entry.wald_lower],
-                [entry.wald_upper - entry.mle]], color=MLE_STYLE["color"], capsize=3,
-                linewidth=1.5, fmt="none",
-            )  # fmt: skip
+            left, right = max(entry.wald_lower, lo), min(entry.wald_upper, hi)
+            y = -0.06 * top
+            ax.plot([left, right], [y, y], color=MLE_STYLE["color"], linewidth=1.5)
+            for end, cut, marker in ((left, entry.wald_lower < lo, "<"),
+                                     (right, entry.wald_upper > hi, ">")):  # fmt: skip
+                has_cut |= cut
+                ax.plot(
+                    end, y, marker=marker if cut else "|", color=MLE_STYLE["color"],
+                    markersize=6 if cut else 7, linestyle="",
+                )  # fmt: skip
             ax.set_ylim(-0.12 * top, top)
+        ax.set_xlim(lo, hi)
         ax.set_title(_text(entry.label), fontsize=9)
         ax.set_yticks([])
         ax.tick_params(labelsize=7)
@@ -312,11 +454,13 @@ def marginals(
         )
     if vb is not None:
         handles.append(Line2D([], [], color=VB_COLOR, linewidth=1.1, label="VB (q)"))
+    if prior is not None:
+        handles.append(Line2D([], [], **PRIOR_STYLE, label="prior"))
     if has_wald:
         handles.append(
             Line2D(
                 [], [], color=MLE_STYLE["color"], linewidth=1.5, marker="|", markersize=7,
-                label=f"Wald {percent(table.level)} (MLE)",
+                label=f"Wald {percent(table.level)} (MLE)" + (", ▸ cut" if has_cut else ""),
             )
         )  # fmt: skip
     # One row of legend where the figure is wide enough, two otherwise.
@@ -326,18 +470,58 @@ def marginals(
     return fig
 
 
+def rank_bars(ax, ranks: np.ndarray, n_total: int, bins: int = 20) -> None:
+    """Rank histograms as bars, one band per chain stacked upwards, chain colours.
+
+    Each band is scaled so that the uniform count (what mixed chains give) is at 0.6 of its
+    height, drawn dotted; bars above 1.7 x uniform are cut at the band's top.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    ranks : ndarray of int, shape (C, S)
+        Rank of every draw among all C x S draws.
+    n_total : int
+        C x S.
+    bins : int
+    """
+    C = ranks.shape[0]
+    edges = np.linspace(0, n_total, bins + 1)
+    expected = ranks.shape[1] / bins
+    for ch in range(C):
+        counts, _ = np.histogram(ranks[ch], bins=edges)
+        height = 0.6 * counts / expected  # uniform at 0.6; bars cut at 1.0 (1.7 x uniform)
+        base = C - 1 - ch
+        ax.bar(
+            edges[:-1], 0.9 * np.minimum(height, 1.0), width=np.diff(edges), bottom=base,
+            align="edge", color=CHAIN_COLORS[ch % len(CHAIN_COLORS)], alpha=0.85,
+            edgecolor="white", linewidth=0.4,
+        )  # fmt: skip
+        ax.axhline(base + 0.6 * 0.9, color="#444444", linestyle=":", linewidth=0.8)
+    ax.set_xlim(0, n_total)
+    ax.set_ylim(0, C)
+    ax.set_yticks(np.arange(C) + 0.45, [str(C - ch) for ch in range(C)])
+    ax.set_xticks([])
+
+
 def trace_rank(comparison: Comparison, draws: MixtureParams, group: str, bins=20) -> Figure:
-    """Trace (left) and rank histogram per chain (right) of every entry of a group."""
+    """Trace (left) and rank histograms by chain (right) of every entry of a group.
+
+    The trace puts the chains side by side (chain 1, then 2, ...; thin lines in the chain's
+    colour, grey separators), so none hides another; the rank panel has one band of bars
+    per chain, chain 1 at the top: mixed chains give flat bars around the dotted line.
+    """
     table = comparison.tables[group]
     samples_all = draws[PARAMETER_NAMES.index(group)]
     C, S = samples_all.shape[:2]
     n = len(table.entries)
     per_row = 2 if n > 1 else 1
     nrows = -(-n // per_row)
-    fig = Figure(figsize=(6.5 * per_row, 1.45 * nrows + 0.8))
-    _margins(fig, top=0.75, bottom=0.3, left=0.5, right=0.15, hspace=0.55, wspace=0.18)
-    grid = fig.add_gridspec(nrows, 2 * per_row, width_ratios=[3, 1.2] * per_row)
-    edges = np.linspace(0, C * S, bins + 1)
+    row_height = max(1.6, 0.3 * C + 0.6)
+    fig = Figure(figsize=(7.0 * per_row, row_height * nrows + 1.0))
+    _margins(fig, top=0.95, bottom=0.35, left=0.55, right=0.15, hspace=0.6, wspace=0.22)
+    grid = fig.add_gridspec(nrows, 2 * per_row, width_ratios=[3, 1.1] * per_row)
+    x = np.arange(S)
     for e, entry in enumerate(table.entries):
         r, c = divmod(e, per_row)
         ax_t = fig.add_subplot(grid[r, 2 * c])
@@ -346,18 +530,22 @@ def trace_rank(comparison: Comparison, draws: MixtureParams, group: str, bins=20
         ranks = np.argsort(np.argsort(s.ravel(), kind="stable")).reshape(C, S)
         for ch in range(C):
             color = CHAIN_COLORS[ch % len(CHAIN_COLORS)]
-            ax_t.plot(s[ch], color=color, linewidth=0.5, alpha=0.7)
-            counts, _ = np.histogram(ranks[ch], bins=edges)
-            ax_r.stairs(counts, edges, color=color, linewidth=1.1, baseline=None)
-        ax_r.axhline(S / bins, color="#444444", linestyle=":", linewidth=1)
-        ax_r.set_ylim(0, max(1.0, 2.2 * S / bins))
-        ax_t.set_title(_text(entry.label), fontsize=8, loc="left")
-        ax_r.set_title("ranks by chain", fontsize=7)
+            ax_t.plot(ch * S + x, s[ch], color=color, linewidth=0.5, alpha=0.8)
+            if ch:
+                ax_t.axvline(ch * S, color="#999999", linewidth=0.8)
+        ax_t.set_xlim(0, C * S)
+        ax_t.set_xticks((np.arange(C) + 0.5) * S, [f"chain {ch + 1}" for ch in range(C)])
+        rank_bars(ax_r, ranks, C * S, bins)
+        ax_t.set_title(_text(entry.label), fontsize=9, loc="left")
+        ax_r.set_title("ranks by chain", fontsize=8)
         for ax in (ax_t, ax_r):
-            ax.tick_params(labelsize=6)
-        ax_r.set_yticks([])
-        ax_r.set_xticks([])
-    _suptitle(fig, f"Trace and rank plots: {group} ({C} chains x {S} draws)", fontsize=10)
+            ax.tick_params(labelsize=8, length=2)
+    _suptitle(
+        fig,
+        f"Trace and rank plots: {group} ({C} chains x {S} draws; traces side by side, "
+        "rank bars flat when chains mix)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -408,6 +596,49 @@ def em_objective(restarts: dict) -> Figure:
     return fig
 
 
+def gap_runs(x, gap_fraction: float = 0.05) -> list[slice]:
+    """Runs of sorted values without a gap wider than ``gap_fraction`` of their range.
+
+    A curve through sorted points is drawn one run at a time, so it does not join points
+    across an empty stretch of the axis (galaxies: nothing between 10 and 16).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,)
+        Sorted.
+    gap_fraction : float
+
+    Returns
+    -------
+    list of slice
+        Consecutive, covering ``range(n)``.
+    """
+    x = np.asarray(x, float)
+    span = float(x[-1] - x[0]) if x.size else 0.0
+    cuts = np.flatnonzero(np.diff(x) > gap_fraction * span) + 1 if span > 0 else []
+    bounds = [0, *map(int, cuts), x.size]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _annotate_rows(ax, xs, ys, texts, scale, near: float = 0.04) -> None:
+    """Row labels beside points, stacked upwards where points are close (no overlap).
+
+    ``scale`` is the (x, y) extent that ``near`` is a fraction of: two points closer than
+    that in both directions get their labels one line apart.
+    """
+    placed = []
+    for x, y, text in sorted(zip(xs, ys, texts, strict=True), key=lambda t: (t[1], t[0])):
+        level = sum(
+            abs(x - px) < near * scale[0] * 3 and abs(y - py) < near * scale[1]
+            for px, py in placed
+        )
+        placed.append((x, y))
+        ax.annotate(
+            text, (x, y), fontsize=7, xytext=(4, 3 + 8 * level), textcoords="offset points",
+            color="#b2182b",
+        )  # fmt: skip
+
+
 def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Figure:
     """Membership: EM (MAP) responsibilities against the posterior, and where they differ.
 
@@ -434,11 +665,7 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
             x, y, yerr=e, fmt="o", markersize=3, color=POSTERIOR_COLOR, alpha=0.45,
             elinewidth=0.7, capsize=0,
         )  # fmt: skip
-        for i in top:
-            ax.annotate(
-                str(rows[i] + 1), (x[i], y[i]), fontsize=7, xytext=(3, 3),
-                textcoords="offset points", color="#b2182b",
-            )  # fmt: skip
+        _annotate_rows(ax, x[top], y[top], [str(rows[i] + 1) for i in top], (1.0, 1.0))
         ax.set_xlim(-0.04, 1.04)
         ax.set_ylim(-0.04, 1.04)
         ax.set_aspect("equal")
@@ -449,17 +676,30 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
     if X.shape[1] == 1:
         order = np.argsort(X[:, 0])
         x = X[order, 0]
+        runs = gap_runs(x)
         for k in range(K):
             color = POINT_COLORS[k % len(POINT_COLORS)]
             mean, sd = m.posterior_mean[order, k], m.posterior_sd[order, k]
-            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
-            ax.plot(x, mean, color=color, linewidth=1.8, label=f"component {k + 1}")
-            ax.plot(x, m.responsibilities_map[order, k], color=color, linestyle="--", linewidth=1)
+            resp = m.responsibilities_map[order, k]
+            for j, run in enumerate(runs):
+                ax.fill_between(
+                    x[run], (mean - sd)[run], (mean + sd)[run], color=color, alpha=0.2,
+                    linewidth=0,
+                )  # fmt: skip
+                ax.plot(
+                    x[run], mean[run], color=color, linewidth=1.8, marker=".", markersize=3,
+                    label=f"component {k + 1}" if j == 0 else None,
+                )  # fmt: skip
+                ax.plot(x[run], resp[run], color=color, linestyle="--", linewidth=1)
         ax.plot(X[top, 0], np.full(len(top), 1.03), "v", color="#b2182b", markersize=6)
+        span = float(np.ptp(x)) or 1.0
+        _annotate_rows(
+            ax, X[top, 0], np.full(len(top), 1.03), [str(rows[i] + 1) for i in top], (span, 1.0)
+        )
         ax.set_xlabel(_text(names[0]))
         ax.plot([], [], color="#666666", linestyle="--", linewidth=1, label="EM MAP")
         ax.set_ylabel("P(component): posterior mean ± sd")
-        ax.set_ylim(-0.04, 1.08)
+        ax.set_ylim(-0.04, 1.16)
         ax.legend(frameon=False, fontsize=8)
     else:
         spread = m.posterior_sd.max(axis=1)
@@ -467,15 +707,11 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
         ax.scatter(
             X[top, 0], X[top, 1], s=90, facecolors="none", edgecolors="#b2182b", linewidths=1.3
         )
-        for i in top:
-            ax.annotate(
-                str(rows[i] + 1),
-                (X[i, 0], X[i, 1]),
-                fontsize=7,
-                xytext=(5, 5),
-                textcoords="offset points",
-                color="#b2182b",
-            )
+        _annotate_rows(
+            ax, X[top, 0], X[top, 1], [str(rows[i] + 1) for i in top],
+            (float(np.nanmax(X[:, 0]) - np.nanmin(X[:, 0])) or 1.0,
+             float(np.nanmax(X[:, 1]) - np.nanmin(X[:, 1])) or 1.0),
+        )  # fmt: skip
         fig.colorbar(sc, ax=ax, label="posterior sd of membership", shrink=0.85)
         ax.set_xlabel(_text(names[0]))
         ax.set_ylabel(_text(names[1]))
@@ -516,7 +752,13 @@ def draw_figures(analysis):
     for group in PARAMETER_NAMES:
         yield (
             f"posterior_{group}.png",
-            marginals(comp, draws, group, vb=getattr(analysis, "vb", None)),
+            marginals(
+                comp,
+                draws,
+                group,
+                vb=getattr(analysis, "vb", None),
+                prior=getattr(analysis, "prior", None),
+            ),
         )
     yield "membership.png", membership(X, comp, analysis.data_rows())
     restarts = {
