@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from latentmix.bayes.diagnostics import entry_diagnostics
 from latentmix.comparison.draws import attach_log_likelihood, draw_log_likelihood, posterior_draws
-from latentmix.comparison.intervals import agreement, approximate_intervals, with_intervals
+from latentmix.comparison.intervals import (
+    agreement,
+    approximate_intervals,
+    derived_intervals,
+    with_intervals,
+)
 from latentmix.comparison.membership import membership
+from latentmix.comparison.order import check_order, component_order, reorder_posterior
 from latentmix.comparison.predictive import predictive
 from latentmix.comparison.results import Comparison
 from latentmix.comparison.tables import parameter_tables
@@ -36,6 +41,7 @@ def compare(
     laplace_draws: int = 4000,
     random_state=0,
     sample_weight=None,
+    order: str = "map",
 ) -> Comparison:
     """Compare the EM MLE and MAP with the posterior of the same mixture.
 
@@ -76,6 +82,11 @@ def compare(
         weighted objective. PSIS-LOO and the predictive densities stay per row and
         unweighted: leaving one weighted row out is not leaving out every copy of a repeated
         row, so a weighted LOO would be a quantity of its own.
+    order : {"map", "mean", "weight"}
+        The order of the components (:mod:`latentmix.comparison.order`): as the MAP has them
+        (default), by the MAP's first mean coordinate, or by its weights, largest first. Any
+        other than ``"map"`` permutes the MAP and, in place, the posterior draws of
+        ``idata``, so that figures and files made from it afterwards agree with the tables.
 
     Returns
     -------
@@ -109,6 +120,8 @@ def compare(
     if prior is None:
         prior = getattr(map_estimate, "prior_", None)
     map_params = _as_params(map_estimate, "map_estimate")
+    permutation = component_order(map_params, check_order(order))
+    map_params = map_params.permute(permutation)
     covariance_type = check_covariance_type(map_params.covariance_type)
     X = np.asarray(X, dtype=float)
     X = X[:, None] if X.ndim == 1 else X
@@ -121,6 +134,7 @@ def compare(
     if len(names) != d:
         raise ValueError(f"feature_names has {len(names)} names for {d} features.")
 
+    reorder_posterior(idata, permutation)  # nothing to do for the MAP's own order
     draws = posterior_draws(idata, covariance_type)
     if draws.means.shape[-2:] != (K, d):
         raise ValueError(
@@ -142,10 +156,10 @@ def compare(
     wald, lap, notes = approximate_intervals(
         X, map_params, mle_params, prior, level, laplace_draws, random_state, sample_weight
     )
-    tables = parameter_tables(
-        draws, map_params, mle_params, truth, names, level, entry_diagnostics(idata)
-    )
+    tables, derived = parameter_tables(draws, map_params, mle_params, truth, names, level, prior)
     tables = {group: with_intervals(t, wald, lap) for group, t in tables.items()}
+    wald_d, lap_d = derived_intervals(wald, lap, mle_params, map_params)
+    derived = {group: with_intervals(t, wald_d, lap_d) for group, t in derived.items()}
     return Comparison(
         tables=tables,
         predictive=predictive(X, X_test, idata, draws, pointwise, map_params, mle_params),
@@ -161,6 +175,8 @@ def compare(
         laplace=lap,
         agreement=agreement(tables),
         warnings=tuple(notes),
+        derived=derived,
+        order=order,
     )
 
 

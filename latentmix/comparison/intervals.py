@@ -71,8 +71,27 @@ def approximate_intervals(
     return wald, lap, notes
 
 
+def derived_intervals(wald, lap, mle_params, map_params):
+    """The Wald and Laplace intervals of the standard deviations and correlations.
+
+    Wald on the log and Fisher z scales by the delta method, Laplace from its draws
+    (:func:`latentmix.em.intervals.derived`); None where the source is None.
+    """
+    from latentmix.em.intervals import derived
+
+    return (
+        None if wald is None else derived(wald, mle_params),
+        None if lap is None else derived(lap, map_params),
+    )
+
+
 def with_intervals(table: ParameterTable, wald, lap) -> ParameterTable:
-    """The table with the Wald and Laplace fields of every entry filled where available."""
+    """The table with the Wald and Laplace fields of every entry filled where available.
+
+    ``wald`` and ``lap`` are Intervals whose entries the table's ``column`` fields index:
+    the natural-scale ones for the three groups, the derived ones for the standard
+    deviations and correlations.
+    """
     results = {source: r for source, r in zip(SOURCES, (wald, lap), strict=True) if r is not None}
     if not results:
         return table
@@ -84,6 +103,8 @@ def with_intervals(table: ParameterTable, wald, lap) -> ParameterTable:
             extra[f"{source}_lower"] = float(result.lower[c])
             extra[f"{source}_upper"] = float(result.upper[c])
             extra[f"{source}_{_SPREAD[source]}"] = float(result.standard_error[c])
+            if source == "wald" and result.scales:
+                extra["wald_scale"] = result.scales[c]
         entries.append(replace(e, **extra))
     return replace(table, entries=tuple(entries))
 

@@ -27,10 +27,19 @@ class Entry:
     its Laplace draws. ``label`` is display text only (components and features counted from
     1, features by name). ``mle``/``truth`` are None when not given. ``quantile_*`` is the
     fraction of posterior draws below the value (ties count half). ``wald_*`` is the Wald
-    interval of the MLE (MLE +- z * standard error, delta method) and ``laplace_*`` the
-    equal-tailed interval of the Laplace approximation around the MAP, both at the posterior
-    interval's level; None when not available (no MLE, no prior, or an information matrix
-    that is not positive definite).
+    interval of the MLE (delta method on the scale ``wald_scale``: ``logit`` for a weight,
+    ``log`` for a variance or a standard deviation, ``fisher_z`` for a correlation,
+    ``identity`` otherwise; mapped back, so it stays inside the parameter space; ``wald_se``
+    is the natural-scale standard error) and ``laplace_*`` the equal-tailed interval of the
+    Laplace approximation around the MAP, both at the posterior interval's level; None when
+    not available (no MLE, no prior, or an information matrix that is not positive
+    definite). ``prior_sd`` is the prior's standard deviation of the entry (``inf`` where the
+    prior has none, None without a prior) and ``contraction`` the posterior sd over it (None
+    where that is not defined). ``mcse_mean``, ``mcse_lower`` and ``mcse_upper`` are the
+    Monte Carlo standard errors (ArviZ's ``mcse``) of the posterior mean and of the two
+    interval ends. For a standard deviation or a correlation (``parameter`` one of
+    :data:`latentmix.em.derived.DERIVED_NAMES`), ``column`` is its position in the derived
+    vector (:func:`latentmix.em.derived.derived_entries`).
     """
 
     parameter: str
@@ -60,6 +69,12 @@ class Entry:
     laplace_lower: float | None = None
     laplace_upper: float | None = None
     laplace_sd: float | None = None
+    wald_scale: str | None = None
+    prior_sd: float | None = None
+    contraction: float | None = None
+    mcse_mean: float = float("nan")
+    mcse_lower: float = float("nan")
+    mcse_upper: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -103,8 +118,8 @@ class ParameterTable:
     ----------
     parameter : {"weights", "means", "covariances"}
     entries : tuple of Entry
-        One per free scalar (one triangle of a symmetric matrix), in the order of the
-        natural-scale vector.
+        One per free scalar (one triangle of a symmetric matrix; K - 1 weights, the last
+        being one minus the others), in the order of the natural-scale vector.
     level : float
         Probability of the equal-tailed interval.
     """
@@ -276,6 +291,11 @@ class Comparison:
         Per source, per group and over all entries.
     warnings : tuple of str
         Why an interval source is missing (for the report's warning box).
+    derived : dict of str to ParameterTable
+        The standard deviations and correlations of the covariances, keyed by
+        :data:`latentmix.em.derived.DERIVED_NAMES` (no correlations for diagonal types).
+    order : str
+        How the components are ordered (:data:`latentmix.comparison.order.ORDERS`).
     """
 
     tables: dict
@@ -292,6 +312,8 @@ class Comparison:
     laplace: object = None
     agreement: tuple = ()
     warnings: tuple = ()
+    derived: dict = field(default_factory=dict)
+    order: str = "map"
 
     def agreement_row(self, source: str, parameter: str = "all") -> IntervalAgreement | None:
         """The agreement row of one interval source and group, or None."""
@@ -313,6 +335,8 @@ class Comparison:
             },
             "mle_order": None if self.mle_order is None else list(self.mle_order),
             "tables": {k: t.to_records() for k, t in self.tables.items()},
+            "derived_tables": {k: t.to_records() for k, t in self.derived.items()},
+            "order": self.order,
             "interval_agreement": [to_jsonable(asdict(a)) for a in self.agreement],
             "warnings": list(self.warnings),
             "predictive": to_jsonable(asdict(self.predictive)),

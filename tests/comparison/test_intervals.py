@@ -5,7 +5,7 @@ import json
 import arviz as az
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from latentmix.comparison import compare
 from latentmix.matching import match_components
@@ -68,12 +68,19 @@ def test_wald_and_laplace_fields_match_em_intervals_entry_by_entry(
                 lap.upper[c],
                 lap.standard_error[c],
             )
-            # Centred on the MLE of this very entry (so in the MAP's component order).
-            assert (e.wald_lower + e.wald_upper) / 2 == pytest.approx(e.mle, rel=1e-9, abs=1e-12)
+            # Centred on the MLE of this very entry (so in the MAP's component order), on
+            # the entry's link scale.
+            link = {"identity": lambda v: v, "log": np.log, "logit": special.logit}
+            g = link[e.wald_scale]
+            assert (g(e.wald_lower) + g(e.wald_upper)) / 2 == pytest.approx(
+                g(e.mle), rel=1e-9, abs=1e-12
+            )
             assert e.laplace_lower < e.map < e.laplace_upper
-    # The first MLE component is the MAP's second: its weight's interval moved with it.
+    # The first MLE component is the MAP's second: its weight's interval moved with it. Of
+    # two weights, one is free (the other is one minus it, with the same standard error).
     w = result.tables["weights"].entries
-    assert w[0].mle == mle.weights[0] and w[0].wald_se == pytest.approx(w[1].wald_se)
+    assert len(w) == 1 and w[0].wald_scale == "logit"
+    assert w[0].mle == mle.weights[0] and w[0].wald_se == pytest.approx(wald.standard_error[1])
     record = result.to_dict(X)
     first = result.tables["means"].entries[0]
     assert record["tables"]["means"][0]["laplace_lower"] == first.laplace_lower
@@ -147,7 +154,7 @@ def test_laplace_interval_agrees_with_exact_posterior_on_a_large_separated_sampl
             # default prior's scale pulls the posterior's covariances up by about one sd.
             assert (e.wald_upper - e.wald_lower) / width == pytest.approx(1, abs=0.08)
     overall = result.agreement_row("laplace")
-    assert overall.n_entries == 12
+    assert overall.n_entries == 11  # K - 1 = 2 free weights
     assert overall.width_ratio_median == pytest.approx(1, abs=0.03)
     assert overall.max_endpoint_shift < 0.4
     assert result.agreement_row("laplace", "means").n_entries == 4
