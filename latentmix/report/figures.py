@@ -549,6 +549,287 @@ def trace_rank(comparison: Comparison, draws: MixtureParams, group: str, bins=20
     return fig
 
 
+# --- joint views of the posterior ------------------------------------------------------------
+
+#: Entries of the posterior pair plot at most.
+MAX_PAIR_ENTRIES = 6
+
+
+def leading_entries(comparison: Comparison, max_entries: int = MAX_PAIR_ENTRIES) -> list:
+    """The entries of the posterior pair plot, in this order, at most ``max_entries``.
+
+    The first mean coordinate of every component, then the weights of components 1 to
+    K - 1 (the K-th is one minus their sum), then the first variance of every component:
+    where the components sit, how big they are and how wide.
+
+    Returns
+    -------
+    list of Entry
+    """
+    K = comparison.map.n_components
+    tables = comparison.tables
+    means = [e for e in tables["means"].entries if e.index[-1] == 0]
+    weights = [e for e in tables["weights"].entries if e.index[0] < K - 1]
+    covariance_type = comparison.covariance_type
+    variances = [
+        e
+        for e in tables["covariances"].entries
+        if _is_positive("covariances", e.index, covariance_type)
+        and (covariance_type in ("spherical", "tied_spherical") or e.index[-1] == 0)
+    ]
+    return (means + weights + variances)[:max_entries]
+
+
+def _entry_draws(draws: MixtureParams, entry) -> np.ndarray:
+    """Draws of one entry, chains pooled, shape (C * S,)."""
+    return draws[PARAMETER_NAMES.index(entry.parameter)][
+        (slice(None), slice(None), *entry.index)
+    ].ravel()
+
+
+def posterior_pairs(comparison: Comparison, draws: MixtureParams, n_points: int = 1500) -> Figure:
+    """Pair plot of the posterior of the leading entries (:func:`leading_entries`).
+
+    Lower triangle: draws (up to ``n_points``, evenly spaced over the chains) of each pair,
+    with the MLE (orange cross) and the MAP (blue plus); diagonal: the marginal histogram
+    with both as lines; upper triangle: the posterior correlation of the pair.
+    """
+    entries = leading_entries(comparison)
+    m = len(entries)
+    values = np.stack([_entry_draws(draws, e) for e in entries])
+    keep = _thin(values.shape[1], n_points)
+    corr = np.corrcoef(values) if m > 1 else np.ones((1, 1))
+    fig = Figure(figsize=(1.9 * m + 0.9, 1.9 * m + 0.8))
+    _margins(fig, top=0.75, bottom=0.75, left=0.8, right=0.15, hspace=0.12, wspace=0.12)
+    axes = fig.subplots(m, m, squeeze=False)
+    for r in range(m):
+        for c in range(m):
+            ax = axes[r, c]
+            ax.tick_params(labelsize=6, length=2)
+            if c > r:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                v = corr[r, c]
+                ax.text(
+                    0.5, 0.5, f"{v:+.2f}", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=9 + 5 * abs(v), color="#b2182b" if v > 0 else "#2166ac",
+                )  # fmt: skip
+                for spine in ax.spines.values():
+                    spine.set_color("#cccccc")
+                continue
+            if r == c:
+                ax.hist(values[r], bins=30, color=POSTERIOR_COLOR, alpha=0.55)
+                ax.set_yticks([])
+                for value, style in ((entries[r].mle, MLE_STYLE), (entries[r].map, MAP_STYLE)):
+                    if value is not None:
+                        ax.axvline(value, **{**style, "linewidth": 1.4})
+            else:
+                ax.scatter(
+                    values[c, keep], values[r, keep], s=3, color=POSTERIOR_COLOR, alpha=0.3,
+                    linewidths=0,
+                )  # fmt: skip
+                for point, marker, style in (("mle", "x", MLE_STYLE), ("map", "+", MAP_STYLE)):
+                    x, y = getattr(entries[c], point), getattr(entries[r], point)
+                    if x is not None and y is not None:
+                        ax.plot(
+                            x, y, marker=marker, color=style["color"], markersize=8,
+                            markeredgewidth=2, linestyle="",
+                        )  # fmt: skip
+            if r < m - 1:
+                ax.set_xticklabels([])
+            else:
+                ax.set_xlabel(_text(entries[c].label).replace("[", "\n["), fontsize=7)
+            if c > 0 and r != c:
+                ax.set_yticklabels([])
+            elif c == 0 and r > 0:
+                ax.set_ylabel(_text(entries[r].label).replace("[", "\n["), fontsize=7)
+    handles = [
+        Line2D([], [], color=POSTERIOR_COLOR, marker="o", linestyle="", alpha=0.5,
+               label="posterior draws"),
+        Line2D([], [], color=MLE_STYLE["color"], marker="x", linestyle="", label="MLE"),
+        Line2D([], [], color=MAP_STYLE["color"], marker="+", linestyle="", label="MAP"),
+    ]  # fmt: skip
+    if comparison.mle is None:
+        handles.pop(1)
+    fig.legend(handles=handles, loc="lower center", ncols=len(handles), frameon=False, fontsize=8)
+    _suptitle(fig, "Posterior pairs of the leading entries (upper: correlation)", fontsize=10)
+    return fig
+
+
+def posterior_correlation(comparison: Comparison, draws: MixtureParams) -> Figure:
+    """The posterior correlation matrix of every entry of the tables (all groups)."""
+    entries = [e for g in PARAMETER_NAMES for e in comparison.tables[g].entries]
+    m = len(entries)
+    values = np.stack([_entry_draws(draws, e) for e in entries])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(values)
+    size = max(5.0, 0.3 * m + 3.2)
+    fig = Figure(figsize=(size + 0.9, size), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    labels = [_text(e.label) for e in entries]
+    fontsize = 8 if m <= 15 else 6 if m <= 40 else 5
+    ax.set_xticks(np.arange(m), labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(np.arange(m), labels, fontsize=fontsize)
+    # Lines between the groups.
+    start = 0
+    for g in PARAMETER_NAMES[:-1]:
+        start += len(comparison.tables[g].entries)
+        for line in (ax.axhline, ax.axvline):
+            line(start - 0.5, color="black", linewidth=0.8)
+    if m <= 14:
+        for i in range(m):
+            for j in range(m):
+                if i != j and np.isfinite(corr[i, j]):
+                    ax.text(
+                        j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if abs(corr[i, j]) > 0.6 else "black",
+                    )  # fmt: skip
+    fig.colorbar(image, ax=ax, shrink=0.8, label="posterior correlation")
+    ax.set_title("Posterior correlations of the parameters", fontsize=10)
+    return fig
+
+
+def replicate_statistics(X, draws: MixtureParams, n_replicates: int = 200, seed: int = 0):
+    """Test statistics of the data and of data replicated from posterior draws.
+
+    Each replicate is ``len(X)`` rows drawn from one posterior draw (evenly spaced over the
+    chains). The statistics: each feature's standard deviation (up to 4 features), the
+    correlation of the first pairs of features (up to 3), and the largest squared
+    Mahalanobis distance of a row from the rows' mean under their sample covariance (the
+    tails). Rows with a missing cell are left out of the observed statistics, and the
+    replicates have as many rows as are left.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), d >= 2
+    draws : MixtureParams
+        Posterior draws leading with (chain, draw).
+    n_replicates : int
+    seed : int
+
+    Returns
+    -------
+    names : list of str
+        Display names (features by index from 1; see ``feature_names`` in the figure).
+    observed : ndarray of shape (m,)
+    replicated : ndarray of shape (n_replicates, m)
+    """
+    from latentmix.params import sample_mixture
+
+    X = np.asarray(X, float)
+    X = X[~np.isnan(X).any(axis=1)]
+    d = X.shape[1]
+    features = list(range(min(d, 4)))
+    pairs_ = [(i, j) for i in range(d) for j in range(i + 1, d)][:3]
+
+    def stats(Y):
+        sd = Y[:, features].std(axis=0, ddof=1)
+        corr = np.corrcoef(Y, rowvar=False)
+        centred = Y - Y.mean(axis=0)
+        cov = np.cov(Y, rowvar=False)
+        maha = np.einsum("ij,ij->i", centred @ np.linalg.pinv(cov), centred)
+        return np.concatenate([sd, [corr[i, j] for i, j in pairs_], [maha.max()]])
+
+    names = [("sd", (j,)) for j in features] + [("corr", p) for p in pairs_] + [("maha", ())]
+    flat = _flat_draws(draws, n_replicates)
+    rng = np.random.default_rng(seed)
+    covariance_type = draws.covariance_type
+    replicated = np.stack(
+        [
+            stats(
+                sample_mixture(
+                    MixtureParams(flat[0][s], flat[1][s], flat[2][s], covariance_type),
+                    len(X),
+                    rng,
+                )[0]
+            )
+            for s in range(len(flat[0]))
+        ]
+    )
+    return names, stats(X), replicated
+
+
+def predictive_checks(X, comparison: Comparison, draws: MixtureParams, seed: int = 0) -> Figure:
+    """Posterior predictive checks (d >= 2): statistics of replicated data against the data.
+
+    One panel per statistic of :func:`replicate_statistics`: the histogram over replicates,
+    the observed value (black line), and the posterior predictive p-value P(T_rep >= T_obs).
+    """
+    names, observed, replicated = replicate_statistics(X, draws, seed=seed)
+    features = comparison.feature_names
+    m = len(names)
+    ncols = min(4, m)
+    nrows = -(-m // ncols)
+    fig = Figure(figsize=(3.0 * ncols, 2.1 * nrows + 0.8))
+    _margins(fig, top=0.6, bottom=0.4, left=0.2, right=0.2, hspace=0.7, wspace=0.12)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, (kind, idx), obs, rep in zip(axes, names, observed, replicated.T, strict=False):
+        ax.hist(rep, bins=25, color=POSTERIOR_COLOR, alpha=0.55)
+        ax.axvline(obs, color="black", linewidth=1.8)
+        p = float(np.mean(rep >= obs))
+        label = {
+            "sd": lambda i: f"sd of {_text(features[i[0]])}",
+            "corr": lambda i: f"corr({_text(features[i[0]])}, {_text(features[i[1]])})",
+            "maha": lambda i: "largest Mahalanobis² of a row",
+        }[kind](idx)
+        ax.set_title(f"{label}\np = {p:.2f}", fontsize=8)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    for ax in axes[m:]:
+        ax.set_axis_off()
+    _suptitle(
+        fig,
+        f"Posterior predictive checks: {len(replicated)} replicated data sets (purple) "
+        "against the data (black)",
+        fontsize=10,
+    )
+    return fig
+
+
+def predictive_density(
+    X, comparison: Comparison, draws: MixtureParams, n_draws: int = 200, n_grid: int = 120
+) -> Figure:
+    """Contours of the posterior predictive density of the first two features over the data.
+
+    The density is the mean over ``n_draws`` posterior draws of the mixture's marginal
+    density of the first two features; contours at the levels that enclose 25%, 50%, 75%,
+    90% and 99% of its mass (highest-density regions, from the grid).
+    """
+    X = np.asarray(X, float)
+    K, d = comparison.map.means.shape
+    weights, means, covs = _flat_draws(draws, n_draws)
+    full = full_covariances(covs, comparison.covariance_type, K, d)[..., :2, :2]
+    pts = X[:, :2]
+    lo, hi = np.nanmin(pts, axis=0), np.nanmax(pts, axis=0)
+    pad = 0.3 * (hi - lo)
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], n_grid)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid)
+    mx, my = np.meshgrid(gx, gy)
+    grid = np.column_stack([mx.ravel(), my.ravel()])
+    wlp = draw_weighted_log_prob(grid, weights, means[..., :2], full, "full")
+    dens = np.exp(logsumexp(wlp, axis=-1)).mean(axis=0).reshape(mx.shape)
+    # Highest-density levels: the density above which a given share of the mass lies.
+    flat = np.sort(dens.ravel())[::-1]
+    mass = np.cumsum(flat) / flat.sum()
+    shares = (0.25, 0.5, 0.75, 0.9, 0.99)
+    levels = sorted({float(flat[min(np.searchsorted(mass, q), flat.size - 1)]) for q in shares})
+    fig = Figure(figsize=(7.0, 5.6), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(pts[:, 0], pts[:, 1], s=8, color="#666666", alpha=0.6, linewidths=0)
+    contours = ax.contour(mx, my, dens, levels=levels, colors=POSTERIOR_COLOR, linewidths=1.2)
+    share_of = dict(zip(levels, sorted(shares, reverse=True), strict=False))
+    ax.clabel(contours, fmt=lambda v: f"{100 * share_of.get(v, 0):.0f}%", fontsize=7)
+    names = comparison.feature_names
+    ax.set_xlabel(_text(names[0]))
+    ax.set_ylabel(_text(names[1]))
+    title = "Posterior predictive density over the data"
+    if d > 2:
+        title += f" (first two of {d} features)"
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
 # --- EM and membership -----------------------------------------------------------------------
 
 
@@ -761,6 +1042,17 @@ def draw_figures(analysis):
             ),
         )
     yield "membership.png", membership(X, comp, analysis.data_rows())
+    yield "posterior_pairs.png", posterior_pairs(comp, draws)
+    yield "posterior_correlation.png", posterior_correlation(comp, draws)
+    if d >= 2:
+        seed = getattr(analysis.settings, "seed", 0) or 0
+        yield "predictive_checks.png", predictive_checks(X, comp, draws, seed=seed)
+        yield "predictive_density.png", predictive_density(X, comp, draws)
+    sensitivity = getattr(analysis, "sensitivity", None)
+    if sensitivity is not None:
+        from latentmix.report.sensitivity import sensitivity_figure
+
+        yield "sensitivity.png", sensitivity_figure(sensitivity)
     restarts = {
         name: [] if model is None else [r["objective_history"] for r in model.restarts_]
         for name, model in (("MLE", analysis.mle), ("MAP", analysis.map))
