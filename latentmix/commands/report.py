@@ -47,6 +47,11 @@ def add_parser(subparsers) -> None:
         "--level", type=float, default=0.95, metavar="P",
         help="probability of every interval: posterior, Wald, Laplace (0.95)",
     )  # fmt: skip
+    parser.add_argument(
+        "--order", choices=("mean", "weight", "map"), default="mean",
+        help="order of the components in every table, figure and file: by the MAP's first "
+        "mean coordinate, by weight (largest first), or as EM found them (mean)",
+    )  # fmt: skip
     add_seed(parser, help="seed for split, EM, sampler and Laplace draws (0)")
     parser.add_argument("--n-init", type=int, default=10, help="EM restarts (10)")
     add_out(
@@ -69,7 +74,7 @@ def command_line(args, out) -> str:
     parts = ["latentmix", "report", args.data, "-k", str(args.components)]
     parts += ["--covariance", args.covariance, "--prior", args.prior]
     parts += ["--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains)]
-    parts += ["--level", str(args.level)]
+    parts += ["--level", str(args.level), "--order", getattr(args, "order", "mean")]
     parts += ["--seed", str(args.seed), "--n-init", str(args.n_init), "--sampler", args.sampler]
     if args.test_fraction is not None:
         parts += ["--test-fraction", str(args.test_fraction)]
@@ -121,6 +126,7 @@ def run(args) -> int:
         n_init=args.n_init,
         sampler=args.sampler,
         level=args.level,
+        order=getattr(args, "order", "mean"),
         missing=args.missing,
         weights=args.weights,
     ).check()

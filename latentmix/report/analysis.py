@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from latentmix.comparison import Comparison, compare
+from latentmix.comparison.order import in_order
 from latentmix.report.settings import ReportSettings
 
 # The stages of a report, in the order they run: the keys of Analysis.timings (and of
@@ -345,10 +346,13 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     em_map, map_warnings = _fit_em("MAP", X, settings, prior, progress, w)
     em_warnings += map_warnings
     timings["em_map"] = time.perf_counter() - clock
+    # The stated component order, applied once: VB, the sampler's relabelling, the imputation
+    # and the comparison all align to this reference (latentmix.comparison.order).
+    reference = in_order(em_map.params_, settings.order)
     clock = time.perf_counter()
     vb, vb_error = None, None
     try:
-        vb = fit_vb(X, settings, prior, em_map.params_, w)
+        vb = fit_vb(X, settings, prior, reference, w)
         progress(f"VB: ELBO {vb.elbo:.6g} after {vb.n_iter} iterations")
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as err:
         vb_error = str(err)
@@ -356,7 +360,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     timings["vb"] = time.perf_counter() - clock
 
     idata, diagnostics, sample_timings = _sample(
-        X, settings, prior, em_map.params_, dataset.feature_names, progress, w
+        X, settings, prior, reference, dataset.feature_names, progress, w
     )
     timings.update(sample_timings)
     diagnostics = diagnostics_summary(diagnostics)
@@ -371,7 +375,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     comparison = compare(
         X,
         idata,
-        em_map,
+        reference,
+        order=settings.order,
         mle=mle,
         truth=dataset.truth,
         feature_names=dataset.feature_names,
@@ -382,7 +387,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         sample_weight=w,
     )
     imp = imputation(
-        X, em_map.params_, idata, dataset.feature_names, level=settings.level,
+        X, reference, idata, dataset.feature_names, level=settings.level,
         data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,
     )  # fmt: skip
     timings["compare"] = time.perf_counter() - clock

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from latentmix.comparison import PARETO_K_MAX
+from latentmix.comparison.prior import N_PRIOR_DRAWS
 from latentmix.pages import fmt
 from latentmix.params import PARAMETER_NAMES
 from latentmix.report.analysis import STAGES
@@ -386,6 +387,29 @@ def _matrix(values, names) -> dict:
     }
 
 
+def sig(value, digits: int = 4) -> str:
+    """A number with exactly ``digits`` significant digits, trailing zeros kept.
+
+    One column of a table then reads alike: -1130.2640 beside -1157.1651, not -1130.264
+    (``%g`` drops the zeros). An em dash for None, NaN and infinities.
+
+    Examples
+    --------
+    >>> sig(-1130.264, 8), sig(0.5, 3), sig(1234.0, 4), sig(None)
+    ('-1130.2640', '0.500', '1234', '—')
+    """
+    if value is None or not np.isfinite(value):
+        return "—"
+    text = f"{float(value):#.{digits}g}"
+    mantissa, e, exponent = text.partition("e")
+    return mantissa.rstrip(".") + e + exponent
+
+
+def count(value) -> str:
+    """A count-like estimate (an ESS) as a whole number; an em dash when missing."""
+    return "—" if value is None or not np.isfinite(value) else str(round(value))
+
+
 def interval_cell(lower, upper) -> str:
     """An interval as one table cell, ``[lower, upper]``; an em dash when missing.
 
@@ -395,45 +419,194 @@ def interval_cell(lower, upper) -> str:
     """
     if lower is None or upper is None:
         return "—"
-    return f"[{fmt(lower, 3)}, {fmt(upper, 3)}]"
+    return f"[{sig(lower, 3)}, {sig(upper, 3)}]"
 
 
 def _vb_cells(vb, entry) -> dict:
-    """The VB mean and interval cells of one entry (dashes without VB)."""
-    if vb is None:
+    """The VB mean and interval cells of one entry.
+
+    Dashes without VB, and for the standard deviations and correlations, which VB's column
+    does not carry.
+    """
+    if vb is None or entry.parameter not in PARAMETER_NAMES:
         return {"vb_mean": "—", "vb": "—"}
     mean, lo, hi = vb.entry(entry)
-    return {"vb_mean": fmt(mean), "vb": interval_cell(lo, hi)}
+    return {"vb_mean": sig(mean), "vb": interval_cell(lo, hi)}
+
+
+def _prior_sd_cell(value) -> str:
+    if value is None:
+        return "—"
+    return "∞" if np.isinf(value) else sig(value, 3)
 
 
 def table_rows(table, r_hat_threshold: float, vb=None) -> list[dict]:
-    """The rows of one parameter table (weights, means or covariances) as page cells."""
+    """The rows of one parameter table as page cells, each column to the same precision.
+
+    Point estimates, means and medians to 4 significant digits, sds, intervals, MCSEs and
+    contractions to 3, quantiles and R-hat to 3 decimals, ESS as whole numbers.
+    """
     rows = []
     for e in table.entries:
         rows.append(
             {
                 "label": e.label,
-                "truth": fmt(e.truth),
+                "truth": sig(e.truth),
                 "truth_outside": bool(e.truth_outside),
-                "mle": fmt(e.mle),
-                "map": fmt(e.map),
-                "mean": fmt(e.mean),
-                "median": fmt(e.median),
-                "sd": fmt(e.sd, 3),
+                "mle": sig(e.mle),
+                "map": sig(e.map),
+                "mean": sig(e.mean),
+                "median": sig(e.median),
+                "sd": sig(e.sd, 3),
+                "prior_sd": _prior_sd_cell(e.prior_sd),
+                "contraction": sig(e.contraction, 3),
+                "mcse_mean": sig(e.mcse_mean, 2),
+                "mcse_ends": "—"
+                if not np.isfinite(e.mcse_lower)
+                else f"{sig(e.mcse_lower, 2)}, {sig(e.mcse_upper, 2)}",
                 "interval": interval_cell(e.lower, e.upper),
                 "wald": interval_cell(e.wald_lower, e.wald_upper),
                 "laplace": interval_cell(e.laplace_lower, e.laplace_upper),
                 **_vb_cells(vb, e),
-                "q_mle": fmt(e.quantile_mle, 3),
-                "q_map": fmt(e.quantile_map, 3),
+                "q_mle": "—" if e.quantile_mle is None else f"{e.quantile_mle:.3f}",
+                "q_map": "—" if e.quantile_map is None else f"{e.quantile_map:.3f}",
                 "mle_outside": bool(e.mle_outside),
                 "map_outside": bool(e.map_outside),
                 "r_hat": f"{e.r_hat:.3f}" if np.isfinite(e.r_hat) else "—",
-                "ess_bulk": fmt(round(e.ess_bulk)) if np.isfinite(e.ess_bulk) else "—",
+                "ess_bulk": count(e.ess_bulk),
                 "r_hat_bad": not e.r_hat <= r_hat_threshold,
             }
         )
     return rows
+
+
+# The scale of each kind of Wald interval, as a table header says it.
+_SCALE_TEXT = {
+    "logit": "logit scale",
+    "log": "log scale",
+    "fisher_z": "Fisher z scale",
+}
+
+#: q(MAP) this far from 0.5 (below 0.2 or above 0.8) gets a sentence under its table.
+FAR_QUANTILE = 0.3
+
+# What each table is called on the page.
+TABLE_TITLES = {
+    "weights": "weights",
+    "means": "means",
+    "covariances": "covariances",
+    "standard_deviations": "standard deviations",
+    "correlations": "correlations",
+}
+
+
+def wald_header(table) -> str:
+    """The Wald column's header: the scale its intervals were computed on.
+
+    For example ``Wald (MLE), logit scale`` for the weights and ``Wald (MLE), log scale
+    for variances`` for full covariances, whose off-diagonal entries have no bound.
+    """
+    scales = {e.wald_scale for e in table.entries if e.wald_scale is not None}
+    linked = sorted(scales - {"identity"})
+    if not linked:
+        return "Wald (MLE)"
+    text = ", ".join(_SCALE_TEXT[s] for s in linked)
+    if "identity" in scales and table.parameter == "covariances":
+        text += " for variances"
+    return f"Wald (MLE), {text}"
+
+
+def map_position_notes(table) -> list[str]:
+    """Sentences on the entries whose q(MAP) is far from 0.5, and why the MAP sits there.
+
+    Where the posterior is skewed the way q(MAP) says (right-skewed, mean above median, and
+    q(MAP) below 0.5), the MAP is where a mode should be: the mode of a right-skewed
+    posterior lies below its median. Otherwise the bulk of the posterior is away from the
+    MAP's peak. Either way the MAP is a mode of the density in one parameterisation (the
+    covariances, the weights); a standard deviation's or a log-variance's mode is elsewhere.
+    """
+    skewed, away = [], []
+    for e in table.entries:
+        q = e.quantile_map
+        if q is None or abs(q - 0.5) < FAR_QUANTILE:
+            continue
+        cell = f"{e.label} (q(MAP) {q:.3f})"
+        right = e.mean > e.median
+        (skewed if right == (q < 0.5) else away).append(cell)
+    notes = []
+    if skewed:
+        notes.append(
+            f"{', '.join(skewed)}: the posterior is skewed, and the mode of a skewed "
+            "posterior lies on the side of its longer tail's opposite: below the median for a "
+            "right-skewed one (variances, small weights). The MAP is that mode, of the density "
+            "of these parameters; it depends on the parameterisation (the mode of a log-"
+            "variance or of a standard deviation lies elsewhere), the median does not."
+        )
+    if away:
+        notes.append(
+            f"{', '.join(away)}: not what the skew of the posterior explains: the bulk of the "
+            "posterior lies away from the MAP's peak (the prior's pull on a small component, "
+            "or draws of another mode)."
+        )
+    return notes
+
+
+def table_notes(comparison, group: str, table) -> list[str]:
+    """The sentences under one parameter table: what it leaves out, contraction, the MAP."""
+    K = comparison.map.n_components
+    notes = []
+    if group == "weights":
+        notes.append(
+            f"{K - 1} free weights shown: weights[{K}] is 1 minus the others, so its row would "
+            "repeat theirs (its posterior is that of their sum)."
+        )
+    if group in ("standard_deviations", "correlations"):
+        notes.append(
+            "Computed from the covariances of every draw, of the MLE and of the MAP (the MAP "
+            "column is the MAP's covariances' value, not the mode of this quantity's "
+            "posterior). Wald: delta method on the log scale (standard deviations) or the "
+            "Fisher z scale (correlations), mapped back."
+        )
+    if any(e.prior_sd is not None and np.isinf(e.prior_sd) for e in table.entries):
+        notes.append(
+            "The prior has no finite sd for some of these entries (∞: the inverse-Wishart or "
+            "inverse-gamma tail is too heavy for a variance), so their contraction is not "
+            "defined; the standard deviations and correlations have one."
+        )
+    return notes + map_position_notes(table)
+
+
+def table_contexts(comparison, r_hat_threshold: float, vb=None) -> list[dict]:
+    """Every parameter table of the page: the three groups, then sds and correlations."""
+    from latentmix.em.derived import DERIVED_NAMES
+
+    out = []
+    for group in (*PARAMETER_NAMES, *DERIVED_NAMES):
+        table = comparison.tables.get(group) or comparison.derived.get(group)
+        if table is None or not table.entries:
+            continue
+        out.append(
+            {
+                "group": TABLE_TITLES[group],
+                "rows": table_rows(table, r_hat_threshold, vb),
+                "n_outside": table.n_outside,
+                "wald_header": wald_header(table),
+                "notes": table_notes(comparison, group, table),
+                "agreement": [
+                    f"{what} {_agreement_text(row)}"
+                    for source, what in (("laplace", "Laplace (MAP):"), ("wald", "Wald (MLE):"))
+                    if (row := comparison.agreement_row(source, group)) is not None
+                ],
+            }
+        )
+    return out
+
+
+def order_text(comparison) -> str:
+    """How the components are ordered, for the page."""
+    from latentmix.comparison.order import ORDER_TEXT
+
+    return ORDER_TEXT.get(comparison.order, comparison.order)
 
 
 def timing_rows(timings: dict) -> list[dict]:
@@ -574,19 +747,12 @@ def report_context(analysis, figures: list[dict]) -> dict:
             for name, model in (("MLE", analysis.mle), ("MAP", analysis.map))
             if model is not None
         ],
-        "tables": [
-            {
-                "group": group,
-                "rows": table_rows(comp.tables[group], limits["max_r_hat"], analysis.vb),
-                "n_outside": comp.tables[group].n_outside,
-                "agreement": [
-                    f"{what} {_agreement_text(row)}"
-                    for source, what in (("laplace", "Laplace (MAP):"), ("wald", "Wald (MLE):"))
-                    if (row := comp.agreement_row(source, group)) is not None
-                ],
-            }
-            for group in PARAMETER_NAMES
-        ],
+        "tables": table_contexts(comp, limits["max_r_hat"], analysis.vb),
+        "order": order_text(comp),
+        "prior_draws": N_PRIOR_DRAWS,
+        "has_prior_sd": any(
+            e.prior_sd is not None for t in comp.tables.values() for e in t.entries
+        ),
         "imputation": imputation_context(analysis.imputation),
         "predictive": {
             "weights_note": predictive_note(analysis),

@@ -41,7 +41,11 @@ class ReportSettings:
     sampler : str
         ``"nutpie"`` or ``"pymc"``.
     level : float
-        Probability of every interval in the report (posterior, Wald, Laplace).
+        Probability of every interval in the report (posterior, Wald, Laplace, ellipses).
+    order : str
+        The order of the components in every table, figure and file
+        (:data:`latentmix.comparison.order.ORDERS`): ``"mean"`` (default; by the MAP's first
+        mean coordinate), ``"weight"`` (largest first) or ``"map"`` (as EM found them).
     missing : str
         ``"error"`` (NaN cells refused) or ``"ignore"`` (cells missing at random: EM, the
         posterior and the comparison use every observed cell).
@@ -63,6 +67,7 @@ class ReportSettings:
     n_init: int = 10
     sampler: str = "nutpie"
     level: float = 0.95
+    order: str = "mean"
     missing: str = "error"
     weights: str | None = None
 
@@ -76,9 +81,11 @@ class ReportSettings:
         """
         from latentmix.bayes.diagnostics import check_run_size
         from latentmix.bayes.sample import SAMPLERS
+        from latentmix.comparison.order import check_order
 
         check_covariance_type(self.covariance_type)
         check_missing(self.missing)
+        check_order(self.order)
         for name in ("n_components", "n_init"):
             _whole(name, getattr(self, name), 1)
         check_run_size(self.chains, self.draws)
