@@ -389,7 +389,9 @@ def marginals(
         s = samples_all[(slice(None), slice(None), *entry.index)].ravel()
         positive = _is_positive(group, entry.index, covariance_type)
         lo, hi = panel_limits(s, (entry.mle, entry.map, entry.truth), positive)
-        ax.hist(s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True)
+        heights = ax.hist(
+            s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True
+        )[0]
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
         if lap is not None and entry.column is not None:
             edges, dens = _density_curve(lap.draws[:, entry.column], lo, hi)
@@ -416,7 +418,9 @@ def marginals(
         ):
             if value is not None:
                 ax.axvline(value, **style)
-        top = ax.get_ylim()[1]
+        # The posterior sets the height: a much taller Laplace or VB peak is cut at the top.
+        top = min(ax.get_ylim()[1], 1.6 * max(float(np.max(heights)), 1e-300))
+        ax.set_ylim(0, top)
         if entry.wald_lower is not None:
             # Below the histogram, so that it hides no bar; cut at the panel's edge.
             has_wald = True
@@ -592,13 +596,20 @@ def posterior_pairs(comparison: Comparison, draws: MixtureParams, n_points: int 
 
     Lower triangle: draws (up to ``n_points``, evenly spaced over the chains) of each pair,
     with the MLE (orange cross) and the MAP (blue plus); diagonal: the marginal histogram
-    with both as lines; upper triangle: the posterior correlation of the pair.
+    with both as lines; upper triangle: the posterior correlation of the pair (of all
+    draws). Axes span each entry's posterior as the marginal panels do (:func:`panel_limits`).
     """
     entries = leading_entries(comparison)
     m = len(entries)
     values = np.stack([_entry_draws(draws, e) for e in entries])
     keep = _thin(values.shape[1], n_points)
     corr = np.corrcoef(values) if m > 1 else np.ones((1, 1))
+    covariance_type = comparison.covariance_type
+    # A few stray draws (another mode) would otherwise set the axes: as the marginal panels.
+    lims = [
+        panel_limits(v, (e.mle, e.map), _is_positive(e.parameter, e.index, covariance_type))
+        for v, e in zip(values, entries, strict=True)
+    ]
     fig = Figure(figsize=(1.9 * m + 0.9, 1.9 * m + 0.8))
     _margins(fig, top=0.75, bottom=0.75, left=0.8, right=0.15, hspace=0.12, wspace=0.12)
     axes = fig.subplots(m, m, squeeze=False)
@@ -618,7 +629,8 @@ def posterior_pairs(comparison: Comparison, draws: MixtureParams, n_points: int 
                     spine.set_color("#cccccc")
                 continue
             if r == c:
-                ax.hist(values[r], bins=30, color=POSTERIOR_COLOR, alpha=0.55)
+                ax.hist(values[r], bins=30, range=lims[r], color=POSTERIOR_COLOR, alpha=0.55)
+                ax.set_xlim(lims[r])
                 ax.set_yticks([])
                 for value, style in ((entries[r].mle, MLE_STYLE), (entries[r].map, MAP_STYLE)):
                     if value is not None:
@@ -635,6 +647,8 @@ def posterior_pairs(comparison: Comparison, draws: MixtureParams, n_points: int 
                             x, y, marker=marker, color=style["color"], markersize=8,
                             markeredgewidth=2, linestyle="",
                         )  # fmt: skip
+                ax.set_xlim(lims[c])
+                ax.set_ylim(lims[r])
             if r < m - 1:
                 ax.set_xticklabels([])
             else:
@@ -901,22 +915,28 @@ def gap_runs(x, gap_fraction: float = 0.05) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
-def _annotate_rows(ax, xs, ys, texts, scale, near: float = 0.04) -> None:
-    """Row labels beside points, stacked upwards where points are close (no overlap).
+def _annotate_rows(ax, xs, ys, texts, scale, step: float = 0.06) -> None:
+    """Row labels beside points, moved up where they would overlap, with a leader line.
 
-    ``scale`` is the (x, y) extent that ``near`` is a fraction of: two points closer than
-    that in both directions get their labels one line apart.
+    ``scale`` is the (x, y) extent of the panel's data; labels closer than ``step`` of the
+    y extent (and a few steps in x) to one already placed move up by one step.
     """
     placed = []
     for x, y, text in sorted(zip(xs, ys, texts, strict=True), key=lambda t: (t[1], t[0])):
-        level = sum(
-            abs(x - px) < near * scale[0] * 3 and abs(y - py) < near * scale[1]
+        x_text = x + 0.02 * scale[0]
+        y_text = y + 0.01 * scale[1]
+        while any(
+            abs(x_text - px) < 5 * step * scale[0] and abs(y_text - py) < step * scale[1]
             for px, py in placed
-        )
-        placed.append((x, y))
+        ):
+            y_text += step * scale[1]
+        placed.append((x_text, y_text))
+        moved = y_text - y > 0.02 * scale[1]
         ax.annotate(
-            text, (x, y), fontsize=7, xytext=(4, 3 + 8 * level), textcoords="offset points",
-            color="#b2182b",
+            text, (x, y), xytext=(x_text, y_text), textcoords="data", fontsize=7,
+            color="#b2182b", va="bottom", annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": "#b2182b", "linewidth": 0.5,
+                        "shrinkA": 0, "shrinkB": 2} if moved else None,
         )  # fmt: skip
 
 

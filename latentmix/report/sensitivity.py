@@ -348,12 +348,13 @@ def sensitivity_context(sens: PriorSensitivity | None) -> dict | None:
 
 
 def sensitivity_figure(sens: PriorSensitivity):
-    """Every entry's estimates under the three priors, in posterior sds from the default MAP.
+    """How far each entry's estimates move when the prior is made weaker or stronger.
 
-    One row per entry: the MAP under the weaker (open), default and stronger (filled)
-    prior, VB's the same way (green) where fitted, and, where sampled, the posterior mean
-    with its interval under each prior (purple); the grey band is the report posterior's
-    interval, shifted by its MAP.
+    One row per entry, in posterior sds of the report's posterior, each estimate from its
+    own value under the report's prior (the blue line at 0): the MAP under the weaker
+    (open) and the stronger (filled) prior, VB's the same way (green) where fitted, and,
+    where sampled, the posterior mean with its interval under each prior (purple; the
+    interval is shifted by the report's posterior mean).
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -365,36 +366,34 @@ def sensitivity_figure(sens: PriorSensitivity):
     ax = fig.add_subplot()
     y = np.arange(m)[::-1].astype(float)
     sd = sens.posterior_sd
-    base = sens.map["default"]
-    markers = {"weaker": "o", "default": "|", "stronger": "o"}
-    fills = {"weaker": "none", "default": None, "stronger": None}
-    offsets = {"weaker": 0.18, "default": 0.0, "stronger": -0.18}
+    offsets = {"weaker": 0.16, "stronger": -0.16}
+    others = [n for n in sens.names if n != "default"]
     if sens.posterior_mean is not None:
+        base = sens.posterior_mean["default"]
         for n in sens.names:
+            dy = offsets.get(n, 0.0) - 0.1
             lo = (sens.posterior_lower[n] - base) / sd
             hi = (sens.posterior_upper[n] - base) / sd
-            ax.hlines(y + offsets[n] - 0.08, lo, hi, color=POSTERIOR_COLOR, linewidth=1.4,
-                      alpha=0.8)  # fmt: skip
-            ax.plot((sens.posterior_mean[n] - base) / sd, y + offsets[n] - 0.08, "d",
-                    color=POSTERIOR_COLOR, markersize=3.5,
-                    markerfacecolor="none" if n == "weaker" else POSTERIOR_COLOR)  # fmt: skip
-    for estimate, color in (("map", MAP_STYLE["color"]), ("vb", VB_COLOR)):
+            ax.hlines(y + dy, lo, hi, color=POSTERIOR_COLOR, linewidth=1.2, alpha=0.7)
+            ax.plot(
+                (sens.posterior_mean[n] - base) / sd, y + dy, "d", color=POSTERIOR_COLOR,
+                markersize=3.5, markerfacecolor="none" if n == "weaker" else POSTERIOR_COLOR,
+                linestyle="",
+            )  # fmt: skip
+    for estimate, color, dy0 in (("map", MAP_STYLE["color"], 0.0), ("vb", VB_COLOR, 0.07)):
         values = getattr(sens, estimate)
         if values is None:
             continue
-        for n in sens.names:
-            z = (values[n] - base) / sd
-            dy = offsets[n] + (0.08 if estimate == "vb" else 0.0)
-            if n == "default" and estimate == "map":
-                continue
+        for n in others:
             ax.plot(
-                z, y + dy, markers[n], color=color, markersize=4.5 if n != "default" else 7,
-                markerfacecolor=fills[n] or color, linestyle="",
+                (values[n] - values["default"]) / sd, y + offsets[n] + dy0, "o", color=color,
+                markersize=4.5, markerfacecolor="none" if n == "weaker" else color,
+                linestyle="",
             )  # fmt: skip
     ax.axvline(0, color=MAP_STYLE["color"], linewidth=1.2)
     ax.set_yticks(y, [_text(label) for label in sens.labels], fontsize=7)
     ax.set_ylim(-0.7, m - 0.3)
-    ax.set_xlabel("shift from the default-prior MAP, in posterior sds")
+    ax.set_xlabel("move from the estimate under the report's prior, in posterior sds")
     ax.tick_params(axis="x", labelsize=8)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     handles = [
@@ -405,17 +404,17 @@ def sensitivity_figure(sens: PriorSensitivity):
     ]  # fmt: skip
     if sens.vb is not None:
         handles.append(
-            Line2D(
-                [], [], marker="o", color=VB_COLOR, linestyle="",
-                label="VB mean (open: weaker, filled: stronger, bar: default)",
-            )
+            Line2D([], [], marker="o", color=VB_COLOR, linestyle="",
+                   label="VB mean (open: weaker, filled: stronger)")
         )  # fmt: skip
     if sens.posterior_mean is not None:
         handles.append(
-            Line2D([], [], marker="d", color=POSTERIOR_COLOR, linewidth=1.4,
+            Line2D([], [], marker="d", color=POSTERIOR_COLOR, linewidth=1.2,
                    label=f"posterior mean and {100 * sens.level:.4g}% interval")
         )  # fmt: skip
     fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside lower center", ncols=2)
-    ax.set_title("Prior sensitivity: estimates under a prior twice as weak and twice as strong",
-                 fontsize=10)  # fmt: skip
+    ax.set_title(
+        "Prior sensitivity: estimates under a prior twice as weak and twice as strong",
+        fontsize=10,
+    )
     return fig
