@@ -65,6 +65,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--sampler", choices=("nutpie", "pymc"), default="nutpie", help="NUTS implementation"
     )
+    parser.add_argument(
+        "--sensitivity", action="store_true",
+        help="also sample the posterior under a prior twice as weak and twice as strong (two "
+        "more samplings; the MAP under both is always fitted)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--labels", default=None, metavar="COLUMN",
+        help="a column of known group labels (iris: Species), left out of the data; the "
+        "membership section gives each estimate's adjusted Rand index against it",
+    )  # fmt: skip
     add_quiet(parser)
     parser.set_defaults(func=run)
 
@@ -84,6 +94,10 @@ def command_line(args, out) -> str:
         parts += ["--missing", args.missing]
     if getattr(args, "weights", None) is not None:
         parts += ["--weights", args.weights]
+    if getattr(args, "sensitivity", False):
+        parts += ["--sensitivity"]
+    if getattr(args, "labels", None) is not None:
+        parts += ["--labels", args.labels]
     parts += ["--out", str(out)]
     return shlex.join(parts)
 
@@ -129,6 +143,8 @@ def run(args) -> int:
         order=getattr(args, "order", "mean"),
         missing=args.missing,
         weights=args.weights,
+        sensitivity=getattr(args, "sensitivity", False),
+        labels=getattr(args, "labels", None),
     ).check()
     earlier = out.is_dir() and any(out.iterdir())
     try:

@@ -29,6 +29,7 @@ STAGES = {
     "sample": "sample the posterior",
     "relabel": "build the model, relabel and diagnose the draws",
     "compare": "compare (incl. PSIS-LOO, Wald, Laplace)",
+    "sensitivity": "prior sensitivity",
     "figures": "figures",
     "write": "write files",
 }
@@ -78,6 +79,13 @@ class Analysis:
         Mean-field variational Bayes of the same model, prior and rows, in the MAP's
         component order; None when it failed (``vb_error`` says why) or was not run.
     vb_error : str or None
+    sensitivity : latentmix.report.sensitivity.PriorSensitivity or None
+        The MAP (and VB, and with ``settings.sensitivity`` the posterior) under a weaker and
+        a stronger prior.
+    labels : ndarray of shape (n,) or None
+        Known group labels of the rows of ``X`` (``settings.labels``).
+    label_agreement : dict of str to float or None
+        Adjusted Rand index of each estimate's clustering against ``labels``.
     """
 
     dataset: object
@@ -99,6 +107,9 @@ class Analysis:
     imputation: object = None
     vb: object = None
     vb_error: str | None = None
+    sensitivity: object = None
+    labels: np.ndarray | None = None
+    label_agreement: dict | None = None
 
     @property
     def n_missing_cells(self) -> int:
@@ -283,7 +294,9 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     from latentmix.em.missing import default_prior
     from latentmix.priors import ConjugatePrior
     from latentmix.progress import Progress
+    from latentmix.report import labels as report_labels
     from latentmix.report.imputation import imputation
+    from latentmix.report.sensitivity import prior_sensitivity
     from latentmix.report.vb import fit_vb
     from latentmix.validation import check_data, check_sample_weight, check_scale
 
@@ -294,6 +307,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     clock = time.perf_counter()
 
     columns = list(settings.columns) if settings.columns else None
+    columns = report_labels.csv_columns(source, settings.labels, columns, settings.weights)
     if isinstance(source, Dataset):
         dataset = source
     elif _is_data_frame(source):
@@ -309,6 +323,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
             dataset = replace(dataset, sample_weight=weights, weights_column=settings.weights)
     else:
         dataset = load_data(source, columns, missing=settings.missing, weights=settings.weights)
+    dataset, target = report_labels.take_labels(dataset, source, settings.labels)
     X_all = check_data(dataset.data, n_components=K, missing=settings.missing)
     check_scale(X_all, dataset.feature_names)  # before the prior calls it "singular"
     w_all = None
@@ -392,6 +407,15 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     )  # fmt: skip
     timings["compare"] = time.perf_counter() - clock
     progress("comparison done")
+    if target is not None and train is not None:
+        target = target[train]
+    agreement = None if target is None else report_labels.agreement(target, comparison, X, vb)
+    clock = time.perf_counter()
+    sensitivity = prior_sensitivity(
+        X, settings, prior, comparison.map, comparison, vb=vb, sample_weight=w,
+        posterior=settings.sensitivity, progress=progress,
+    )  # fmt: skip
+    timings["sensitivity"] = time.perf_counter() - clock
     return Analysis(
         dataset=dataset,
         X=X,
@@ -412,4 +436,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         imputation=imp,
         vb=vb,
         vb_error=vb_error,
+        sensitivity=sensitivity,
+        labels=target,
+        label_agreement=agreement,
     )

@@ -17,7 +17,9 @@ from latentmix.comparison.prior import N_PRIOR_DRAWS
 from latentmix.pages import fmt
 from latentmix.params import PARAMETER_NAMES
 from latentmix.report.analysis import STAGES
+from latentmix.report.labels import label_sentence
 from latentmix.report.record import package_versions, thresholds
+from latentmix.report.sensitivity import sensitivity_context
 
 # More relabelled draws than this fraction of all draws gets a line in the warning box.
 RELABELLED_WARN_FRACTION = 0.10
@@ -31,7 +33,7 @@ def percent(level: float) -> str:
 # --- figures -------------------------------------------------------------------------------
 
 
-def figure_captions(comparison, imputation=None, vb=False) -> dict:
+def figure_captions(comparison, imputation=None, vb=False, sensitivity=False) -> dict:
     """Title and caption of every figure, keyed by its file name.
 
     Parameters
@@ -41,6 +43,8 @@ def figure_captions(comparison, imputation=None, vb=False) -> dict:
         Adds the figure of the missing cells.
     vb : bool
         Whether the marginal figures draw the variational posterior.
+    sensitivity : bool
+        Adds the figure of the prior sensitivity.
 
     Returns
     -------
@@ -95,7 +99,12 @@ def figure_captions(comparison, imputation=None, vb=False) -> dict:
             f"Posterior of the {group}",
             "Posterior histogram of every entry (central 99% of the draws) with its "
             f"{level} equal-tailed interval (shaded) and the point estimates{laplace}{vb_text}"
-            f"{wald}",
+            f"{wald} Grey dash-dot: the prior's marginal density of the entry, on the same "
+            "scale (flat where the prior is weak). Each panel spans the posterior (its central "
+            f"99%, at most a quarter of the {level} interval's width beyond it) and the point "
+            "estimates, and its height the posterior histogram; the Laplace, VB and prior "
+            "curves and the Wald bar are cut at the panel's edges (a Wald bar that goes on "
+            "ends in a triangle).",
         )
     out["membership.png"] = (
         "Cluster membership",
@@ -113,8 +122,48 @@ def figure_captions(comparison, imputation=None, vb=False) -> dict:
     for group in PARAMETER_NAMES:
         out[f"trace_{group}.png"] = (
             f"Trace and rank plots: {group}",
-            "Left: draws by chain after relabelling. Right: histogram of the ranks of each "
-            "chain's draws among all draws; for well-mixed chains they are flat (dotted line).",
+            "Left: the draws of each chain after relabelling, the chains side by side (one "
+            "colour each). Right: one band of bars per chain (chain 1 at the top), the "
+            "histogram of the ranks of its draws among all draws; for well-mixed chains "
+            "every band is flat around its dotted line.",
+        )
+    out["posterior_pairs.png"] = (
+        "Posterior pairs of the leading entries",
+        "The first mean coordinate of every component, the weights of components 1 to K - 1 "
+        "and the first variance of every component (at most six entries): posterior draws "
+        "of each pair (lower), the marginal histograms (diagonal) and the posterior "
+        "correlations (upper); orange cross: MLE, blue plus: MAP.",
+    )
+    out["posterior_correlation.png"] = (
+        "Posterior correlations of the parameters",
+        "The correlation over posterior draws of every pair of table entries, lines between "
+        "weights, means and covariances. Strong correlations are where a one-at-a-time "
+        "reading of the tables misleads.",
+    )
+    if d >= 2:
+        out["predictive_checks.png"] = (
+            "Posterior predictive checks",
+            "Data sets of the same size replicated from 200 posterior draws: the distribution "
+            "of a statistic over them (purple) against its value in the data (black), and the "
+            "posterior predictive p-value P(T_rep ≥ T_obs); values near 0 or 1 show what the "
+            "mixture does not reproduce. Statistics: each feature's sd (up to four), the "
+            "first correlations, and the largest squared Mahalanobis distance of a row from "
+            "the data's mean (the tails). Rows with a missing cell are left out; weights are "
+            "not used.",
+        )
+        out["predictive_density.png"] = (
+            "Posterior predictive density",
+            "Contours of the posterior predictive density of the first two features (the "
+            "mean over 200 draws of the mixture's marginal density) over the data, at the "
+            "levels enclosing 25%, 50%, 75%, 90% and 99% of its mass.",
+        )
+    if sensitivity:
+        out["sensitivity.png"] = (
+            "Prior sensitivity",
+            "How far each entry's estimates move, in posterior sds, from their values under "
+            "the report's prior (blue line) when the prior is twice as weak (open) or twice as "
+            "strong (filled): the MAP (blue), VB's mean (green) and, where sampled "
+            "(--sensitivity), the posterior mean and interval (purple).",
         )
     return out
 
@@ -781,7 +830,9 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "mean": f"{m.disagreement.mean():.4f}",
             "rows": _membership_rows(analysis, m),
             "names": ", ".join(names),
+            "labels": label_sentence(analysis),
         },
+        "sensitivity": sensitivity_context(getattr(analysis, "sensitivity", None)),
         "diagnostics": {
             "max_r_hat": fmt(diag["max_r_hat"]),
             "min_ess_bulk": fmt(diag["min_ess_bulk"], 4),

@@ -53,6 +53,13 @@ class ReportSettings:
         The column of observation weights of a CSV or data set (taken out of the data); a
         Dataset or DataFrame passed to :func:`~latentmix.report.analysis.analyse` brings its
         own ``sample_weight`` instead.
+    sensitivity : bool
+        Also sample the posterior under the weaker and the stronger prior of the prior
+        sensitivity section (:mod:`latentmix.report.sensitivity`; the MAP under both is
+        always fitted).
+    labels : str or None
+        A column of known group labels (iris: ``Species``), taken out of the data; the
+        membership section gives each estimate's adjusted Rand index against it.
     """
 
     n_components: int
@@ -70,6 +77,8 @@ class ReportSettings:
     order: str = "mean"
     missing: str = "error"
     weights: str | None = None
+    sensitivity: bool = False
+    labels: str | None = None
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.

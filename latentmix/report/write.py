@@ -49,6 +49,7 @@ def save_figures(analysis, figdir: Path) -> list[dict]:
         analysis.comparison,
         getattr(analysis, "imputation", None),
         vb=getattr(analysis, "vb", None) is not None,
+        sensitivity=getattr(analysis, "sensitivity", None) is not None,
     )
     out = []
     for name, fig in draw_figures(analysis):

@@ -22,7 +22,8 @@ def test_files_figures_and_self_contained_page(shared_report, shared_analysis):
     figures = sorted(p.name for p in (shared_report / "figures").iterdir())
     # One file per caption, and no other.
     assert figures == sorted(figure_captions(shared_analysis.comparison))
-    assert len(figures) == 9
+    # 9, the posterior pairs and correlations, and two predictive checks (d = 3).
+    assert len(figures) == 13
     page = (shared_report / "index.html").read_text()
     assert page.count('src="data:image/png;base64,') == len(figures)
     for needle in ('src="http', 'href="http', "<script", "<link", "@import", "url("):
