@@ -337,7 +337,7 @@ def _elbo_rows(analysis) -> list[dict]:
     return [
         {
             "estimate": "VB (ELBO)",
-            "in_sample": fmt(vb.elbo, 6),
+            "in_sample": sig(vb.elbo, 6),
             "out_of_sample": "—",
             "se": "—",
             "out_of_sample_estimator": "ELBO: a lower bound on log p(X) (the log marginal "
@@ -786,9 +786,9 @@ def report_context(analysis, figures: list[dict]) -> dict:
         "em": [
             {
                 "name": name,
-                "objective": fmt(model.objective_, 8),
-                "log_likelihood": fmt(model.log_likelihood_, 8),
-                "log_prior": fmt(model.log_prior_, 8),
+                "objective": sig(model.objective_, 8),
+                "log_likelihood": sig(model.log_likelihood_, 8),
+                "log_prior": sig(model.log_prior_, 8),
                 "n_iter": model.n_iter_,
                 "converged": model.converged_,
                 "restarts": len(model.restarts_),
@@ -808,11 +808,11 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "rows": [
                 {
                     "estimate": r.estimate,
-                    "in_sample": fmt(r.in_sample, 6),
-                    "out_of_sample": fmt(r.out_of_sample, 6),
-                    "se": fmt(r.out_of_sample_se, 3),
+                    "in_sample": sig(r.in_sample, 6),
+                    "out_of_sample": sig(r.out_of_sample, 6),
+                    "se": sig(r.out_of_sample_se, 3),
                     "out_of_sample_estimator": r.out_of_sample_estimator,
-                    "held_out": fmt(r.held_out, 6),
+                    "held_out": sig(r.held_out, 6),
                 }
                 for r in pred.rows
             ]
@@ -834,9 +834,9 @@ def report_context(analysis, figures: list[dict]) -> dict:
         },
         "sensitivity": sensitivity_context(getattr(analysis, "sensitivity", None)),
         "diagnostics": {
-            "max_r_hat": fmt(diag["max_r_hat"]),
-            "min_ess_bulk": fmt(diag["min_ess_bulk"], 4),
-            "min_ess_tail": fmt(diag["min_ess_tail"], 4),
+            "max_r_hat": sig(diag["max_r_hat"], 4),
+            "min_ess_bulk": count(diag["min_ess_bulk"]),
+            "min_ess_tail": count(diag["min_ess_tail"]),
             "min_ebfmi": fmt(min(diag["ebfmi"]), 3) if diag["ebfmi"] else "—",
             "n_divergent": diag["n_divergent"],
             "n_relabelled": fmt(diag["n_relabelled"]),

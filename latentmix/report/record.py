@@ -18,7 +18,7 @@ import numpy as np
 from latentmix.comparison import PARETO_K_MAX
 from latentmix.report.vb import to_dict as vb_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The packages whose versions a report records (with Python's).
 PACKAGES = (
@@ -120,6 +120,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "n_init": s.n_init,
             "sampler": s.sampler,
             "level": s.level,
+            "order": s.order,
             "missing": s.missing,
             "weighted": w is not None,
         },

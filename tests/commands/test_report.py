@@ -130,7 +130,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
         MANIFEST,
     }
     record = json.loads((out / "estimates.json").read_text())
-    assert record["schema_version"] == 1
+    assert record["schema_version"] == 2
     assert record["settings"]["seed"] == 3 and record["settings"]["level"] == 0.95
     assert record["prior"]["mean_precision"] == 0.05
     assert record["prior"]["scale"] == [[0.6, 7.0], [7.0, 92.0]]

@@ -36,7 +36,7 @@ def record(shared_report):
 
 
 def test_schema_version_and_every_documented_top_level_key(record):
-    assert record["schema_version"] == SCHEMA_VERSION == 1
+    assert record["schema_version"] == SCHEMA_VERSION == 2
     assert isinstance(record["schema_version"], int)
     assert set(record) == documented_keys("Top level")
 
