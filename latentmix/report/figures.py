@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 
+import matplotlib
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -677,12 +678,14 @@ def posterior_correlation(comparison: Comparison, draws: MixtureParams) -> Figur
     values = np.stack([_entry_draws(draws, e) for e in entries])
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(values)
-    size = max(5.0, 0.3 * m + 3.2)
+    size = max(5.0, 0.22 * m + 3.2)
     fig = Figure(figsize=(size + 0.9, size), layout="constrained")
     ax = fig.add_subplot()
-    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    # 20 steps of 0.1: few colours, so that the PNG palette keeps every one exactly.
+    cmap = matplotlib.colormaps["RdBu_r"].resampled(20)
+    image = ax.imshow(corr, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     labels = [_text(e.label) for e in entries]
-    fontsize = 8 if m <= 15 else 6 if m <= 40 else 5
+    fontsize = 8 if m <= 15 else 6
     ax.set_xticks(np.arange(m), labels, rotation=90, fontsize=fontsize)
     ax.set_yticks(np.arange(m), labels, fontsize=fontsize)
     # Lines between the groups.
