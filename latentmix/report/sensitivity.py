@@ -352,9 +352,9 @@ def sensitivity_figure(sens: PriorSensitivity):
 
     One row per entry, in posterior sds of the report's posterior, each estimate from its
     own value under the report's prior (the blue line at 0): the MAP under the weaker
-    (open) and the stronger (filled) prior, VB's the same way (green) where fitted, and,
-    where sampled, the posterior mean with its interval under each prior (purple; the
-    interval is shifted by the report's posterior mean).
+    (open) and the stronger (filled) prior, VB's mean the same way (green) where fitted,
+    and the posterior mean (purple diamonds) where sampled; the intervals are in the
+    section's table.
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -370,15 +370,11 @@ def sensitivity_figure(sens: PriorSensitivity):
     others = [n for n in sens.names if n != "default"]
     if sens.posterior_mean is not None:
         base = sens.posterior_mean["default"]
-        for n in sens.names:
-            dy = offsets.get(n, 0.0) - 0.1
-            lo = (sens.posterior_lower[n] - base) / sd
-            hi = (sens.posterior_upper[n] - base) / sd
-            ax.hlines(y + dy, lo, hi, color=POSTERIOR_COLOR, linewidth=1.2, alpha=0.7)
+        for n in others:
             ax.plot(
-                (sens.posterior_mean[n] - base) / sd, y + dy, "d", color=POSTERIOR_COLOR,
-                markersize=3.5, markerfacecolor="none" if n == "weaker" else POSTERIOR_COLOR,
-                linestyle="",
+                (sens.posterior_mean[n] - base) / sd, y + offsets[n] - 0.07, "d",
+                color=POSTERIOR_COLOR, markersize=4.5,
+                markerfacecolor="none" if n == "weaker" else POSTERIOR_COLOR, linestyle="",
             )  # fmt: skip
     for estimate, color, dy0 in (("map", MAP_STYLE["color"], 0.0), ("vb", VB_COLOR, 0.07)):
         values = getattr(sens, estimate)
@@ -409,8 +405,8 @@ def sensitivity_figure(sens: PriorSensitivity):
         )  # fmt: skip
     if sens.posterior_mean is not None:
         handles.append(
-            Line2D([], [], marker="d", color=POSTERIOR_COLOR, linewidth=1.2,
-                   label=f"posterior mean and {100 * sens.level:.4g}% interval")
+            Line2D([], [], marker="d", color=POSTERIOR_COLOR, linestyle="",
+                   label="posterior mean (open: weaker, filled: stronger)")
         )  # fmt: skip
     fig.legend(handles=handles, fontsize=7, frameon=False, loc="outside lower center", ncols=2)
     ax.set_title(
