@@ -75,11 +75,15 @@ from latentmix.validation import check_data, check_n_components, check_sample_we
 
 __all__ = [
     "COMPONENT",
+    "DATA_NAMES",
     "FEATURE",
     "FEATURE_BIS",
     "OBSERVATION",
+    "ModelStructure",
     "build_model",
     "covariance_dims",
+    "model_data",
+    "model_structure",
     "params_from_point",
     "params_to_point",
     "resolve_prior",
@@ -286,8 +290,9 @@ def mixture_logp(
     means : TensorVariable of shape (K, d)
     covariances : TensorVariable in the shape of ``covariance_type``
     covariance_type : str
-    sample_weight : ndarray of shape (n,), optional
-        The observation weights :math:`c_i` (1 if not given), a constant of the graph.
+    sample_weight : ndarray or TensorVariable of shape (n,), optional
+        The observation weights :math:`c_i` (1 if not given); in :func:`build_model` the
+        ``sample_weight`` data container.
     layout : MissingLayout, optional
         Where the missing cells are (:func:`missing_layout`); None for complete data.
 
@@ -308,7 +313,7 @@ def mixture_logp(
         comp = _marginal_logp_diagonal(value, means, covariances, covariance_type, layout)
     logp = pm.math.logsumexp(pt.log(weights)[None, :] + comp, axis=-1, keepdims=False)
     if sample_weight is not None:
-        logp = logp * pt.as_tensor(np.asarray(sample_weight, dtype=float))
+        logp = logp * pt.as_tensor(sample_weight)
     return logp
 
 
@@ -330,6 +335,93 @@ def _mixture_random(weights, means, covariances, rng, size, *, covariance_type):
     size = tuple(size) if size is not None else ()
     X, _ = sample_mixture(params, int(np.prod(size)), rng)
     return X.reshape((*size, means.shape[1]))
+
+
+# --- what varies between data sets of one structure -----------------------------------------
+
+#: The data containers of :func:`build_model`, in order; ``sample_weight`` only when weighted.
+DATA_NAMES = (
+    "x_data",
+    "sample_weight",
+    "weight_concentration",
+    "prior_mean",
+    "mean_precision",
+    "degrees_of_freedom",
+    "prior_scale",
+)
+
+
+class ModelStructure(NamedTuple):
+    """What fixes the graph of :func:`build_model`: one compiled sampler per structure.
+
+    Attributes
+    ----------
+    n_components, n_features : int
+    covariance_type : str
+    weighted : bool
+        Whether observation weights are given.
+    missing_key : str
+        ``""`` for complete data; otherwise a digest of the missingness layout (patterns
+        and each row's pattern), which is compiled into the graph.
+    """
+
+    n_components: int
+    n_features: int
+    covariance_type: str
+    weighted: bool
+    missing_key: str
+
+
+def model_structure(X, n_components: int, covariance_type: str, sample_weight=None):
+    """The :class:`ModelStructure` of checked data ``X`` (n, d) (NaN marks a missing cell)."""
+    import hashlib
+
+    layout = missing_layout(X)
+    key = ""
+    if layout is not None:
+        digest = hashlib.sha256(np.ascontiguousarray(layout.patterns).tobytes())
+        digest.update(np.ascontiguousarray(layout.pattern_index, dtype=np.int64).tobytes())
+        key = digest.hexdigest()[:32]
+    return ModelStructure(
+        int(n_components), int(X.shape[1]), str(covariance_type), sample_weight is not None, key
+    )
+
+
+def model_data(X, n_components: int, covariance_type: str, prior, sample_weight=None) -> dict:
+    """The values of the data containers of :func:`build_model` for one data set.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Checked data; NaN cells become 0 (they are masked out of the density).
+    n_components : int
+    covariance_type : str
+    prior : ConjugatePrior
+    sample_weight : ndarray of shape (n,), optional
+
+    Returns
+    -------
+    dict
+        Name (:data:`DATA_NAMES`) -> float ndarray: ``x_data`` (n, d), ``sample_weight`` (n,)
+        when weighted, ``weight_concentration`` (K,), ``prior_mean`` (d,),
+        ``mean_precision`` (), ``degrees_of_freedom`` (), ``prior_scale`` (the scale's shape).
+    """
+    values = {"x_data": np.where(np.isnan(X), 0.0, np.asarray(X, dtype=float))}
+    if sample_weight is not None:
+        values["sample_weight"] = np.asarray(sample_weight, dtype=float)
+    values["weight_concentration"] = prior.concentration(n_components)
+    values["prior_mean"] = np.asarray(prior.mean, dtype=float)
+    values["mean_precision"] = np.asarray(prior.mean_precision, dtype=float)
+    values["degrees_of_freedom"] = np.asarray(prior.degrees_of_freedom, dtype=float)
+    values["prior_scale"] = np.asarray(prior.scale, dtype=float)
+    return values
+
+
+def _data_shape(name: str, value: np.ndarray) -> tuple:
+    """Static shape of a container: every size but the number of rows n is fixed."""
+    if name in ("x_data", "sample_weight"):
+        return (None, *value.shape[1:])
+    return value.shape
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -378,8 +470,12 @@ def build_model(
 
     Notes
     -----
-    The weights and the places of the missing cells are constants of the graph; the
-    observed ``x`` holds the data with missing cells set to 0 (masked out of the density,
+    The data, the observation weights and the prior's hyperparameters are data containers
+    (``pm.Data``, named in :data:`DATA_NAMES`; values from :func:`model_data`), so a sampler
+    compiled for one data set serves every data set of the same :func:`model_structure`
+    with the containers' values swapped (nutpie's ``with_data``). The places of the missing
+    cells are constants of the graph (part of the structure). The observed ``x`` is the
+    ``x_data`` container: the data with missing cells set to 0 (masked out of the density,
     so the value never matters). Its random draws are complete rows.
     """
     n_components = check_n_components(n_components)
@@ -401,13 +497,23 @@ def build_model(
         FEATURE_BIS: feature_names,
         OBSERVATION: np.arange(n),
     }
-    alpha = prior.concentration(n_components)
-    kappa, nu, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
+    values = model_data(X, n_components, covariance_type, prior, sample_weight)
     with pm.Model(coords=coords) as model:
+        # Everything that varies between data sets of one structure is a data container, so
+        # one compiled sampler serves them all (latentmix.bayes.cache).
+        data = {
+            name: pm.Data(name, value, shape=_data_shape(name, value))
+            for name, value in values.items()
+        }
+        alpha, m0 = data["weight_concentration"], data["prior_mean"]
+        kappa, nu = data["mean_precision"], data["degrees_of_freedom"]
         weights = pm.Dirichlet("weights", a=alpha, dims=COMPONENT)
         if covariance_type in ("full", "tied"):
             covariances = InverseWishart(
-                "covariances", nu=nu, scale=prior.scale, dims=covariance_dims(covariance_type)
+                "covariances",
+                nu=nu,
+                scale=data["prior_scale"],
+                dims=covariance_dims(covariance_type),
             )
             means = pm.MvNormal("means", mu=m0, cov=covariances / kappa, dims=(COMPONENT, FEATURE))
         else:
@@ -415,7 +521,7 @@ def build_model(
             covariances = pm.InverseGamma(
                 "covariances",
                 alpha=0.5 * nu,
-                beta=0.5 * np.asarray(prior.scale),
+                beta=0.5 * data["prior_scale"],
                 dims=covariance_dims(covariance_type),
             )
             variances = _variances(covariances, covariance_type)
@@ -430,13 +536,14 @@ def build_model(
             logp=partial(
                 mixture_logp,
                 covariance_type=covariance_type,
-                sample_weight=sample_weight,
+                sample_weight=data.get("sample_weight"),
                 layout=layout,
             ),
             random=partial(_mixture_random, covariance_type=covariance_type),
             signature=_SIGNATURES[covariance_type],
-            # NaN would make PyMC impute the cells as free variables; they are summed out.
-            observed=X if layout is None else np.where(np.isnan(X), 0.0, X),
+            # NaN would make PyMC impute the cells as free variables; they are summed out
+            # (x_data holds them as 0).
+            observed=data["x_data"],
             dims=(OBSERVATION, FEATURE),
         )
     return model
