@@ -66,6 +66,12 @@ class PyMCGaussianMixture(BaseEstimator):
         density of its observed coordinates, as in ``EMGaussianMixture(missing="ignore")``,
         and :meth:`predict_missing` draws the missing cells from the posterior predictive.
         A row with every cell missing is an error.
+    cache : bool
+        True (the default): nutpie reuses a sampler compiled in this process for a model of
+        the same structure (K, d, covariance type, weighted or not, missingness layout),
+        with this fit's data, weights and prior swapped in (:mod:`latentmix.bayes.cache`);
+        ``idata_.posterior.attrs["compile_source"]`` says whether it did. False compiles
+        afresh.
 
     Attributes
     ----------
@@ -125,11 +131,13 @@ class PyMCGaussianMixture(BaseEstimator):
         covariance_type: str = "full",
         prior="default",
         missing: str = "error",
+        cache: bool = True,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.prior = prior
         self.missing = missing
+        self.cache = cache
 
     def _check(self, X, sample_weight=None):
         K = check_n_components(self.n_components)
@@ -286,7 +294,7 @@ class PyMCGaussianMixture(BaseEstimator):
             raise ValueError(
                 f"relabelling must be one of {', '.join(RELABELLINGS)}; got {relabelling!r}."
             )
-        from latentmix.bayes.model import build_model
+        from latentmix.bayes.model import build_model, model_data, model_structure
 
         d = X.shape[1]
         if reference is None:
@@ -320,6 +328,9 @@ class PyMCGaussianMixture(BaseEstimator):
             random_state=random_state,
             sampler=sampler,
             initial_point=as_initial_point(reference),
+            structure=model_structure(X, K, covariance_type, sample_weight),
+            data=model_data(X, K, covariance_type, prior, sample_weight),
+            cache=bool(self.cache),
         )
         start = time.perf_counter()
         idata = relabel(idata, reference, relabelling=relabelling, X=X)
