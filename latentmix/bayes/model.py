@@ -512,7 +512,9 @@ def build_model(
             covariances = InverseWishart(
                 "covariances",
                 nu=nu,
-                scale=data["prior_scale"],
+                # Symmetrised: a new array, since nutpie passes containers read-only and the
+                # numba Cholesky writes into its input's copy only for computed arrays.
+                scale=0.5 * (data["prior_scale"] + data["prior_scale"].T),
                 dims=covariance_dims(covariance_type),
             )
             means = pm.MvNormal("means", mu=m0, cov=covariances / kappa, dims=(COMPONENT, FEATURE))

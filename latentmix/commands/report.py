@@ -75,6 +75,10 @@ def add_parser(subparsers) -> None:
         help="a column of known group labels (iris: Species), left out of the data; the "
         "membership section gives each estimate's adjusted Rand index against it",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="compile the posterior's model afresh instead of reusing one of the same structure",
+    )  # fmt: skip
     add_quiet(parser)
     parser.set_defaults(func=run)
 
@@ -98,6 +102,8 @@ def command_line(args, out) -> str:
         parts += ["--sensitivity"]
     if getattr(args, "labels", None) is not None:
         parts += ["--labels", args.labels]
+    if getattr(args, "no_cache", False):
+        parts += ["--no-cache"]
     parts += ["--out", str(out)]
     return shlex.join(parts)
 
@@ -143,6 +149,7 @@ def run(args) -> int:
         order=getattr(args, "order", "mean"),
         missing=args.missing,
         weights=args.weights,
+        cache=not getattr(args, "no_cache", False),
         sensitivity=getattr(args, "sensitivity", False),
         labels=getattr(args, "labels", None),
     ).check()

@@ -212,7 +212,11 @@ def _sample(X, settings, prior, reference, feature_names, progress, sample_weigh
         # raised: a report of a bad run is still worth reading.
         warnings.simplefilter("ignore", SamplingWarning)
         posterior = PyMCGaussianMixture(
-            s.n_components, covariance_type=s.covariance_type, prior=prior, missing=s.missing
+            s.n_components,
+            covariance_type=s.covariance_type,
+            prior=prior,
+            missing=s.missing,
+            cache=getattr(s, "cache", True),
         )
         posterior.fit(
             X,

@@ -60,6 +60,9 @@ class ReportSettings:
     labels : str or None
         A column of known group labels (iris: ``Species``), taken out of the data; the
         membership section gives each estimate's adjusted Rand index against it.
+    cache : bool
+        Reuse a sampler compiled in this process for a model of the same structure (the
+        prior-sensitivity posteriors reuse the main one's); ``--no-cache`` turns it off.
     """
 
     n_components: int
@@ -79,6 +82,7 @@ class ReportSettings:
     weights: str | None = None
     sensitivity: bool = False
     labels: str | None = None
+    cache: bool = True
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.
