@@ -41,16 +41,11 @@ def data_model(X0, n_components: int, covariance_type: str, prior):
     -------
     pymc.Model
     """
-    import pymc as pm
-
     from latentmix.bayes.model import build_model
 
-    model = build_model(X0, n_components, covariance_type, prior)
-    with model:
-        data = pm.Data("x_data", np.asarray(X0, dtype=float))
-    # The observed variable's value is the data constant: point it at the container.
-    model.rvs_to_values[model["x"]] = data
-    return model
+    # build_model's observed data already are the x_data container (with the weights and
+    # the prior's hyperparameters as containers too: latentmix.bayes.model.DATA_NAMES).
+    return build_model(X0, n_components, covariance_type, prior)
 
 
 _COMPILED: dict = {}
