@@ -9,6 +9,12 @@ sampling.
 
 The target (issue 4): under 90 s wall on a 2-core machine, compilation included.
 
+Issue 15 (reuse the compiled model): two more reports in fresh processes sharing one empty
+cache (a temporary ``LATENTMIX_CACHE_DIR`` and PyTensor ``base_compiledir``, where PyTensor
+keeps its numba disk cache): the first compiles cold, the second warm. Reported: the cold
+run's posterior stage, the warm run's, their ratio (target <= 0.3), the warm run's wall time
+(target < 6 s on an idle machine) and the load average.
+
     python benchmarks/bench_report.py             # default settings, about 1-2 minutes
     python benchmarks/bench_report.py --repeat 2
 
@@ -44,11 +50,11 @@ print(time.perf_counter() - start)
 """
 
 
-def run_report(out: Path) -> dict:
+def run_report(out: Path, env: dict | None = None) -> dict:
     cmd = [sys.executable, "-m", "latentmix.cli", "report", "faithful", "-k", "2"]
     cmd += ["--out", str(out), "--quiet"]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"report failed ({proc.returncode}):\n{proc.stderr}")
@@ -59,6 +65,36 @@ def run_report(out: Path) -> dict:
         "max_r_hat": record["diagnostics"]["max_r_hat"],
         "min_ess_bulk": record["diagnostics"]["min_ess_bulk"],
         "n_divergent": record["diagnostics"]["n_divergent"],
+    }
+
+
+POSTERIOR_STAGES = ("compile", "sample", "relabel")
+
+
+def posterior_seconds(stages: dict) -> float:
+    """The posterior stage of a report: compile + sample + relabel (estimates.json keys)."""
+    if "posterior (compile + sample)" in stages:  # records of earlier versions
+        return stages["posterior (compile + sample)"]
+    return sum(stages.get(name, 0.0) for name in POSTERIOR_STAGES)
+
+
+def run_cold_warm(tmp: Path) -> dict:
+    """Two reports in fresh processes sharing one cache that starts empty."""
+    cache = tmp / "cache"
+    env = dict(os.environ, LATENTMIX_CACHE_DIR=str(cache / "latentmix"))
+    env["PYTENSOR_FLAGS"] = ",".join(
+        filter(None, [os.environ.get("PYTENSOR_FLAGS"), f"base_compiledir={cache / 'pytensor'}"])
+    )
+    cold = run_report(tmp / "cold", env)
+    warm = run_report(tmp / "warm", env)
+    ratio = posterior_seconds(warm["stages"]) / posterior_seconds(cold["stages"])
+    return {
+        "cold": cold,
+        "warm": warm,
+        "ratio_warm_to_cold_posterior": ratio,
+        "ratio_target": 0.3,
+        "warm_wall_target_seconds": 6.0,
+        "load_average": os.getloadavg(),
     }
 
 
@@ -75,7 +111,22 @@ def run_posterior_only() -> float:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--cold-warm-only", action="store_true", help="only the cold/warm pair (issue 15)"
+    )
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        pair = run_cold_warm(Path(tmp))
+    cold_s = posterior_seconds(pair["cold"]["stages"])
+    warm_s = posterior_seconds(pair["warm"]["stages"])
+    print(f"cold report: posterior {cold_s:.1f} s, wall {pair['cold']['wall_seconds']:.1f} s")
+    print(f"warm report: posterior {warm_s:.1f} s, wall {pair['warm']['wall_seconds']:.1f} s")
+    print(
+        f"warm/cold posterior {pair['ratio_warm_to_cold_posterior']:.2f} (target 0.3); "
+        f"load average {pair['load_average']}"
+    )
+    if args.cold_warm_only:
+        return
     reports, peers = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
@@ -109,6 +160,7 @@ def main():
         "target_met": best["wall_seconds"] < TARGET_SECONDS,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_at_end": os.getloadavg(),
+        "cold_warm": pair,
     }
     out = HERE / "results" / "report.json"
     out.parent.mkdir(exist_ok=True)

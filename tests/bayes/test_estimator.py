@@ -10,7 +10,7 @@ def test_clone_and_params_round_trip_without_sampling():
     prior = ConjugatePrior(2.0, np.zeros(2), 0.01, 4.0, np.eye(2))
     gm = PyMCGaussianMixture(3, covariance_type="full", prior=prior)
     params = gm.get_params()
-    assert params.keys() == {"n_components", "covariance_type", "prior", "missing"}
+    assert params.keys() == {"n_components", "covariance_type", "prior", "missing", "cache"}
     assert params["missing"] == "error"
     assert params["prior"] is prior and params["n_components"] == 3
     twin = clone(gm)  # copies the prior: a clone shares nothing mutable
