@@ -176,7 +176,7 @@ def test_the_default_prior_is_the_em_default_prior():
 def test_model_holds_the_cells_as_zero_not_as_free_variables():
     model = build_model(X, K, "diag", missing="ignore")
     assert {rv.name for rv in model.free_RVs} == {"weights", "means", "covariances"}
-    observed = model.rvs_to_values[model["x"]].data
+    observed = model.rvs_to_values[model["x"]].get_value()
     np.testing.assert_array_equal(observed[np.isnan(X)], 0.0)
     np.testing.assert_array_equal(observed[~np.isnan(X)], X[~np.isnan(X)])
 

@@ -185,9 +185,13 @@ def test_ctrl_c_while_sampling_exits_130_in_one_line_and_writes_nothing(
 ):
     import nutpie
 
+    from latentmix.bayes import cache
+
     compiled = []
     monkeypatch.setattr(
-        nutpie, "compile_pymc_model", lambda model, **kwargs: compiled.append(1) or object()
+        cache,
+        "compiled_sampler",
+        lambda model, structure, data, start, **kwargs: compiled.append(1) or (object(), "off"),
     )
     monkeypatch.setattr(nutpie, "sample", lambda compiled, **kwargs: _InterruptedRun())
     csv = tmp_path / "data.csv"
