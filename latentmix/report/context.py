@@ -163,7 +163,7 @@ def figure_captions(comparison, imputation=None, vb=False, sensitivity=False) ->
             "How far each entry's estimates move, in posterior sds, from their values under "
             "the report's prior (blue line) when the prior is twice as weak (open) or twice as "
             "strong (filled): the MAP (blue), VB's mean (green) and, where sampled "
-            "(--sensitivity), the posterior mean and interval (purple).",
+            "(--sensitivity), the posterior mean (purple; its intervals are in the table).",
         )
     return out
 
@@ -586,10 +586,11 @@ def map_position_notes(table) -> list[str]:
     if skewed:
         notes.append(
             f"{', '.join(skewed)}: the posterior is skewed, and the mode of a skewed "
-            "posterior lies on the side of its longer tail's opposite: below the median for a "
-            "right-skewed one (variances, small weights). The MAP is that mode, of the density "
-            "of these parameters; it depends on the parameterisation (the mode of a log-"
-            "variance or of a standard deviation lies elsewhere), the median does not."
+            "posterior lies on the other side of its median from the long tail: below the "
+            "median for a right-skewed one (variances, small weights), above it for a "
+            "left-skewed one. The MAP is that mode, of the density of these parameters; it "
+            "depends on the parameterisation (the mode of a log-variance or of a standard "
+            "deviation lies elsewhere), the median does not."
         )
     if away:
         notes.append(

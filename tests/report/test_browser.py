@@ -31,7 +31,7 @@ def test_report_renders_in_chromium_with_escaped_markup(
     finally:
         driver.quit()
     assert state == "complete"
-    assert len(images) == n_figures == 9
+    assert len(images) == n_figures == 13
     assert all(complete and width > 0 for complete, width in images), images
     assert title.startswith("evil<i>: 3-component")
     assert "<b>x</b>" in text and "<script>alert('y')</script>|*_" in text
