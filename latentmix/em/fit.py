@@ -788,7 +788,14 @@ def _rounds(X, candidates, n_init, factor, options: EMOptions, moments) -> list:
     """
     max_iter = options.max_iter
     # Best screened objective first; ties keep the drawing order (sorted is stable).
-    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].objective)
+    # Objectives are compared on a grid of 1e-9 relative: candidates that reached one
+    # optimum differ only by summation order, which must not rank them (it varies with
+    # the CPU's BLAS kernels, and with it which run, of how many iterations, is reported).
+    finite = [abs(c.objective) for c in candidates if np.isfinite(c.objective)]
+    scale = 1e-9 * max(max(finite, default=0.0), 1.0)
+    ranked = sorted(
+        range(len(candidates)), key=lambda i: -np.round(candidates[i].objective / scale)
+    )
     ranked = [i for i in ranked if not candidates[i].degenerate]
     tried = set()
     runs = []
