@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from latentmix.commands import (
@@ -38,7 +40,8 @@ def add_parser(subparsers) -> None:
         "files of yours inside it are kept",
     )
     add_seed(parser, help="seed of the restarts, the collapse example and k-means++ (0)")
-    # Read as every command reads a CSV, so that the refusal below can name the option.
+    # Read as every command reads a CSV: --missing ignore reads empty cells (their rows are
+    # left out of the pictures), --weights is refused by name.
     add_missing_and_weights(parser)
     parser.set_defaults(func=run)
 
@@ -54,18 +57,34 @@ def run(args) -> int:
     # The data set's name is a built-in's name or a CSV file's stem.
     out = check_output(args.out or f"teach-{Path(args.data).stem}", COMMAND)  # before any work
     dataset = load_dataset(args)
-    # The pictures (points coloured one by one, the bound, Q + H) are of complete, unweighted
-    # rows: refuse what they cannot show rather than draw something else.
+    # The pictures (points coloured one by one, the bound, Q + H) are of unweighted rows:
+    # refuse weights rather than draw something else.
     if dataset.sample_weight is not None:
         raise ValueError(
             "the walkthrough draws every row once and cannot show observation weights; "
             "drop --weights here (latentmix fit and latentmix report take them)."
         )
-    incomplete = int(np.isnan(dataset.data).any(axis=1).sum())
-    if incomplete:
-        raise ValueError(
-            f"the walkthrough draws complete rows, but {incomplete} row(s) have missing cells; "
-            "remove those rows for teach (latentmix fit --missing ignore fits them)."
+    # Rows with missing cells (read only with --missing ignore) have no point to draw: the
+    # walkthrough runs on the complete rows and says so on the page and here.
+    complete = ~np.isnan(dataset.data).any(axis=1)
+    if not complete.all():
+        n_left = int((~complete).sum())
+        if complete.sum() < 2 * args.components:
+            raise ValueError(
+                f"the walkthrough draws complete rows, but only {int(complete.sum())} of "
+                f"{complete.size} rows are complete; latentmix fit --missing ignore fits them all."
+            )
+        note = (
+            f"{n_left} of {complete.size} rows have missing cells and are left out: the "
+            "walkthrough draws complete rows (latentmix fit and latentmix report --missing "
+            "ignore use every observed cell)."
+        )
+        print(f"teach: {note}", file=sys.stderr)
+        dataset = replace(
+            dataset,
+            data=dataset.data[complete],
+            target=None if dataset.target is None else dataset.target[complete],
+            description=f"{dataset.description} {note}".strip(),
         )
     build_walkthrough(dataset, args.components, out, random_state=args.seed)
     print(
