@@ -41,12 +41,28 @@ def params_from_record(record: dict) -> MixtureParams:
     )
 
 
-def fit_estimate(X, K: int, covariance_type: str, prior, random_state, n_init: int) -> dict:
+def fit_estimate(
+    X,
+    K: int,
+    covariance_type: str,
+    prior,
+    random_state,
+    n_init: int,
+    *,
+    missing: str = "error",
+    sample_weight=None,
+) -> dict:
     """One EM fit of a cell and its criteria; a fit that fails is a record with the reason.
+
+    With missing cells each row still adds one log-likelihood term (the marginal density of
+    its observed cells), so the BIC's n is the number of rows. Weights are read as counts:
+    the BIC's n is the total weight and the ICL's entropy sums each row's term times its
+    weight, so integer weights give the criteria of the data with rows repeated.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
+        NaN cells are missing when ``missing="ignore"``.
     K : int
     covariance_type : str
     prior : None, "default" or ConjugatePrior
@@ -54,6 +70,10 @@ def fit_estimate(X, K: int, covariance_type: str, prior, random_state, n_init: i
     random_state : int
     n_init : int
         EM restarts (:class:`latentmix.EMGaussianMixture`).
+    missing : {"error", "ignore"}
+        As :class:`latentmix.EMGaussianMixture`.
+    sample_weight : ndarray of shape (n,), optional
+        Observation weights of the fit.
 
     Returns
     -------
@@ -63,6 +83,7 @@ def fit_estimate(X, K: int, covariance_type: str, prior, random_state, n_init: i
         ``converged``, ``n_iter``, ``params`` (:func:`params_record`) and ``warnings``
         (the sentences EM warned, e.g. restarts that collapsed); when failed ``error``.
     """
+    from latentmix.em import missing as M
     from latentmix.em.estep import e_step
     from latentmix.estimator import EMGaussianMixture
 
@@ -75,23 +96,30 @@ def fit_estimate(X, K: int, covariance_type: str, prior, random_state, n_init: i
                 prior=prior,
                 n_init=n_init,
                 random_state=random_state,
-            ).fit(X)
+                missing=missing,
+            ).fit(X, sample_weight=sample_weight)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
         # DegenerateMixtureError (every start collapsed) is a ValueError: no MLE here.
         return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     n, d = X.shape
     p = n_parameters(K, d, covariance_type)
-    log_resp = e_step(X, em.params_)[0]
+    log_resp = (M.e_step if np.isnan(X).any() else e_step)(X, em.params_)[0]
+    top = log_resp.max(axis=1, keepdims=True)  # (n, 1): log t_{i z_i}, at least -log K
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=float)
+        n, top = float(w.sum()), w[:, None] * top
     ll = float(em.log_likelihood_)
+    entropy = criteria.classification_entropy(top)
+    bic = criteria.bic(ll, p, n)
     return {
         "status": "ok",
         "log_likelihood": ll,
         "log_prior": em.log_prior_,
         "n_parameters": p,
-        "bic": criteria.bic(ll, p, n),
-        "icl": criteria.icl(ll, p, log_resp),
+        "bic": bic,
+        "icl": bic - 2.0 * entropy,  # criteria.icl, with the BIC's n the total weight
         "aic": criteria.aic(ll, p),
-        "entropy": criteria.classification_entropy(log_resp),
+        "entropy": entropy,
         "converged": bool(em.converged_),
         "n_iter": int(em.n_iter_),
         "params": params_record(em.params_),
@@ -99,7 +127,17 @@ def fit_estimate(X, K: int, covariance_type: str, prior, random_state, n_init: i
     }
 
 
-def fit_cell(X, K: int, covariance_type: str, prior, seed_sequence, n_init: int) -> dict:
+def fit_cell(
+    X,
+    K: int,
+    covariance_type: str,
+    prior,
+    seed_sequence,
+    n_init: int,
+    *,
+    missing: str = "error",
+    sample_weight=None,
+) -> dict:
     """The MLE and (with a prior) the MAP of one cell.
 
     Parameters
@@ -112,6 +150,8 @@ def fit_cell(X, K: int, covariance_type: str, prior, seed_sequence, n_init: int)
     seed_sequence : numpy.random.SeedSequence
         The cell's seeds (one child per estimate).
     n_init : int
+    missing, sample_weight
+        As :func:`fit_estimate`.
 
     Returns
     -------
@@ -120,15 +160,16 @@ def fit_cell(X, K: int, covariance_type: str, prior, seed_sequence, n_init: int)
         without a prior), each as :func:`fit_estimate`.
     """
     seeds = [int(s.generate_state(1)[0]) for s in seed_sequence.spawn(2)]
+    data = {"missing": missing, "sample_weight": sample_weight}
     record = {
         "K": int(K),
         "covariance_type": covariance_type,
         "model": mclust_name(covariance_type, X.shape[1]),
-        "mle": fit_estimate(X, K, covariance_type, None, seeds[0], n_init),
+        "mle": fit_estimate(X, K, covariance_type, None, seeds[0], n_init, **data),
         "map": None,
     }
     if prior is not None:
-        record["map"] = fit_estimate(X, K, covariance_type, prior, seeds[1], n_init)
+        record["map"] = fit_estimate(X, K, covariance_type, prior, seeds[1], n_init, **data)
     return record
 
 
