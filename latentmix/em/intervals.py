@@ -129,6 +129,70 @@ class Intervals(NamedTuple):
             )
         }
 
+    def to_dataframe(self):
+        """The intervals as a pandas DataFrame: one row per entry, indexed by name.
+
+        Columns ``parameter`` and ``index`` (the keys, 0-based), ``estimate``,
+        ``standard_error``, ``lower``, ``upper`` and, for Wald, ``scale``.
+        """
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "estimate": np.asarray(self.estimate, dtype=float),
+                "standard_error": np.asarray(self.standard_error, dtype=float),
+                "lower": np.asarray(self.lower, dtype=float),
+                "upper": np.asarray(self.upper, dtype=float),
+            },
+            index=pd.Index(list(self.names), name="name"),
+        )
+        if self.keys:
+            frame.insert(0, "parameter", [group for group, _ in self.keys])
+            frame.insert(1, "index", [tuple(index) for _, index in self.keys])
+        if self.scales:
+            frame["scale"] = list(self.scales)
+        return frame
+
+    def _summary(self) -> list:
+        groups: dict = {}
+        for group, _ in self.keys:
+            groups[group] = groups.get(group, 0) + 1
+        counts = f" ({', '.join(f'{g} {n}' for g, n in groups.items())})" if groups else ""
+        head = (
+            f"Intervals(source={self.source!r}, level={self.level:g}): {len(self.names)} entries"
+        )
+        lines = [head + counts]
+        K, n_means = groups.get("weights", 0), groups.get("means", 0)
+        if K and n_means:
+            lines[0] += f", K={K}, d={n_means // K}"
+        extra = []
+        if self.scales:
+            scales: dict = {}
+            for scale in self.scales:
+                scales[scale] = scales.get(scale, 0) + 1
+            extra.append("Wald scales: " + ", ".join(f"{k} {n}" for k, n in scales.items()))
+        if self.draws is not None:
+            extra.append(f"draws of shape {np.shape(self.draws)}")
+        if self.n_failed:
+            extra.append(f"{self.n_failed} failed refits left out")
+        if self.covariance is not None:
+            extra.append(f"covariance in theta of shape {np.shape(self.covariance)}")
+        if extra:
+            lines.append("  " + "; ".join(extra))
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join([*self._summary(), "  use .to_dataframe() or .as_dict()"])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        text = "<br>".join(html.escape(line) for line in self._summary())
+        table = self.to_dataframe().to_html(
+            escape=True, max_rows=60, float_format="{:.4g}".format, na_rep=""
+        )
+        return f"<div><p>{text}</p>{table}</div>"
+
 
 def _labels(params: MixtureParams):
     """(names, keys) of the natural-scale entries of ``params``."""
