@@ -43,7 +43,9 @@ def add_data(parser) -> None:
     """``DATA`` (a CSV path or a built-in data set) and ``--columns``."""
     parser.add_argument("data", metavar="DATA", help="CSV path or built-in data set name")
     parser.add_argument(
-        "--columns", default=None, help="comma-separated columns to use (default: all)"
+        "--columns",
+        default=None,
+        help="comma-separated columns to use (default: every numeric column)",
     )
 
 
@@ -63,15 +65,32 @@ def add_missing_and_weights(parser) -> None:
 
 
 def load_dataset(args):
-    """The Dataset of ``DATA``, ``--columns``, ``--missing`` and ``--weights``."""
-    from latentmix.datasets import load_data, split_columns
+    """The Dataset of ``DATA``, ``--columns``, ``--missing`` and ``--weights``.
 
-    return load_data(
-        args.data,
-        split_columns(args.columns),
-        missing=getattr(args, "missing", "error"),
-        weights=getattr(args, "weights", None),
-    )
+    What the reading warns about (text columns left out, a column of row numbers) is
+    printed on stderr as ``latentmix COMMAND: warning: ...``, beside the command's errors,
+    so that stdout keeps only the command's output.
+    """
+    import sys
+    import warnings
+
+    from latentmix.datasets import DataWarning, load_data, split_columns
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        dataset = load_data(
+            args.data,
+            split_columns(args.columns),
+            missing=getattr(args, "missing", "error"),
+            weights=getattr(args, "weights", None),
+        )
+    command = f"latentmix {args.command}" if getattr(args, "command", None) else "latentmix"
+    for w in caught:
+        if issubclass(w.category, DataWarning):
+            print(f"{command}: warning: {w.message}", file=sys.stderr)
+        else:  # not about the data: pass it on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return dataset
 
 
 def add_components(parser, *, several: bool = False, default=None) -> None:

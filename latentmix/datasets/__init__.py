@@ -8,11 +8,18 @@ the file, the column and the row, unless ``missing="ignore"`` (``--missing ignor
 becomes NaN (a cell missing at random, see :mod:`latentmix.em.missing`). A weights column
 (``weights="COLUMN"``, ``--weights COLUMN``) is taken out of the data into
 ``Dataset.sample_weight``.
+
+Without a choice of columns a CSV file's data are its numeric columns: a column none of
+whose cells is a number (missing cells aside) holds text, such as names or categories, and
+is left out with a :class:`DataWarning` naming it; a column of numbers with a stray word in
+it is an error naming the cell. A column holding the integers 1..n (or 0..n-1) in row order
+is kept, as it is numeric, with a warning that it looks like a row identifier.
 """
 
 from __future__ import annotations
 
 import csv
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -48,6 +55,14 @@ _BUILTIN = {
         ("Species",),
     ),
 }
+
+
+class DataWarning(UserWarning):
+    """The data were read, but not all as written.
+
+    A text column was left out, or a column looks like a row identifier rather than a
+    measurement. The message names the columns and the ``--columns`` choice to make.
+    """
 
 
 @dataclass(frozen=True)
@@ -177,8 +192,9 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
     ----------
     path : str or Path
     columns : sequence of str, optional
-        The columns to use (default: all but ``weights``). Every used cell must be a number,
-        or missing with ``missing="ignore"``.
+        The columns to use. Every used cell must be a number, or missing with
+        ``missing="ignore"``. Default: every numeric column but ``weights`` (see
+        :func:`numeric_columns`, which warns about the columns it leaves out).
     missing : {"error", "ignore"}
         What an empty, ``NA``, ``NaN`` or ``NULL`` cell means: an error (naming the row, the
         column and this option), or a missing cell, read as NaN. A row whose used cells are
@@ -187,14 +203,20 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
         A column of observation weights (numbers >= 0, none missing, not all zero), taken out
         of the data into ``sample_weight``.
 
+    Warns
+    -----
+    DataWarning
+        Without ``columns``: naming the text columns left out, and a column that holds the
+        row numbers (1..n or 0..n-1).
+
     Raises
     ------
     ValueError
-        Naming the file, column and row of the first missing or non-numeric cell, a column
-        that does not exist, a column name that is empty or repeated (see
-        :func:`check_feature_names`; only the used columns need distinct names), a row whose
-        number of cells differs from the header's (by its line in the file), or a header
-        that looks delimited by ``;`` or a tab rather than commas.
+        Naming the file, column and row of the first missing or non-numeric cell, a file
+        with no numeric column, a column that does not exist, a column name that is empty
+        or repeated (see :func:`check_feature_names`; only the used columns need distinct
+        names), a row whose number of cells differs from the header's (by its line in the
+        file), or a header that looks delimited by ``;`` or a tab rather than commas.
     """
     path = Path(path)
     if not path.is_file():
@@ -208,7 +230,8 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
         )
     if columns is None:
         check_feature_names(header, where=str(path))
-        use = [j for j, h in enumerate(header) if h != weights]
+        use = _default_columns(path, header, rows, exclude=(weights,))
+        not_number = _mixed_column_fix([header[j] for j in use])
     else:
         check_feature_names(columns, where=f"{path}: --columns", chosen=True)
         absent = [c for c in columns if c not in header]
@@ -226,11 +249,15 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
                 f"{path}: the weights column {weights!r} is also in --columns; a column is "
                 "either data or weights: leave it out of --columns."
             )
-    data = _to_numeric(header, rows, use, path, missing)
+        not_number = "leave the column out of --columns, or correct the cell."
+    data = _to_numeric(header, rows, use, path, missing, not_number=not_number)
     sample_weight = None
     if weights is not None:
         j = header.index(weights)
-        sample_weight = _to_numeric(header, rows, [j], path, "error", what="--weights")[:, 0]
+        sample_weight = _to_numeric(
+            header, rows, [j], path, "error", what="--weights",
+            not_number="--weights names a column of numbers.",
+        )[:, 0]  # fmt: skip
         sample_weight = _checked_weights(sample_weight, f"{path}: column {weights!r}")
     _refuse_empty_rows(data, str(path))
     return Dataset(
@@ -241,6 +268,152 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
         sample_weight=sample_weight,
         weights_column=weights,
     )
+
+
+def numeric_columns(path, exclude=()) -> list[str]:
+    """The columns of a CSV file that :func:`read_csv` uses when none are chosen.
+
+    A column is left out when none of its cells is a number (missing cells aside): it holds
+    text (names, categories, dates). A column with some numbers is kept, so that a stray
+    word in a column of measurements is an error naming the cell rather than a measurement
+    silently lost.
+
+    Parameters
+    ----------
+    path : str or Path
+    exclude : sequence of str
+        Columns that are not data (a weights or a labels column): neither used nor warned
+        about.
+
+    Returns
+    -------
+    list of str
+        In the file's order.
+
+    Warns
+    -----
+    DataWarning
+        Naming the text columns left out (with the first cell of each) and any column that
+        holds the row numbers 1..n or 0..n-1, which is used but looks like an identifier.
+
+    Raises
+    ------
+    ValueError
+        When no numeric column is left.
+    """
+    path = Path(path)
+    header, rows = _read_rows(path)
+    check_feature_names(header, where=str(path))
+    return [header[j] for j in _default_columns(path, header, rows, exclude)]
+
+
+def _default_columns(path, header, rows, exclude) -> list[int]:
+    """Indices of the numeric columns not in ``exclude``; warns about text and row numbers."""
+    candidates = [j for j, h in enumerate(header) if h not in exclude]
+    text = {}  # column -> (data row from 0, its first cell)
+    for j in candidates:
+        first = _first_text_cell(rows, j)
+        if first is not None:
+            text[j] = first
+    use = [j for j in candidates if j not in text]
+    described = ", ".join(
+        f"{header[j]!r} (data row {i + 1}: {cell!r})" for j, (i, cell) in text.items()
+    )
+    if not use:
+        parts = [f"text in {described}"] if text else []
+        others = [h for h in header if h in exclude]
+        if others:
+            parts.append(f"{_listed(others)} {'is' if len(others) == 1 else 'are'} not data")
+        raise ValueError(
+            f"{path}: no column of numbers to fit ({'; '.join(parts)}); latentmix fits "
+            "numeric columns: give a file with at least one column of numbers."
+        )
+    names_ = [header[j] for j in use]
+    if text:
+        warnings.warn(
+            f"{path}: left out {len(text)} column{'s' if len(text) > 1 else ''} of text, not "
+            f"numbers: {described}; the data are the numeric columns {_listed(names_)}. "
+            "Name the columns with --columns (Python: columns=[...]) to choose them yourself.",
+            DataWarning,
+            stacklevel=3,  # the caller of read_csv or numeric_columns
+        )
+    for j in use:
+        start = _row_number_start(rows, j)
+        if start is None:
+            continue
+        rest = [h for h in names_ if h != header[j]]
+        fix = (
+            f"if it numbers the rows, leave it out: --columns {','.join(rest)} (Python: "
+            f"columns={rest!r})."
+            if rest
+            else "it is the only numeric column, so the fit would be of row numbers: give "
+            "the file's measurements."
+        )
+        warnings.warn(
+            f"{path}: column {header[j]!r} holds the integers {start}..{len(rows) - 1 + start} "
+            f"in row order, like a row identifier, and is used as data; {fix}",
+            DataWarning,
+            stacklevel=3,  # the caller of read_csv or numeric_columns
+        )
+    return use
+
+
+def _listed(names_) -> str:
+    return ", ".join(map(repr, names_))
+
+
+def _mixed_column_fix(names_) -> str:
+    """The fix of a text cell in a default (numeric) column: the column has numbers too."""
+    return (
+        "the column's other cells are numbers: correct the cell, write a missing value as NA "
+        "(with --missing ignore), or choose the columns with --columns; the numeric columns "
+        f"are {_listed(names_)}."
+    )
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_text_cell(rows, j):
+    """(data row, cell) of column j's first text cell if none of its cells is a number.
+
+    Missing cells count for neither, so a column of only missing cells is not text (it is
+    read, and refused or ignored as missing).
+    """
+    first = None
+    for i, row in enumerate(rows):
+        cell = row[j].strip()
+        if cell.upper() in MISSING_CELLS:
+            continue
+        if _is_number(cell):
+            return None
+        if first is None:
+            first = (i, cell)
+    return first
+
+
+def _row_number_start(rows, j):
+    """1 or 0 when column j is 1..n or 0..n-1 in row order (n >= 3), else None."""
+    if len(rows) < 3:
+        return None
+    try:
+        first = float(rows[0][j])
+    except ValueError:
+        return None
+    if first not in (0.0, 1.0):
+        return None
+    for i, row in enumerate(rows):
+        try:
+            if float(row[j]) != i + first:
+                return None
+        except ValueError:
+            return None
+    return int(first)
 
 
 def _check_missing_option(missing):
@@ -273,7 +446,7 @@ def _refuse_empty_rows(data, where):
 
 
 def split_columns(text: str | None) -> tuple[str, ...] | None:
-    """Column names from a command line's comma-separated list (None for all columns)."""
+    """Column names from a command line's comma-separated list (None: the default ones)."""
     if text is None:
         return None
     columns = tuple(c.strip() for c in text.split(",") if c.strip())
@@ -288,7 +461,9 @@ def load_data(source, columns=None, *, missing: str = "error", weights: str | No
     source : str or path-like
         A name from :func:`names`, or the path of a CSV file with a header row.
     columns : sequence of str, optional
-        The columns to use, in this order (default: all but ``weights``).
+        The columns to use, in this order. Default: every numeric column but ``weights``
+        (a CSV file's text columns are left out with a :class:`DataWarning`, see
+        :func:`read_csv`).
     missing : {"error", "ignore"}
         For a CSV file, what a missing cell means (see :func:`read_csv`); the built-in data
         sets have none.
@@ -471,7 +646,10 @@ def _read_rows(path):
     return header, [r for _, r in rows[1:]]
 
 
-def _to_numeric(header, rows, columns, path, missing="error", what=None) -> np.ndarray:
+def _to_numeric(
+    header, rows, columns, path, missing="error", what=None, not_number=None
+) -> np.ndarray:
+    """The cells of ``columns`` as floats; ``not_number`` is the fix told for a text cell."""
     out = np.empty((len(rows), len(columns)))
     for i, row in enumerate(rows):
         for jj, j in enumerate(columns):
@@ -494,7 +672,7 @@ def _to_numeric(header, rows, columns, path, missing="error", what=None) -> np.n
             except ValueError:
                 raise ValueError(
                     f"{path}: column {header[j]!r}, data row {i + 1} is not a number "
-                    f"({cell!r}); select numeric columns only."
+                    f"({cell!r}); {not_number or 'select numeric columns only.'}"
                 ) from None
             if not np.isfinite(out[i, jj]):
                 raise ValueError(

@@ -53,6 +53,9 @@ def csv_columns(source, labels: str | None, columns, weights: str | None):
     Returns
     -------
     list of str or None
+        ``columns`` if given; else the numeric columns but the labels and weights (a text
+        column among the rest is left out with a
+        :class:`~latentmix.datasets.DataWarning`, as without ``--labels``).
     """
     if labels is None or not is_csv_path(source):
         return columns
@@ -69,7 +72,9 @@ def csv_columns(source, labels: str | None, columns, weights: str | None):
                 "either data or labels: leave it out of --columns."
             )
         return columns
-    return [h for h in header if h not in (labels, weights)]
+    from latentmix.datasets import numeric_columns
+
+    return numeric_columns(Path(str(source)), exclude=(labels, weights))
 
 
 def take_labels(dataset, source, labels: str | None):
