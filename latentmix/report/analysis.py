@@ -86,6 +86,8 @@ class Analysis:
         Known group labels of the rows of ``X`` (``settings.labels``).
     label_agreement : dict of str to float or None
         Adjusted Rand index of each estimate's clustering against ``labels``.
+    modes : latentmix.report.modes.Modes or None
+        Whether the MLE, the MAP and the chains are of one optimum.
     """
 
     dataset: object
@@ -110,6 +112,7 @@ class Analysis:
     sensitivity: object = None
     labels: np.ndarray | None = None
     label_agreement: dict | None = None
+    modes: object = None
 
     @property
     def n_missing_cells(self) -> int:
@@ -300,6 +303,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     from latentmix.progress import Progress
     from latentmix.report import labels as report_labels
     from latentmix.report.imputation import imputation
+    from latentmix.report.modes import check_modes
     from latentmix.report.sensitivity import prior_sensitivity
     from latentmix.report.vb import fit_vb
     from latentmix.validation import check_data, check_sample_weight, check_scale
@@ -409,6 +413,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         X, reference, idata, dataset.feature_names, level=settings.level,
         data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,
     )  # fmt: skip
+    modes = check_modes(X, mle, em_map, idata, sample_weight=w, missing=settings.missing)
     timings["compare"] = time.perf_counter() - clock
     progress("comparison done")
     if target is not None and train is not None:
@@ -443,4 +448,5 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         sensitivity=sensitivity,
         labels=target,
         label_agreement=agreement,
+        modes=modes,
     )
