@@ -6,7 +6,8 @@ arrays, ``Comparison.mle_order``); only ``Entry.label``, text for people, counts
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import html
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -141,10 +142,23 @@ class ParameterTable:
         return [to_jsonable(asdict(e)) for e in self.entries]
 
     def to_dataframe(self):
-        """The table as a pandas DataFrame indexed by label."""
-        import pandas as pd
+        """The table as a pandas DataFrame: one row per entry, indexed by label.
 
-        return pd.DataFrame(self.to_records()).set_index("label")
+        Every :class:`Entry` field is a column (missing values as NaN).
+        """
+        return entries_frame(self.entries)
+
+    def __repr__(self) -> str:
+        out = self.n_outside
+        return (
+            f"ParameterTable({self.parameter!r}: {len(self.entries)} entries, "
+            f"{self.level:.0%} {INTERVAL_TYPE} intervals; outside: MLE {out['mle']}, "
+            f"MAP {out['map']}; use .to_dataframe())"
+        )
+
+    def _repr_html_(self) -> str:
+        head = f"{self.parameter}: {len(self.entries)} entries, {self.level:.0%} intervals"
+        return html_block([head], display_frame(self.to_dataframe()))
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,37 @@ class PredictiveComparison:
         """The row of one estimate, or None."""
         return next((r for r in self.rows if r.estimate == estimate), None)
 
+    def to_dataframe(self):
+        """One row per estimate (index ``estimate``), the :class:`PredictiveRow` fields."""
+        import pandas as pd
+
+        names = [f.name for f in fields(PredictiveRow)]
+        frame = pd.DataFrame([asdict(r) for r in self.rows], columns=names)
+        floats = ("in_sample", "out_of_sample", "out_of_sample_se", "held_out")
+        return frame.astype(dict.fromkeys(floats, float)).set_index("estimate")
+
+    def _summary(self) -> list:
+        head = (
+            f"PredictiveComparison: n_train={self.n_train}, n_test={self.n_test}, "
+            f"{self.n_parameters} parameters, p_loo {number(self.p_loo)}, "
+            f"unreliable Pareto k: {self.pareto_k_bad} (max {number(self.pareto_k_max, 3)})"
+        )
+        lines = [head]
+        for r in self.rows:
+            se = "" if r.out_of_sample_se is None else f" (se {number(r.out_of_sample_se)})"
+            held = "" if r.held_out is None else f", held out {number(r.held_out)}"
+            lines.append(
+                f"  {r.estimate}: in sample {number(r.in_sample)}, out of sample "
+                f"{number(r.out_of_sample)}{se} [{r.out_of_sample_estimator}]{held}"
+            )
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join([*self._summary(), "  use .to_dataframe()"])
+
+    def _repr_html_(self) -> str:
+        return html_block(self._summary()[:1], self.to_dataframe())
+
 
 @dataclass(frozen=True)
 class MembershipComparison:
@@ -263,6 +308,47 @@ class MembershipComparison:
             "max_disagreement": float(self.disagreement.max()),
             "top": records,
         }
+
+    def to_dataframe(self, top_only: bool = False):
+        """One row per point and component (long), 0-based ``row`` and ``component``.
+
+        Columns ``row, component, responsibility_map, [responsibility_mle,]
+        posterior_mean, posterior_sd, disagreement`` (the point's, repeated on its K rows).
+        ``top_only`` keeps the points of ``top``, largest disagreement first.
+        """
+        import pandas as pd
+
+        n, K = self.responsibilities_map.shape
+        rows = np.asarray(self.top, dtype=int) if top_only else np.arange(n)
+        columns = {
+            "row": np.repeat(rows, K),
+            "component": np.tile(np.arange(K), rows.size),
+            "responsibility_map": self.responsibilities_map[rows].ravel(),
+        }
+        if self.responsibilities_mle is not None:
+            columns["responsibility_mle"] = self.responsibilities_mle[rows].ravel()
+        columns["posterior_mean"] = self.posterior_mean[rows].ravel()
+        columns["posterior_sd"] = self.posterior_sd[rows].ravel()
+        columns["disagreement"] = np.repeat(self.disagreement[rows], K)
+        return pd.DataFrame(columns)
+
+    def _summary(self) -> list:
+        n, K = self.responsibilities_map.shape
+        return [
+            f"MembershipComparison: n={n} points, K={K}; {self.n_label_changes} change their "
+            f"most probable component (MAP against posterior); disagreement mean "
+            f"{number(float(self.disagreement.mean()), 3)}, max "
+            f"{number(float(self.disagreement.max()), 3)}",
+        ]
+
+    def __repr__(self) -> str:
+        return "\n".join(
+            [*self._summary(), "  use .to_dataframe() (.to_dataframe(top_only=True): the top)"]
+        )
+
+    def _repr_html_(self) -> str:
+        frame = self.to_dataframe(top_only=True).set_index(["row", "component"])
+        return html_block([*self._summary(), "points of largest disagreement:"], frame)
 
 
 @dataclass(frozen=True)
@@ -343,6 +429,86 @@ class Comparison:
             "membership": self.membership.to_dict(X, list(self.feature_names)),
         }
 
+    def all_entries(self, derived: bool = True) -> tuple:
+        """Every entry: the tables in order, then (by default) the derived ones."""
+        groups = [*self.tables.values(), *(self.derived.values() if derived else ())]
+        return tuple(e for table in groups for e in table.entries)
+
+    def to_dataframe(self, long: bool = False, derived: bool = True):
+        """Every entry of every table as one pandas DataFrame.
+
+        Parameters
+        ----------
+        long : bool
+            False (default): one row per entry, indexed by label, every :class:`Entry` field
+            a column plus ``component`` (0-based; missing for a shared covariance entry).
+            True: one row per entry and point estimate (MLE with its Wald interval, MAP with
+            its Laplace interval, posterior mean with the posterior interval, truth), columns
+            ``parameter, label, component, estimator, value, lower, upper, interval,
+            quantile, outside``.
+        derived : bool
+            Include the standard deviations and correlations (rows with ``parameter`` one of
+            :data:`latentmix.em.derived.DERIVED_NAMES`).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        entries = self.all_entries(derived)
+        if long:
+            return long_entries_frame(entries, self.covariance_type)
+        return entries_frame(entries, self.covariance_type)
+
+    def agreement_dataframe(self):
+        """The :class:`IntervalAgreement` rows as a DataFrame (one row per source and group)."""
+        import pandas as pd
+
+        names = [f.name for f in fields(IntervalAgreement)]
+        return pd.DataFrame([asdict(a) for a in self.agreement], columns=names)
+
+    def _summary(self) -> list:
+        K, d = self.map.means.shape
+        estimates = [n for n, p in (("MLE", self.mle), ("MAP", self.map)) if p is not None]
+        estimates += ["posterior"] + (["truth"] if self.truth is not None else [])
+        main = self.all_entries(derived=False)
+        counts = ", ".join(f"{g} {len(t.entries)}" for g, t in self.tables.items())
+        derived = ", ".join(f"{g} {len(t.entries)}" for g, t in self.derived.items())
+        n_mle = sum(bool(e.mle_outside) for e in main)
+        n_map = sum(bool(e.map_outside) for e in main)
+        sources = [n for n, v in (("Wald", self.wald), ("Laplace", self.laplace)) if v is not None]
+        lines = [
+            f"Comparison of {', '.join(estimates)}: K={K}, d={d} "
+            f"({short_names(self.feature_names)}), covariance {self.covariance_type!r}, "
+            f"order {self.order!r}",
+            f"  entries: {counts}" + (f"; derived: {derived}" if derived else ""),
+            f"  {self.level:.0%} {INTERVAL_TYPE} intervals; outside: "
+            + (f"MLE {n_mle} of {len(main)}, " if self.mle is not None else "")
+            + f"MAP {n_map} of {len(main)}; beside them: {', '.join(sources) or 'none'}",
+        ]
+        out = ", ".join(f"{r.estimate} {number(r.out_of_sample)}" for r in self.predictive.rows)
+        lines.append(
+            f"  out of sample (n_train={self.predictive.n_train}, "
+            f"n_test={self.predictive.n_test}): {out}"
+        )
+        lines.append(
+            f"  membership: {self.membership.n_label_changes} points change their most "
+            f"probable component"
+        )
+        if self.warnings:
+            lines.append(f"  warnings: {len(self.warnings)} (see .warnings)")
+        return lines
+
+    def __repr__(self) -> str:
+        hint = (
+            "  use .to_dataframe() (long=True: a row per estimate), .agreement_dataframe(), "
+            ".predictive, .membership"
+        )
+        return "\n".join([*self._summary(), hint])
+
+    def _repr_html_(self) -> str:
+        frame = display_frame(self.to_dataframe(derived=False))
+        return html_block(self._summary(), frame)
+
 
 def params_dict(params: MixtureParams) -> dict:
     """A MixtureParams as plain lists, with its covariance type."""
@@ -352,3 +518,128 @@ def params_dict(params: MixtureParams) -> dict:
         "covariances": np.asarray(params.covariances).tolist(),
         "covariance_type": params.covariance_type,
     }
+
+
+# --- display: short reprs, pandas frames, notebook HTML --------------------------------------
+
+#: The Entry columns a notebook shows (the frames carry every field).
+DISPLAY_COLUMNS = (
+    "mle", "map", "mean", "sd", "lower", "upper", "quantile_mle", "quantile_map",
+    "wald_lower", "wald_upper", "laplace_lower", "laplace_upper", "r_hat", "ess_bulk",
+)  # fmt: skip
+
+#: Rows of a notebook table beyond which pandas shows the head and the tail only.
+HTML_MAX_ROWS = 60
+
+#: Each point estimate of the long frame, the Entry fields holding it and the interval
+#: beside it: (estimator, value, lower, upper, interval, quantile, outside).
+_LONG_ESTIMATORS = (
+    ("MLE", "mle", "wald_lower", "wald_upper", "Wald", "quantile_mle", "mle_outside"),
+    ("MAP", "map", "laplace_lower", "laplace_upper", "Laplace", "quantile_map", "map_outside"),
+    ("posterior", "mean", "lower", "upper", INTERVAL_TYPE, None, None),
+    ("truth", "truth", None, None, None, "quantile_truth", "truth_outside"),
+)
+
+
+def entry_component(parameter: str, index: tuple, covariance_type: str | None):
+    """The 0-based component of an entry, or None for a shared (tied) covariance entry."""
+    if parameter in ("weights", "means") or covariance_type in ("full", "diag", "spherical"):
+        return int(index[0])
+    return None
+
+
+def entries_frame(entries, covariance_type: str | None = None):
+    """One row per entry, every Entry field a column, indexed by label.
+
+    With ``covariance_type`` a ``component`` column (0-based, missing for a shared
+    covariance entry) is added after ``parameter``.
+    """
+    import pandas as pd
+
+    names = [f.name for f in fields(Entry)]
+    frame = pd.DataFrame([asdict(e) for e in entries], columns=names)
+    frame = frame.astype({n: float for n in _FLOAT_FIELDS} | {n: "boolean" for n in _BOOL_FIELDS})
+    if covariance_type is not None:
+        component = [entry_component(e.parameter, e.index, covariance_type) for e in entries]
+        frame.insert(1, "component", pd.array(component, dtype="Int64"))
+    return frame.set_index("label")
+
+
+def long_entries_frame(entries, covariance_type: str):
+    """One row per entry and point estimate, with the interval that goes with it.
+
+    Columns ``parameter, label, component, estimator, value, lower, upper, interval,
+    quantile, outside``: the MLE with its Wald interval, the MAP with its Laplace interval,
+    the posterior mean with the posterior interval, and the truth when known. ``quantile``
+    is the posterior quantile of the value and ``outside`` whether it lies outside the
+    posterior interval (missing for the posterior itself).
+    """
+    import pandas as pd
+
+    def get(entry, name):
+        return None if name is None else getattr(entry, name)
+
+    rows = [
+        {
+            "parameter": e.parameter,
+            "label": e.label,
+            "component": entry_component(e.parameter, e.index, covariance_type),
+            "estimator": estimator,
+            "value": getattr(e, value),
+            "lower": get(e, lower),
+            "upper": get(e, upper),
+            "interval": interval,
+            "quantile": get(e, quantile),
+            "outside": get(e, outside),
+        }
+        for e in entries
+        for estimator, value, lower, upper, interval, quantile, outside in _LONG_ESTIMATORS
+        if getattr(e, value) is not None
+    ]
+    columns = ["parameter", "label", "component", "estimator", "value", "lower", "upper"]
+    frame = pd.DataFrame(rows, columns=[*columns, "interval", "quantile", "outside"])
+    return frame.astype(
+        {
+            "component": "Int64",
+            "value": float,
+            "lower": float,
+            "upper": float,
+            "quantile": float,
+            "outside": "boolean",
+        }
+    )
+
+
+def display_frame(frame):
+    """The :data:`DISPLAY_COLUMNS` of an entries frame that hold any value."""
+    shown = [c for c in DISPLAY_COLUMNS if c in frame and frame[c].notna().any()]
+    return frame[shown]
+
+
+def html_block(lines, frame) -> str:
+    """A few escaped lines of text above a frame's HTML table (pandas escapes the cells)."""
+    text = "<br>".join(html.escape(line) for line in lines)
+    table = frame.to_html(
+        escape=True, max_rows=HTML_MAX_ROWS, float_format="{:.4g}".format, na_rep=""
+    )
+    return f"<div><p>{text}</p>{table}</div>"
+
+
+def short_names(names, limit: int = 6) -> str:
+    """Names joined by commas, the middle elided when there are more than ``limit``."""
+    names = [str(n) for n in names]
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join([*names[: limit - 2], "...", *names[-1:]]) + f" ({len(names)})"
+
+
+def number(value, digits: int = 4) -> str:
+    """A float for a repr line: ``digits`` significant figures, ``-`` when missing."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+# Entry's optional floats and flags (None when not available) as NaN and pandas' NA.
+_FLOAT_FIELDS = tuple(f.name for f in fields(Entry) if f.type in ("float", "float | None"))
+_BOOL_FIELDS = tuple(f.name for f in fields(Entry) if f.type in ("bool", "bool | None"))
