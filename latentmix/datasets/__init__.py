@@ -231,7 +231,11 @@ def read_csv(path, columns=None, *, missing: str = "error", weights: str | None 
     if columns is None:
         check_feature_names(header, where=str(path))
         use = _default_columns(path, header, rows, exclude=(weights,))
-        not_number = _mixed_column_fix([header[j] for j in use])
+        # Only columns with a number in them are used, so a text cell here is a stray one.
+        not_number = (
+            "the column's other cells are numbers: correct the cell, write a missing value "
+            "as NA (with --missing ignore), or leave the column out with --columns."
+        )
     else:
         check_feature_names(columns, where=f"{path}: --columns", chosen=True)
         absent = [c for c in columns if c not in header]
@@ -360,15 +364,6 @@ def _default_columns(path, header, rows, exclude) -> list[int]:
 
 def _listed(names_) -> str:
     return ", ".join(map(repr, names_))
-
-
-def _mixed_column_fix(names_) -> str:
-    """The fix of a text cell in a default (numeric) column: the column has numbers too."""
-    return (
-        "the column's other cells are numbers: correct the cell, write a missing value as NA "
-        "(with --missing ignore), or choose the columns with --columns; the numeric columns "
-        f"are {_listed(names_)}."
-    )
 
 
 def _is_number(cell: str) -> bool:
