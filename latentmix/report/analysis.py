@@ -413,7 +413,9 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         X, reference, idata, dataset.feature_names, level=settings.level,
         data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,
     )  # fmt: skip
-    modes = check_modes(X, mle, em_map, idata, sample_weight=w, missing=settings.missing)
+    modes = check_modes(
+        X, mle, em_map, idata, comparison=comparison, sample_weight=w, missing=settings.missing
+    )
     timings["compare"] = time.perf_counter() - clock
     progress("comparison done")
     if target is not None and train is not None:

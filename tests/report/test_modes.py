@@ -1,6 +1,8 @@
 """Optima and chains: the MLE and the MAP told apart when they are different optima (iris,
 K = 3, the training rows of --test-fraction 0.2), and taken as one where they are (faithful)."""
 
+from types import SimpleNamespace
+
 import arviz as az
 import numpy as np
 import pytest
@@ -9,11 +11,15 @@ from latentmix import EMGaussianMixture
 from latentmix.datasets import load
 from latentmix.report.analysis import split_rows
 from latentmix.report.modes import (
+    PEAK_CHECK,
     SAME_PARTITION_ARI,
+    Modes,
     check_modes,
+    count_peaks,
     distinct_optima,
     modes_sentences,
     modes_warnings,
+    multimodal_entries,
 )
 
 
@@ -82,3 +88,65 @@ def test_without_an_mle_only_the_chains_are_described(iris_train):
 def test_distinct_optima_counts_values_apart_by_more_than_round_off():
     assert distinct_optima([-10.0, -10.0 - 1e-9, -12.0, -12.5, np.nan]) == 3
     assert distinct_optima([]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "peaks"),
+    [
+        ("normal", 1),
+        ("gamma", 1),
+        ("lognormal", 1),
+        ("t3", 1),
+        ("halves", 2),
+        ("90/10", 2),
+    ],
+)
+def test_count_peaks_on_known_shapes(name, peaks):
+    rng = np.random.default_rng(3)
+    draws = {
+        "normal": lambda: rng.normal(size=4000),
+        "gamma": lambda: rng.gamma(2.0, size=4000),
+        "lognormal": lambda: rng.lognormal(0.0, 1.0, 4000),
+        "t3": lambda: rng.standard_t(3, 4000),
+        "halves": lambda: np.r_[rng.normal(0, 1, 2000), rng.normal(4, 1, 2000)],
+        "90/10": lambda: np.r_[rng.normal(0, 1, 3600), rng.normal(5, 0.5, 400)],
+    }[name]()
+    assert count_peaks(draws) == peaks
+    assert count_peaks(np.full(10, 2.0)) == 1  # no spread: one peak
+
+
+def test_a_bimodal_marginal_is_flagged_by_label_and_names_the_check():
+    rng = np.random.default_rng(0)
+    bimodal = np.r_[rng.normal(0, 1, 500), rng.normal(5, 1, 500)].reshape(2, 500)
+    posterior = {
+        "weights": np.full((2, 500, 2), 0.5),
+        "means": np.stack([rng.normal(size=(2, 500)), bimodal], axis=-1)[..., None],
+    }
+    idata = az.from_dict(posterior=posterior)
+    entries = [
+        SimpleNamespace(parameter="means", index=(0, 0), label="means[1, x]"),
+        SimpleNamespace(parameter="means", index=(1, 0), label="means[2, x]"),
+    ]
+    comparison = SimpleNamespace(tables={"means": SimpleNamespace(entries=entries)})
+    assert multimodal_entries(idata, comparison) == ["means[2, x]"]
+    modes = check_modes_stub(multimodal=["means[2, x]"])
+    (warning,) = modes_warnings(modes)
+    assert "means[2, x]" in warning and PEAK_CHECK in warning
+
+
+def check_modes_stub(**fields):
+    """A Modes of one optimum and one chain at the MAP, with ``fields`` replaced."""
+    base = dict(
+        ari_mle_map=1.0,
+        climb_log_likelihood=0.0,
+        climb_collapsed=False,
+        mle_log_likelihood=0.0,
+        same_optimum=True,
+        n_map_optima=1,
+        n_reach_map=1,
+        n_map_restarts=1,
+        chain_ari_map=[1.0],
+        chain_ari_mle=[1.0],
+        multimodal=[],
+    )
+    return Modes(**{**base, **fields})
