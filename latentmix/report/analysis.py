@@ -88,6 +88,9 @@ class Analysis:
         Adjusted Rand index of each estimate's clustering against ``labels``.
     modes : latentmix.report.modes.Modes or None
         Whether the MLE, the MAP and the chains are of one optimum.
+    data_warnings : list of str
+        What the reader said about the data (columns left out, a column of row numbers),
+        shown in the report's warning box.
     """
 
     dataset: object
@@ -113,6 +116,7 @@ class Analysis:
     labels: np.ndarray | None = None
     label_agreement: dict | None = None
     modes: object = None
+    data_warnings: list = field(default_factory=list)
 
     @property
     def n_missing_cells(self) -> int:
@@ -278,6 +282,29 @@ def dataset_from_frame(frame, columns=None, name: str = "DataFrame"):
     return Dataset(name, frame.to_numpy(dtype=float, na_value=np.nan), tuple(names))
 
 
+def _load_dataset(source, settings, columns):
+    """The Dataset of a report's ``source`` (see :func:`analyse`), labels column included."""
+    from latentmix.datasets import Dataset, load_data
+    from latentmix.report import labels as report_labels
+
+    columns = report_labels.csv_columns(source, settings.labels, columns, settings.weights)
+    if isinstance(source, Dataset):
+        return source
+    if _is_data_frame(source):
+        frame = source
+        weights = None
+        if settings.weights is not None:
+            if settings.weights not in frame.columns:
+                raise ValueError(f"the DataFrame has no weights column {settings.weights!r}.")
+            weights = frame[settings.weights].to_numpy(dtype=float)
+            frame = frame.drop(columns=[settings.weights])
+        dataset = dataset_from_frame(frame, columns)
+        if weights is not None:
+            dataset = replace(dataset, sample_weight=weights, weights_column=settings.weights)
+        return dataset
+    return load_data(source, columns, missing=settings.missing, weights=settings.weights)
+
+
 def analyse(source, settings: ReportSettings, *, progress=None, command: str = "") -> Analysis:
     """Fit MLE and MAP by EM, sample the posterior, compare.
 
@@ -296,7 +323,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     -------
     Analysis
     """
-    from latentmix.datasets import Dataset, load_data
+    from latentmix.datasets import DataWarning
     from latentmix.em.estep import DegenerateMixtureError
     from latentmix.em.missing import default_prior
     from latentmix.priors import ConjugatePrior
@@ -315,22 +342,17 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     clock = time.perf_counter()
 
     columns = list(settings.columns) if settings.columns else None
-    columns = report_labels.csv_columns(source, settings.labels, columns, settings.weights)
-    if isinstance(source, Dataset):
-        dataset = source
-    elif _is_data_frame(source):
-        frame = source
-        weights = None
-        if settings.weights is not None:
-            if settings.weights not in frame.columns:
-                raise ValueError(f"the DataFrame has no weights column {settings.weights!r}.")
-            weights = frame[settings.weights].to_numpy(dtype=float)
-            frame = frame.drop(columns=[settings.weights])
-        dataset = dataset_from_frame(frame, columns)
-        if weights is not None:
-            dataset = replace(dataset, sample_weight=weights, weights_column=settings.weights)
-    else:
-        dataset = load_data(source, columns, missing=settings.missing, weights=settings.weights)
+    # What the reader says about the data (text columns left out, a column of row numbers)
+    # goes to the warning box and the progress lines, not to Python's warning printer.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        dataset = _load_dataset(source, settings, columns)
+    data_warnings = []
+    for w in caught:
+        if issubclass(w.category, DataWarning):
+            data_warnings.append(f"Data: {w.message}")
+        else:  # not about the data: pass it on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     dataset, target = report_labels.take_labels(dataset, source, settings.labels)
     X_all = check_data(dataset.data, n_components=K, missing=settings.missing)
     check_scale(X_all, dataset.feature_names)  # before the prior calls it "singular"
@@ -351,6 +373,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
             prior = default_prior(X, K, covariance_type, sample_weight=w)
     prior.check(X.shape[1], K, covariance_type)
     timings["load_data"] = time.perf_counter() - clock
+    for message in data_warnings:
+        progress(message)
     progress(
         f"data {dataset.name}: {X.shape[0]} rows x {X.shape[1]} columns"
         + (f", {int(np.isnan(X).sum())} cells missing" if np.isnan(X).any() else "")
@@ -451,4 +475,5 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         labels=target,
         label_agreement=agreement,
         modes=modes,
+        data_warnings=data_warnings,
     )

@@ -67,3 +67,38 @@ def test_a_data_frame_names_the_features_everywhere():
         dataset_from_frame(frame, ["wait"])
     with pytest.raises(ValueError, match="the column name 'a' appears"):
         dataset_from_frame(pd.DataFrame([[1.0, 2.0]], columns=["a", "a"]))
+
+
+def test_what_the_reader_says_about_the_data_goes_to_the_progress_lines(tmp_path, monkeypatch):
+    """A text column left out and a column of row numbers are said in the progress lines
+    (and kept for the warning box), not printed by Python's warning machinery."""
+    import io
+    import warnings
+
+    from latentmix.progress import Progress
+    from latentmix.report import analysis as report_analysis
+
+    rng = np.random.default_rng(0)
+    rows = [
+        f"{i + 1},s{i},{x:.4f},{y:.4f}"
+        for i, (x, y) in enumerate(rng.normal(size=(40, 2)) + np.repeat([[0], [4]], 20, 0))
+    ]
+    path = tmp_path / "people.csv"
+    path.write_text("id,name,x,y\n" + "\n".join(rows) + "\n")
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(report_analysis, "_sample", stop)
+    stream = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing about the data escapes as a warning
+        with pytest.raises(Stop):
+            report_analysis.analyse(
+                str(path), ReportSettings(2, "full", n_init=2), progress=Progress(stream=stream)
+            )
+    text = stream.getvalue()
+    assert "Data: " in text and "'name'" in text and "'id'" in text
