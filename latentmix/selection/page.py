@@ -381,8 +381,42 @@ def command_line(config: dict, command: str = "select") -> str:
             f"--posterior --draws {config['draws']} --tune {config['tune']} "
             f"--chains {config['chains']}"
         )
+    if config.get("missing", "error") != "error":
+        parts.append(f"--missing {config['missing']}")
+    if config.get("weights"):
+        parts.append(f"--weights {config['weights']}")
     parts.append(f"--seed {config['seed']} --out DIR")
     return " ".join(parts)
+
+
+def data_sentences(notes) -> list[str]:
+    """The missing cells and the weights (``summary["data"]``), as the report words them."""
+    if not notes:
+        return []
+    lines = []
+    n_cells = notes["n_missing_cells"]
+    if n_cells:
+        per_column = ", ".join(f"{name} {c}" for name, c in notes["missing_by_column"].items())
+        lines.append(
+            f"{n_cells} of {notes['n_cells']} cells ({100 * n_cells / notes['n_cells']:.1f}%) "
+            f"are missing, in {notes['n_incomplete_rows']} rows ({per_column}); they are taken "
+            "as missing at random: EM, VB, the bootstrap replicates (which lose the same "
+            "cells) and the posterior use the marginal likelihood of each row's observed "
+            "cells. Each row still adds one term, so the BIC's n is the number of rows. The "
+            "model figure draws the complete rows."
+        )
+    w = notes["weights"]
+    if w is not None:
+        lines.append(
+            f"Observation weights from column {w['column']} (total {w['total']:.6g}, from "
+            f"{w['min']:.6g} to {w['max']:.6g}; {w['n_zero']} rows of weight 0) multiply each "
+            "row's log-likelihood term in every EM and VB fit, the bootstrap replicates "
+            "(simulated row i carries row i's weight) and the posterior (not the prior). They "
+            "are read as counts: the BIC's n is the total weight and the ICL's entropy is "
+            "weighted, so integer weights give the tables of the data with rows repeated; in "
+            "PSIS-LOO a row is left out with its weight."
+        )
+    return lines
 
 
 def page_sections(summary, config, figures: dict) -> list[dict]:
@@ -396,6 +430,7 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
                 f"feature{'' if summary['n_features'] == 1 else 's'}; "
                 f"{len(summary['cells'])} cells (K x covariance type) fitted by EM "
                 f"from {config['n_init']} restarts each. Criteria: {summary['sign']}.",
+                *data_sentences(summary.get("data")),
             ],
             "tables": [
                 {
@@ -458,6 +493,18 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
             "tables": [_matrix(summary, e, "icl") for e in summary["tables"]],
         }
     )
+    sections.append(
+        {
+            "heading": "Every cell",
+            "paragraphs": [
+                "Each cell's log-likelihood, number of free parameters p and the three criteria "
+                "(larger is better), with how far its BIC is below the best cell of its "
+                "estimate and Kass & Raftery's (1995) reading of that difference as evidence "
+                "against the cell. A failed cell has no estimate (see Failures)."
+            ],
+            "tables": [_cells_table(summary)],
+        }
+    )
     if summary["failures"]:
         sections.append(
             {
@@ -487,8 +534,10 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
             "paragraphs": [
                 f"Within {lrt['covariance_type']}: K against K + 1 by the parametric bootstrap "
                 f"of mclust's mclustBootstrapLRT ({lrt['n_boot']} replicates a test; each "
-                "replicate simulates from the K-component MLE and refits both models from the "
-                "fitted estimates). p = (1 + #{LRTS* >= LRTS}) / (B + 1). The tests go on "
+                "replicate simulates from the K-component MLE and refits both models by EM, "
+                "once from the fitted estimates and once from fresh starts, keeping the better "
+                "fit; mclust starts only at the fitted estimates). "
+                "p = (1 + #{LRTS* >= LRTS}) / (B + 1). The tests go on "
                 f"while p <= {lrt['level']:g}; the LRT picks "
                 + ("no K" if lrt["k"] is None else f"K = {lrt['k']}")
                 + (f" ({lrt['note']})." if lrt["note"] else ".")
@@ -676,6 +725,7 @@ def render(summary: dict, config: dict, directory) -> tuple[Path, Path]:
         figures["loo"] = loo_figure(loo, config, fig_dir / "loo.png")
     if summary.get("chosen") is not None:
         X = load_config_data(config)
+        X = X[~np.isnan(X).any(axis=1)]  # the responsibilities of complete rows
         figures["model"] = model_figure(
             X, summary["chosen"], summary["feature_names"], fig_dir / "model.png"
         )

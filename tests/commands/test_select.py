@@ -51,6 +51,15 @@ def test_select_writes_the_page_escaped_and_resumes(data, tmp_path, capsys):
     assert NASTY not in html and "&lt;b&gt;x&lt;/b&gt;" in html and "two&lt;groups&gt;" in html
     assert "<b>x</b>" not in md and r"&lt;b&gt;x&lt;/b&gt;\|$a\_\*" in md
     assert html.count("data:image/png;base64,") == 4  # BIC, ICL, LRT, the model
+    # Every cell, MLE and MAP, with its criteria and Kass & Raftery's band, on both pages.
+    every = md.split("## Every cell", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in every.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    assert len(rows) == 2 * len(summary["cells"])
+    best = summary["tables"]["mle"]["best"]["bic"]
+    mle_best = [r for r in rows if f"| {best[0]} | MLE |" in r and f"| {best[1]} |" in r]
+    assert len(mle_best) == 1 and "| 0.00 |" in mle_best[0]
+    assert "Every cell" in html and "evidence against (Kass &amp; Raftery)" in html
+    assert "from fresh starts" in md and "from the fitted estimates" in md
     assert "<script" not in html
     for name in ("bic", "icl", "lrt", "model"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000
