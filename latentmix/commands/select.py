@@ -18,6 +18,7 @@ Examples
     latentmix select iris --out select-iris
     latentmix select galaxies -k 1..6 --covariance full,tied --bootstrap 199 --out sel
     latentmix select faithful -k 1..4 --posterior --draws 500 --out sel-faithful
+    latentmix select survey.csv --missing ignore --weights count --out sel-survey
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from latentmix.commands import (
     add_cluster,
     add_components,
     add_data,
+    add_missing_and_weights,
     add_out,
     add_prior,
     add_sampling,
@@ -38,6 +40,7 @@ from latentmix.params import COVARIANCE_TYPES
 def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior: bool) -> None:
     """The options of ``select`` (and of ``study select``, with its older defaults)."""
     add_data(parser)
+    add_missing_and_weights(parser)
     add_components(parser, several=True, default=list(ks))
     parser.add_argument(
         "--covariance",
@@ -116,6 +119,8 @@ def run(args, command: str = "select") -> int:
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
+        missing=args.missing,
+        weights=args.weights,
     )
     from latentmix.output import check_output
 

@@ -1,11 +1,16 @@
-"""PSIS-LOO of the posterior for each K of one structure, and the weights of ArviZ ``compare``.
+r"""PSIS-LOO of the posterior for each K of one structure, and the weights of ArviZ ``compare``.
 
 For each K, :func:`posterior_loo` samples the posterior under the conjugate prior
 (:class:`latentmix.PyMCGaussianMixture`, nutpie, every chain started at the EM MAP of the
 grid), computes the pointwise log-likelihood of every draw (which does not depend on the
 component labels) and ArviZ's PSIS-LOO: ``elpd_loo`` with its standard error, ``p_loo`` and
-the Pareto k of every row. The model is compiled once per K: the number of components sets
-the shape of every parameter, so one compiled model cannot serve two K.
+the Pareto k of every row. On data with missing cells the posterior and each row's
+pointwise log-likelihood use the marginal density of its observed cells. Under observation
+weights row i's pointwise term is :math:`w_i \log p(x_i \mid \theta)`, the term it puts in
+the weighted likelihood, so PSIS-LOO leaves out one row with its weight; rows of weight 0 are
+not in the likelihood and are not in the LOO either. The model is compiled once per K: the
+number of components sets the shape of every parameter, so one compiled model cannot serve
+two K.
 
 :func:`compare_loo` rebuilds ArviZ's ``ELPDData`` from the stored pointwise values and runs
 ``arviz.compare`` twice, for the stacking weights (Yao et al. 2018) and the
@@ -23,13 +28,25 @@ ELPD_FIELDS = ("elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning
 
 
 def posterior_loo(
-    X, K: int, covariance_type: str, prior, *, draws, tune, chains, random_state, reference=None
+    X,
+    K: int,
+    covariance_type: str,
+    prior,
+    *,
+    draws,
+    tune,
+    chains,
+    random_state,
+    reference=None,
+    missing: str = "error",
+    sample_weight=None,
 ) -> dict:
     """Sample the posterior of one K and compute its PSIS-LOO.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
+        NaN cells are missing when ``missing="ignore"``.
     K : int
     covariance_type : str
     prior : "default" or ConjugatePrior
@@ -38,12 +55,17 @@ def posterior_loo(
     reference : MixtureParams, optional
         Where every chain starts and the order draws are relabelled to (the EM MAP if not
         given, fitted here).
+    missing : {"error", "ignore"}
+        As :class:`latentmix.PyMCGaussianMixture`.
+    sample_weight : ndarray of shape (n,), optional
+        Observation weights of the posterior and of the pointwise terms (see the module).
 
     Returns
     -------
     dict
         ``elpd_loo``, ``se``, ``p_loo``, ``n_samples``, ``n_data_points``, ``warning``,
-        ``scale``, ``loo_i`` (n,), ``pareto_k`` (n,), ``n_bad_k`` (above
+        ``scale``, ``loo_i`` (m,), ``pareto_k`` (m,) (m: the rows of positive weight, n
+        without weights), ``n_bad_k`` (above
         :data:`latentmix.comparison.PARETO_K_MAX`), ``max_k``, ``good_k`` (ArviZ's
         sample-size dependent threshold), ``max_r_hat``, ``divergences``, ``warnings``
         (the sampler's own verdicts) and ``compile_seconds``, ``sample_seconds``.
@@ -56,15 +78,21 @@ def posterior_loo(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        post = PyMCGaussianMixture(K, covariance_type=covariance_type, prior=prior).fit(
+        post = PyMCGaussianMixture(
+            K, covariance_type=covariance_type, prior=prior, missing=missing
+        ).fit(
             X,
             draws=draws,
             tune=tune,
             chains=chains,
             random_state=random_state,
             reference=reference,
+            sample_weight=sample_weight,
         )
     log_lik = draw_log_likelihood(X, posterior_draws(post.idata_, covariance_type))  # (C, S, n)
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=float)
+        log_lik = log_lik[..., w > 0] * w[w > 0]
     idata = az.from_dict(posterior={"total": log_lik.sum(-1)}, log_likelihood={"x": log_lik})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # high Pareto k is reported, not warned

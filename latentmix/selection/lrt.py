@@ -12,13 +12,16 @@ alternative and the alternative is not identifiable there), so it is bootstrappe
 replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components by EM
 started at the fitted estimates (as mclust does), and keeps their LRTS. The p-value is
 :math:`(1 + \#\{\text{LRTS}^*_b \ge \text{LRTS}\}) / (B + 1)` over the B replicates that
-gave an LRTS. Unlike mclust, each replicate's models are fitted both from the fitted
-estimates and from fresh starts (the better kept), as thoroughly as the data were: fitted
-only from the fitted estimates the statistic is too small under the null and the test rejects
-too often (:func:`_fit`). A replicate that cannot be fitted is drawn again, as in mclust, at
-most :data:`MAX_REDRAWS` times. The test goes on to K + 1 while the p-value is at
-most the level and stops at the first that is not: the number of components it picks is
-that K.
+gave an LRTS. Data with missing cells or observation weights are bootstrapped as the
+parametric bootstrap of :func:`latentmix.em.intervals.bootstrap` does: simulated row i loses
+the cells row i of the data lacks and carries row i's weight, so each replicate's statistic is
+made as the data's was (EM on the observed cells, weighted log-likelihoods). Unlike mclust,
+each replicate's models are fitted both from the fitted estimates and from fresh starts (the
+better kept), as thoroughly as the data were: fitted only from the fitted estimates the
+statistic is too small under the null and the test rejects too often (:func:`_fit`). A
+replicate that cannot be fitted is drawn again, as in mclust, at most :data:`MAX_REDRAWS`
+times. The test goes on to K + 1 while the p-value is at most the level and stops at the
+first that is not: the number of components it picks is that K.
 
 Each replicate is one task of :func:`latentmix.studies.runner.run_study`
 (:func:`lrt_task`), so the test runs on Dask and resumes.
@@ -65,8 +68,12 @@ def p_value(observed: float, replicates) -> float:
     return float((1 + np.sum(replicates >= observed)) / (replicates.size + 1))
 
 
-def _fit_from(X, params, max_iter: int = 1000) -> float:
-    """The log-likelihood of one EM run (MLE) on ``X`` started at ``params``."""
+def _fit_from(X, params, max_iter: int = 1000, sample_weight=None) -> float:
+    """The log-likelihood of one EM run (MLE) on ``X`` started at ``params``.
+
+    NaN cells of ``X`` are missing (EM on the observed cells); ``sample_weight`` (n,) weights
+    each row's log-likelihood term.
+    """
     from latentmix.estimator import EMGaussianMixture
 
     em = EMGaussianMixture(
@@ -75,11 +82,12 @@ def _fit_from(X, params, max_iter: int = 1000) -> float:
         init=params,
         tol=TOL,
         max_iter=max_iter,
-    ).fit(X)
+        missing="ignore",
+    ).fit(X, sample_weight=sample_weight)
     return float(em.log_likelihood_)
 
 
-def _refit(X, params, rng) -> float:
+def _refit(X, params, rng, sample_weight=None) -> float:
     """The log-likelihood of EM from :data:`REFIT_INIT` round(s) of fresh starts."""
     from latentmix.estimator import EMGaussianMixture
 
@@ -89,11 +97,12 @@ def _refit(X, params, rng) -> float:
         n_init=REFIT_INIT,
         tol=TOL,
         random_state=rng,
-    ).fit(X)
+        missing="ignore",
+    ).fit(X, sample_weight=sample_weight)
     return float(em.log_likelihood_)
 
 
-def _fit(X, params, rng) -> tuple[float, bool]:
+def _fit(X, params, rng, sample_weight=None) -> tuple[float, bool]:
     """The better of EM from the fitted estimate and from fresh starts.
 
     Returns (log-likelihood, whether the fresh starts did better). mclust starts only at the
@@ -104,8 +113,8 @@ def _fit(X, params, rng) -> tuple[float, bool]:
     """
     best, fresh_better, errors = -np.inf, False, []
     for fresh, fit in (
-        (False, lambda: _fit_from(X, params)),
-        (True, lambda: _refit(X, params, rng)),
+        (False, lambda: _fit_from(X, params, sample_weight=sample_weight)),
+        (True, lambda: _refit(X, params, rng, sample_weight)),
     ):
         try:
             value = fit()
@@ -119,7 +128,40 @@ def _fit(X, params, rng) -> tuple[float, bool]:
     return best, fresh_better
 
 
-def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> dict:
+def simulate_like(params, n_samples: int, rng: np.random.Generator, holes=None) -> np.ndarray:
+    """``n_samples`` rows drawn from ``params``, with the cells ``holes`` marks deleted (NaN).
+
+    The parametric bootstrap of data with missing cells, as in
+    :func:`latentmix.em.intervals.bootstrap`: simulated row i is missing the cells row i of
+    the data is missing, so a replicate is fitted on as many observed cells as the data.
+
+    Parameters
+    ----------
+    params : MixtureParams
+    n_samples : int
+    rng : numpy.random.Generator
+    holes : ndarray of bool of shape (n_samples, d), optional
+        The data's missing cells (``np.isnan(X)``).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, d)
+    """
+    X, _ = sample_mixture(params, n_samples, rng)
+    if holes is not None:
+        X[holes] = np.nan
+    return X
+
+
+def bootstrap_replicate(
+    null,
+    alt,
+    n_samples: int,
+    rng: np.random.Generator,
+    *,
+    holes=None,
+    sample_weight=None,
+) -> dict:
     """One replicate: data from ``null``, EM for K and K + 1 from ``null`` and ``alt``.
 
     Each model is fitted by EM from the fitted estimate (as mclust does) and from
@@ -132,6 +174,13 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
         The fitted K- and (K + 1)-component MLEs of one structure.
     n_samples : int
     rng : numpy.random.Generator
+    holes : ndarray of bool of shape (n_samples, d), optional
+        The data's missing cells, deleted from every simulated data set
+        (:func:`simulate_like`).
+    sample_weight : ndarray of shape (n_samples,), optional
+        The data's observation weights: simulated row i carries row i's weight in both fits, as
+        the data's rows did (as the parametric bootstrap of
+        :func:`latentmix.em.intervals.bootstrap` keeps them).
 
     Returns
     -------
@@ -149,14 +198,14 @@ def bootstrap_replicate(null, alt, n_samples: int, rng: np.random.Generator) -> 
 
     last = ""
     for redraws in range(MAX_REDRAWS + 1):
-        X, _ = sample_mixture(null, n_samples, rng)
+        X = simulate_like(null, n_samples, rng, holes)
         try:
             with warnings.catch_warnings():
                 # A replicate is a number in a distribution: the warnings a user's fit gets
                 # (convergence, small components) are not for it.
                 warnings.simplefilter("ignore")
-                ll0, refit0 = _fit(X, null, rng)
-                ll1, refit1 = _fit(X, alt, rng)
+                ll0, refit0 = _fit(X, null, rng, sample_weight)
+                ll1, refit1 = _fit(X, alt, rng, sample_weight)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             last = f"{type(err).__name__}: {err}"
             continue

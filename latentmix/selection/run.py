@@ -14,6 +14,12 @@ task, so an interrupted run resumes where it stopped):
 4. VB in that structure with the largest K and a small Dirichlet concentration, counting
    the components that keep weight (scikit-learn's route; :func:`vb_task`), one task.
 
+Data with missing cells (``missing="ignore"``) and observation weights (``weights``, a
+column of the CSV) reach every phase: EM and VB fit the observed cells with the weights, the
+LRT's replicates lose the data's missing cells and carry its weights
+(:func:`latentmix.selection.lrt.bootstrap_replicate`), and the posterior of PSIS-LOO is the
+weighted, observed-data one. Both settings are stored, so a run is resumed only with them.
+
 The structure, the fitted estimates the LRT simulates from and the MAP every chain starts at
 are computed from the stored grid, which the settings determine; they are passed to the
 tasks beside the settings. :func:`summarise` computes ``summary.json`` from the stored
@@ -128,6 +134,8 @@ def select_config(
     draws: int = 1000,
     tune: int = 1000,
     chains: int = 2,
+    missing: str = "error",
+    weights: str | None = None,
 ) -> dict:
     """The settings of ``latentmix select``, every one checked (the data must load).
 
@@ -155,6 +163,13 @@ def select_config(
         PSIS-LOO of the posterior for each K of the chosen structure.
     draws, tune, chains : int
         The sampler's settings.
+    missing : {"error", "ignore"}
+        What an empty, ``NA`` or ``nan`` CSV cell means (:func:`latentmix.datasets.read_csv`):
+        an error naming its row, column and this option, or a cell missing at random.
+    weights : str, optional
+        A column of observation weights, taken out of the data. They are read as counts:
+        the BIC's n is their total, so integer weights give the tables of the data with rows
+        repeated.
 
     Returns
     -------
@@ -189,7 +204,7 @@ def select_config(
             f"p-value of B replicates is 1/(B + 1); use at least {needed} (or 0 for no LRT)."
         )
     cols = split_columns(columns) if isinstance(columns, str) or columns is None else columns
-    X = load_data(data, cols).data
+    X = load_data(data, cols, missing=missing, weights=weights).data
     n, d = X.shape
     types = covariance_list(covariance, d)
     if ks[-1] >= n:
@@ -228,14 +243,38 @@ def select_config(
         "draws": int(draws),
         "tune": int(tune),
         "chains": int(chains),
+        "missing": missing,
+        "weights": weights,
     }
 
 
-def load_config_data(config: dict) -> np.ndarray:
-    """The data of a run, shape (n, d)."""
+def load_config_dataset(config: dict):
+    """The :class:`latentmix.datasets.Dataset` of a run, with its weights (if any).
+
+    Settings stored before ``missing`` and ``weights`` existed mean complete, unweighted data.
+    """
     from latentmix.datasets import load_data
 
-    return load_data(config["data"], config["columns"]).data
+    return load_data(
+        config["data"],
+        config["columns"],
+        missing=config.get("missing", "error"),
+        weights=config.get("weights"),
+    )
+
+
+def load_config_data(config: dict) -> np.ndarray:
+    """The data of a run, shape (n, d); NaN marks a missing cell."""
+    return load_config_dataset(config).data
+
+
+def _data_options(config: dict) -> tuple[np.ndarray, dict]:
+    """The data and the ``missing`` and ``sample_weight`` keywords of the estimators."""
+    dataset = load_config_dataset(config)
+    return dataset.data, {
+        "missing": config.get("missing", "error"),
+        "sample_weight": dataset.sample_weight,
+    }
 
 
 # --- tasks (module level: pickled to the workers) -------------------------------------------
@@ -243,22 +282,25 @@ def load_config_data(config: dict) -> np.ndarray:
 
 def grid_task(config: dict, n: int, index: int) -> dict:
     """The grid cell K = ``n``, covariance type ``COVARIANCE_TYPES[index]``."""
-    X = load_config_data(config)
+    X, options = _data_options(config)
     covariance_type = COVARIANCE_TYPES[index]
     seeds = np.random.SeedSequence(config["seed"], spawn_key=(GRID_SEED_KEY, n, index))
     return G.fit_cell(
-        X, n, covariance_type, resolve_prior(config["prior"]), seeds, config["n_init"]
+        X, n, covariance_type, resolve_prior(config["prior"]), seeds, config["n_init"], **options
     )
 
 
 def lrt_task(null: dict, alt: dict, config: dict, n: int, index: int) -> dict:
     """Replicate ``index`` of the test of K = ``n`` against K + 1 (fits given as records)."""
-    X = load_config_data(config)
+    X, options = _data_options(config)
+    holes = np.isnan(X)
     record = L.bootstrap_replicate(
         G.params_from_record(null),
         G.params_from_record(alt),
         X.shape[0],
         L.replicate_rng(config["seed"], n, index),
+        holes=holes if holes.any() else None,
+        sample_weight=options["sample_weight"],
     )
     return {"K": n, **record}
 
@@ -267,7 +309,7 @@ def loo_task(covariance_type: str, references: dict, config: dict, n: int, index
     """PSIS-LOO of the posterior for K = ``n``; ``references``: K -> the grid's MAP record."""
     from latentmix.selection.loo import posterior_loo
 
-    X = load_config_data(config)
+    X, options = _data_options(config)
     prior = resolve_prior(config["prior"]) or "default"
     seed = np.random.SeedSequence(config["seed"], spawn_key=(LOO_SEED_KEY, n)).generate_state(1)
     return {
@@ -283,6 +325,7 @@ def loo_task(covariance_type: str, references: dict, config: dict, n: int, index
             chains=config["chains"],
             random_state=int(seed[0] % (2**31 - 1)),
             reference=G.params_from_record(references[n]) if n in references else None,
+            **options,
         ),
     }
 
@@ -296,12 +339,18 @@ def vb_task(covariance_type: str, config: dict, n: int, index: int) -> dict:
     import dataclasses
     import warnings
 
+    from latentmix.em.missing import default_prior
     from latentmix.priors import ConjugatePrior
     from latentmix.vb import VBGaussianMixture
 
-    X = load_config_data(config)
+    X, options = _data_options(config)
     prior = resolve_prior(config["prior"])
-    if not isinstance(prior, ConjugatePrior):
+    if not isinstance(prior, ConjugatePrior) and (
+        options["sample_weight"] is not None or np.isnan(X).any()
+    ):
+        # EM's prior="default" of incomplete or weighted rows.
+        prior = default_prior(X, n, covariance_type, options["sample_weight"])
+    elif not isinstance(prior, ConjugatePrior):
         prior = ConjugatePrior.default(X, n, covariance_type)
     prior = dataclasses.replace(prior, weight_concentration=VB_CONCENTRATION)
     seed = np.random.SeedSequence(config["seed"], spawn_key=(VB_SEED_KEY, n)).generate_state(1)
@@ -313,7 +362,8 @@ def vb_task(covariance_type: str, config: dict, n: int, index: int) -> dict:
             prior=prior,
             n_init=config["n_init"],
             random_state=int(seed[0]),
-        ).fit(X)
+            missing=options["missing"],
+        ).fit(X, sample_weight=options["sample_weight"])
     weights = np.sort(np.asarray(vb.weights_, dtype=float))[::-1]
     return {
         "K": n,

@@ -136,6 +136,43 @@ def _loo(config, result, structure) -> dict | None:
     }
 
 
+def data_notes(dataset) -> dict:
+    """The missing cells and the observation weights of the data, counted for the page.
+
+    Parameters
+    ----------
+    dataset : latentmix.datasets.Dataset
+
+    Returns
+    -------
+    dict
+        ``n_cells``, ``n_missing_cells``, ``n_incomplete_rows``, ``missing_by_column``
+        ({column: missing cells}, the columns with any), and ``weights`` (None, or
+        ``column``, ``total``, ``min``, ``max`` and ``n_zero``: rows of weight 0).
+    """
+    import numpy as np
+
+    holes = np.isnan(dataset.data)
+    names = list(dataset.feature_names)
+    counts = holes.sum(axis=0)
+    w = dataset.sample_weight
+    return {
+        "n_cells": int(holes.size),
+        "n_missing_cells": int(holes.sum()),
+        "n_incomplete_rows": int(holes.any(axis=1).sum()),
+        "missing_by_column": {name: int(c) for name, c in zip(names, counts, strict=True) if c},
+        "weights": None
+        if w is None
+        else {
+            "column": dataset.weights_column,
+            "total": float(w.sum()),
+            "min": float(w.min()),
+            "max": float(w.max()),
+            "n_zero": int((w == 0).sum()),
+        },
+    }
+
+
 def _vb(result) -> dict | None:
     records = [r for r in result.get("vb") or () if r.get("status") == "ok"]
     failed = [r for r in result.get("vb") or () if r.get("status") != "ok"]
@@ -236,11 +273,12 @@ def summarise(config: dict, result: dict) -> dict:
         JSON-ready: ``sign``, ``n_samples``, ``n_features``, ``feature_names``, ``cells``,
         ``tables`` (per estimate: ``best`` per criterion, cells ``within`` 2, 6 and 10 BIC
         units, every ``bic_difference``), ``chosen`` (the best BIC cell with its
-        parameters), ``failures``, ``lrt``, ``loo``, ``picks``, ``agree`` and ``paragraph``.
+        parameters), ``failures``, ``lrt``, ``loo``, ``picks``, ``agree``, ``paragraph`` and
+        ``data`` (:func:`data_notes`: missing cells and weights).
     """
-    from latentmix.datasets import load_data
+    from latentmix.selection.run import load_config_dataset
 
-    data = load_data(config["data"], config["columns"])
+    data = load_config_dataset(config)
     n, d = data.data.shape
     cells = [c for c in result["grid"] if c.get("status") == "ok"]
     crashed = [
@@ -294,5 +332,6 @@ def summarise(config: dict, result: dict) -> dict:
         "picks": picks,
         "agree": len(ks) == 1,
         "paragraph": paragraph(picks, chosen, len(result["grid"])),
+        "data": data_notes(data),
     }
     return json.loads(dumps(summary))
