@@ -128,6 +128,9 @@ def dask_scheduler(scheduler=None, *, local_cluster: dict | None = None):
         - ``"threads"``, ``"synchronous"`` or ``"processes"``: that dask scheduler.
         - ``"local"``: a ``dask.distributed.LocalCluster`` started here and shut down when
           the context ends (by default ``processes=False``: worker threads in this process).
+          The client is closed first, then each worker is given
+          :data:`LOCAL_CLOSE_SECONDS` to exit on its own, so a worker slow to shut down is
+          not killed (and no warning is logged); after an exception, dask's own timeouts.
         - an address such as ``"tcp://127.0.0.1:8786"``: a Client connected to that
           scheduler, closed when the context ends.
         - a ``dask.distributed.Client``: used as it is (not closed).
@@ -154,11 +157,17 @@ def dask_scheduler(scheduler=None, *, local_cluster: dict | None = None):
 
         if scheduler == "local":
             settings = {"processes": False, "dashboard_address": ":0", **(local_cluster or {})}
-            with (
-                LocalCluster(**settings) as cluster,
-                Client(cluster, set_as_default=False) as client,
-            ):
-                yield client
+            with LocalCluster(**settings) as cluster:
+                client = Client(cluster, set_as_default=False)
+                try:
+                    if settings["processes"]:
+                        client.run(_exit_quickly)
+                    yield client
+                except BaseException:
+                    # Interrupted or failed: a worker may be stuck in a task; do not wait.
+                    _close_local(client, cluster, timeout=None)
+                    raise
+                _close_local(client, cluster, timeout=LOCAL_CLOSE_SECONDS)
             return
         if "://" not in scheduler and ":" not in scheduler:
             raise ValueError(
@@ -176,6 +185,40 @@ def dask_scheduler(scheduler=None, *, local_cluster: dict | None = None):
         f"scheduler must be None, one of {', '.join(SCHEDULERS)}, a scheduler address or a "
         f"dask.distributed Client; got {scheduler!r}."
     )
+
+
+#: Seconds a local cluster's worker gets to exit on its own at the end of a fit or study
+#: before it is killed (dask's own default is 5, of which a worker process waits 4).
+LOCAL_CLOSE_SECONDS = 60.0
+
+
+def _close_local(client, cluster, timeout: float | None) -> None:
+    """Close the client, then every worker of ``cluster`` with ``timeout`` (None: dask's)."""
+    import asyncio
+
+    client.close()
+    workers = list(cluster.workers.values())
+    if timeout is None or not workers:
+        return  # the cluster's context exit closes them
+
+    async def close_all():
+        await asyncio.gather(*(worker.close(timeout=timeout) for worker in workers))
+
+    cluster.sync(close_all)
+
+
+def _exit_quickly() -> None:
+    """In a worker process: skip the interpreter's last garbage collections at exit.
+
+    A worker that compiled a PyMC model holds millions of PyTensor graph objects; the
+    collections Python runs over them while it shuts down take seconds (longer than dask
+    waits before killing the worker), and free nothing the operating system does not free
+    when the process ends. Freezing the heap at exit makes them skip it.
+    """
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
 
 
 def _compute(*tasks, scheduler=None):

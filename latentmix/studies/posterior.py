@@ -83,13 +83,19 @@ def sample_swappable(X, n_components: int, covariance_type: str, prior, config, 
     """
     import nutpie
 
+    from latentmix.bayes.sample import no_blas_warning
+
     n, d = X.shape
     key = (n, d, n_components, covariance_type, prior_key(prior))
     with _COMPILE_LOCK:
         if key not in _COMPILED:
-            model = data_model(X, n_components, covariance_type, prior)
-            start = time.perf_counter()
-            _COMPILED[key] = (nutpie.compile_pymc_model(model), time.perf_counter() - start)
+            # nutpie compiles with numba, which needs no BLAS: PyTensor's warning that it
+            # found none would be printed once by every worker and say nothing of the study.
+            with no_blas_warning():
+                model = data_model(X, n_components, covariance_type, prior)
+                start = time.perf_counter()
+                compiled = nutpie.compile_pymc_model(model)
+            _COMPILED[key] = (compiled, time.perf_counter() - start)
         compiled, compile_seconds = _COMPILED[key]
     start = time.perf_counter()
     sampler = nutpie.sample(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import threading
 import time
@@ -53,6 +54,8 @@ SUMMARY_FILE = "summary.json"
 STORED = (REPLICATES, CONFIG_FILE)
 #: Fields every stored record holds (and a failed one also ``error``).
 RECORD_FIELDS = ("status", "key", "n", "index", "config")
+#: The field naming the process and thread a replicate ran in; never stored.
+WORKER = "_worker"
 
 
 class Replicate(NamedTuple):
@@ -235,6 +238,8 @@ def run_replicate(task: Callable, config: dict, rep: Replicate) -> dict:
             "traceback": traceback.format_exc(limit=6),
         }
     record.update(key=rep.key, n=rep.n, index=rep.index, seconds=time.perf_counter() - start)
+    # Where it ran, for the progress estimate only (taken out before the record is stored).
+    record[WORKER] = f"{os.getpid()}-{threading.get_ident()}"
     return record
 
 
@@ -309,13 +314,16 @@ def run_study(
     counter = TaskCounter(progress, len(reps), len(reps) - len(todo))
 
     def store(rep: Replicate, record: dict) -> None:
+        worker = record.pop(WORKER, None)
         record["config"] = digest
         write_json(replicate_path(out, rep), record)
         ok = record["status"] == "ok"
-        counter.update(rep.key, ok, record["seconds"], "" if ok else record.get("error", ""))
+        error = "" if ok else record.get("error", "")
+        # A worker compiles once per model shape: its first replicate of each n is slow.
+        counter.update(rep.key, ok, record["seconds"], error, worker=(worker, rep.n))
 
     if todo:
-        _run(task, config, todo, store, scheduler, n_workers, processes)
+        _run(task, config, todo, store, scheduler, n_workers, processes, counter)
     wanted = {rep.key for rep in reps}
     return [
         r
@@ -370,8 +378,12 @@ def finish_status(records: list[dict], out, failed: Callable[[dict], bool] | Non
     return 1
 
 
-def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
-    """Run ``todo`` where ``scheduler`` says, calling ``store(rep, record)`` as each ends."""
+def _run(task, config, todo, store, scheduler, n_workers, processes, counter=None) -> None:
+    """Run ``todo`` where ``scheduler`` says, calling ``store(rep, record)`` as each ends.
+
+    ``counter`` (a :class:`~latentmix.progress.TaskCounter`) is told how many replicates
+    run at once, for its estimate of the time left.
+    """
     from latentmix.em.chunked import dask_scheduler
 
     # A study's local cluster: one thread per worker (PyTensor and nutpie compile per process
@@ -380,6 +392,10 @@ def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
     with dask_scheduler(scheduler, local_cluster=local) as resolved:
         if resolved is None:
             resolved = _current_default()
+        if scheduler == "local" and processes:
+            resolved.run(quiet_worker)  # the study's own worker processes
+        if counter is not None:
+            counter.n_workers = _parallelism(resolved)
         if resolved == "synchronous":
             for rep in todo:
                 why = f"replicate {rep.key} was not stored; re-run the same command to resume"
@@ -393,6 +409,33 @@ def _run(task, config, todo, store, scheduler, n_workers, processes) -> None:
                 store(rep, record)
         else:
             _run_parallel(resolved, task, config, todo, store)
+
+
+def quiet_worker() -> None:
+    """Set up a worker process of the study's own cluster: no PyTensor BLAS warning in it.
+
+    The models are sampled by nutpie (numba), which needs no BLAS; PyTensor says once per
+    process that it found none, which would be one alarming paragraph per worker. The
+    filter is the one of :func:`latentmix.bayes.sample.no_blas_warning`, kept for the life
+    of the process (the worker's whole life is the study).
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
+
+
+def _parallelism(resolved) -> int:
+    """How many replicates run at once where ``resolved`` says."""
+    if resolved == "synchronous":
+        return 1
+    if isinstance(resolved, str):  # dask's threads or processes: a pool of num_workers
+        import dask
+
+        return int(dask.config.get("num_workers", None) or os.cpu_count() or 1)
+    try:
+        return max(sum(resolved.nthreads().values()), 1)
+    except Exception:  # a client that cannot say: one at a time, the cautious estimate
+        return 1
 
 
 #: The status of the marker a worker returns for a replicate a Ctrl-C reached: never stored.
