@@ -3,6 +3,11 @@ r"""Log predictive densities: plug-in MLE and MAP against the posterior predicti
 In sample, the plug-in log-likelihood for MLE and MAP and the log pointwise predictive
 density (lppd) for the posterior; out of sample, -AIC/2 for MLE and MAP and PSIS-LOO for the
 posterior; on held-out data, the same formulas as in sample.
+
+Every total is a sum of per-point terms, so two estimates are compared point by point, as
+``arviz.compare`` does: the standard error of a difference comes from the spread of the
+pointwise differences (:func:`paired_se`), which is far smaller than the standard error of
+either total when the two estimates score the same points alike.
 """
 
 from __future__ import annotations
@@ -13,12 +18,28 @@ import numpy as np
 from scipy.special import logsumexp
 
 from latentmix.comparison.draws import draw_log_likelihood, observed_e_step
-from latentmix.comparison.results import PredictiveComparison, PredictiveRow
+from latentmix.comparison.results import PairedDifference, PredictiveComparison, PredictiveRow
 from latentmix.params import n_parameters
 
 #: Pareto k above which PSIS-LOO is unreliable at a point (Vehtari, Gelman & Gabry 2017);
 #: the one threshold the comparison, the report and the studies use.
 PARETO_K_MAX = 0.7
+
+
+def pointwise_lppd(pointwise) -> np.ndarray:
+    r"""Log predictive density of every point, :math:`\log \overline{p(x_i \mid \theta_s)}`.
+
+    Parameters
+    ----------
+    pointwise : ndarray of shape (C, S, n)
+        Log-likelihood of every point under every draw.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    flat = pointwise.reshape(-1, pointwise.shape[-1])
+    return logsumexp(flat, axis=0) - np.log(flat.shape[0])
 
 
 def lppd(pointwise) -> float:
@@ -33,8 +54,52 @@ def lppd(pointwise) -> float:
     -------
     float
     """
-    flat = pointwise.reshape(-1, pointwise.shape[-1])
-    return float((logsumexp(flat, axis=0) - np.log(flat.shape[0])).sum())
+    return float(pointwise_lppd(pointwise).sum())
+
+
+def paired_se(a, b) -> float:
+    r"""Standard error of :math:`\sum_i (a_i - b_i)`: :math:`\sqrt{n \operatorname{var}(a - b)}`.
+
+    The variance has divisor n, as in ``arviz.compare``'s ``dse``.
+
+    Parameters
+    ----------
+    a, b : ndarray of shape (n,)
+        Per-point log densities of two estimates on the same points.
+
+    Returns
+    -------
+    float
+    """
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return float(np.sqrt(diff.size * np.var(diff)))
+
+
+def paired_differences(pointwise: dict, on: str) -> tuple[PairedDifference, ...]:
+    """Every pair of estimates compared point by point.
+
+    Parameters
+    ----------
+    pointwise : dict of str to ndarray of shape (n,)
+        Per-point terms of each estimate, in table order.
+    on : {"out_of_sample", "held_out"}
+        Recorded in each :class:`PairedDifference`.
+
+    Returns
+    -------
+    tuple of PairedDifference
+        One per pair, in table order of the pairs; the estimate with the higher total first.
+    """
+    names = list(pointwise)
+    out = []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            diff = float(np.sum(pointwise[a]) - np.sum(pointwise[b]))
+            first, second = (a, b) if diff >= 0 else (b, a)
+            n = int(np.size(pointwise[a]))
+            se = paired_se(pointwise[a], pointwise[b])
+            out.append(PairedDifference(first, second, on, abs(diff), se, n))
+    return tuple(out)
 
 
 def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> PredictiveComparison:
@@ -72,13 +137,25 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
         warnings.simplefilter("ignore", RuntimeWarning)
         loo = az.loo(idata, pointwise=True)
     k_hat = np.asarray(loo.pareto_k)
+    n = X.shape[0]
     rows = []
+    terms = {"out_of_sample": {}, "held_out": {}}
     for name, params in (("MLE", mle_params), ("MAP", map_params)):
         if params is None:
             continue
-        in_sample = float(observed_e_step(X, params)[1].sum())
-        held = None if X_test is None else float(observed_e_step(X_test, params)[1].sum())
+        point = observed_e_step(X, params)[1]
+        in_sample = float(point.sum())
+        # -AIC/2 spread evenly over the points: the penalty is one constant per estimate, so
+        # it moves a paired difference but not its standard error.
+        terms["out_of_sample"][name] = point - p / n
+        held = None
+        if X_test is not None:
+            terms["held_out"][name] = observed_e_step(X_test, params)[1]
+            held = float(terms["held_out"][name].sum())
         rows.append(PredictiveRow(name, in_sample, in_sample - p, None, "-AIC/2", held))
+    terms["out_of_sample"]["posterior"] = np.asarray(loo.loo_i, dtype=float).ravel()
+    if test_pointwise is not None:
+        terms["held_out"]["posterior"] = pointwise_lppd(test_pointwise)
     rows.append(
         PredictiveRow(
             "posterior",
@@ -86,9 +163,10 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
             float(loo.elpd_loo),
             float(loo.se),
             "PSIS-LOO",
-            None if test_pointwise is None else lppd(test_pointwise),
+            None if test_pointwise is None else float(terms["held_out"]["posterior"].sum()),
         )
     )
+    terms = {on: t for on, t in terms.items() if t}
     return PredictiveComparison(
         rows=tuple(rows),
         n_train=int(X.shape[0]),
@@ -97,4 +175,6 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
         p_loo=float(loo.p_loo),
         pareto_k_bad=int(np.sum(k_hat > PARETO_K_MAX)),
         pareto_k_max=float(np.max(k_hat)),
+        paired=sum((paired_differences(t, on) for on, t in terms.items()), ()),
+        pointwise=terms,
     )

@@ -7,7 +7,7 @@ arrays, ``Comparison.mle_order``); only ``Entry.label``, text for people, counts
 from __future__ import annotations
 
 import html
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -191,6 +191,36 @@ class PredictiveRow:
 
 
 @dataclass(frozen=True)
+class PairedDifference:
+    r"""Two estimates' log predictive densities on the same points, and the paired se.
+
+    Attributes
+    ----------
+    first, second : {"MLE", "MAP", "posterior"}
+        The two estimates, ``first`` the one with the higher total (ties: table order).
+    on : {"out_of_sample", "held_out"}
+        Which column of the predictive table is compared: the out-of-sample estimates on
+        the training points or the log densities of the held-out points.
+    difference : float
+        Total of ``first`` minus total of ``second`` (never negative).
+    se : float
+        Standard error of the difference from the pointwise differences
+        :math:`\delta_i = a_i - b_i` of the ``n`` points,
+        :math:`\sqrt{n \operatorname{var}(\delta)}` (variance with divisor n), as
+        ``arviz.compare`` computes ``dse``.
+    n : int
+        Points compared.
+    """
+
+    first: str
+    second: str
+    on: str
+    difference: float
+    se: float
+    n: int
+
+
+@dataclass(frozen=True)
 class PredictiveComparison:
     """Plug-in MLE and MAP against the posterior predictive.
 
@@ -207,6 +237,14 @@ class PredictiveComparison:
         is unreliable.
     pareto_k_max : float
         The largest Pareto k.
+    paired : tuple of PairedDifference
+        Every pair of estimates, on the out-of-sample column and (with held-out rows) on
+        the held-out one.
+    pointwise : dict
+        ``pointwise[on][estimate]``, the per-point terms whose sums are the totals of the
+        table: ``"out_of_sample"`` of shape (n_train,) (for MLE and MAP the plug-in log
+        density minus ``n_parameters / n_train``, for the posterior PSIS-LOO's
+        ``loo_i``), ``"held_out"`` of shape (n_test,). Not in :meth:`to_dict`.
     """
 
     rows: tuple[PredictiveRow, ...]
@@ -216,10 +254,22 @@ class PredictiveComparison:
     p_loo: float
     pareto_k_bad: int
     pareto_k_max: float
+    paired: tuple[PairedDifference, ...] = ()
+    pointwise: dict = field(default_factory=dict, repr=False, compare=False)
 
     def row(self, estimate: str) -> PredictiveRow | None:
         """The row of one estimate, or None."""
         return next((r for r in self.rows if r.estimate == estimate), None)
+
+    def pair(self, a: str, b: str, on: str = "out_of_sample") -> PairedDifference | None:
+        """The paired difference of two estimates (in either order), or None."""
+        return next((p for p in self.paired if p.on == on and {p.first, p.second} == {a, b}), None)
+
+    def to_dict(self) -> dict:
+        """The comparison as a JSON-ready dict, without the pointwise terms."""
+        out = asdict(replace(self, pointwise={}))
+        del out["pointwise"]
+        return to_jsonable(out)
 
     def to_dataframe(self):
         """One row per estimate (index ``estimate``), the :class:`PredictiveRow` fields."""
@@ -425,7 +475,7 @@ class Comparison:
             "order": self.order,
             "interval_agreement": [to_jsonable(asdict(a)) for a in self.agreement],
             "warnings": list(self.warnings),
-            "predictive": to_jsonable(asdict(self.predictive)),
+            "predictive": self.predictive.to_dict(),
             "membership": self.membership.to_dict(X, list(self.feature_names)),
         }
 

@@ -224,25 +224,16 @@ def headline(analysis) -> list[str]:
             f"{len(known)} entries (about {percent(1 - comp.level)} would by chance alone)."
         )
     pred = comp.predictive
-    post = pred.row("posterior")
-    best = max(pred.rows, key=lambda r: r.out_of_sample)
-    gap = best.out_of_sample - min(r.out_of_sample for r in pred.rows)
-    verdict = (
-        "the differences are within one standard error"
-        if gap < post.out_of_sample_se
-        else f"highest: {best.estimate}"
-    )
     lines.append(
         "Estimated out-of-sample log density: "
         + ", ".join(f"{r.estimate} {r.out_of_sample:.2f}" for r in pred.rows)
-        + f" (PSIS-LOO standard error {post.out_of_sample_se:.2f}); {verdict}."
+        + f"; {_paired_verdict(pred, 'out_of_sample')}."
     )
     if pred.n_test:
-        best_h = max(pred.rows, key=lambda r: r.held_out)
         lines.append(
             f"On the {pred.n_test} held-out rows the log density is "
             + ", ".join(f"{r.estimate} {r.held_out:.2f}" for r in pred.rows)
-            + f"; highest: {best_h.estimate}."
+            + f"; {_paired_verdict(pred, 'held_out')}."
         )
     for source, what in (("laplace", "Laplace approximation around the MAP"),
                          ("wald", "Wald intervals of the MLE")):  # fmt: skip
@@ -258,6 +249,56 @@ def headline(analysis) -> list[str]:
         f"probability is {m.disagreement.max():.3f}."
     )
     return lines
+
+
+def _paired_verdict(pred, on: str) -> str:
+    """Which estimate scores highest, judged by the standard errors of paired differences.
+
+    ``on`` is a column of the predictive table (``"out_of_sample"`` or ``"held_out"``). The
+    highest total is set against each other estimate's with the standard error of their
+    pointwise differences (:func:`latentmix.comparison.predictive.paired_se`), not the
+    standard error of one total, which is far wider when the estimates score the same
+    points alike.
+    """
+    best = max(pred.rows, key=lambda r: getattr(r, on))
+    pairs = [pred.pair(best.estimate, r.estimate, on) for r in pred.rows if r is not best]
+    pairs = [p for p in pairs if p is not None]
+    if not pairs:
+        return f"highest: {best.estimate}"
+    close = [p for p in pairs if p.difference < p.se]
+    if len(close) == len(pairs):
+        return (
+            "the differences are within one standard error of the paired differences ("
+            + _pairs_text(pairs)
+            + ")"
+        )
+    ahead = [p for p in pairs if p not in close]
+    text = f"highest: {best.estimate}, ahead of {_pairs_text(ahead)}"
+    if close:
+        text += f", but within one standard error of {_pairs_text(close)}"
+    return text
+
+
+def _pairs_text(pairs) -> str:
+    """Each PairedDifference as "MAP by 1.20 (paired se 0.45)", joined by "and"."""
+    return " and ".join(f"{p.second} by {p.difference:.2f} (paired se {p.se:.2f})" for p in pairs)
+
+
+def paired_rows(pred) -> list[dict]:
+    """The rows of the page's table of paired differences, one per pair and column."""
+    what = {"out_of_sample": "out-of-sample estimate", "held_out": "held out"}
+    return [
+        {
+            "on": what[p.on],
+            "pair": f"{p.first} \u2212 {p.second}",
+            # Two decimals, as in the headline (a difference can run to thousands).
+            "difference": fmt(p.difference, 2, fixed=True),
+            "se": fmt(p.se, 2, fixed=True),
+            "ratio": fmt(p.difference / p.se, 1, fixed=True) if p.se > 0 else "—",
+            "n": p.n,
+        }
+        for p in pred.paired
+    ]
 
 
 def _agreement_text(row) -> str:
@@ -824,6 +865,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "p_loo": fmt(pred.p_loo, 3),
             "pareto_k_bad": pred.pareto_k_bad,
             "pareto_k_largest": f"{pred.pareto_k_max:.2f}",
+            "paired": paired_rows(pred),
         },
         "membership": {
             "n_label_changes": m.n_label_changes,
