@@ -167,3 +167,18 @@ def test_headline_judges_by_the_paired_se(truth, fake_idata):
     line = predictive_line(comparison, pred)
     assert "; highest: MLE, ahead of MAP by " in line
     assert ", but within one standard error of posterior by " in line
+
+
+def test_held_out_sentence_uses_the_held_out_pairs(truth, fake_idata):
+    X, _ = sample_mixture(truth, 150, random_state=12)
+    X_test, _ = sample_mixture(truth, 50, random_state=13)
+    mle = truth._replace(means=truth.means + 0.1)
+    comparison = compare(X, fake_idata(truth, seed=14), truth, mle=mle, X_test=X_test)
+    pred = comparison.predictive
+    lines = headline(SimpleNamespace(comparison=comparison, vb=None))
+    line = next(x for x in lines if x.startswith("On the 50 held-out rows"))
+    best = max(pred.rows, key=lambda r: r.held_out).estimate
+    pairs = [pred.pair(best, r.estimate, on="held_out") for r in pred.rows if r.estimate != best]
+    for p in pairs:
+        assert p.n == 50 and p.first == best
+        assert f"{p.second} by {p.difference:.2f} (paired se {p.se:.2f})" in line
