@@ -18,6 +18,7 @@ from latentmix.pages import fmt
 from latentmix.params import PARAMETER_NAMES
 from latentmix.report.analysis import STAGES
 from latentmix.report.labels import label_sentence
+from latentmix.report.modes import SAME_PARTITION_ARI, modes_sentences, modes_warnings
 from latentmix.report.record import package_versions, thresholds
 from latentmix.report.sensitivity import sensitivity_context
 
@@ -193,12 +194,15 @@ def warnings_list(analysis) -> list[str]:
             f"{PARETO_K_MAX}, largest {pred.pareto_k_max:.2f}); trust the held-out "
             "comparison (--test-fraction) more."
         )
+    out += list(getattr(analysis, "data_warnings", []))
     if analysis.mle_error:
         out.append(f"There is no MLE: {analysis.mle_error}")
     # Warnings EM raised (ConvergenceWarning and the like), once each.
     out += list(dict.fromkeys(analysis.em_warnings))
     # Wald or Laplace intervals that could not be computed, and why.
     out += list(dict.fromkeys(analysis.comparison.warnings))
+    if getattr(analysis, "modes", None) is not None:
+        out += modes_warnings(analysis.modes)
     return out
 
 
@@ -773,11 +777,14 @@ def report_context(analysis, figures: list[dict]) -> dict:
     pred = comp.predictive
     m = comp.membership
     level = percent(comp.level)
+    modes = getattr(analysis, "modes", None)
     return {
         "title": f"{ds.name}: {K}-component Gaussian mixture, {covariance_type} covariances",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "headline": headline(analysis),
         "warnings": warnings_list(analysis),
+        "modes": [] if modes is None else modes_sentences(modes),
+        "modes_ari": SAME_PARTITION_ARI,
         "dataset": {
             "name": ds.name,
             "description": ds.description,

@@ -131,6 +131,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
         "comparison": comparison,
         "vb": vb_record(analysis.vb, analysis.comparison, getattr(analysis, "vb_error", None)),
         "missing": None if analysis.imputation is None else analysis.imputation.to_dict(),
+        "modes": None if getattr(analysis, "modes", None) is None else analysis.modes._asdict(),
         "timings_seconds": dict(analysis.timings),
         "versions": {r["package"]: r["version"] for r in package_versions()},
     }
