@@ -19,9 +19,18 @@ COMMANDS = ("fit", "teach", "report", "select", "study")
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
+    from latentmix.commands import HelpFormatter, examples
+
     parser = argparse.ArgumentParser(
         prog="latentmix",
-        description="Gaussian mixtures by EM (MLE, MAP) next to the full posterior.",
+        description="Gaussian mixtures by EM (MLE, MAP) next to the full posterior. "
+        "`latentmix COMMAND --help` gives each command's options, defaults and examples.",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "latentmix fit faithful -k 2",
+            "latentmix report faithful -k 2 --out faithful-report",
+            "latentmix select iris --out select-iris",
+        ),
     )
     parser.add_argument("--version", action="version", version=f"latentmix {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

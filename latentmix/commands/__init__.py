@@ -4,6 +4,9 @@ Every command spells a shared option the same way through the ``add_*`` helpers 
 (``DATA``, ``--columns``, ``-k/--components``, ``--covariance``, ``--prior``, ``--seed``,
 ``--out``, ``--quiet``), so that one idea has one flag across ``fit``, ``report``, ``teach``
 and ``study``.
+
+Every command's parser uses :class:`HelpFormatter` (each option's default stated the same
+way) and ends its ``--help`` with examples (:func:`examples`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,60 @@ from __future__ import annotations
 import argparse
 
 from latentmix.params import COVARIANCE_TYPES
+
+
+def show_default(value) -> str:
+    """A default as a person types it: ``1..6`` and ``50,200,1000`` for lists of counts."""
+    if isinstance(value, list | tuple):
+        items = list(value)
+        counts = len(items) > 2 and all(isinstance(v, int) for v in items)
+        if counts and items == list(range(items[0], items[-1] + 1)):
+            return f"{items[0]}..{items[-1]}"
+        return ",".join(str(v) for v in items)
+    return str(value)
+
+
+def has_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` states the option's default: an option with a value to state."""
+    return (
+        bool(action.option_strings)
+        and action.help not in (None, argparse.SUPPRESS)
+        and action.default is not None
+        and action.default is not False  # a flag: off unless given
+        and action.default is not argparse.SUPPRESS
+    )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` of every command: the default of each option, and examples kept as typed.
+
+    An option's help ends in ``(default: X)`` unless it already says what its default is;
+    a paragraph of the description or epilog whose lines are indented (an example) is
+    printed line by line instead of being wrapped.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not has_default(action) or "(default" in text:
+            return text
+        return f"{text} (default: {show_default(action.default).replace('%', '%%')})"
+
+    def _fill_text(self, text, width, indent):
+        paragraphs = text.split("\n\n")
+        filled = []
+        for paragraph in paragraphs:
+            lines = paragraph.splitlines()
+            if len(lines) > 1 and all(line.startswith("  ") for line in lines[1:]):
+                filled.append("\n".join(indent + line for line in lines))  # an example
+            else:
+                filled.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(filled)
+
+
+def examples(*lines: str) -> str:
+    """The epilog of a command's ``--help``: command lines that work, one per line."""
+    head = "Example:" if len(lines) == 1 else "Examples:"
+    return "\n".join([head, *(f"  {line}" for line in lines)])
 
 
 def parse_prior(text: str):
@@ -53,8 +110,8 @@ def add_missing_and_weights(parser) -> None:
     """``--missing error|ignore`` and ``--weights COLUMN`` of the commands that read a CSV."""
     parser.add_argument(
         "--missing", choices=("error", "ignore"), default="error",
-        help="what an empty, NA or NaN cell means: error (default; the message names the "
-        "row and column) or ignore (a cell missing at random: EM uses every observed cell)",
+        help="what an empty, NA or NaN cell means: error (the message names the row and "
+        "column) or ignore (a cell missing at random: EM uses every observed cell)",
     )  # fmt: skip
     parser.add_argument(
         "--weights", default=None, metavar="COLUMN",
@@ -112,7 +169,7 @@ def add_covariance(parser, default: str = "full") -> None:
     """``--covariance`` (one of the covariance types)."""
     parser.add_argument(
         "--covariance", choices=COVARIANCE_TYPES, default=default,
-        help=f"covariance type (default: {default})",
+        help="covariance type",
     )  # fmt: skip
 
 
@@ -121,7 +178,7 @@ def add_prior(parser, default: str, help: str) -> None:
     parser.add_argument("--prior", default=default, metavar="none|default|FILE", help=help)
 
 
-def add_seed(parser, help: str = "seed of every random choice (0)") -> None:
+def add_seed(parser, help: str = "seed of every random choice") -> None:
     """``--seed`` (an int, default 0)."""
     parser.add_argument("--seed", type=int, default=0, help=help)
 
@@ -142,21 +199,17 @@ def add_cluster(parser) -> None:
         "--scheduler",
         default="local",
         metavar="WHERE",
-        help="where the tasks run, as for EM: 'local' (default) starts a local Dask "
+        help="where the tasks run, as for EM: 'local' starts a local Dask "
         "cluster of --workers processes; 'synchronous' runs them one by one in this process; "
         "'threads' or 'processes' are dask's local schedulers; an address such as "
         "tcp://host:8786 uses a running Dask scheduler",
     )
-    parser.add_argument(
-        "--workers", type=int, default=2, help="workers of the local cluster (default 2)"
-    )
+    parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     add_quiet(parser)
 
 
 def add_sampling(parser, draws: int, tune: int) -> None:
     """``--draws``, ``--tune`` and ``--chains`` of the posterior's sampler."""
-    parser.add_argument(
-        "--draws", type=int, default=draws, help=f"posterior draws per chain ({draws})"
-    )
-    parser.add_argument("--tune", type=int, default=tune, help=f"tuning steps per chain ({tune})")
-    parser.add_argument("--chains", type=int, default=2, help="chains per posterior fit (2)")
+    parser.add_argument("--draws", type=int, default=draws, help="posterior draws per chain")
+    parser.add_argument("--tune", type=int, default=tune, help="tuning steps per chain")
+    parser.add_argument("--chains", type=int, default=2, help="chains per posterior fit")

@@ -11,12 +11,14 @@ import numpy as np
 def add_parser(subparsers) -> None:
     """Register ``latentmix fit``."""
     from latentmix.commands import (
+        HelpFormatter,
         add_components,
         add_covariance,
         add_data,
         add_missing_and_weights,
         add_prior,
         add_seed,
+        examples,
     )
 
     parser = subparsers.add_parser(
@@ -27,6 +29,11 @@ def add_parser(subparsers) -> None:
             "log-likelihood, log prior, objective, BIC and convergence. DATA is a CSV file "
             "with a header row or a built-in data set (faithful, galaxies, acidity, iris)."
         ),
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "latentmix fit faithful -k 2",
+            "latentmix fit galaxies -k 3 --prior default --json",
+        ),
     )
     add_data(parser)
     add_missing_and_weights(parser)
@@ -35,11 +42,11 @@ def add_parser(subparsers) -> None:
     add_prior(
         parser,
         default="none",
-        help="none: maximum likelihood (default); default: MAP under the data-scaled "
+        help="none: maximum likelihood; default: MAP under the data-scaled "
         "conjugate prior; FILE: MAP under the hyperparameters in a JSON or TOML file",
     )
-    add_seed(parser, help="random seed (default: 0)")
-    parser.add_argument("--n-init", type=int, default=10, help="EM restarts (default: 10)")
+    add_seed(parser, help="seed of the restarts' starting points")
+    parser.add_argument("--n-init", type=int, default=10, help="EM restarts")
     parser.add_argument("--json", action="store_true", help="print a JSON object instead")
     parser.set_defaults(func=run)
 

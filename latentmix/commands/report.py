@@ -8,6 +8,7 @@ import shlex
 def add_parser(subparsers) -> None:
     """Register ``latentmix report``."""
     from latentmix.commands import (
+        HelpFormatter,
         add_components,
         add_covariance,
         add_data,
@@ -16,6 +17,7 @@ def add_parser(subparsers) -> None:
         add_prior,
         add_quiet,
         add_seed,
+        examples,
     )
 
     parser = subparsers.add_parser(
@@ -29,6 +31,12 @@ def add_parser(subparsers) -> None:
             "OUT must be new, empty or an earlier report; the report's files in it are replaced "
             "only when the new report is complete, and nothing else in it is touched."
         ),
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "latentmix report faithful -k 2 --out faithful-report",
+            "latentmix report iris -k 3 --labels Species --test-fraction 0.2 --draws 500 "
+            "--out iris-report",
+        ),
     )
     add_data(parser)
     add_missing_and_weights(parser)
@@ -40,27 +48,28 @@ def add_parser(subparsers) -> None:
         "hyperparameters in a JSON or TOML file (a report's estimates.json works); the "
         "posterior needs one, so 'none' is refused",
     )  # fmt: skip
-    parser.add_argument("--draws", type=int, default=1000, help="draws per chain (1000)")
-    parser.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (1000)")
-    parser.add_argument("--chains", type=int, default=4, help="chains (4)")
+    parser.add_argument("--draws", type=int, default=1000, help="draws per chain")
+    parser.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
+    parser.add_argument("--chains", type=int, default=4, help="chains")
     parser.add_argument(
         "--level", type=float, default=0.95, metavar="P",
-        help="probability of every interval: posterior, Wald, Laplace (0.95)",
+        help="probability of every interval: posterior, Wald, Laplace",
     )  # fmt: skip
     parser.add_argument(
         "--order", choices=("mean", "weight", "map"), default="mean",
         help="order of the components in every table, figure and file: by the MAP's first "
         "mean coordinate, by weight (largest first), or as EM found them (mean)",
     )  # fmt: skip
-    add_seed(parser, help="seed for split, EM, sampler and Laplace draws (0)")
-    parser.add_argument("--n-init", type=int, default=10, help="EM restarts (10)")
+    add_seed(parser, help="seed for split, EM, sampler and Laplace draws")
+    parser.add_argument("--n-init", type=int, default=10, help="EM restarts")
     add_out(
         parser, required=False,
         help="report directory (default: reports/DATANAME-kK-COVARIANCE)",
     )  # fmt: skip
     parser.add_argument(
         "--test-fraction", type=float, default=None, metavar="F",
-        help="hold out this fraction of rows for a predictive comparison",
+        help="hold out this fraction of rows for a predictive comparison (default: none, "
+        "every row is fitted)",
     )  # fmt: skip
     parser.add_argument(
         "--sampler", choices=("nutpie", "pymc"), default="nutpie", help="NUTS implementation"

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from latentmix.commands import (
+    HelpFormatter,
     add_cluster,
     add_components,
     add_data,
@@ -32,6 +33,7 @@ from latentmix.commands import (
     add_prior,
     add_sampling,
     add_seed,
+    examples,
     parse_prior,
 )
 from latentmix.params import COVARIANCE_TYPES
@@ -46,28 +48,27 @@ def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior
         "--covariance",
         default=covariance,
         metavar="all|TYPE,...",
-        help=f"covariance types: all, or a comma-separated list of {', '.join(COVARIANCE_TYPES)} "
-        f"(default: {covariance})",
+        help=f"covariance types: all, or a comma-separated list of {', '.join(COVARIANCE_TYPES)}",
     )
     add_prior(
         parser,
         "default",
         "prior of the MAP column: none (MLE only), default (mclust's defaultPrior), or a "
-        "JSON/TOML file (default: default)",
+        "JSON/TOML file",
     )
-    parser.add_argument("--n-init", type=int, default=10, help="EM restarts per fit (default 10)")
+    parser.add_argument("--n-init", type=int, default=10, help="EM restarts per fit")
     parser.add_argument(
         "--bootstrap",
         type=int,
         default=bootstrap,
         metavar="B",
-        help=f"bootstrap replicates of each LRT, 0 for none (default {bootstrap}; mclust 999)",
+        help="bootstrap replicates of each LRT, 0 for none (mclust uses 999)",
     )
     parser.add_argument(
         "--level",
         type=float,
         default=0.05,
-        help="level of each test of the sequential LRT (default 0.05, as mclust)",
+        help="level of each test of the sequential LRT (as mclust)",
     )
     if not posterior:
         parser.add_argument(
@@ -81,7 +82,7 @@ def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior
         required=True,
         help="output directory: new, empty, or an earlier output of this command (resumed)",
     )
-    add_seed(parser, help="seed of every fit, replicate and chain (0)")
+    add_seed(parser, help="seed of every fit, replicate and chain")
     add_cluster(parser)
 
 
@@ -96,6 +97,12 @@ def add_parser(subparsers) -> None:
         "and AIC (mclust's sign: larger is better), the bootstrap LRT, VB with a small "
         "Dirichlet concentration and, with --posterior, PSIS-LOO. Re-running the same command "
         "resumes.",
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "latentmix select iris --out select-iris",
+            "latentmix select faithful -k 1..4 --covariance full,tied --posterior --draws 500 "
+            "--out select-faithful",
+        ),
     )
     add_select_options(parser, ks=DEFAULT_KS, covariance="all", bootstrap=99, posterior=False)
     parser.set_defaults(func=run)

@@ -24,13 +24,22 @@ from __future__ import annotations
 import argparse
 
 from latentmix.commands import (
+    HelpFormatter,
     add_cluster,
     add_components,
     add_out,
     add_sampling,
     add_seed,
+    examples,
 )
 from latentmix.commands.select import add_select_options
+
+COVERAGE_EXAMPLE = (
+    "latentmix study coverage --truth well_separated --n 50,200 --replications 20 "
+    "--out coverage-run"
+)
+SBC_EXAMPLE = "latentmix study sbc --simulations 100 -k 2 --out sbc-run"
+SELECT_EXAMPLE = "latentmix study select galaxies -k 1..4 --out select-galaxies"
 
 
 def _sizes(text: str) -> list[int]:
@@ -51,6 +60,8 @@ def add_parser(subparsers) -> None:
         "study",
         help="research studies: coverage, SBC, choice of K",
         description="Studies over many simulated data sets, run as Dask tasks and resumable.",
+        formatter_class=HelpFormatter,
+        epilog=examples(COVERAGE_EXAMPLE, SBC_EXAMPLE, SELECT_EXAMPLE),
     )
     sub = parser.add_subparsers(dest="study", metavar="STUDY", required=True)
     out_help = "output directory: new, empty, or an earlier output of this study (resumed)"
@@ -60,6 +71,8 @@ def add_parser(subparsers) -> None:
         help="coverage of MLE (Wald, bootstrap), MAP (Laplace) and posterior intervals",
         description="Simulate from a known mixture, compute every interval source, and "
         "measure how often its intervals cover the truth. Re-running the same command resumes.",
+        formatter_class=HelpFormatter,
+        epilog=examples(COVERAGE_EXAMPLE),
     )
     cov.add_argument(
         "--truth",
@@ -68,12 +81,14 @@ def add_parser(subparsers) -> None:
         help="a named truth (well_separated, overlapping, unequal_weights) or a JSON/TOML "
         "file with weights, means, covariances, covariance_type",
     )
-    cov.add_argument("--n", type=_sizes, default=[50, 200, 1000], help="sample sizes, e.g. 50,200")
+    cov.add_argument(
+        "--n", type=_sizes, default=[50, 200, 1000], help="sample sizes, comma-separated"
+    )
     cov.add_argument("--replications", type=int, default=100, help="replicates per n")
     add_out(cov, required=True, help=out_help)
-    add_seed(cov, help="study seed (0)")
-    cov.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-    cov.add_argument("--n-boot", type=int, default=100, help="bootstrap refits (default 100)")
+    add_seed(cov, help="study seed")
+    cov.add_argument("--level", type=float, default=0.95, help="interval level")
+    cov.add_argument("--n-boot", type=int, default=100, help="bootstrap refits")
     cov.add_argument(
         "--bootstrap",
         default="nonparametric,parametric",
@@ -101,12 +116,14 @@ def add_parser(subparsers) -> None:
         help="simulation-based calibration of the PyMC model (Talts et al. 2018)",
         description="Draw parameters from the prior, data from the model, the posterior by "
         "NUTS, and test the ranks of the truth among the draws for uniformity.",
+        formatter_class=HelpFormatter,
+        epilog=examples(SBC_EXAMPLE),
     )
-    sbc.add_argument("--simulations", type=int, default=100, help="prior draws (default 100)")
+    sbc.add_argument("--simulations", type=int, default=100, help="prior draws")
     sbc.add_argument("--n", type=int, default=50, help="observations per data set")
     add_components(sbc, default=2)
     add_out(sbc, required=True, help=out_help)
-    add_seed(sbc, help="study seed (0)")
+    add_seed(sbc, help="study seed")
     add_sampling(sbc, 400, 400)
     sbc.add_argument("--thin", type=int, default=4, help="keep every THIN-th draw for ranks")
     sbc.add_argument(
@@ -125,8 +142,8 @@ def add_parser(subparsers) -> None:
         "--overlap",
         choices=["separated", "overlapping"],
         default="separated",
-        help="prior on the means: spread 1/0.1 of a variance (components mostly apart, the "
-        "default) or 1/2 (mostly overlapping)",
+        help="prior on the means: spread 1/0.1 of a variance (separated: components mostly "
+        "apart) or 1/2 (overlapping)",
     )
     add_cluster(sbc)
     sbc.set_defaults(func=run)
@@ -136,6 +153,8 @@ def add_parser(subparsers) -> None:
         help="choose K: latentmix select with the posterior (BIC, ICL, AIC, PSIS-LOO)",
         description="The same run as `latentmix select` with --posterior always on, and the "
         "older defaults: -k 1..6, --covariance full, no bootstrap LRT (--bootstrap B adds it).",
+        formatter_class=HelpFormatter,
+        epilog=examples(SELECT_EXAMPLE),
     )
     add_select_options(sel, ks=range(1, 7), covariance="full", bootstrap=0, posterior=True)
     sel.set_defaults(func=run, posterior=True)

@@ -7,11 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from latentmix.commands import (
+    HelpFormatter,
     add_components,
     add_data,
     add_missing_and_weights,
     add_out,
     add_seed,
+    examples,
 )
 
 
@@ -30,6 +32,11 @@ def add_parser(subparsers) -> None:
             "house_prices (simulated, three neighbourhoods); it must have one or two columns "
             "(pick them with --columns)."
         ),
+        formatter_class=HelpFormatter,
+        epilog=examples(
+            "latentmix teach faithful -k 2 --out teach-faithful",
+            "latentmix teach iris -k 3 --columns Petal.Length,Petal.Width --out teach-iris",
+        ),
     )
     add_data(parser)
     add_components(parser)
@@ -39,7 +46,7 @@ def add_parser(subparsers) -> None:
         help="output directory: new, empty, or an earlier walkthrough (default: teach-DATA); "
         "files of yours inside it are kept",
     )
-    add_seed(parser, help="seed of the restarts, the collapse example and k-means++ (0)")
+    add_seed(parser, help="seed of the restarts, the collapse example and k-means++")
     # Read as every command reads a CSV: --missing ignore reads empty cells (their rows are
     # left out of the pictures), --weights is refused by name.
     add_missing_and_weights(parser)
