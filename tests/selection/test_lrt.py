@@ -39,13 +39,13 @@ def test_a_replicate_whose_fit_fails_is_drawn_again_then_failed(monkeypatch):
     calls = {"n": 0}
     real = L._fit_from
 
-    def flaky(X, params, max_iter=1000):
+    def flaky(X, params, max_iter=1000, sample_weight=None):
         calls["n"] += 1
         if calls["n"] <= 2:
             raise ValueError("every EM start collapsed")
-        return real(X, params, max_iter)
+        return real(X, params, max_iter, sample_weight)
 
-    def no_refit(X, params, rng):
+    def no_refit(X, params, rng, sample_weight=None):
         raise ValueError("every EM start collapsed")
 
     monkeypatch.setattr(L, "_fit_from", flaky)
@@ -56,13 +56,13 @@ def test_a_replicate_whose_fit_fails_is_drawn_again_then_failed(monkeypatch):
     # fresh starts that do better than the fitted start are kept.
     calls["n"] = 1
     monkeypatch.setattr(
-        L, "_refit", lambda X, params, rng: 1e6 if params.n_components == 2 else -1e6
+        L, "_refit", lambda X, params, rng, w=None: 1e6 if params.n_components == 2 else -1e6
     )
     record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
     # The null from fresh starts only (its fitted start failed), the alternative from both.
     assert record["redraws"] == 0 and record["refits"] == 2 and record["log_likelihood_alt"] == 1e6
 
-    def broken(X, params, max_iter=1000):
+    def broken(X, params, max_iter=1000, sample_weight=None):
         raise ValueError("every EM start collapsed")
 
     monkeypatch.setattr(L, "_fit_from", broken)
