@@ -2,7 +2,9 @@
 
 The grid: K = 1..9 for each covariance structure, MLE, fitted as the command fits a cell
 (:func:`latentmix.selection.grid.fit_cell`, ``--n-init 10``: 50 screened starts, 10 runs to
-convergence at tol 1e-10). Timed three ways, each the best of ``--repeat`` tries:
+convergence at tol 1e-10; K = 1 has one optimum, so one run:
+:func:`~latentmix.selection.grid.restarts`). Timed three ways, each the best of ``--repeat``
+tries:
 
 * ours, the six structures, one process;
 * ours, the six structures, on two worker processes (one cell a task, as the command's local

@@ -21,6 +21,8 @@ Then
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from latentmix.params import DIAGONAL_TYPES, MixtureParams
@@ -63,12 +65,13 @@ def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
     """
     covariances = np.asarray(covariances, dtype=float)
     if covariance_type in DIAGONAL_TYPES:
-        if np.any(covariances <= 0) or not np.all(np.isfinite(covariances)):
+        # Every variance positive and finite (a NaN fails both comparisons).
+        if not (covariances.min() > 0 and covariances.max() < np.inf):
             raise DegenerateMixtureError(f"a variance is zero or negative. {_DEGENERATE_HINT}")
         return 1.0 / np.sqrt(covariances)
     stack = covariances if covariance_type == "full" else covariances[None]
     d = stack.shape[-1]
-    if not np.all(np.isfinite(stack)):
+    if not np.isfinite(stack).all():
         raise DegenerateMixtureError(f"a covariance is not finite. {_DEGENERATE_HINT}")
     try:
         chol = np.linalg.cholesky(stack)
@@ -79,9 +82,22 @@ def precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
         ) from None
     # P = L^{-T}: one batched solve of the triangular factors (numpy's batched solver has
     # none of the per-call overhead of scipy's triangular solver on tiny matrices).
-    out = np.linalg.solve(chol, np.broadcast_to(np.eye(d), stack.shape)).transpose(0, 2, 1)
-    out = np.triu(out)  # exactly upper triangular
+    identity, below = _solve_constants(stack.shape[0], d)
+    out = np.linalg.solve(chol, identity).transpose(0, 2, 1)
+    out = np.where(below, 0.0, out)  # exactly upper triangular (np.triu, mask cached)
     return out if covariance_type == "full" else out[0]
+
+
+@functools.cache
+def _solve_constants(K: int, d: int):
+    """The (K, d, d) identity and the strictly-lower mask of :func:`precision_cholesky`.
+
+    Built once per shape: EM asks for the factors every iteration, and making these small
+    arrays again each time cost as much as the solve.
+    """
+    identity = np.broadcast_to(np.eye(d), (K, d, d))
+    below = np.tri(d, d, k=-1, dtype=bool)
+    return identity, below
 
 
 def _is_cholesky_ok(cov) -> bool:

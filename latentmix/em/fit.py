@@ -131,7 +131,7 @@ class FitResult(NamedTuple):
 # --- degeneracy -----------------------------------------------------------------------------
 
 
-def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
+def collapsed_components(params: MixtureParams, feature_variance, prec_chol=None) -> np.ndarray:
     """Indices of components whose covariance has (numerically) collapsed.
 
     The covariance is scaled by the data's per-feature standard deviations, so the test does
@@ -142,14 +142,21 @@ def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
     ----------
     params : MixtureParams
     feature_variance : ndarray of shape (d,)
+    prec_chol : ndarray, optional
+        :func:`~latentmix.em.estep.precision_cholesky` of ``params.covariances``, when the
+        caller has it: then the test below runs only when a bound from the factors does not
+        clear every component (:func:`_cleared_by_factors`).
 
     Returns
     -------
     ndarray of int
     """
     covariance_type = params.covariance_type
+    unit = np.where(feature_variance > 0, feature_variance, 1.0)  # squared feature scales
+    if prec_chol is not None and _cleared_by_factors(prec_chol, unit, covariance_type):
+        return _NONE
     K = params.n_components
-    scale = np.sqrt(np.where(feature_variance > 0, feature_variance, 1.0))
+    scale = np.sqrt(unit)
     cov = np.asarray(params.covariances, dtype=float)
     if not np.all(np.isfinite(cov)):
         return np.arange(K)
@@ -166,6 +173,28 @@ def collapsed_components(params: MixtureParams, feature_variance) -> np.ndarray:
         if covariance_type == "tied":
             smallest = np.repeat(smallest, K)
     return np.flatnonzero(~(smallest > DEGENERATE_RTOL))
+
+
+def _cleared_by_factors(prec_chol, unit, covariance_type: str) -> bool:
+    r"""Whether the precision factors alone show that no covariance has collapsed.
+
+    ``full`` and ``tied``: with the scaled covariance :math:`S = D^{-1} \Sigma D^{-1}` (``D``
+    the features' standard deviations) and :math:`\Sigma^{-1} = P P^\top`,
+    :math:`\lambda_{\min}(S) = 1 / \lambda_{\max}(S^{-1}) \ge 1 / \operatorname{tr}(S^{-1})
+    = 1 / \lVert D P \rVert_F^2`, within a factor d of the smallest eigenvalue. The
+    diagonal types: the scaled variances are :math:`1 / (D P)^2` exactly. Every component
+    must clear twice ``DEGENERATE_RTOL``, so round-off never decides; one that does not goes
+    on to the exact test of :func:`collapsed_components`. The factors are the E-step's, so
+    this is one product where the exact test is an eigen-decomposition per iteration.
+    ``unit`` (d,) holds the squared scales :math:`D^2`.
+    """
+    if covariance_type in ("full", "tied"):
+        inverse_scaled = (unit[:, None] * prec_chol**2).sum(axis=(-2, -1))
+    elif covariance_type in ("spherical", "tied_spherical"):
+        inverse_scaled = prec_chol**2 * unit.max()
+    else:
+        inverse_scaled = unit * prec_chol**2
+    return bool((inverse_scaled * DEGENERATE_RTOL < 0.5).all())
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -282,6 +311,10 @@ class EMState(NamedTuple):
     feature_variance : ndarray of shape (d,)
         The data's per-feature variance: the units of the collapse test
         (:func:`collapsed_components`).
+    block : latentmix.em.kernels.PreparedBlock or None
+        For data in memory that fit in one E-step block, the part of the E-step that does
+        not change with the parameters (:func:`latentmix.em.kernels.prepare_block`), made
+        once by :func:`em_init`; else None.
     """
 
     params: MixtureParams
@@ -291,6 +324,7 @@ class EMState(NamedTuple):
     objective: float
     n_iter: int
     feature_variance: np.ndarray
+    block: kernels.PreparedBlock | None = None
 
 
 class EMInfo(NamedTuple):
@@ -323,15 +357,27 @@ def _collapse_message(collapsed, n_iter) -> str:
     return f"component(s) {', '.join(map(str, collapsed))} collapsed after {n_iter} iteration(s)"
 
 
-def _evaluate(X, params, options: EMOptions, center, feature_variance, n_iter) -> EMState:
+def _evaluate(
+    X, params, options: EMOptions, center, feature_variance, n_iter, prec_chol=None, block=None
+) -> EMState:
     """The E-step at ``params``: statistics, log-likelihood, log prior and objective.
+
+    ``prec_chol``: the precision factors of ``params.covariances`` if already computed;
+    ``block``: the :class:`~latentmix.em.kernels.PreparedBlock` of ``X`` (one block in
+    memory), when there is one.
 
     Raises DegenerateMixtureError for a singular covariance or, under MLE, a non-finite
     log-likelihood; RuntimeError for a non-finite MAP objective (a bug).
     """
     prior = options.prior
-    prec_chol = precision_cholesky(params.covariances, params.covariance_type)
-    if isinstance(X, missing.ObservedData):
+    if prec_chol is None:
+        prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+    if block is not None:
+        # What chunked.e_step_stats does for one block, minus the parameter-free part.
+        plan = kernels.make_plan(params, center, prec_chol)
+        moments = kernels.Moments(*kernels.block_moments(X, plan, prepared=block))
+        stats, log_lik = kernels.moments_to_stats(moments, plan)
+    elif isinstance(X, missing.ObservedData):
         stats, log_lik = missing.e_step_stats(X, params, center, block_rows=options.block_rows)
     else:
         stats, log_lik = chunked.e_step_stats(
@@ -349,7 +395,7 @@ def _evaluate(X, params, options: EMOptions, center, feature_variance, n_iter) -
         raise RuntimeError(
             f"internal error: the EM MAP objective is {objective} at iteration {n_iter}."
         )
-    return EMState(params, stats, log_lik, lp, objective, n_iter, feature_variance)
+    return EMState(params, stats, log_lik, lp, objective, n_iter, feature_variance, block)
 
 
 def em_init(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, data_moments=None):
@@ -388,7 +434,10 @@ def em_init(X, start: MixtureParams, options: EMOptions = DEFAULT_OPTIONS, *, da
         collapsed = collapsed_components(params, feature_variance)
         if collapsed.size:
             raise DegenerateMixtureError(_collapse_message(collapsed, 0))
-    return _evaluate(X, params, options, center, feature_variance, 0)
+    block = None
+    if type(X) is np.ndarray and X.shape[0] <= options.block_rows:
+        block = kernels.prepare_block(X, center, params.covariance_type)
+    return _evaluate(X, params, options, center, feature_variance, 0, block=block)
 
 
 def em_step(X, state: EMState, options: EMOptions = DEFAULT_OPTIONS):
@@ -440,12 +489,32 @@ def em_step(X, state: EMState, options: EMOptions = DEFAULT_OPTIONS):
     """
     n_iter = state.n_iter + 1
     params = m_step(state.stats, options.prior, options.reg_covar)
+    prec_chol = None
     if options.prior is None:
-        collapsed = collapsed_components(params, state.feature_variance)
+        # The factors come first so the collapse test can use them (full, tied); a
+        # covariance with no factor gets the test's verdict and message as before.
+        try:
+            prec_chol = precision_cholesky(params.covariances, params.covariance_type)
+        except DegenerateMixtureError as err:
+            collapsed = collapsed_components(params, state.feature_variance)
+            if collapsed.size:
+                message = _collapse_message(collapsed, n_iter)
+                return state, EMInfo(np.nan, True, collapsed, message)
+            return state, EMInfo(np.nan, True, _NONE, str(err))
+        collapsed = collapsed_components(params, state.feature_variance, prec_chol)
         if collapsed.size:
             return state, EMInfo(np.nan, True, collapsed, _collapse_message(collapsed, n_iter))
     try:
-        new = _evaluate(X, params, options, state.stats.center, state.feature_variance, n_iter)
+        new = _evaluate(
+            X,
+            params,
+            options,
+            state.stats.center,
+            state.feature_variance,
+            n_iter,
+            prec_chol,
+            state.block,
+        )
     except DegenerateMixtureError as err:
         if options.prior is not None:
             raise

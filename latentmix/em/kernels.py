@@ -108,8 +108,12 @@ def make_plan(params: MixtureParams, center, prec_chol=None) -> BlockPlan:
     K, d = means.shape
     if prec_chol is None:
         prec_chol = precision_cholesky(params.covariances, covariance_type)
-    with np.errstate(divide="ignore"):
-        log_w = np.log(np.asarray(params.weights, dtype=float))
+    weights = np.asarray(params.weights, dtype=float)
+    if weights.min() > 0:  # the usual case: no np.errstate (it costs more than the log)
+        log_w = np.log(weights)
+    else:
+        with np.errstate(divide="ignore"):
+            log_w = np.log(weights)
     # The shared diagonal types are diag/spherical with the precisions repeated.
     kind, prec_chol = per_component_precision(prec_chol, covariance_type, K)
     if kind == "full":
@@ -231,7 +235,48 @@ def centred_block(X_block, center, out=None):
     return out
 
 
-def block_moments(X_block, plan: BlockPlan, sample_weight=None):
+class PreparedBlock(NamedTuple):
+    """What a block of rows gives the kernel whatever the parameters: kept for a whole run.
+
+    Attributes
+    ----------
+    xt : ndarray of shape (d, b)
+        The centred, transposed rows (:func:`centred_block`).
+    features : ndarray of shape (D, b)
+        Their feature rows (:func:`_features`).
+    scatter : ndarray of shape (d, d) or None
+        ``tied`` only: their total scatter about the centre.
+    """
+
+    xt: np.ndarray
+    features: np.ndarray
+    scatter: np.ndarray | None
+
+
+def prepare_block(X_block, center, covariance_type: str) -> PreparedBlock:
+    """The parameter-free part of :func:`block_moments` for rows that stay in memory.
+
+    A fit whose rows fit in one block computes this once and passes it to every
+    iteration's :func:`block_moments` (with tiny data, making these arrays again each
+    iteration was a noticeable part of it); the results are the same to the last bit.
+
+    Parameters
+    ----------
+    X_block : array-like of shape (b, d)
+    center : ndarray of shape (d,)
+    covariance_type : str
+
+    Returns
+    -------
+    PreparedBlock
+    """
+    xt = centred_block(X_block, np.asarray(center, dtype=float))
+    F = _features(xt, covariance_type)
+    scatter = xt @ xt.T if covariance_type == "tied" else None
+    return PreparedBlock(xt, F, scatter)
+
+
+def block_moments(X_block, plan: BlockPlan, sample_weight=None, prepared=None):
     """E-step on one block of rows and the packed statistics it gives.
 
     Parameters
@@ -243,6 +288,9 @@ def block_moments(X_block, plan: BlockPlan, sample_weight=None):
         Observation weights: each row's responsibilities, scatter and log-likelihood are
         multiplied by its weight (one pass over ``R`` before the product; the unweighted
         path does no extra work).
+    prepared : PreparedBlock, optional
+        :func:`prepare_block` of these rows at ``plan.center`` (the rows themselves are then
+        not read).
 
     Returns
     -------
@@ -254,14 +302,20 @@ def block_moments(X_block, plan: BlockPlan, sample_weight=None):
     log_lik_sum : float
         Sum of the block's per-row log-likelihoods (weighted).
     """
-    xt = centred_block(X_block, plan.center)
     covariance_type = plan.covariance_type
-    F = _features(xt, covariance_type)
+    if prepared is None:
+        xt = centred_block(X_block, plan.center)
+        F = _features(xt, covariance_type)
+    else:
+        xt, F = prepared.xt, prepared.features
     wlp = block_log_prob(xt, plan, F)
     sample_log_lik = _log_normalise(wlp)
     if sample_weight is None:
         moments = wlp @ F.T
-        scatter = xt @ xt.T if covariance_type == "tied" else None
+        if prepared is not None:
+            scatter = prepared.scatter
+        else:
+            scatter = xt @ xt.T if covariance_type == "tied" else None
         return moments, scatter, float(sample_log_lik.sum())
     w = np.asarray(sample_weight, dtype=float)
     np.multiply(wlp, w, out=wlp)

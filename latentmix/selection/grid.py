@@ -41,6 +41,16 @@ def params_from_record(record: dict) -> MixtureParams:
     )
 
 
+def restarts(K: int, n_init: int) -> int:
+    """The EM restarts a cell with K components needs: ``n_init``, or 1 when K = 1.
+
+    With one component every responsibility is 1, so the first M-step from any start is
+    the sample mean and covariance (MLE) or their conjugate update (MAP): the unique
+    optimum. Restarts could only find it again.
+    """
+    return 1 if K == 1 else n_init
+
+
 def fit_estimate(
     X,
     K: int,
@@ -69,7 +79,7 @@ def fit_estimate(
         None for the MLE.
     random_state : int
     n_init : int
-        EM restarts (:class:`latentmix.EMGaussianMixture`).
+        EM restarts (:class:`latentmix.EMGaussianMixture`); one for K = 1 (:func:`restarts`).
     missing : {"error", "ignore"}
         As :class:`latentmix.EMGaussianMixture`.
     sample_weight : ndarray of shape (n,), optional
@@ -94,7 +104,7 @@ def fit_estimate(
                 K,
                 covariance_type=covariance_type,
                 prior=prior,
-                n_init=n_init,
+                n_init=restarts(K, n_init),
                 random_state=random_state,
                 missing=missing,
             ).fit(X, sample_weight=sample_weight)
