@@ -127,10 +127,10 @@ def test_failed_cells_are_listed_with_why_and_all_failed_exits_one(data, tmp_pat
 
     real = grid.fit_estimate
 
-    def no_mle_beyond_one(X, K, covariance_type, prior, random_state, n_init):
+    def no_mle_beyond_one(X, K, covariance_type, prior, random_state, n_init, **data):
         if prior is None and K > 1:
             return {"status": "failed", "error": "DegenerateMixtureError: every start collapsed"}
-        return real(X, K, covariance_type, prior, random_state, n_init)
+        return real(X, K, covariance_type, prior, random_state, n_init, **data)
 
     monkeypatch.setattr(grid, "fit_estimate", no_mle_beyond_one)
     out = tmp_path / "sel"
@@ -140,7 +140,7 @@ def test_failed_cells_are_listed_with_why_and_all_failed_exits_one(data, tmp_pat
     assert failed == {(K, t, "mle") for K in (2, 3) for t in ("full", "spherical")}
     assert "every start collapsed" in (out / "report.md").read_text()
 
-    def nothing(X, K, covariance_type, prior, random_state, n_init):
+    def nothing(X, K, covariance_type, prior, random_state, n_init, **data):
         return {"status": "failed", "error": "DegenerateMixtureError: every start collapsed"}
 
     monkeypatch.setattr(grid, "fit_estimate", nothing)

@@ -186,7 +186,7 @@ def test_select_and_sbc_in_which_everything_failed_exit_non_zero(
 def test_select_fails_when_both_arms_failed_for_every_k(tmp_path, capsys, monkeypatch):
     import latentmix.selection.grid as grid
 
-    def failed(X, K, covariance_type, prior, random_state, n_init):
+    def failed(X, K, covariance_type, prior, random_state, n_init, **data):
         return {"status": "failed", "error": "DegenerateMixtureError: x"}
 
     monkeypatch.setattr(grid, "fit_estimate", failed)

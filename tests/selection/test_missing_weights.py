@@ -1,6 +1,7 @@
 """``latentmix select`` and ``study select`` on CSV data with missing cells and weights."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -111,22 +112,87 @@ def test_missing_cells_without_the_option_name_row_column_and_option(csvs, tmp_p
     assert not (tmp_path / "e").exists()  # refused before the output is claimed
 
 
-def test_study_select_takes_both_flags_with_the_posterior(csvs, tmp_path):
+def test_study_select_takes_both_flags_and_gives_them_to_every_task(csvs, tmp_path, monkeypatch):
+    from latentmix.selection import loo
+
+    given = {}
+
+    def fake_loo(X, K, covariance_type, prior, *, missing, sample_weight, **sampler):
+        given[K] = (np.isnan(X).sum(), missing, sample_weight)
+        raise FloatingPointError("no sampler in this test")
+
+    monkeypatch.setattr(loo, "posterior_loo", fake_loo)
     out = tmp_path / "s"
     argv = ["study", "select", str(csvs["both"]), "-k", "1..2", "--missing", "ignore",
-            "--weights", "count", "--n-init", "2", "--draws", "100", "--tune", "100",
-            "--chains", "2", "--out", str(out), "--scheduler", "synchronous",
-            "--quiet"]  # fmt: skip
-    assert cli.main(argv) == 0
+            "--weights", "count", "--n-init", "2", "--draws", "100", "--chains", "2",
+            "--out", str(out), "--scheduler", "synchronous", "--quiet"]  # fmt: skip
+    assert cli.main(argv) == 1  # every posterior failed (the fake's error)
     config = json.loads((out / "study.json").read_text())
     assert config["missing"] == "ignore" and config["weights"] == "count"
+    assert given.keys() == {1, 2}
+    for n_missing, missing, weights in given.values():
+        assert n_missing == 5 and missing == "ignore" and weights.sum() == 47
     summary = json.loads((out / "summary.json").read_text())
     assert summary["data"]["n_missing_cells"] == 5 and summary["data"]["weights"]["n_zero"] == 1
-    rows = [r for r in summary["loo"]["rows"] if r["status"] == "ok"]
-    assert len(rows) == 2 and all(np.isfinite(r["elpd_loo"]) for r in rows)
-    # PSIS-LOO leaves out the rows of positive weight, one at a time.
-    stored = json.loads((out / "replicates" / "loo-k00001-r0000.json").read_text())
-    assert len(stored["posterior"]["loo_i"]) == 23
+    assert summary["vb"]["n_kept"] >= 1  # VB fitted the incomplete, weighted rows
+
+
+class _Sampler:
+    """A stand-in for PyMCGaussianMixture: draws jittered around the weighted EM fit (K = 1)."""
+
+    def __init__(self, K, *, covariance_type, prior, missing):
+        self.settings = {"K": K, "missing": missing}
+
+    def fit(self, X, *, draws, chains, sample_weight, **sampler):
+        import types
+
+        import arviz as az
+
+        em = EMGaussianMixture(1, prior=None, missing="ignore").fit(X, sample_weight=sample_weight)
+        rng = np.random.default_rng(1)
+        means = em.means_ + rng.normal(0, 0.05, (chains, draws, 1, 2))
+        covariances = np.broadcast_to(em.covariances_, (chains, draws, 1, 2, 2))
+        self.idata_ = az.from_dict(
+            posterior={"weights": np.ones((chains, draws, 1)), "means": means,
+                       "covariances": covariances.copy()}
+        )  # fmt: skip
+        self.diagnostics_ = types.SimpleNamespace(max_r_hat=1.0, n_divergent=0)
+        _Sampler.last = {**self.settings, "sample_weight": sample_weight, "idata": self.idata_}
+        return self
+
+
+def test_psis_loo_takes_each_row_with_its_weight_and_leaves_out_weight_zero(csvs, monkeypatch):
+    import arviz as az
+    from scipy.stats import multivariate_normal
+
+    from latentmix.bayes import estimator
+    from latentmix.selection.loo import posterior_loo
+
+    monkeypatch.setattr(estimator, "PyMCGaussianMixture", _Sampler)
+    data = load_data(str(csvs["both"]), missing="ignore", weights="count")
+    X, w = data.data, data.sample_weight
+    record = posterior_loo(X, 1, "full", "default", draws=100, tune=100, chains=2,
+                           random_state=0, missing="ignore", sample_weight=w)  # fmt: skip
+    assert _Sampler.last["missing"] == "ignore" and _Sampler.last["sample_weight"] is w
+    # Independently: w_i log N(observed cells of row i) for every draw, rows of weight > 0.
+    post = _Sampler.last["idata"].posterior
+    means, covs = post["means"].values, post["covariances"].values
+    rows = np.flatnonzero(w > 0)
+    log_lik = np.empty((2, 100, rows.size))
+    for j, i in enumerate(rows):
+        o = ~np.isnan(X[i])
+        for c in range(2):
+            for t in range(100):
+                log_lik[c, t, j] = w[i] * multivariate_normal.logpdf(
+                    X[i, o], means[c, t, 0, o], covs[c, t, 0][np.ix_(o, o)]
+                )
+    want = az.from_dict(posterior={"t": log_lik.sum(-1)}, log_likelihood={"x": log_lik})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the jittered draws are not a posterior: high k
+        want = az.loo(want, pointwise=True)
+    assert record["n_data_points"] == len(record["loo_i"]) == 23  # the weight-0 row is out
+    assert record["loo_i"] == pytest.approx(want.loo_i.values, rel=1e-8)
+    assert record["elpd_loo"] == pytest.approx(float(want.elpd_loo), rel=1e-8)
 
 
 def test_resuming_under_other_flags_is_refused(csvs, tmp_path, capsys):

@@ -10,7 +10,8 @@ from latentmix.output import MANIFEST
 from latentmix.studies import select as SEL
 
 
-def _fake_loo(X, K, covariance_type, prior, *, draws, tune, chains, random_state, reference):
+def _fake_loo(X, K, covariance_type, prior, *, draws, tune, chains, random_state, reference,
+              missing="error", sample_weight=None):  # fmt: skip
     """A PSIS-LOO record from made-up pointwise values: K = 2 predicts best."""
     import arviz as az
 
