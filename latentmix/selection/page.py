@@ -402,8 +402,9 @@ def data_sentences(notes) -> list[str]:
             f"are missing, in {notes['n_incomplete_rows']} rows ({per_column}); they are taken "
             "as missing at random: EM, VB, the bootstrap replicates (which lose the same "
             "cells) and the posterior use the marginal likelihood of each row's observed "
-            "cells. Each row still adds one term, so the BIC's n is the number of rows. The "
-            "model figure draws the complete rows."
+            "cells. Each row still adds one term, so the BIC's n is the number of rows"
+            + (" (under weights, their total: below)" if notes["weights"] else "")
+            + ". The model figure draws the complete rows."
         )
     w = notes["weights"]
     if w is not None:
