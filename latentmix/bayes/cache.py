@@ -1,27 +1,38 @@
 """One compiled nutpie sampler per model structure, reused with the data swapped in.
 
-Compiling the mixture model with nutpie (numba) costs seconds to tens of seconds; sampling
-faithful costs about two. Since :func:`latentmix.bayes.model.build_model` puts the data, the
+Compiling the mixture model with nutpie (numba) costs seconds to minutes; sampling faithful
+costs about two. Since :func:`latentmix.bayes.model.build_model` puts the data, the
 observation weights and the prior's hyperparameters into data containers, one compiled
 sampler serves every data set of one :class:`~latentmix.bayes.model.ModelStructure`
-(K, d, covariance type, weighted or not, missingness layout): :func:`compiled_sampler`
-keeps it per structure and per version key (:func:`version_key`: Python, latentmix, PyMC,
-PyTensor, nutpie, numba) in this process, and hands out ``compiled.with_data(...)`` with
-this data set's containers and a starting point computed from this data set's model, so
-nothing of an earlier data set is ever used.
+(K, d, covariance type, weighted or not, missingness layout). :func:`compiled_sampler` keeps
+it per structure and per version key (:func:`version_key`: Python, latentmix, PyMC,
+PyTensor, nutpie, numba, and a digest of this module and the model's source) in this
+process and on disk, and hands out ``compiled.with_data(...)`` with this data set's
+containers and a starting point computed from this data set's model, so nothing of an
+earlier data set is ever used.
 
-:func:`cache_dir` is where an on-disk cache lives (``$LATENTMIX_CACHE_DIR``, else
-``$XDG_CACHE_HOME/latentmix/models`` or ``~/.cache/latentmix/models``); nutpie's compiled
-model holds numba C callbacks that do not pickle, so nothing is written there yet (see the
-module's notes in the project's issue 15).
+The disk cache (:func:`cache_dir`; :func:`clear_disk` empties it) holds, per key, numba's
+cached machine code of two C callbacks and ``meta.json`` (sizes, names, shapes of the
+containers). nutpie's compiled model does not pickle, and its callbacks close over arrays,
+which numba cannot cache; the callbacks here are generated from source that reads every
+container through the pointer, size and shape nutpie's ``user_data`` record holds (so
+``with_data`` keeps working), and numba caches them under the entry. A second process loads
+them without building the PyTensor graph or running LLVM. One file lock per key makes a
+second process wait for the first's compile and then load it; an entry that fails to load
+(partial, corrupt, another CPU) is removed and compiled again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -29,18 +40,24 @@ import numpy as np
 __all__ = [
     "SOURCES",
     "cache_dir",
+    "clear_disk",
     "clear_memory",
     "compiled_sampler",
     "flat_start",
     "version_key",
 ]
 
-#: Where a sampler came from: compiled now, reused from this process, or compiled with the
-#: cache turned off.
-SOURCES = ("compiled", "memory", "off")
+#: Where a sampler came from: compiled now, reused from this process, loaded from the disk
+#: cache, or compiled with the cache turned off.
+SOURCES = ("compiled", "memory", "disk", "off")
 
 _MEMORY: dict = {}
 _LOCK = threading.Lock()
+#: Generated callback -> (entry directory, key), read by numba's cache locator below.
+_ENTRY_OF: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCATOR: list = []
+#: Bumped when the generated source or meta.json changes meaning.
+_FORMAT = 1
 
 
 def cache_dir() -> Path:
@@ -65,10 +82,30 @@ def version_key() -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _source_digest() -> str:
+    """A digest of the source that fixes the compiled graph (the model) and the callbacks."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256(str(_FORMAT).encode())
+    for name in ("model.py", "cache.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+def entry_key(structure, var_names) -> str:
+    """The disk cache's key (hex) of one structure under the current versions and source."""
+    text = repr((tuple(structure), version_key(), _source_digest(), tuple(var_names)))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def clear_memory() -> None:
     """Forget every sampler compiled in this process."""
     with _LOCK:
         _MEMORY.clear()
+
+
+def clear_disk() -> None:
+    """Remove every compiled sampler from the disk cache (:func:`cache_dir`)."""
+    shutil.rmtree(cache_dir(), ignore_errors=True)
 
 
 def flat_start(compiled, model, start: dict) -> np.ndarray:
@@ -106,7 +143,9 @@ def flat_start(compiled, model, start: dict) -> np.ndarray:
     return flat
 
 
-def compiled_sampler(model, structure, data: dict, start, *, cache: bool = True, compile):
+def compiled_sampler(
+    model, structure, data: dict, start, *, cache: bool = True, compile, var_names=None
+):
     """A nutpie sampler for ``model``, reused across data sets of one structure.
 
     Parameters
@@ -122,9 +161,12 @@ def compiled_sampler(model, structure, data: dict, start, *, cache: bool = True,
         its jittered support point; a reused sampler would start from an earlier data
         set's support point, so None is never served from the cache.
     cache : bool
-        False compiles afresh and keeps nothing.
+        False compiles afresh and keeps nothing (in memory or on disk).
     compile : callable
-        ``compile(model) -> CompiledPyMCModel`` (nutpie's compile with the sampler's settings).
+        ``compile(model) -> CompiledPyMCModel`` (nutpie's compile with the sampler's
+        settings), used when nothing is kept.
+    var_names : list of str, optional
+        The variables the trace keeps. None: the in-process cache only, through ``compile``.
 
     Returns
     -------
@@ -136,14 +178,16 @@ def compiled_sampler(model, structure, data: dict, start, *, cache: bool = True,
     if not cache or start is None:
         compiled = compile(model)
         return _started(compiled, model, start), "off" if not cache else "compiled"
-    key = (structure, version_key())
+    key = (structure, version_key(), None if var_names is None else tuple(var_names))
     with _LOCK:
         entry = _MEMORY.get(key)
         source = "memory"
         if entry is None:
-            entry = compile(model)
+            if var_names is None:
+                entry, source = compile(model), "compiled"
+            else:
+                entry, source = _from_disk(model, structure, var_names)
             _MEMORY[key] = entry
-            source = "compiled"
     values = {}
     for name in entry.shared_data:
         if name in data:
@@ -153,7 +197,8 @@ def compiled_sampler(model, structure, data: dict, start, *, cache: bool = True,
         else:  # a container no value is known for: never reuse blindly
             raise ValueError(
                 f"the compiled model has a data container {name!r} that no value was given "
-                "for; call latentmix.bayes.cache.clear_memory() or pass cache=False."
+                "for; call latentmix.bayes.cache.clear_memory() and clear_disk(), or pass "
+                "cache=False."
             )
     compiled = entry.with_data(**values)
     return _started(compiled, model, start), source
@@ -164,3 +209,316 @@ def _started(compiled, model, start):
         return compiled
     flat = flat_start(compiled, model, start)
     return dataclasses.replace(compiled, initial_point_func=lambda seed=None: flat.copy())
+
+
+# --- the disk cache -------------------------------------------------------------------------
+
+
+def _from_disk(model, structure, var_names):
+    """Load the structure's sampler from the disk cache, or compile it and store it there.
+
+    Returns ``(compiled, source)`` with ``source`` "disk" or "compiled". The compiled model
+    carries ``model``'s container values; the caller swaps in its own.
+    """
+    import fcntl
+
+    key = entry_key(structure, var_names)
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    entry = root / key
+    with open(root / f"{key}.lock", "w") as lock:
+        # A second process waits here for the first's compile, then loads it.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            meta = _load_meta(entry, key)
+            if meta is not None:
+                callbacks = _load_callbacks(meta, entry, key)
+                if callbacks is not None:
+                    return _assemble(model, meta, *callbacks), "disk"
+            shutil.rmtree(entry, ignore_errors=True)  # partial or stale: start again
+            meta, callbacks = _compile(model, entry, key, var_names)
+            _write_meta(entry, meta)
+            return _assemble(model, meta, *callbacks), "compiled"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _load_meta(entry: Path, key: str) -> dict | None:
+    """The entry's meta.json, or None when it is missing, unreadable or of another key."""
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("key") != key or meta.get("format") != _FORMAT:
+        return None
+    return meta
+
+
+def _write_meta(entry: Path, meta: dict) -> None:
+    # Written last, through a temporary file: an entry with meta.json is complete.
+    fd, tmp = tempfile.mkstemp(dir=entry, prefix=".meta-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(meta, f)
+    os.replace(tmp, entry / "meta.json")
+
+
+def _load_callbacks(meta: dict, entry: Path, key: str):
+    """The two callbacks from numba's cache under ``entry``, or None if they do not load."""
+    import numba
+
+    def not_compiled(*args):  # never called: a cache hit does not type the callback
+        raise RuntimeError("the cached sampler's inner function is missing")
+
+    try:
+        stub = numba.njit(not_compiled)
+        callbacks = _callbacks(meta, entry, key, stub, stub)
+    except Exception:  # any failure to load is a miss, compiled afresh
+        return None
+    if any(c.cache_hits != 1 for c in callbacks):
+        return None
+    return callbacks
+
+
+def _compile(model, entry: Path, key: str, var_names):
+    """Compile ``model`` with nutpie's graph functions; numba caches the callbacks."""
+    from nutpie.compile_pymc import _make_functions, make_user_data
+    from pymc.initial_point import make_initial_point_fn
+
+    from latentmix.bayes.sample import no_blas_warning
+
+    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
+    with no_blas_warning():
+        n_dim, n_expanded, logp_fn, expand_fn, _, shape_info = _make_functions(
+            model,
+            mode="NUMBA",
+            compute_grad=True,
+            join_expanded=True,
+            pymc_initial_point_fn=point_fn,
+            var_names=var_names,
+        )
+    shared = {}
+    for var in [*logp_fn.get_shared(), *expand_fn.get_shared()]:
+        if var.name in shared and shared[var.name] is not var:
+            raise ValueError(f"two data containers are named {var.name!r}; rename one.")
+        shared[var.name] = var
+    values = {name: np.array(var.get_value(), order="C") for name, var in shared.items()}
+    user_data = make_user_data(shared, values)
+    names, slices, shapes = shape_info
+    meta = {
+        "key": key,
+        "format": _FORMAT,
+        "n_dim": int(n_dim),
+        "n_expanded": int(n_expanded),
+        "containers": [[n, int(v.ndim), v.dtype.name] for n, v in values.items()],
+        "logp_args": [var.name for var in logp_fn.get_shared()],
+        "expand_args": [var.name for var in expand_fn.get_shared()],
+        "itemsize": int(user_data.dtype.itemsize),
+        "offsets": _offsets(user_data.dtype, list(values)),
+        "shape_info": [
+            list(names),
+            [[int(part.start), int(part.stop)] for part in slices],
+            [[int(n) for n in shape] for shape in shapes],
+        ],
+    }
+    entry.mkdir(parents=True, exist_ok=True)
+    callbacks = _callbacks(meta, entry, key, logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
+    return meta, callbacks
+
+
+def _record_dtype(containers) -> np.dtype:
+    """The record of nutpie's ``user_data``: each container's address, size and shape."""
+    return np.dtype(
+        [
+            (
+                "shared",
+                [
+                    ("data", [(name, np.uintp) for name, _, _ in containers]),
+                    ("size", [(name, np.uintp) for name, _, _ in containers]),
+                    ("shape", [(name, np.uint, (ndim,)) for name, ndim, _ in containers]),
+                ],
+            )
+        ]
+    )
+
+
+def _offsets(dtype: np.dtype, names) -> dict:
+    """Each container's (address, size, shape) offsets in the record, in 8-byte words."""
+    shared = dtype["shared"]
+    base = dtype.fields["shared"][1]
+    offsets = {}
+    for name in names:
+        offsets[name] = [
+            (base + shared.fields[part][1] + shared[part].fields[name][1]) // 8
+            for part in ("data", "size", "shape")
+        ]
+    return offsets
+
+
+def _callback_source(meta: dict) -> str:
+    """Python source of the logp and expand callbacks, with no arrays closed over."""
+    kinds = {name: (ndim, dtype) for name, ndim, dtype in meta["containers"]}
+
+    def unpack(names):
+        lines = []
+        for i, name in enumerate(names):
+            address, size, shape = meta["offsets"][name]
+            ndim, dtype = kinds[name]
+            dims = "".join(f"np.intp(ud[{shape + j}]), " for j in range(ndim))
+            lines.append(
+                f"        a{i} = carray(as_pointer(ud[{address}]), (np.intp(ud[{size}]),), "
+                f"np.{dtype}).reshape(({dims}))"
+            )
+        return lines, "".join(f", a{i}" for i in range(len(names)))
+
+    n_dim, n_expanded, words = meta["n_dim"], meta["n_expanded"], meta["itemsize"] // 8
+    logp_lines, logp_args = unpack(meta["logp_args"])
+    expand_lines, expand_args = unpack(meta["expand_args"])
+    return "\n".join(
+        [
+            "def logp_callback(dim, x_, out_, logp_, user_data_):",
+            f"    if dim != {n_dim}:",
+            "        return -1",
+            "    try:",
+            f"        ud = carray(user_data_, ({words},), np.uint64)",
+            *logp_lines,
+            f"        x = carray(x_, ({n_dim},))",
+            f"        out = carray(out_, ({n_dim},))",
+            "        logp = carray(logp_, ())",
+            f"        logp_val, grad = inner_logp(x{logp_args})",
+            "        logp[()] = logp_val",
+            "        out[...] = grad",
+            "        if not np.all(np.isfinite(out)):",
+            "            return 3",
+            "        if not np.isfinite(logp_val):",
+            "            return 4",
+            "    except Exception:",
+            "        return 1",
+            "    return 0",
+            "",
+            "",
+            "def expand_callback(dim, expanded, x_, out_, user_data_):",
+            f"    if dim != {n_dim} or expanded != {n_expanded}:",
+            "        return -1",
+            "    try:",
+            f"        ud = carray(user_data_, ({words},), np.uint64)",
+            *expand_lines,
+            f"        x = carray(x_, ({n_dim},))",
+            f"        out = carray(out_, ({n_expanded},))",
+            f"        (values,) = inner_expand(x{expand_args})",
+            "        out[...] = values",
+            "    except Exception:",
+            "        return -2",
+            "    return 0",
+            "",
+        ]
+    )
+
+
+def _callbacks(meta: dict, entry: Path, key: str, inner_logp, inner_expand):
+    """The numba C callbacks of the generated source, cached under ``entry``.
+
+    The source depends only on ``meta``, so a later process rebuilds the same functions and
+    numba finds their machine code in its index under ``entry``; ``inner_logp`` and
+    ``inner_expand`` (PyTensor's numba functions) are only typed on a miss.
+    """
+    import numba
+    from nutpie.compile_pymc import address_as_void_pointer
+
+    _register_locator()
+    env = {
+        # numba records the module of the globals to rebuild the callbacks' environment.
+        "__name__": __name__,
+        "np": np,
+        "carray": numba.carray,
+        "as_pointer": address_as_void_pointer,
+        "inner_logp": inner_logp,
+        "inner_expand": inner_expand,
+    }
+    exec(compile(_callback_source(meta), f"<latentmix-{key}>", "exec"), env)
+    t = numba.types
+    pointer = t.CPointer(t.double)
+    signatures = {
+        "logp_callback": t.int64(t.uint64, pointer, pointer, pointer, t.voidptr),
+        "expand_callback": t.int64(t.uint64, t.uint64, pointer, pointer, t.voidptr),
+    }
+    callbacks = []
+    for name, signature in signatures.items():
+        _ENTRY_OF[env[name]] = (str(entry), key)
+        callbacks.append(numba.cfunc(signature, cache=True)(env[name]))
+    return callbacks
+
+
+def _register_locator() -> None:
+    """Point numba's cache at the entry directory for the generated callbacks."""
+    if _LOCATOR:
+        return
+    from numba.core.caching import CacheImpl, _CacheLocator
+
+    class EntryLocator(_CacheLocator):
+        def __init__(self, path, key):
+            self._path, self._key = path, key
+
+        def ensure_cache_path(self):
+            os.makedirs(self._path, exist_ok=True)
+
+        def get_cache_path(self):
+            return self._path
+
+        def get_source_stamp(self):
+            return self._key
+
+        def get_disambiguator(self):
+            return self._key[:16]
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            found = _ENTRY_OF.get(py_func)
+            return None if found is None else cls(*found)
+
+    CacheImpl._locator_classes.insert(0, EntryLocator)
+    _LOCATOR.append(EntryLocator)
+
+
+def _assemble(model, meta: dict, logp_callback, expand_callback):
+    """A nutpie compiled model around the callbacks, with ``model``'s container values."""
+    from nutpie.compile_pymc import (
+        CompiledPyMCModel,
+        _prepare_dims_and_coords,
+        update_user_data,
+    )
+
+    names, parts, shapes = meta["shape_info"]
+    shape_info = (names, [slice(a, b) for a, b in parts], [tuple(s) for s in shapes])
+    shared_data = {}
+    for name, _, dtype in meta["containers"]:
+        if name in model.named_vars:
+            value = model.named_vars[name].get_value()
+        else:
+            value = model.dim_lengths[name].get_value()
+        value = np.array(value, dtype=dtype, order="C", copy=True)
+        value.flags.writeable = False
+        shared_data[name] = value
+    record = _record_dtype(meta["containers"])
+    if record.itemsize != meta["itemsize"]:
+        raise ValueError("the cached sampler's container layout differs; call clear_disk().")
+    user_data = update_user_data(np.zeros((), dtype=record), shared_data)
+    dims, coords = _prepare_dims_and_coords(model, shape_info)
+
+    def no_start(seed=None):
+        raise RuntimeError("a cached sampler needs a starting point (compiled_sampler's start)")
+
+    return CompiledPyMCModel(
+        _n_dim=meta["n_dim"],
+        dims=dims,
+        _coords=coords,
+        _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
+        compiled_logp_func=logp_callback,
+        compiled_expand_func=expand_callback,
+        initial_point_func=no_start,
+        shared_data=shared_data,
+        user_data=user_data,
+        n_expanded=meta["n_expanded"],
+        shape_info=shape_info,
+        logp_func=None,
+        expand_func=None,
+    )

@@ -68,8 +68,9 @@ def sample_model(
         chain; the model's support point jittered per chain if not given.
     structure : ModelStructure, optional
         With ``data`` (:func:`latentmix.bayes.model.model_structure` and ``model_data``):
-        nutpie reuses a sampler compiled for this structure in this process, with the data
-        swapped in (:mod:`latentmix.bayes.cache`). Needs ``initial_point``.
+        nutpie reuses a sampler compiled for this structure in this process or loads it
+        from the disk cache, with the data swapped in (:mod:`latentmix.bayes.cache`).
+        Needs ``initial_point``.
     data : dict, optional
     cache : bool
         False compiles afresh and keeps nothing.
@@ -79,8 +80,9 @@ def sample_model(
     arviz.InferenceData
         ``posterior.attrs`` holds ``compile_seconds`` (0.0 for ``"pymc"``, which compiles
         as it starts sampling), ``sample_seconds`` and ``compile_source``: ``"compiled"``,
-        ``"memory"`` (a sampler of the same structure reused from this process) or
-        ``"off"`` (cache turned off, or the pymc sampler).
+        ``"memory"`` (a sampler of the same structure reused from this process),
+        ``"disk"`` (loaded from the disk cache) or ``"off"`` (cache turned off, or the
+        pymc sampler).
 
     Raises
     ------
@@ -154,7 +156,13 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
 
         structure, data, cache = reuse
         compiled, source = compiled_sampler(
-            model, structure, data, initial_point, cache=cache, compile=compile_model
+            model,
+            structure,
+            data,
+            initial_point,
+            cache=cache,
+            compile=compile_model,
+            var_names=list(PARAMETER_NAMES),
         )
     compiled_at = time.perf_counter()
     # Not blocking: nutpie's blocking call turns Ctrl-C into a partial trace (and one with
@@ -179,7 +187,8 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
         run.cancel()
         raise
     idata = _complete(idata, draws, chains)
-    if source == "memory":  # the reused sampler carries the coordinates it was compiled with
+    # A reused sampler carries the coordinates it was compiled with.
+    if source in ("memory", "disk"):
         idata.posterior = idata.posterior.assign_coords(
             {dim: list(model.coords[dim]) for dim in idata.posterior.dims if dim in model.coords}
         )
