@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from latentmix import __version__
 
@@ -39,10 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say_data_warnings(command: str):
+    """A ``warnings.showwarning`` for the run of one command.
+
+    latentmix's DataWarning (what the reader did with the data set's columns) prints as one
+    line, like the command's errors; anything else prints as Python prints it.
+    """
+    show = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if category.__name__ == "DataWarning" and category.__module__ == "latentmix.datasets":
+            print(f"latentmix {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved = warnings.showwarning
+    warnings.showwarning = _say_data_warnings(args.command)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
@@ -61,6 +81,8 @@ def main(argv=None) -> int:
         line = f"latentmix {args.command}: interrupted" + (f": {detail}" if detail else "")
         print(line, file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = saved
 
 
 if __name__ == "__main__":

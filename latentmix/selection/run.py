@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +177,7 @@ def select_config(
     dict
         JSON-ready settings (stored as ``study.json``).
     """
-    from latentmix.datasets import load_data, split_columns
+    from latentmix.datasets import DataWarning, load_data, split_columns
     from latentmix.priors import ConjugatePrior
 
     ks = sorted({check_count("-k", k, 1) for k in ks})
@@ -204,7 +205,15 @@ def select_config(
             f"p-value of B replicates is 1/(B + 1); use at least {needed} (or 0 for no LRT)."
         )
     cols = split_columns(columns) if isinstance(columns, str) or columns is None else columns
-    X = load_data(data, cols, missing=missing, weights=weights).data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        dataset = load_data(data, cols, missing=missing, weights=weights)
+    said = [w for w in caught if issubclass(w.category, DataWarning)]
+    for w in caught:  # said once here, not again by every task that reads the data
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if said and cols is None:
+        cols = list(dataset.feature_names)
+    X = dataset.data
     n, d = X.shape
     types = covariance_list(covariance, d)
     if ks[-1] >= n:

@@ -1,11 +1,13 @@
 """``latentmix fit`` on a CSV with a text column and a column of row numbers."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 
 from latentmix.cli import main
+from latentmix.datasets import DataWarning
 
 
 def tiny_csv(tmp_path):
@@ -57,3 +59,17 @@ def test_help_says_every_numeric_column(capsys):
         main(["fit", "--help"])
     assert stop.value.code == 0
     assert "every numeric column" in " ".join(capsys.readouterr().out.split())
+
+
+def test_select_says_what_it_left_out_once_not_once_per_task(tmp_path, capsys):
+    path = tiny_csv(tmp_path)
+    out = tmp_path / "select"
+    args = ["select", str(path), "-k", "1..2", "--covariance", "diag", "--n-init", "2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataWarning)  # printed, as outside the tests
+        assert main([*args, "--bootstrap", "0", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("latentmix select: warning: ") == 2
+    assert err.count("left out 1 column of text") == 1
+    stored = json.loads((out / "study.json").read_text())
+    assert stored["columns"] == ["id", "x"]  # every task reads these, and says nothing
