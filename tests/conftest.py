@@ -5,7 +5,9 @@ explicit seed, and Hypothesis runs derandomised (its examples are a function of 
 of the clock), so two runs of the suite see the same data.
 """
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import arviz as az
@@ -24,6 +26,22 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("latentmix")
+
+
+def pytest_configure(config):
+    """Compiled samplers go to a cache of this run (shared by xdist's workers and the CLI
+    subprocesses, which inherit the environment), not to the user's cache directory."""
+    if "LATENTMIX_CACHE_DIR" not in os.environ:
+        config._latentmix_cache = tempfile.mkdtemp(prefix="latentmix-test-cache-")
+        os.environ["LATENTMIX_CACHE_DIR"] = config._latentmix_cache
+
+
+def pytest_unconfigure(config):
+    """Remove the run's cache (only in the process that made it)."""
+    made = getattr(config, "_latentmix_cache", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop("LATENTMIX_CACHE_DIR", None)
 
 
 def make_random_params(rng, covariance_type, K=3, d=3, *, offset=0.0) -> MixtureParams:
