@@ -376,3 +376,21 @@ def test_vb_column_summary_elbo_and_marginal_figures(shared_report, shared_analy
             assert lo == vb.intervals.lower[e.column]
             samples = vb.samples(table.entries[0].label.split("[")[0], e.index)
             assert np.mean((samples >= lo) & (samples <= hi)) == pytest.approx(0.95, abs=0.02)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "spherical"])
+def test_posterior_file_of_every_covariance_type_has_a_matching_prior(
+    fake_analysis, covariance_type
+):
+    import arviz as az
+
+    from latentmix.datasets import synthetic_3d
+
+    analysis = fake_analysis(synthetic_3d(n_samples=120), 3, covariance_type)
+    saved = write.posterior_file(analysis)
+    for name in saved.posterior.data_vars:
+        assert saved.prior[name].dims == saved.posterior[name].dims, name
+        assert saved.prior[name].shape[2:] == saved.posterior[name].shape[2:], name
+        assert saved.reference[name].dims == saved.posterior[name].dims[2:], name
+    assert saved.reference.attrs["covariance_type"] == covariance_type
+    assert len(az.summary(saved.prior)) == len(az.summary(saved))
