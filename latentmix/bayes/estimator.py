@@ -67,11 +67,12 @@ class PyMCGaussianMixture(BaseEstimator):
         and :meth:`predict_missing` draws the missing cells from the posterior predictive.
         A row with every cell missing is an error.
     cache : bool
-        True (the default): nutpie reuses a sampler compiled in this process for a model of
-        the same structure (K, d, covariance type, weighted or not, missingness layout),
+        True (the default): nutpie reuses a sampler compiled for a model of the same
+        structure (K, d, covariance type, weighted or not, missingness layout), in this
+        process or an earlier one (the disk cache, :func:`latentmix.bayes.cache.cache_dir`),
         with this fit's data, weights and prior swapped in (:mod:`latentmix.bayes.cache`);
-        ``idata_.posterior.attrs["compile_source"]`` says whether it did. False compiles
-        afresh.
+        ``idata_.posterior.attrs["compile_source"]`` says which: ``"compiled"``,
+        ``"memory"`` or ``"disk"``. False compiles afresh and keeps nothing (``"off"``).
 
     Attributes
     ----------
