@@ -172,6 +172,17 @@ def diagnostics_summary(diagnostics) -> dict:
     return to_jsonable(diagnostics.to_dict())
 
 
+def _said(caught, category, prefix: str) -> list[str]:
+    """The recorded warnings of ``category`` as ``"prefix: message"``; others passed on."""
+    messages = []
+    for w in caught:
+        if issubclass(w.category, category):
+            messages.append(f"{prefix}: {w.message}")
+        else:  # not this stage's to say: pass it on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return messages
+
+
 def _fit_em(name, X, settings, prior, progress, sample_weight=None):
     """One EM fit (prior None: the MLE) with the UserWarnings it raised, as text."""
     from latentmix.estimator import EMGaussianMixture
@@ -188,12 +199,7 @@ def _fit_em(name, X, settings, prior, progress, sample_weight=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.fit(X, sample_weight=sample_weight)
-    messages = []
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            messages.append(f"EM {name}: {w.message}")
-        else:  # not about the fit: pass it on
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    messages = _said(caught, UserWarning, f"EM {name}")
     scale = 1e-6 * max(1.0, abs(model.objective_))
     n_best = sum(abs(r["objective"] - model.objective_) <= scale for r in model.restarts_)
     progress(
@@ -347,12 +353,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         dataset = _load_dataset(source, settings, columns)
-    data_warnings = []
-    for w in caught:
-        if issubclass(w.category, DataWarning):
-            data_warnings.append(f"Data: {w.message}")
-        else:  # not about the data: pass it on
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    data_warnings = _said(caught, DataWarning, "Data")
     dataset, target = report_labels.take_labels(dataset, source, settings.labels)
     X_all = check_data(dataset.data, n_components=K, missing=settings.missing)
     check_scale(X_all, dataset.feature_names)  # before the prior calls it "singular"
