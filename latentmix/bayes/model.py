@@ -56,6 +56,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from latentmix.bayes.distributions import InverseWishart, cholesky_and_inverse
+from latentmix.bayes.likelihood import mixture_loglik
 from latentmix.bayes.sample import as_initial_point
 from latentmix.bayes.spec import (
     COMPONENT,
@@ -91,70 +92,6 @@ __all__ = [
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
-
-# --- the mixture log-likelihood, one function per covariance type -------------------------
-
-
-def _component_logp_full(X, means, covariances):
-    d = X.shape[-1]
-    # L and L^{-1} (K, d, d). The n-long products below are broadcast multiply-and-sum
-    # rather than batched linear algebra: they fuse into one loop in every backend and never
-    # reach a multi-threaded BLAS with tiny matrices.
-    chol, chol_inv = cholesky_and_inverse(covariances)
-    diff = X[None, :, :] - means[:, None, :]  # (K, n, d)
-    z = (diff[:, :, None, :] * chol_inv[:, None, :, :]).sum(-1)  # L^{-1}(x - mu): (K, n, d)
-    maha = (z**2).sum(-1)  # (K, n)
-    log_det = pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)  # (K,)
-    return (-0.5 * (d * _LOG_2PI + maha) - log_det[:, None]).T
-
-
-def _component_logp_tied(X, means, covariances):
-    d = X.shape[-1]
-    chol, chol_inv = cholesky_and_inverse(covariances)  # (d, d)
-    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
-    z = (diff[:, :, None, :] * chol_inv[None, None, :, :]).sum(-1)  # (n, K, d)
-    maha = (z**2).sum(-1)  # (n, K)
-    log_det = pt.log(pt.diagonal(chol)).sum()
-    return -0.5 * (d * _LOG_2PI + maha) - log_det
-
-
-def _component_logp_diag(X, means, covariances):
-    d = X.shape[-1]
-    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
-    maha = (diff**2 / covariances[None, :, :]).sum(-1)
-    log_det = 0.5 * pt.log(covariances).sum(-1)  # (K,)
-    return -0.5 * (d * _LOG_2PI + maha) - log_det[None, :]
-
-
-def _component_logp_spherical(X, means, covariances):
-    d = X.shape[-1]
-    sq = ((X[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # (n, K)
-    return -0.5 * (d * _LOG_2PI + sq / covariances[None, :]) - 0.5 * d * pt.log(covariances)
-
-
-def _component_logp_tied_diag(X, means, covariances):
-    # One (d,) diagonal for all: scale the data once, then squared distances.
-    d = X.shape[-1]
-    scale = pt.sqrt(covariances)
-    diff = (X / scale)[:, None, :] - (means / scale)[None, :, :]  # (n, K, d)
-    log_det = 0.5 * pt.log(covariances).sum()
-    return -0.5 * (d * _LOG_2PI + (diff**2).sum(-1)) - log_det
-
-
-def _component_logp_tied_spherical(X, means, covariances):
-    d = X.shape[-1]
-    sq = ((X[:, None, :] - means[None, :, :]) ** 2).sum(-1)  # (n, K)
-    return -0.5 * (d * _LOG_2PI + sq / covariances) - 0.5 * d * pt.log(covariances)
-
-
-_COMPONENT_LOGP = {
-    "full": _component_logp_full,
-    "tied": _component_logp_tied,
-    "diag": _component_logp_diag,
-    "spherical": _component_logp_spherical,
-    "tied_diag": _component_logp_tied_diag,
-    "tied_spherical": _component_logp_tied_spherical,
-}
 
 _SIGNATURES = {
     "full": "(k),(k,d),(k,d,d)->(d)",
@@ -306,8 +243,9 @@ def mixture_logp(
         _drop_batch_dims(p, k) for p, k in [(weights, 1), (means, 2), (covariances, core_ndim)]
     )
     if layout is None:
-        comp = _COMPONENT_LOGP[covariance_type](value, means, covariances)
-    elif covariance_type in ("full", "tied"):
+        logp = mixture_loglik(value, weights, means, covariances, covariance_type)
+        return logp if sample_weight is None else logp * pt.as_tensor(sample_weight)
+    if covariance_type in ("full", "tied"):
         comp = _marginal_logp_matrix(value, means, covariances, covariance_type, layout)
     else:
         comp = _marginal_logp_diagonal(value, means, covariances, covariance_type, layout)
