@@ -125,6 +125,7 @@ def flat_start(compiled, model, start: dict) -> np.ndarray:
     ndarray of shape (compiled.n_dim,)
     """
     import pytensor.tensor as pt
+    from pytensor.compile.mode import Mode
 
     point = {}
     for name, value in start.items():
@@ -133,7 +134,9 @@ def flat_start(compiled, model, start: dict) -> np.ndarray:
         value_name = model.rvs_to_values[rv].name
         value = np.asarray(value, dtype=float)
         if transform is not None:
-            value = transform.forward(pt.as_tensor(value), *rv.owner.inputs).eval()
+            # A few small ops: interpreted, since compiling them to C took over a second.
+            forward = transform.forward(pt.as_tensor(value), *rv.owner.inputs)
+            value = forward.eval(mode=Mode(linker="py", optimizer="fast_compile"))
         point[value_name] = value
     names, slices, _ = compiled.shape_info
     flat = np.empty(compiled.n_dim)
