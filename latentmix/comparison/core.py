@@ -19,7 +19,13 @@ from latentmix.comparison.intervals import (
 )
 from latentmix.comparison.membership import membership
 from latentmix.comparison.order import check_order, component_order, reorder_posterior
-from latentmix.comparison.predictive import predictive
+from latentmix.comparison.predictive import (
+    IN_MEMORY_BYTES,
+    loo_by_blocks,
+    loo_in_memory,
+    predictive,
+    relative_efficiency,
+)
 from latentmix.comparison.results import Comparison
 from latentmix.comparison.tables import parameter_tables
 from latentmix.matching import match_components
@@ -150,8 +156,14 @@ def compare(
         truth = _as_params(truth, "truth")
         truth = truth.permute(match_components(truth, map_params))
 
-    pointwise, resp_mean, resp_sd = draw_log_likelihood(X, draws, return_membership=True)
-    attach_log_likelihood(idata, pointwise)
+    n_draws = int(np.prod(draws.means.shape[:2]))
+    if 8 * n_draws * X.shape[0] <= IN_MEMORY_BYTES:
+        pointwise, resp_mean, resp_sd = draw_log_likelihood(X, draws, return_membership=True)
+        attach_log_likelihood(idata, pointwise)
+        loo = loo_in_memory(idata)
+    else:  # too large to hold: by blocks of rows, and idata gets no log_likelihood group
+        reff = relative_efficiency(idata.posterior)
+        loo, resp_mean, resp_sd = loo_by_blocks(X, draws, reff, membership=True)
 
     wald, lap, notes = approximate_intervals(
         X, map_params, mle_params, prior, level, laplace_draws, random_state, sample_weight
@@ -162,7 +174,7 @@ def compare(
     derived = {group: with_intervals(t, wald_d, lap_d) for group, t in derived.items()}
     return Comparison(
         tables=tables,
-        predictive=predictive(X, X_test, idata, draws, pointwise, map_params, mle_params),
+        predictive=predictive(X, X_test, loo, draws, map_params, mle_params),
         membership=membership(X, map_params, mle_params, resp_mean, resp_sd, n_disagree),
         covariance_type=covariance_type,
         feature_names=names,

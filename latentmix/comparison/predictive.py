@@ -13,6 +13,7 @@ either total when the two estimates score the same points alike.
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp
@@ -24,6 +25,144 @@ from latentmix.params import n_parameters
 #: Pareto k above which PSIS-LOO is unreliable at a point (Vehtari, Gelman & Gabry 2017);
 #: the one threshold the comparison, the report and the studies use.
 PARETO_K_MAX = 0.7
+
+#: Above this many bytes of pointwise log-likelihood (observations x draws, float64) the
+#: comparison never holds it whole: PSIS-LOO runs over blocks of rows (:func:`loo_by_blocks`).
+IN_MEMORY_BYTES = 512 * 2**20
+#: Float64 values of log-likelihood per block of rows in :func:`loo_by_blocks`.
+_BLOCK_VALUES = 2**23
+
+
+class PointwiseLoo(NamedTuple):
+    """PSIS-LOO, point by point.
+
+    Attributes
+    ----------
+    loo_i : ndarray of shape (n,)
+        Leave-one-out log predictive density of each point.
+    pareto_k : ndarray of shape (n,)
+        The Pareto shape estimate of each point's importance weights.
+    lppd_i : ndarray of shape (n,)
+        In-sample log predictive density of each point (:func:`pointwise_lppd`).
+    """
+
+    loo_i: np.ndarray
+    pareto_k: np.ndarray
+    lppd_i: np.ndarray
+
+    @property
+    def elpd(self) -> float:
+        """The PSIS-LOO estimate of the expected log predictive density (the sum)."""
+        return float(self.loo_i.sum())
+
+    @property
+    def se(self) -> float:
+        r"""Its standard error, :math:`\sqrt{n \operatorname{var}(\mathrm{loo}_i)}` (ArviZ's)."""
+        return float(np.sqrt(self.loo_i.size * np.var(self.loo_i)))
+
+    @property
+    def p_loo(self) -> float:
+        """The effective number of parameters: lppd minus elpd."""
+        return float(self.lppd_i.sum()) - self.elpd
+
+
+def loo_in_memory(idata) -> PointwiseLoo:
+    """ArviZ's PSIS-LOO of ``idata`` (with a ``log_likelihood`` group ``x``)."""
+    import arviz as az
+
+    with warnings.catch_warnings():
+        # ArviZ warns when Pareto k is high; the count is reported in the result instead.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loo = az.loo(idata, pointwise=True)
+    pointwise = idata.log_likelihood["x"].transpose("chain", "draw", ...).values
+    return PointwiseLoo(
+        np.asarray(loo.loo_i, dtype=float).ravel(),
+        np.asarray(loo.pareto_k, dtype=float).ravel(),
+        pointwise_lppd(pointwise.reshape(*pointwise.shape[:2], -1)),
+    )
+
+
+def relative_efficiency(posterior) -> float:
+    """ArviZ's ``reff`` for PSIS: the mean bulk ESS of every posterior scalar over the draws.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        With ``chain`` and ``draw`` dims.
+    """
+    import arviz as az
+
+    n_samples = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if posterior.sizes["chain"] == 1:
+        return 1.0
+    ess = az.ess(posterior, method="mean")
+    return float(np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n_samples)
+
+
+def loo_by_blocks(X, draws, reff: float, *, membership: bool = False, block_values=_BLOCK_VALUES):
+    """PSIS-LOO over blocks of rows, never holding the whole log-likelihood.
+
+    Each point's importance weights depend on its own log-likelihood only, so PSIS runs
+    block by block, as ``arviz.loo`` does on the whole (same ``reff``, same smoothing).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    draws : MixtureParams
+        Posterior draws leading with (chain, draw).
+    reff : float
+        :func:`relative_efficiency` of the posterior.
+    membership : bool
+        Also return the mean and sd over draws of the membership probabilities.
+    block_values : int
+        Log-likelihood values per block (rows x draws).
+
+    Returns
+    -------
+    loo : PointwiseLoo
+    membership_mean, membership_sd : ndarray of shape (n, K)
+        Only with ``membership``.
+    """
+    import arviz as az
+
+    X = np.asarray(X, dtype=float)
+    n_draws = int(np.prod(draws.means.shape[:2]))
+    step = max(1, block_values // n_draws)
+    parts = []
+    for start in range(0, X.shape[0], step):
+        block = draw_log_likelihood(X[start : start + step], draws, return_membership=membership)
+        ll = block[0] if membership else block
+        flat = ll.reshape(n_draws, -1).T  # (rows, draws), draws in (chain, draw) order
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            log_weights, k = az.psislw(-flat, reff)
+        log_weights += flat
+        parts.append(
+            (
+                logsumexp(log_weights, axis=-1),
+                np.asarray(k, dtype=float),
+                logsumexp(flat, axis=-1) - np.log(n_draws),
+                *(block[1:] if membership else ()),
+            )
+        )
+    loo = PointwiseLoo(*(np.concatenate([p[j] for p in parts]) for j in range(3)))
+    if not membership:
+        return loo
+    return loo, np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts])
+
+
+def held_out_lppd(X, draws, block_values=_BLOCK_VALUES) -> np.ndarray:
+    """:func:`pointwise_lppd` of new points ``X`` (m, d) under the draws, by blocks of rows."""
+    X = np.asarray(X, dtype=float)
+    n_draws = int(np.prod(draws.means.shape[:2]))
+    step = max(1, block_values // n_draws)
+    return np.concatenate(
+        [
+            pointwise_lppd(draw_log_likelihood(X[start : start + step], draws))
+            for start in range(0, X.shape[0], step)
+        ]
+    )
 
 
 def pointwise_lppd(pointwise) -> np.ndarray:
@@ -102,19 +241,17 @@ def paired_differences(pointwise: dict, on: str) -> tuple[PairedDifference, ...]
     return tuple(out)
 
 
-def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> PredictiveComparison:
+def predictive(X, X_test, loo: PointwiseLoo, draws, map_params, mle_params):
     """The predictive comparison of MLE, MAP and posterior.
 
     Parameters
     ----------
     X : ndarray of shape (n, d)
     X_test : ndarray of shape (m, d) or None
-    idata : arviz.InferenceData
-        With a ``log_likelihood`` group (for ArviZ's PSIS-LOO).
+    loo : PointwiseLoo
+        The posterior's PSIS-LOO on ``X`` (:func:`loo_in_memory` or :func:`loo_by_blocks`).
     draws : MixtureParams
         Posterior draws leading with (chain, draw).
-    pointwise : ndarray of shape (C, S, n)
-        Log-likelihood of the training points under every draw.
     map_params : MixtureParams
     mle_params : MixtureParams or None
 
@@ -122,21 +259,11 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
     -------
     PredictiveComparison
     """
-    import arviz as az
-
     K, d = map_params.means.shape
     p = n_parameters(K, d, map_params.covariance_type)
-    test_pointwise = None
     if X_test is not None:
         X_test = np.asarray(X_test, dtype=float)
         X_test = X_test[:, None] if X_test.ndim == 1 else X_test
-        test_pointwise = draw_log_likelihood(X_test, draws)
-    with warnings.catch_warnings():
-        # ArviZ warns when Pareto k is high; the count is reported in the result instead.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        loo = az.loo(idata, pointwise=True)
-    k_hat = np.asarray(loo.pareto_k)
     n = X.shape[0]
     rows = []
     terms = {"out_of_sample": {}, "held_out": {}}
@@ -153,17 +280,17 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
             terms["held_out"][name] = observed_e_step(X_test, params)[1]
             held = float(terms["held_out"][name].sum())
         rows.append(PredictiveRow(name, in_sample, in_sample - p, None, "-AIC/2", held))
-    terms["out_of_sample"]["posterior"] = np.asarray(loo.loo_i, dtype=float).ravel()
-    if test_pointwise is not None:
-        terms["held_out"]["posterior"] = pointwise_lppd(test_pointwise)
+    terms["out_of_sample"]["posterior"] = loo.loo_i
+    if X_test is not None:
+        terms["held_out"]["posterior"] = held_out_lppd(X_test, draws)
     rows.append(
         PredictiveRow(
             "posterior",
-            lppd(pointwise),
-            float(loo.elpd_loo),
-            float(loo.se),
+            float(loo.lppd_i.sum()),
+            loo.elpd,
+            loo.se,
             "PSIS-LOO",
-            None if test_pointwise is None else float(terms["held_out"]["posterior"].sum()),
+            None if X_test is None else float(terms["held_out"]["posterior"].sum()),
         )
     )
     terms = {on: t for on, t in terms.items() if t}
@@ -172,9 +299,9 @@ def predictive(X, X_test, idata, draws, pointwise, map_params, mle_params) -> Pr
         n_train=int(X.shape[0]),
         n_test=0 if X_test is None else int(X_test.shape[0]),
         n_parameters=p,
-        p_loo=float(loo.p_loo),
-        pareto_k_bad=int(np.sum(k_hat > PARETO_K_MAX)),
-        pareto_k_max=float(np.max(k_hat)),
+        p_loo=loo.p_loo,
+        pareto_k_bad=int(np.sum(loo.pareto_k > PARETO_K_MAX)),
+        pareto_k_max=float(np.max(loo.pareto_k)),
         paired=sum((paired_differences(t, on) for on, t in terms.items()), ()),
         pointwise=terms,
     )

@@ -262,22 +262,8 @@ def _log_likelihood(analysis, max_bytes: int):
     """The file's ``log_likelihood`` group (or None) and the file attributes that say so."""
     import xarray as xr
 
-    if "log_likelihood" in analysis.idata.groups():
-        pointwise = analysis.idata.log_likelihood["x"]
-    else:  # an idata that did not go through compare: the same values, computed here
-        from latentmix.comparison import draw_log_likelihood, posterior_draws
-
-        post = analysis.idata.posterior
-        values = draw_log_likelihood(
-            analysis.X, posterior_draws(analysis.idata, analysis.comparison.covariance_type)
-        )
-        pointwise = xr.DataArray(
-            values,
-            dims=("chain", "draw", "observation"),
-            coords={"chain": post.chain.values, "draw": post.draw.values},
-        )
-    pointwise = pointwise.transpose("chain", "draw", ...)
-    chains, draws, n = (pointwise.sizes[k] for k in ("chain", "draw", "observation"))
+    post = analysis.idata.posterior
+    chains, draws, n = post.sizes["chain"], post.sizes["draw"], analysis.X.shape[0]
     step = log_likelihood_thinning(n, chains, draws, max_bytes, MIN_LOG_LIKELIHOOD_DRAWS)
     rule = (
         f"log_likelihood is kept as float32 while observations x chains x draws x 4 bytes "
@@ -291,7 +277,21 @@ def _log_likelihood(analysis, max_bytes: int):
             f"it with: {_RECOMPUTE}"
         )
         return None, attrs
-    kept = pointwise.isel(draw=slice(None, None, step)).astype(np.float32)
+    if "log_likelihood" in analysis.idata.groups():
+        pointwise = analysis.idata.log_likelihood["x"].transpose("chain", "draw", ...)
+        kept = pointwise.isel(draw=slice(None, None, step)).astype(np.float32)
+    else:  # compare held it in blocks only (a large n): the kept draws, computed here
+        from latentmix.comparison import draw_log_likelihood, posterior_draws
+
+        thinned = analysis.idata.isel(draw=slice(None, None, step))
+        values = draw_log_likelihood(
+            analysis.X, posterior_draws(thinned, analysis.comparison.covariance_type)
+        )
+        kept = xr.DataArray(
+            values.astype(np.float32),
+            dims=("chain", "draw", "observation"),
+            coords={"chain": post.chain.values, "draw": thinned.posterior.draw.values},
+        )
     attrs["log_likelihood_step"] = step
     if step == 1:
         attrs["log_likelihood"] = "every draw"

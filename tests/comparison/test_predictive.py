@@ -45,3 +45,39 @@ def test_pareto_k_threshold_is_the_one_constant():
     from latentmix.comparison import predictive
 
     assert PARETO_K_MAX == predictive.PARETO_K_MAX == 0.7
+
+
+def test_loo_by_blocks_is_arviz_loo_on_the_whole(truth, fake_idata, monkeypatch):
+    """PSIS-LOO over blocks of rows (what a large n gets) equals az.loo on everything."""
+    from latentmix.comparison import core, draw_log_likelihood, posterior_draws
+    from latentmix.comparison.predictive import loo_by_blocks, relative_efficiency
+
+    X, _ = sample_mixture(truth, 150, random_state=8)
+    idata = fake_idata(truth, seed=9)
+    draws = posterior_draws(idata, "full")
+    whole = fake_idata(truth, seed=9)  # the same draws, for the in-memory road
+    result = compare(X, whole, truth)
+    expected = az.loo(whole, pointwise=True)
+    loo, mean, sd = loo_by_blocks(
+        X, draws, relative_efficiency(idata.posterior), membership=True, block_values=400 * 7
+    )
+    np.testing.assert_allclose(loo.loo_i, np.asarray(expected.loo_i), rtol=1e-12)
+    np.testing.assert_allclose(loo.pareto_k, np.asarray(expected.pareto_k), rtol=1e-12)
+    assert loo.elpd == pytest.approx(expected.elpd_loo, rel=1e-12)
+    assert loo.se == pytest.approx(expected.se, rel=1e-12)
+    assert loo.p_loo == pytest.approx(expected.p_loo, rel=1e-10)
+    _, mean_all, sd_all = draw_log_likelihood(X, draws, return_membership=True)
+    np.testing.assert_allclose(mean, mean_all, rtol=1e-12)
+    np.testing.assert_allclose(sd, sd_all, rtol=1e-9, atol=1e-12)
+    # compare takes the blocked road when the log-likelihood would not fit, and agrees.
+    monkeypatch.setattr(core, "IN_MEMORY_BYTES", 1000)
+    blocked = compare(X, idata, truth)
+    assert "log_likelihood" not in idata.groups()
+    for a, b in zip(blocked.predictive.rows, result.predictive.rows, strict=True):
+        assert a.estimate == b.estimate
+        assert a.in_sample == pytest.approx(b.in_sample, rel=1e-12)
+        assert a.out_of_sample == pytest.approx(b.out_of_sample, rel=1e-12)
+        if b.out_of_sample_se is not None:
+            assert a.out_of_sample_se == pytest.approx(b.out_of_sample_se, rel=1e-12)
+    assert blocked.predictive.p_loo == pytest.approx(result.predictive.p_loo, rel=1e-10)
+    assert blocked.predictive.pareto_k_max == pytest.approx(result.predictive.pareto_k_max)
