@@ -159,8 +159,8 @@ def compiled_sampler(
     data : dict
         This data set's container values (:func:`latentmix.bayes.model.model_data`).
     start : dict or None
-        Where every chain starts (untransformed ``weights``, ``means``, ``covariances``;
-        no jitter). None: the sampler of ``model`` itself, with
+        Where the chains start (untransformed ``weights``, ``means``, ``covariances``),
+        each jittered by its seed (:func:`_started`). None: the sampler of ``model`` itself, with
         its jittered support point; a reused sampler would start from an earlier data
         set's support point, so None is never served from the cache.
     cache : bool
@@ -180,7 +180,7 @@ def compiled_sampler(
     """
     if not cache or start is None:
         compiled = compile(model)
-        return _started(compiled, model, start), "off" if not cache else "compiled"
+        return _started(compiled, model, start, _n_rows(data)), "off" if not cache else "compiled"
     key = (structure, version_key(), None if var_names is None else tuple(var_names))
     with _LOCK:
         entry = _MEMORY.get(key)
@@ -204,14 +204,33 @@ def compiled_sampler(
                 "cache=False."
             )
     compiled = entry.with_data(**values)
-    return _started(compiled, model, start), source
+    return _started(compiled, model, start, _n_rows(data)), source
 
 
-def _started(compiled, model, start):
+def _started(compiled, model, start, n_rows: float):
+    """``compiled`` with every chain starting near ``start``, jittered per chain's seed.
+
+    The jitter is normal with sd ``1 / sqrt(n_rows)`` in every unconstrained coordinate,
+    about one posterior sd. At the mode itself the gradient vanishes, and nutpie sets its
+    first mass matrix from the gradient: at n = 1e5 the first tuning steps took trajectories
+    of about 170 gradients, and 300 iterations of two chains 111 s against 65 s jittered.
+    """
     if start is None:
         return compiled
     flat = flat_start(compiled, model, start)
-    return dataclasses.replace(compiled, initial_point_func=lambda seed=None: flat.copy())
+    scale = 1.0 / np.sqrt(max(float(n_rows), 1.0))
+
+    def initial_point(seed=None):
+        return flat + scale * np.random.default_rng(seed).standard_normal(flat.shape)
+
+    return dataclasses.replace(compiled, initial_point_func=initial_point)
+
+
+def _n_rows(data: dict) -> float:
+    """The data's weight in the likelihood: the sum of the observation weights, or n."""
+    if data.get("sample_weight") is not None:
+        return float(np.sum(data["sample_weight"]))
+    return float(np.shape(data["x_data"])[0])
 
 
 # --- the disk cache -------------------------------------------------------------------------

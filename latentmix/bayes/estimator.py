@@ -237,6 +237,7 @@ class PyMCGaussianMixture(BaseEstimator):
         relabelling: str = "assignment",
         feature_names=None,
         sample_weight=None,
+        monitor=None,
     ):
         """Sample the posterior, relabel the draws to the reference, diagnose the run.
 
@@ -265,6 +266,9 @@ class PyMCGaussianMixture(BaseEstimator):
             (the prior is not), so integer weights give the posterior of the data with rows
             repeated. Finite, nonnegative, not all zero. The EM reference is fitted with
             the same weights; they are kept in ``idata_.constant_data["sample_weight"]``.
+        monitor : callable, optional
+            ``monitor(done, total, seconds)``: called as nutpie samples (see
+            :func:`latentmix.bayes.sample.sample_model`), for progress lines.
 
         Returns
         -------
@@ -278,7 +282,9 @@ class PyMCGaussianMixture(BaseEstimator):
 
         Notes
         -----
-        Every chain starts at the reference. Mixture posteriors have K! relabelled copies of
+        Every chain starts near the reference (jittered by about one posterior sd, so that
+        nutpie's first mass matrix, set from the gradient, is not set at a zero gradient).
+        Mixture posteriors have K! relabelled copies of
         each mode and often minor modes; starting at the best EM optimum keeps chains out of
         the minor ones. R-hat then tells whether chains mix within that mode, not that no
         other mode exists.
@@ -332,6 +338,7 @@ class PyMCGaussianMixture(BaseEstimator):
             structure=model_structure(X, K, covariance_type, sample_weight),
             data=model_data(X, K, covariance_type, prior, sample_weight),
             cache=bool(self.cache),
+            monitor=monitor,
         )
         start = time.perf_counter()
         idata = relabel(idata, reference, relabelling=relabelling, X=X)

@@ -18,9 +18,23 @@ import numpy as np
 from latentmix.params import PARAMETER_NAMES
 from latentmix.threads import single_threaded_blas
 
-__all__ = ["SAMPLERS", "as_initial_point", "no_blas_warning", "sample_model", "sampler_seed"]
+__all__ = [
+    "SAMPLERS",
+    "as_initial_point",
+    "gradient_seconds",
+    "no_blas_warning",
+    "sample_model",
+    "sampler_seed",
+    "sampling_seconds",
+]
 
 SAMPLERS = ("nutpie", "pymc")
+#: Seconds between two calls of a sampling monitor.
+MONITOR_SECONDS = 15.0
+#: Gradient evaluations per NUTS iteration that :func:`sampling_seconds` assumes: after
+#: tuning, faithful's runs average 6 and 10,000 rows of three clusters 7; the first tuning
+#: steps take longer trajectories.
+GRADIENTS_PER_ITERATION = 8
 
 
 @contextlib.contextmanager
@@ -49,6 +63,7 @@ def sample_model(
     structure=None,
     data: dict | None = None,
     cache: bool = True,
+    monitor=None,
 ):
     """Sample ``model`` with NUTS.
 
@@ -74,6 +89,11 @@ def sample_model(
     data : dict, optional
     cache : bool
         False compiles afresh and keeps nothing.
+    monitor : callable, optional
+        nutpie only: ``monitor(done, total, seconds)`` once when the sampler is ready
+        (``done = 0``) and every :data:`MONITOR_SECONDS` while it samples, with the
+        iterations (tuning and draws) finished over all chains, their total and the seconds
+        since sampling began.
 
     Returns
     -------
@@ -97,7 +117,7 @@ def sample_model(
     with single_threaded_blas():
         if sampler == "nutpie":
             reuse = (structure, data, cache) if structure is not None and data else None
-            return _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse)
+            return _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse, monitor)
         return _sample_pymc(model, draws, tune, chains, seed, initial_point)
 
 
@@ -134,7 +154,7 @@ def _timed(idata, compile_seconds: float, sample_seconds: float, source: str = "
     return idata
 
 
-def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
+def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None, monitor=None):
     import nutpie
 
     kwargs = {}
@@ -165,8 +185,12 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
             var_names=list(PARAMETER_NAMES),
         )
     compiled_at = time.perf_counter()
+    total = chains * (tune + draws)
+    if monitor is not None:
+        monitor(0, total, 0.0)
     # Not blocking: nutpie's blocking call turns Ctrl-C into a partial trace (and one with
-    # no draws when the interrupt comes during tuning), which is not a posterior.
+    # no draws when the interrupt comes during tuning), which is not a posterior. With a
+    # monitor the tuning steps are kept too, so that its counts include them (dropped below).
     run = nutpie.sample(
         compiled,
         draws=draws,
@@ -174,18 +198,24 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
         chains=chains,
         cores=min(chains, os.cpu_count() or 1),
         seed=seed,
-        save_warmup=False,
+        save_warmup=monitor is not None,
         progress_bar=False,
         blocking=False,
     )
     try:
-        idata = run.wait()
+        idata = _wait(run, monitor, total, compiled_at)
     except KeyboardInterrupt:
         run.cancel()
         raise KeyboardInterrupt("sampling was interrupted; its draws were discarded") from None
     except BaseException:
         run.cancel()
         raise
+    if monitor is not None:
+        import arviz as az
+
+        idata = az.InferenceData(
+            **{g: idata[g] for g in idata.groups() if not g.startswith("warmup_")}
+        )
     idata = _complete(idata, draws, chains)
     # A reused sampler carries the coordinates it was compiled with.
     if source in ("memory", "disk"):
@@ -193,6 +223,29 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None):
             {dim: list(model.coords[dim]) for dim in idata.posterior.dims if dim in model.coords}
         )
     return _timed(idata, compiled_at - start, time.perf_counter() - compiled_at, source)
+
+
+def _wait(run, monitor, total: int, start: float):
+    """The finished trace of a running nutpie sampler, calling ``monitor`` as it goes."""
+    if monitor is None:
+        return run.wait()
+    while True:
+        try:
+            return run.wait(timeout=MONITOR_SECONDS)
+        except TimeoutError:  # still running: count the iterations stored so far
+            monitor(iterations_done(run.inspect()), total, time.perf_counter() - start)
+
+
+def iterations_done(trace) -> int:
+    """Iterations (tuning steps and draws) stored in a partial nutpie trace, over all chains.
+
+    A chain's arrays are padded to the longest chain; ``energy`` is NaN in the padding.
+    """
+    done = 0
+    for group in ("warmup_sample_stats", "sample_stats"):
+        if group in trace.groups() and trace[group].sizes.get("draw", 0):
+            done += int(trace[group]["energy"].notnull().sum())
+    return done
 
 
 def _sample_pymc(model, draws, tune, chains, seed, initial_point):
@@ -222,3 +275,47 @@ def as_initial_point(params) -> dict:
         name: np.asarray(value, dtype=float)
         for name, value in zip(PARAMETER_NAMES, params[:3], strict=True)
     }
+
+
+def gradient_seconds(X, params, repeat: int = 3) -> float:
+    """Seconds of one evaluation of the log-likelihood and its gradient at ``params``.
+
+    Timed on the likelihood Op's kernel (:func:`latentmix.bayes.likelihood.mixture_score`),
+    which is nearly all of a gradient of the model (``benchmarks/bench_gradient.py``);
+    missing cells are filled with their column's mean, which costs the same.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    params : MixtureParams
+    repeat : int
+        The best of this many evaluations (after one that compiles the kernel).
+    """
+    from latentmix.bayes.likelihood import mixture_score
+
+    X = np.asarray(X, dtype=float)
+    if np.isnan(X).any():
+        X = np.where(np.isnan(X), np.nanmean(X, axis=0), X)
+    X = np.ascontiguousarray(X)
+    args = (params.weights, params.means, params.full_covariances(), np.ones(X.shape[0]))
+    mixture_score(X[:2], *args[:3], args[3][:2])  # compiles (or loads) the kernel
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        mixture_score(X, *args)
+        best = min(best, time.perf_counter() - start)
+    return float(best)
+
+
+def sampling_seconds(gradient: float, draws: int, tune: int, chains: int, cores=None) -> float:
+    """About how long nutpie samples, in seconds.
+
+    Chains run in rounds of ``cores``; each iteration costs :data:`GRADIENTS_PER_ITERATION`
+    gradients of ``gradient`` seconds.
+
+    >>> round(sampling_seconds(0.01, 1000, 1000, 4, cores=2))
+    320
+    """
+    cores = min(chains, cores or os.cpu_count() or 1)
+    rounds = -(-chains // cores)
+    return rounds * (tune + draws) * GRADIENTS_PER_ITERATION * gradient

@@ -85,6 +85,11 @@ def add_parser(subparsers) -> None:
         "membership section gives each estimate's adjusted Rand index against it",
     )  # fmt: skip
     parser.add_argument(
+        "--allow-long", action="store_true",
+        help="sample even when the estimate says sampling takes over an hour (without it, "
+        "the report stops before sampling and says what to change)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-cache", action="store_true",
         help="compile the posterior's model afresh instead of reusing one of the same structure",
     )  # fmt: skip
@@ -111,6 +116,8 @@ def command_line(args, out) -> str:
         parts += ["--sensitivity"]
     if getattr(args, "labels", None) is not None:
         parts += ["--labels", args.labels]
+    if getattr(args, "allow_long", False):
+        parts += ["--allow-long"]
     if getattr(args, "no_cache", False):
         parts += ["--no-cache"]
     parts += ["--out", str(out)]
@@ -159,6 +166,7 @@ def run(args) -> int:
         missing=args.missing,
         weights=args.weights,
         cache=not getattr(args, "no_cache", False),
+        allow_long=getattr(args, "allow_long", False),
         sensitivity=getattr(args, "sensitivity", False),
         labels=getattr(args, "labels", None),
     ).check()

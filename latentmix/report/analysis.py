@@ -209,18 +209,90 @@ def _fit_em(name, X, settings, prior, progress, sample_weight=None):
     return model, messages
 
 
+#: Above this estimate of the sampling time the report stops first (unless allowed).
+LONG_SAMPLING_SECONDS = 3600.0
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.1 hours``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _expected_seconds(X, settings, reference, progress) -> float:
+    """The estimate of the sampling time, said before sampling; an error above an hour."""
+    from latentmix.bayes.sample import GRADIENTS_PER_ITERATION, gradient_seconds
+    from latentmix.bayes.sample import sampling_seconds as estimate
+
+    s = settings
+    gradient = gradient_seconds(X, reference)
+    seconds = estimate(gradient, s.draws, s.tune, s.chains)
+    progress(
+        f"posterior: sampling should take about {_duration(seconds)} ({s.chains} chains x "
+        f"{s.tune + s.draws} iterations, about {GRADIENTS_PER_ITERATION} gradients each at "
+        f"{1e3 * gradient:.2g} ms for {X.shape[0]} rows)"
+    )
+    if seconds > LONG_SAMPLING_SECONDS and not s.allow_long:
+        short = estimate(gradient, 250, 250, s.chains)
+        two = estimate(gradient, s.draws, s.tune, 2)
+        raise ValueError(
+            f"sampling the posterior of {X.shape[0]} rows would take about "
+            f"{_duration(seconds)}; the report stopped before sampling (the EM fits took "
+            "seconds). Choose one: fewer iterations, --draws 250 --tune 250 (about "
+            f"{_duration(short)}; the Monte Carlo error of every posterior mean and quantile "
+            f"grows about {np.sqrt(s.draws / 250):.1f}x, and R-hat and ESS still say whether "
+            f"250 draws are enough); --chains 2 (about {_duration(two)}; R-hat has fewer "
+            "chains to compare); the posterior of a random subsample of the rows, as a "
+            "separate CSV (its posterior sd is about sqrt(n / m) times wider than the one of "
+            "all n rows, so its intervals are conservative for these data); or run it as "
+            "it is with --allow-long."
+        )
+    return seconds
+
+
+class _SamplingMonitor:
+    """Progress lines while nutpie samples: iterations done and the time left.
+
+    The time left is measured: the iterations still to run at the rate since sampling
+    began (the first line, before any is measured, repeats the estimate).
+    """
+
+    def __init__(self, progress, expected: float):
+        self.progress = progress
+        self.expected = expected
+
+    def __call__(self, done: int, total: int, seconds: float) -> None:
+        if done == 0:
+            self.progress(
+                f"posterior: model ready; sampling {total} iterations, about "
+                f"{_duration(self.expected)}"
+            )
+            return
+        left = (total - done) * seconds / done
+        self.progress(
+            f"posterior: {done} of {total} iterations ({100 * done / total:.0f}%) in "
+            f"{_duration(seconds)}; about {_duration(left)} left"
+        )
+
+
 def _sample(X, settings, prior, reference, feature_names, progress, sample_weight=None):
     """The relabelled posterior draws and their Diagnostics; times of compile and sampling."""
     from latentmix.bayes.diagnostics import SamplingWarning
     from latentmix.bayes.estimator import PyMCGaussianMixture
 
     s = settings
+    monitor = None
+    if s.sampler == "nutpie":
+        monitor = _SamplingMonitor(progress, _expected_seconds(X, s, reference, progress))
     progress(
-        f"posterior: compiling and sampling {s.chains} chains x ({s.tune} tune + {s.draws} "
-        f"draws) with {s.sampler} ..."
+        f"posterior: compiling (or loading) the model, then sampling {s.chains} chains x "
+        f"({s.tune} tune + {s.draws} draws) with {s.sampler} ..."
     )
     clock = time.perf_counter()
-    with progress.heartbeat("posterior: still sampling"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         # Sampling problems are shown in the report's warning box (from diagnostics_), not
         # raised: a report of a bad run is still worth reading.
         warnings.simplefilter("ignore", SamplingWarning)
@@ -241,6 +313,7 @@ def _sample(X, settings, prior, reference, feature_names, progress, sample_weigh
             reference=reference,
             feature_names=list(feature_names),
             sample_weight=sample_weight,
+            monitor=monitor,
         )
     attrs = posterior.idata_.posterior.attrs
     # The sampler's own split of its time; the rest of fit is building the model,

@@ -10,7 +10,7 @@ one estimate. Two checks tell optima apart:
   responsibility of each row) of the two estimates. One optimum, with a prior that only
   shrinks it, gives nearly the same clustering (ARI near 1).
 
-The chains of the posterior all start at the EM MAP (``latentmix.bayes``); each chain's mode is
+The chains of the posterior all start near the EM MAP (``latentmix.bayes``); each chain's mode is
 told by the ARI of the clustering at its posterior mean against the MAP's and the MLE's.
 
 Within the draws, a marginal with two or more peaks is flagged (:func:`count_peaks`): label
@@ -239,7 +239,8 @@ def _chains_text(modes: Modes) -> str:
     at_map = sum(a >= SAME_PARTITION_ARI for a in modes.chain_ari_map)
     n = len(modes.chain_ari_map)
     text = (
-        f"Every one of the {n} chains started at the EM MAP; at its posterior mean, "
+        f"Every one of the {n} chains started near the EM MAP (a jitter of about one posterior "
+        f"sd); at its posterior mean, "
         f"{at_map} of {n} cluster the data as the MAP does (ARI at least "
         f"{SAME_PARTITION_ARI})"
     )
@@ -293,7 +294,7 @@ def modes_warnings(modes: Modes) -> list[str]:
             + " The tables still line their entries up component by component, but the MLE "
             "and the MAP answer with two different clusterings: read their intervals as two "
             "answers, not as one estimate with two sets of error bars. The posterior's chains "
-            "started at the MAP, so the posterior describes the MAP's optimum (see "
+            "started near the MAP, so the posterior describes the MAP's optimum (see "
             "'Optima and chains')."
         )
     if modes.multimodal:

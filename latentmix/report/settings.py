@@ -63,6 +63,10 @@ class ReportSettings:
     cache : bool
         Reuse a sampler compiled in this process for a model of the same structure (the
         prior-sensitivity posteriors reuse the main one's); ``--no-cache`` turns it off.
+    allow_long : bool
+        Sample even when :func:`latentmix.bayes.sample.sampling_seconds` says it takes over
+        :data:`~latentmix.report.analysis.LONG_SAMPLING_SECONDS`; otherwise the report stops
+        before sampling with the choices (``--allow-long``).
     """
 
     n_components: int
@@ -83,6 +87,7 @@ class ReportSettings:
     sensitivity: bool = False
     labels: str | None = None
     cache: bool = True
+    allow_long: bool = False
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.
