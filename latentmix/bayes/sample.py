@@ -233,7 +233,10 @@ def _wait(run, monitor, total: int, start: float):
         try:
             return run.wait(timeout=MONITOR_SECONDS)
         except TimeoutError:  # still running: count the iterations stored so far
-            monitor(iterations_done(run.inspect()), total, time.perf_counter() - start)
+            with warnings.catch_warnings():  # ArviZ: "more chains than draws" early on
+                warnings.simplefilter("ignore", UserWarning)
+                trace = run.inspect()
+            monitor(iterations_done(trace), total, time.perf_counter() - start)
 
 
 def iterations_done(trace) -> int:
