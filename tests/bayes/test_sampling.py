@@ -225,7 +225,7 @@ class _FakeRun:
     def __init__(self, result):
         self.result, self.cancelled = result, False
 
-    def wait(self):
+    def wait(self, *, timeout=None):
         if isinstance(self.result, BaseException):
             raise self.result
         return self.result

@@ -173,7 +173,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
 class _InterruptedRun:
     """nutpie's background sampler, stopped by Ctrl-C while the user waits."""
 
-    def wait(self):
+    def wait(self, *, timeout=None):
         raise KeyboardInterrupt
 
     def cancel(self):

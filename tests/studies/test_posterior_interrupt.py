@@ -17,7 +17,7 @@ class FakePrior:
 class FakeSampler:
     cancelled = False
 
-    def wait(self):
+    def wait(self, *, timeout=None):
         raise KeyboardInterrupt  # what nutpie's blocking call would turn into a partial trace
 
     def cancel(self):

@@ -76,7 +76,7 @@ def test_compiling_a_replicate_model_says_nothing_of_blas(monkeypatch):
             return self
 
     class Run:
-        def wait(self):
+        def wait(self, *, timeout=None):
             return "trace"
 
     def compile_pymc_model(model):
