@@ -86,7 +86,7 @@ def _source_digest() -> str:
     """A digest of the source that fixes the compiled graph (the model) and the callbacks."""
     here = Path(__file__).resolve().parent
     digest = hashlib.sha256(str(_FORMAT).encode())
-    for name in ("model.py", "likelihood.py", "distributions.py", "cache.py"):
+    for name in ("model.py", "likelihood.py", "kernels.py", "distributions.py", "cache.py"):
         digest.update((here / name).read_bytes())
     return digest.hexdigest()
 

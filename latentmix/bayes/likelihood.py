@@ -24,10 +24,11 @@ The other covariance types enter as the full ``(K, d, d)`` stack they stand for
 (:func:`full_covariances`); PyTensor maps the gradient back to their parameters.
 
 :class:`MixtureLogLik` gives the rows' log-densities; its gradient is :class:`MixtureScore`.
-Both run one numba loop over the rows (no temporaries beyond one row's ``(K, d)``
-residuals), called from nutpie's numba code and from Python (``perform``, for PyTensor's other
-backends) alike. A covariance that is not positive definite gives :math:`-\infty` rows and
-NaN gradients, which the samplers treat as a rejected point.
+Both run one numba loop over the rows (:mod:`latentmix.bayes.kernels`; no temporaries beyond
+one row's ``(K, d)`` residuals), called from nutpie's numba code and from Python
+(``perform``, for PyTensor's other backends) alike. A covariance that is not positive
+definite gives :math:`-\infty` rows and NaN gradients, which the samplers treat as a
+rejected point.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ from pytensor.graph.traversal import ancestors
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 from pytensor.tensor.rewriting.basic import register_specialize
 
+from latentmix.bayes import kernels
 from latentmix.bayes.distributions import cholesky_and_inverse
+from latentmix.bayes.kernels import mixture_rows, mixture_score
+
+_LOG_2PI = float(np.log(2 * np.pi))
 
 __all__ = [
     "MixtureLogLik",
@@ -56,162 +61,14 @@ __all__ = [
     "reference_rows",
 ]
 
-_LOG_2PI = float(np.log(2 * np.pi))
-#: PyTensor's numba cache keys the kernels by this module's source, so an edited kernel is
-#: never served from an older build.
-_CACHE_KEY = "latentmix-mixture-" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _cholesky(cov, chol):
-    """Lower Cholesky factors of the (K, d, d) stack into ``chol``; False if one is not PD."""
-    K, d = cov.shape[0], cov.shape[1]
-    for k in range(K):
-        for j in range(d):
-            s = cov[k, j, j]
-            for m in range(j):
-                s -= chol[k, j, m] * chol[k, j, m]
-            if not s > 0.0:  # also catches NaN
-                return False
-            chol[k, j, j] = np.sqrt(s)
-            for i in range(j + 1, d):
-                t = cov[k, i, j]
-                for m in range(j):
-                    t -= chol[k, i, m] * chol[k, j, m]
-                chol[k, i, j] = t / chol[k, j, j]
-            for i in range(j):
-                chol[k, i, j] = 0.0
-    return True
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _row_terms(X, i, const, means, chol, inv_diag, z, a):
-    """Row i's whitened residuals ``z`` (K, d) and responsibilities ``a`` (K,); its log-density.
-
-    ``const[k] = log w_k - log det L_k - d log(2 pi) / 2``; ``inv_diag`` holds 1 / L_k[j, j].
-    """
-    K, d = means.shape
-    top = -np.inf
-    for k in range(K):
-        maha = 0.0
-        for j in range(d):  # forward substitution: L_k z = x - mu_k
-            t = X[i, j] - means[k, j]
-            for m in range(j):
-                t -= chol[k, j, m] * z[k, m]
-            t *= inv_diag[k, j]
-            z[k, j] = t
-            maha += t * t
-        a[k] = const[k] - 0.5 * maha
-        top = max(top, a[k])
-    total = 0.0
-    for k in range(K):
-        a[k] = np.exp(a[k] - top)
-        total += a[k]
-    for k in range(K):
-        a[k] /= total
-    return top + np.log(total)
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _prepare(weights, covariances):
-    """Cholesky factors, their inverse diagonals and the constants of :func:`_row_terms`."""
-    K, d = covariances.shape[0], covariances.shape[1]
-    chol = np.zeros((K, d, d))
-    ok = _cholesky(covariances, chol)
-    inv_diag = np.ones((K, d))
-    const = np.log(weights) - 0.5 * d * _LOG_2PI
-    if ok:
-        for k in range(K):
-            for j in range(d):
-                inv_diag[k, j] = 1.0 / chol[k, j, j]
-                const[k] -= np.log(chol[k, j, j])
-    return ok, chol, inv_diag, const
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def mixture_rows(X, weights, means, covariances):
-    """Row log-densities ``log sum_k w_k N(x_i | mu_k, Sigma_k)``: (n,)."""
-    n = X.shape[0]
-    K, d = means.shape
-    out = np.empty(n)
-    ok, chol, inv_diag, const = _prepare(weights, covariances)
-    if not ok:
-        out[:] = -np.inf
-        return out
-    z = np.empty((K, d))
-    a = np.empty(K)
-    for i in range(n):
-        out[i] = _row_terms(X, i, const, means, chol, inv_diag, z, a)
-    return out
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def mixture_score(X, weights, means, covariances, row_grad):
-    """Gradients of ``sum_i row_grad[i] * rows[i]`` by weights, means and covariances; rows.
-
-    One pass: the E-step's responsibilities and the weighted sums of the module docstring,
-    and the row log-densities of :func:`mixture_rows` on the way.
-    """
-    n = X.shape[0]
-    K, d = means.shape
-    ok, chol, inv_diag, const = _prepare(weights, covariances)
-    g_w = np.zeros(K)
-    g_means = np.zeros((K, d))
-    g_cov = np.zeros((K, d, d))
-    rows = np.empty(n)
-    if not ok:
-        g_w[:] = np.nan
-        g_means[:] = np.nan
-        g_cov[:] = np.nan
-        rows[:] = -np.inf
-        return g_w, g_means, g_cov, rows
-    N = np.zeros(K)
-    zbar = np.zeros((K, d))
-    S = np.zeros((K, d, d))  # upper triangle only, filled below
-    z = np.empty((K, d))
-    a = np.empty(K)
-    for i in range(n):
-        rows[i] = _row_terms(X, i, const, means, chol, inv_diag, z, a)
-        for k in range(K):
-            r = row_grad[i] * a[k]
-            N[k] += r
-            for j in range(d):
-                rz = r * z[k, j]
-                zbar[k, j] += rz
-                for m in range(j, d):
-                    S[k, j, m] += rz * z[k, m]
-    for k in range(K):
-        g_w[k] = N[k] / weights[k]
-        for j in range(d):
-            for m in range(j):
-                S[k, j, m] = S[k, m, j]
-            S[k, j, j] -= N[k]
-        L = chol[k]
-        # g_means = L^{-T} zbar: back substitution with L^T.
-        for j in range(d - 1, -1, -1):
-            t = zbar[k, j]
-            for m in range(j + 1, d):
-                t -= L[m, j] * g_means[k, m]
-            g_means[k, j] = t / L[j, j]
-        # g_cov = 0.5 L^{-T} S L^{-1}: B = L^{-T} S (back substitution per column) ...
-        B = np.empty((d, d))
-        for c in range(d):
-            for j in range(d - 1, -1, -1):
-                t = S[k, j, c]
-                for m in range(j + 1, d):
-                    t -= L[m, j] * B[m, c]
-                B[j, c] = t / L[j, j]
-        # ... then (L^{-T} B^T)^T = B L^{-1}, B L^{-1} symmetric since S is.
-        for r_ in range(d):
-            for j in range(d - 1, -1, -1):
-                t = B[r_, j]
-                for m in range(j + 1, d):
-                    t -= L[m, j] * g_cov[k, r_, m]
-                g_cov[k, r_, j] = t / L[j, j]
-        for j in range(d):
-            for m in range(d):
-                g_cov[k, j, m] *= 0.5
-    return g_w, g_means, g_cov, rows
+#: PyTensor's numba cache keys the kernels by their source and this module's, so an edited
+#: kernel is never served from an older build.
+_CACHE_KEY = (
+    "latentmix-mixture-"
+    + hashlib.sha256(
+        Path(__file__).read_bytes() + Path(kernels.__file__).read_bytes()
+    ).hexdigest()[:16]
+)
 
 
 class MixtureScore(Op):

@@ -161,6 +161,18 @@ def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = Fa
     C, S, K, d = draws.means.shape
     n = X.shape[0]
     flat = [a.reshape(C * S, *a.shape[2:]) for a in draws[:3]]
+    if not np.isnan(X).any():
+        # Complete rows: the likelihood Op's kernel, rows in parallel (the loops below are
+        # its NumPy equivalent, kept for rows with missing cells).
+        from latentmix.bayes.kernels import draws_rows
+
+        stack = full_covariances(flat[2], draws.covariance_type, K, d)
+        rows, total, total_sq = draws_rows(np.ascontiguousarray(X), flat[0], flat[1], stack)
+        log_lik = np.ascontiguousarray(rows.T).reshape(C, S, n)
+        if not return_membership:
+            return log_lik
+        mean = total / (C * S)
+        return log_lik, mean, np.sqrt(np.maximum(total_sq / (C * S) - mean**2, 0.0))
     log_lik = np.empty((C * S, n))
     total = np.zeros((n, K))
     total_sq = np.zeros((n, K))
