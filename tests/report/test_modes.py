@@ -64,7 +64,7 @@ def test_different_optima_are_told_apart_and_a_chain_at_the_mle_is_flagged(iris_
     assert "two answers" in warnings[0]
     assert warnings[1].startswith("Chain(s) 2 left the MAP's optimum")
     text = " ".join(modes_sentences(modes))
-    assert "started at the EM MAP" in text and "1 of 2 as the MLE does" in text
+    assert "started near the EM MAP" in text and "1 of 2 as the MLE does" in text
 
 
 def test_one_optimum_gives_no_warning():
