@@ -497,6 +497,12 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
     def sample(self, n_samples: int = 1, random_state=None):
         """Draw from the fitted mixture.
 
+        Parameters
+        ----------
+        n_samples : int
+        random_state : None, int, numpy Generator or RandomState
+            None uses the estimator's ``random_state``, as scikit-learn does.
+
         Returns
         -------
         X : ndarray of shape (n_samples, d)
@@ -509,7 +515,10 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
                 f"Invalid value for 'n_samples': n_samples must be a whole number >= 1; got "
                 f"{n_samples!r}."
             )
-        return sample_mixture(self.params_, int(n_samples), check_random_state(random_state))
+        # As scikit-learn's GaussianMixture.sample: the estimator's own random_state unless
+        # one is given (an unseeded draw made scikit-learn's own test_sample irreproducible).
+        seed = self.random_state if random_state is None else random_state
+        return sample_mixture(self.params_, int(n_samples), check_random_state(seed))
 
     def n_parameters(self) -> int:
         """Number of free parameters: K - 1 weights, K d means, and the covariances."""
