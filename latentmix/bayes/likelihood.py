@@ -56,6 +56,7 @@ _LOG_2PI = float(np.log(2 * np.pi))
 __all__ = [
     "MixtureLogLik",
     "MixtureScore",
+    "diagonal_variances",
     "full_covariances",
     "mixture_loglik",
     "reference_rows",
@@ -189,14 +190,20 @@ def full_covariances(covariances, covariance_type: str, means):
     n_components, n_features = means.shape[0], means.shape[1]
     if covariance_type == "tied":
         return pt.broadcast_to(covariances, (n_components, n_features, n_features))
-    variances = {
+    variances = pt.broadcast_to(
+        diagonal_variances(covariances, covariance_type), (n_components, n_features)
+    )
+    return variances[:, None, :] * pt.eye(n_features)[None]
+
+
+def diagonal_variances(covariances, covariance_type: str):
+    """Symbolic variances of a diagonal type, broadcastable against (K, d)."""
+    return {
         "diag": lambda c: c,
         "spherical": lambda c: c[:, None],
         "tied_diag": lambda c: c[None, :],
         "tied_spherical": lambda c: c[None, None],
     }[covariance_type](covariances)
-    variances = pt.broadcast_to(variances, (n_components, n_features))
-    return variances[:, None, :] * pt.eye(n_features)[None]
 
 
 def mixture_loglik(X, weights, means, covariances, covariance_type: str):

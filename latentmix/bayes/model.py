@@ -56,7 +56,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from latentmix.bayes.distributions import InverseWishart, cholesky_and_inverse
-from latentmix.bayes.likelihood import mixture_loglik
+from latentmix.bayes.likelihood import diagonal_variances, mixture_loglik
 from latentmix.bayes.sample import as_initial_point
 from latentmix.bayes.spec import (
     COMPONENT,
@@ -101,16 +101,6 @@ _SIGNATURES = {
     "tied_diag": "(k),(k,d),(d)->(d)",
     "tied_spherical": "(k),(k,d),()->(d)",
 }
-
-
-def _variances(covariances, covariance_type: str):
-    """Symbolic variances of a diagonal type, broadcastable against (K, d)."""
-    return {
-        "diag": lambda c: c,
-        "spherical": lambda c: c[:, None],
-        "tied_diag": lambda c: c[None, :],
-        "tied_spherical": lambda c: c[None, None],
-    }[covariance_type](covariances)
 
 
 # --- missing cells: the marginal density of each row's observed coordinates ------------------
@@ -182,7 +172,7 @@ def _marginal_logp_diagonal(X, means, covariances, covariance_type, layout: Miss
     is the complete one with the missing coordinates' terms masked out.
     """
     mask = pt.as_tensor(layout.mask)  # (n, d)
-    var = _variances(covariances, covariance_type)  # broadcastable to (K, d)
+    var = diagonal_variances(covariances, covariance_type)  # broadcastable to (K, d)
     log_var = pt.broadcast_to(pt.log(var), means.shape)  # (K, d)
     diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
     maha = (mask[:, None, :] * diff**2 / var[None]).sum(-1)  # (n, K)
@@ -464,7 +454,7 @@ def build_model(
                 beta=0.5 * data["prior_scale"],
                 dims=covariance_dims(covariance_type),
             )
-            variances = _variances(covariances, covariance_type)
+            variances = diagonal_variances(covariances, covariance_type)
             means = pm.Normal(
                 "means", mu=m0, sigma=pt.sqrt(variances / kappa), dims=(COMPONENT, FEATURE)
             )

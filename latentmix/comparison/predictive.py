@@ -126,12 +126,10 @@ def loo_by_blocks(X, draws, reff: float, *, membership: bool = False, block_valu
     """
     import arviz as az
 
-    X = np.asarray(X, dtype=float)
     n_draws = int(np.prod(draws.means.shape[:2]))
-    step = max(1, block_values // n_draws)
     parts = []
-    for start in range(0, X.shape[0], step):
-        block = draw_log_likelihood(X[start : start + step], draws, return_membership=membership)
+    for rows in _row_blocks(X, draws, block_values):
+        block = draw_log_likelihood(rows, draws, return_membership=membership)
         ll = block[0] if membership else block
         flat = ll.reshape(n_draws, -1).T  # (rows, draws), draws in (chain, draw) order
         with warnings.catch_warnings():
@@ -154,15 +152,20 @@ def loo_by_blocks(X, draws, reff: float, *, membership: bool = False, block_valu
 
 def held_out_lppd(X, draws, block_values=_BLOCK_VALUES) -> np.ndarray:
     """:func:`pointwise_lppd` of new points ``X`` (m, d) under the draws, by blocks of rows."""
-    X = np.asarray(X, dtype=float)
-    n_draws = int(np.prod(draws.means.shape[:2]))
-    step = max(1, block_values // n_draws)
     return np.concatenate(
         [
-            pointwise_lppd(draw_log_likelihood(X[start : start + step], draws))
-            for start in range(0, X.shape[0], step)
+            pointwise_lppd(draw_log_likelihood(rows, draws))
+            for rows in _row_blocks(X, draws, block_values)
         ]
     )
+
+
+def _row_blocks(X, draws, block_values: int):
+    """``X`` in consecutive blocks of rows of about ``block_values`` values x draws each."""
+    X = np.asarray(X, dtype=float)
+    step = max(1, block_values // int(np.prod(draws.means.shape[:2])))
+    for start in range(0, X.shape[0], step):
+        yield X[start : start + step]
 
 
 def pointwise_lppd(pointwise) -> np.ndarray:
@@ -179,21 +182,6 @@ def pointwise_lppd(pointwise) -> np.ndarray:
     """
     flat = pointwise.reshape(-1, pointwise.shape[-1])
     return logsumexp(flat, axis=0) - np.log(flat.shape[0])
-
-
-def lppd(pointwise) -> float:
-    r"""Log pointwise predictive density :math:`\sum_i \log \overline{p(x_i \mid \theta_s)}`.
-
-    Parameters
-    ----------
-    pointwise : ndarray of shape (C, S, n)
-        Log-likelihood of every point under every draw.
-
-    Returns
-    -------
-    float
-    """
-    return float(pointwise_lppd(pointwise).sum())
 
 
 def paired_se(a, b) -> float:

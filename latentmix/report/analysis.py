@@ -16,6 +16,7 @@ import numpy as np
 
 from latentmix.comparison import Comparison, compare
 from latentmix.comparison.order import in_order
+from latentmix.progress import format_duration
 from latentmix.report.settings import ReportSettings
 
 # The stages of a report, in the order they run: the keys of Analysis.timings (and of
@@ -213,15 +214,6 @@ def _fit_em(name, X, settings, prior, progress, sample_weight=None):
 LONG_SAMPLING_SECONDS = 3600.0
 
 
-def _duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3.1 hours``."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} hours"
-
-
 def _expected_seconds(X, settings, reference, progress) -> float:
     """The estimate of the sampling time, said before sampling; an error above an hour."""
     from latentmix.bayes.sample import GRADIENTS_PER_ITERATION, gradient_seconds
@@ -231,24 +223,23 @@ def _expected_seconds(X, settings, reference, progress) -> float:
     gradient = gradient_seconds(X, reference)
     seconds = estimate(gradient, s.draws, s.tune, s.chains)
     progress(
-        f"posterior: sampling should take about {_duration(seconds)} ({s.chains} chains x "
+        f"posterior: sampling should take about {format_duration(seconds)} ({s.chains} chains x "
         f"{s.tune + s.draws} iterations, about {GRADIENTS_PER_ITERATION} gradients each at "
         f"{1e3 * gradient:.2g} ms for {X.shape[0]} rows)"
     )
     if seconds > LONG_SAMPLING_SECONDS and not s.allow_long:
-        short = estimate(gradient, 250, 250, s.chains)
-        two = estimate(gradient, s.draws, s.tune, 2)
+        short = format_duration(estimate(gradient, 250, 250, s.chains))
+        two = format_duration(estimate(gradient, s.draws, s.tune, 2))
         raise ValueError(
             f"sampling the posterior of {X.shape[0]} rows would take about "
-            f"{_duration(seconds)}; the report stopped before sampling (the EM fits took "
-            "seconds). Choose one: fewer iterations, --draws 250 --tune 250 (about "
-            f"{_duration(short)}; the Monte Carlo error of every posterior mean and quantile "
-            f"grows about {np.sqrt(s.draws / 250):.1f}x, and R-hat and ESS still say whether "
-            f"250 draws are enough); --chains 2 (about {_duration(two)}; R-hat has fewer "
-            "chains to compare); the posterior of a random subsample of the rows, as a "
-            "separate CSV (its posterior sd is about sqrt(n / m) times wider than the one of "
-            "all n rows, so its intervals are conservative for these data); or run it as "
-            "it is with --allow-long."
+            f"{format_duration(seconds)}; the report stopped before sampling (the EM fits took "
+            f"seconds). Choose one: fewer iterations, --draws 250 --tune 250 (about {short}; "
+            "the Monte Carlo error of every posterior mean and quantile grows about "
+            f"{np.sqrt(s.draws / 250):.1f}x, and R-hat and ESS still say whether 250 draws are "
+            f"enough); --chains 2 (about {two}; R-hat has fewer chains to compare); the "
+            "posterior of a random subsample of the rows, as a separate CSV (its posterior sd "
+            "is about sqrt(n / m) times wider than the one of all n rows, so its intervals are "
+            "conservative for these data); or run it as it is with --allow-long."
         )
     return seconds
 
@@ -268,13 +259,13 @@ class _SamplingMonitor:
         if done == 0:
             self.progress(
                 f"posterior: model ready; sampling {total} iterations, about "
-                f"{_duration(self.expected)}"
+                f"{format_duration(self.expected)}"
             )
             return
         left = (total - done) * seconds / done
         self.progress(
             f"posterior: {done} of {total} iterations ({100 * done / total:.0f}%) in "
-            f"{_duration(seconds)}; about {_duration(left)} left"
+            f"{format_duration(seconds)}; about {format_duration(left)} left"
         )
 
 

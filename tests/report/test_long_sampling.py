@@ -59,5 +59,5 @@ def test_monitor_lines_say_how_far_and_how_long():
     monitor(0, 8000, 0.0)
     monitor(2000, 8000, 60.0)
     lines = stream.getvalue().splitlines()
-    assert "sampling 8000 iterations, about 5 min" in lines[0]
-    assert "2000 of 8000 iterations (25%) in 60 s; about 3 min left" in lines[1]
+    assert "sampling 8000 iterations, about 5.0 min" in lines[0]
+    assert "2000 of 8000 iterations (25%) in 60 s; about 3.0 min left" in lines[1]
