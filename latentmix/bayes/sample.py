@@ -64,6 +64,7 @@ def sample_model(
     data: dict | None = None,
     cache: bool = True,
     monitor=None,
+    cores: int | None = None,
 ):
     """Sample ``model`` with NUTS.
 
@@ -94,6 +95,9 @@ def sample_model(
         (``done = 0``) and every :data:`MONITOR_SECONDS` while it samples, with the
         iterations (tuning and draws) finished over all chains, their total and the seconds
         since sampling began.
+    cores : int, optional
+        nutpie only: chains run at once (default: one per chain, up to the CPU count). A
+        study's worker runs one replicate at a time and takes 1.
 
     Returns
     -------
@@ -117,7 +121,9 @@ def sample_model(
     with single_threaded_blas():
         if sampler == "nutpie":
             reuse = (structure, data, cache) if structure is not None and data else None
-            return _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse, monitor)
+            return _sample_nutpie(
+                model, draws, tune, chains, seed, initial_point, reuse, monitor, cores
+            )
         return _sample_pymc(model, draws, tune, chains, seed, initial_point)
 
 
@@ -154,7 +160,9 @@ def _timed(idata, compile_seconds: float, sample_seconds: float, source: str = "
     return idata
 
 
-def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None, monitor=None):
+def _sample_nutpie(
+    model, draws, tune, chains, seed, initial_point, reuse=None, monitor=None, cores=None
+):
     import nutpie
 
     kwargs = {}
@@ -196,7 +204,7 @@ def _sample_nutpie(model, draws, tune, chains, seed, initial_point, reuse=None, 
         draws=draws,
         tune=tune,
         chains=chains,
-        cores=min(chains, os.cpu_count() or 1),
+        cores=cores or min(chains, os.cpu_count() or 1),
         seed=seed,
         save_warmup=monitor is not None,
         progress_bar=False,

@@ -319,7 +319,7 @@ def run_study(
         write_json(replicate_path(out, rep), record)
         ok = record["status"] == "ok"
         error = "" if ok else record.get("error", "")
-        # A worker compiles once per model shape: its first replicate of each n is slow.
+        # A worker's first posterior of a model structure compiles it or loads it from disk: slow.
         counter.update(rep.key, ok, record["seconds"], error, worker=(worker, rep.n))
 
     if todo:

@@ -25,9 +25,10 @@ quantity fails when its p-value is below 0.05 / (number of quantities) (Bonferro
 Posterior computation
 ---------------------
 ``sampler="nuts"``: the PyMC model (:func:`latentmix.bayes.model.build_model`) sampled by nutpie,
-one compiled model per process reused through ``with_data``. ``sampler="exact"``: only for K = 1,
-exact draws from the conjugate normal-inverse-gamma posterior; it tests the SBC machinery
-itself cheaply (a correct posterior passes, a wrong one fails) without a sampler.
+one compiled sampler for the whole study across workers (:mod:`latentmix.studies.posterior`),
+chains started at each data set's EM MAP. ``sampler="exact"``: only for K = 1, exact draws
+from the conjugate normal-inverse-gamma posterior; it tests the SBC machinery itself cheaply
+(a correct posterior passes, a wrong one fails) without a sampler.
 ``sampler="vb"``: mean-field variational Bayes under the same prior
 (:class:`latentmix.vb.VBGaussianMixture`) and independent draws of its q. VB is not the
 posterior: it is known to be too narrow, most of all when components overlap, so SBC is
@@ -173,7 +174,7 @@ def exact_posterior_draws(X, prior: ConjugatePrior, n_draws: int, rng):
     return means[:, None], variances[:, None]
 
 
-# --- NUTS posterior, one compiled model per process ------------------------------------------
+# --- NUTS posterior, one compiled sampler for the study ---------------------------------------
 
 
 def _nuts_draws(X, K, prior, config, random_state):
@@ -191,6 +192,7 @@ def _nuts_draws(X, K, prior, config, random_state):
     stats_ = {
         "divergences": int(np.asarray(trace.sample_stats["diverging"]).sum()),
         "compile_seconds": compile_seconds,
+        "compile_source": post.attrs["compile_source"],
     }
     return weights, means, variances, stats_
 

@@ -66,32 +66,30 @@ def test_a_study_on_worker_processes_prints_no_blas_warning_and_kills_no_worker(
 
 
 def test_compiling_a_replicate_model_says_nothing_of_blas(monkeypatch):
-    import nutpie
+    import types
 
+    from latentmix.bayes import sample
     from latentmix.priors import ConjugatePrior
     from latentmix.studies import posterior
 
-    class Compiled:
-        def with_data(self, **data):
-            return self
+    trace = types.SimpleNamespace(
+        posterior=types.SimpleNamespace(
+            attrs={"compile_seconds": 1.0, "sample_seconds": 2.0, "compile_source": "compiled"}
+        )
+    )
 
-    class Run:
-        def wait(self, *, timeout=None):
-            return "trace"
-
-    def compile_pymc_model(model):
+    def sample_model(model, **kwargs):
         # As PyTensor does on its first compile.
         warnings.warn(BLAS_WARNING, UserWarning, stacklevel=2)
-        return Compiled()
+        assert kwargs["cores"] == 1 and kwargs["structure"] is not None
+        return trace
 
-    monkeypatch.setattr(posterior, "_COMPILED", {})
-    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
-    monkeypatch.setattr(nutpie, "sample", lambda *args, **kwargs: Run())
+    monkeypatch.setattr(sample, "sample_model", sample_model)
     X = np.random.default_rng(5).normal(size=(20, 1))
     prior = ConjugatePrior(1.0, np.zeros(1), 0.1, 4.0, np.ones(1))
     config = {"draws": 10, "tune": 10, "chains": 1}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        trace, _, _ = posterior.sample_swappable(X, 2, "diag", prior, config, random_state=1)
-    assert trace == "trace"
+        got = posterior.sample_swappable(X, 2, "diag", prior, config, random_state=1)
+    assert got == (trace, 1.0, 2.0)
     assert not [w for w in caught if "BLAS" in str(w.message)]

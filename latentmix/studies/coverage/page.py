@@ -277,8 +277,8 @@ def page_sections(summary: dict, config: dict, figures: list) -> list[dict]:
                     f"{post['max_r_hat_worst']:.3f}; fits with divergences "
                     f"{post['fits_with_divergences']}; draws relabelled per fit (median) "
                     f"{number(post['n_relabelled_median'], 0)}; sampling "
-                    f"{post['sample_seconds_median']:.1f} s median per fit; compilation once "
-                    f"per n per worker: {post['compile_seconds_median']:.0f} s."
+                    f"{post['sample_seconds_median']:.1f} s median per fit; "
+                    + _compile_sentence(post)
                 ],
             }
         )
@@ -355,3 +355,22 @@ def rewrite_pages(out) -> tuple[Path, Path]:
     """Make the pages of a finished study again from its summary.json and study.json."""
     config, summary = read_stored(out)
     return write_pages(out, COMMAND, lambda directory: render(summary, config, directory))
+
+
+def _compile_sentence(post: dict) -> str:
+    """Where the fits' samplers came from: compiled, loaded from disk or reused in a worker."""
+    sources = post.get("compile_sources")
+    if not sources or set(sources) == {"unrecorded"}:
+        return f"compiling the sampler: {post['compile_seconds_median']:.0f} s median per fit."
+    said = {
+        "compiled": "compiled",
+        "disk": "loaded from the disk cache",
+        "memory": "reused in the worker",
+        "off": "compiled without the cache",
+        "unrecorded": "not recorded",
+    }
+    parts = ", ".join(f"{said.get(k, k)} for {v}" for k, v in sources.items())
+    return (
+        f"the sampler was {parts} of the fits ({post['compile_seconds_total']:.0f} s "
+        "compiling and loading in all)."
+    )

@@ -236,5 +236,6 @@ def _posterior(X, truth: MixtureParams, prior, config: dict, random_state: int, 
         "divergences": int(np.asarray(trace.sample_stats["diverging"]).sum()),
         "n_relabelled": n_relabelled,
         "compile_seconds": compile_seconds,
+        "compile_source": post.attrs["compile_source"],
         "sample_seconds": sample_seconds,
     }

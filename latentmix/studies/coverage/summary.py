@@ -8,6 +8,7 @@ replicate files.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 
@@ -77,6 +78,12 @@ def _posterior_diagnostics(records: list[dict]) -> dict | None:
         "n_relabelled_median": float(np.median([p.get("n_relabelled", 0) for p in post])),
         "sample_seconds_median": float(np.median([p["sample_seconds"] for p in post])),
         "compile_seconds_median": float(np.median([p["compile_seconds"] for p in post])),
+        # Where each fit's sampler came from (latentmix.bayes.cache.SOURCES); older records
+        # made before the shared cache do not say.
+        "compile_sources": dict(
+            Counter(p.get("compile_source", "unrecorded") for p in post).most_common()
+        ),
+        "compile_seconds_total": float(sum(p["compile_seconds"] for p in post)),
     }
 
 

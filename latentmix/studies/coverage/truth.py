@@ -79,7 +79,7 @@ def population_prior(truth: MixtureParams) -> ConjugatePrior:
     """The mclust default prior computed from the mixture's population mean and covariance.
 
     Fixed for the whole study (not recomputed from each sample), so that the posterior is one
-    Bayesian answer to compare and one compiled PyMC model per n serves every replicate.
+    Bayesian answer to compare across replicates.
     """
     w, mu, cov = truth.weights, truth.means, truth.full_covariances()
     mean = w @ mu
