@@ -56,7 +56,9 @@ def add_select_options(parser, *, ks, covariance: str, bootstrap: int, posterior
         "prior of the MAP column: none (MLE only), default (mclust's defaultPrior), or a "
         "JSON/TOML file",
     )
-    parser.add_argument("--n-init", type=int, default=10, help="EM restarts per fit")
+    from latentmix.selection.grid import N_INIT
+
+    parser.add_argument("--n-init", type=int, default=N_INIT, help="EM restarts per fit")
     parser.add_argument(
         "--bootstrap",
         type=int,

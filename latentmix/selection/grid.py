@@ -5,7 +5,9 @@ its log-likelihood, number of parameters and the criteria of :mod:`.criteria` (m
 sign: larger is better). A cell whose MLE does not exist on the data (every EM start
 collapsed a component onto too few points) is a result, stored with the reason, never
 dropped. :func:`grid_table` turns the cells into the rows of the page and the best cell with
-those within 2, 6 and 10 BIC units of it.
+those within 2, 6 and 10 BIC units of it. The bootstrap LRT fits its replicates by the same
+:func:`fit_estimate` (:func:`latentmix.selection.lrt.bootstrap_replicate`), so a replicate's
+statistic is made exactly as the data's was.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from latentmix.selection import criteria
 
 #: The two estimates of a cell: the maximum-likelihood and the maximum a posteriori estimate.
 ESTIMATES = ("mle", "map")
+
+#: EM restarts of every fit of ``latentmix select`` unless ``--n-init`` says otherwise (the
+#: default of :class:`latentmix.EMGaussianMixture`): the grid's cells and, as they must be
+#: fitted as the data were, the bootstrap LRT's replicates.
+N_INIT = 10
 
 
 def params_record(params: MixtureParams) -> dict:

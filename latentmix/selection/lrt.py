@@ -9,19 +9,39 @@ one covariance structure, test K components against K + 1 for K = 1, 2, ... by t
 
 whose null distribution is not the textbook chi-square (the null sits on the boundary of the
 alternative and the alternative is not identifiable there), so it is bootstrapped: each
-replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components by EM
-started at the fitted estimates (as mclust does), and keeps their LRTS. The p-value is
+replicate draws n rows from the fitted K-component MLE, fits K and K + 1 components to them
+and keeps their LRTS. The p-value is
 :math:`(1 + \#\{\text{LRTS}^*_b \ge \text{LRTS}\}) / (B + 1)` over the B replicates that
-gave an LRTS. Data with missing cells or observation weights are bootstrapped as the
-parametric bootstrap of :func:`latentmix.em.intervals.bootstrap` does: simulated row i loses
-the cells row i of the data lacks and carries row i's weight, so each replicate's statistic is
-made as the data's was (EM on the observed cells, weighted log-likelihoods). Unlike mclust,
-each replicate's models are fitted both from the fitted estimates and from fresh starts (the
-better kept), as thoroughly as the data were: fitted only from the fitted estimates the
-statistic is too small under the null and the test rejects too often (:func:`_fit`). A
-replicate that cannot be fitted is drawn again, as in mclust, at most :data:`MAX_REDRAWS`
-times. The test goes on to K + 1 while the p-value is at most the level and stops at the
-first that is not: the number of components it picks is that K.
+gave an LRTS.
+
+The replicate's statistic must be made exactly as the data's was, or its distribution is not
+the null distribution of the data's statistic: each model of a replicate is fitted by the
+function that fitted the data's grid cell (:func:`latentmix.selection.grid.fit_estimate`),
+with the same restarts (``n_init``; one for K = 1), the same starting points (fresh
+k-means++ starts), the same tolerance and iteration cap, and the same rule for a fit that
+fails (every start collapsed a component: no MLE). For one Gaussian against two, the
+statistic and this search (its starts, its collapse rule) do not change under a shift and
+scaling of the data, so the replicates' statistics have the data's null distribution whatever
+the fitted mean and variance (up to EM's stopping rule, relative to the log-likelihood), and
+the p-value is uniform on ``{1/(B+1), ..., 1}`` however often the search misses the best
+maximum. mclust instead starts each replicate's EM at the fitted estimates only. Under the
+null the likelihood of K + 1 components has many local maxima (a component on a few close
+points), and how thoroughly EM searches decides the statistic: on 200 data sets of n = 100
+from one Gaussian, EM with 3, 10 and 30 restarts missed the best two-component maximum found
+by any search by more than 0.1 in log-likelihood on 61, 45 and 21 of them, and EM started
+at the estimates of another such data set on 83 (and collapsed on 24). A replicate searched
+otherwise than the data (started at the estimates, fewer restarts, a looser tolerance) has a
+statistic of another distribution.
+
+A replicate whose fit fails is drawn again, at most :data:`MAX_REDRAWS` times: a data set
+whose fit fails is not tested (``latentmix select`` stops the sequence there), so the null
+distribution is that of the statistic given that both fits exist, on the data and on the
+replicates alike. The test goes on to K + 1 while the p-value is at most the level and stops
+at the first that is not: the number of components it picks is that K. Data with missing
+cells or observation weights are bootstrapped as the parametric bootstrap of
+:func:`latentmix.em.intervals.bootstrap` does: simulated row i loses the cells row i of the
+data lacks and carries row i's weight, and both models are fitted on the observed cells with
+the weights, as the data's were.
 
 Each replicate is one task of :func:`latentmix.studies.runner.run_study`
 (:func:`lrt_task`), so the test runs on Dask and resumes.
@@ -35,13 +55,6 @@ from latentmix.params import sample_mixture
 
 #: Times a replicate is drawn again when a fit on it fails, before the replicate is failed.
 MAX_REDRAWS = 20
-
-#: EM's relative tolerance in a replicate: the statistic is needed to about 1e-3, not to the
-#: last digit (mclust's own EM stops at 1e-5), and runs towards a flat optimum are long.
-TOL = 1e-7
-
-#: Fresh EM starts for a replicate whose fit from the fitted estimate collapsed.
-REFIT_INIT = 1
 
 #: mclust's default level of each test in the sequence.
 LEVEL = 0.05
@@ -68,64 +81,36 @@ def p_value(observed: float, replicates) -> float:
     return float((1 + np.sum(replicates >= observed)) / (replicates.size + 1))
 
 
-def _fit_from(X, params, max_iter: int = 1000, sample_weight=None) -> float:
-    """The log-likelihood of one EM run (MLE) on ``X`` started at ``params``.
+def fit_replicate(
+    X, K: int, covariance_type: str, random_state: int, n_init: int, sample_weight=None
+) -> float:
+    """The MLE log-likelihood of K components on a replicate, fitted as the data's cell was.
 
-    NaN cells of ``X`` are missing (EM on the observed cells); ``sample_weight`` (n,) weights
-    each row's log-likelihood term.
+    :func:`latentmix.selection.grid.fit_estimate` with the data's restarts ``n_init``: the
+    same starts, tolerance and iteration cap as the grid. NaN cells of ``X`` are missing;
+    ``sample_weight`` weights each row's term.
+
+    Raises
+    ------
+    ValueError
+        If the fit fails (every EM start collapsed a component), with the grid's reason.
     """
-    from latentmix.estimator import EMGaussianMixture
+    from latentmix.selection.grid import fit_estimate
 
-    em = EMGaussianMixture(
-        params.n_components,
-        covariance_type=params.covariance_type,
-        init=params,
-        tol=TOL,
-        max_iter=max_iter,
-        missing="ignore",
-    ).fit(X, sample_weight=sample_weight)
-    return float(em.log_likelihood_)
-
-
-def _refit(X, params, rng, sample_weight=None) -> float:
-    """The log-likelihood of EM from :data:`REFIT_INIT` round(s) of fresh starts."""
-    from latentmix.estimator import EMGaussianMixture
-
-    em = EMGaussianMixture(
-        params.n_components,
-        covariance_type=params.covariance_type,
-        n_init=REFIT_INIT,
-        tol=TOL,
-        random_state=rng,
-        missing="ignore",
-    ).fit(X, sample_weight=sample_weight)
-    return float(em.log_likelihood_)
-
-
-def _fit(X, params, rng, sample_weight=None) -> tuple[float, bool]:
-    """The better of EM from the fitted estimate and from fresh starts.
-
-    Returns (log-likelihood, whether the fresh starts did better). mclust starts only at the
-    fitted estimate; the data's fit, though, searched from many starts, and a replicate fitted
-    less thoroughly than the data gives too small a statistic under the null: started only at
-    the fitted estimate, 4 of 16 null data sets (two components against three) had p = 0.05
-    with B = 19, against 1 in 20 expected. Both maxima are searched here as the data's were.
-    """
-    best, fresh_better, errors = -np.inf, False, []
-    for fresh, fit in (
-        (False, lambda: _fit_from(X, params, sample_weight=sample_weight)),
-        (True, lambda: _refit(X, params, rng, sample_weight)),
-    ):
-        try:
-            value = fit()
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-            errors.append(err)
-            continue
-        if value > best:
-            best, fresh_better = value, fresh
-    if not np.isfinite(best):
-        raise errors[-1]
-    return best, fresh_better
+    missing = "ignore" if np.isnan(X).any() else "error"
+    fit = fit_estimate(
+        X,
+        K,
+        covariance_type,
+        None,
+        random_state,
+        n_init,
+        missing=missing,
+        sample_weight=sample_weight,
+    )
+    if fit["status"] != "ok":
+        raise ValueError(fit["error"])
+    return float(fit["log_likelihood"])
 
 
 def simulate_like(params, n_samples: int, rng: np.random.Generator, holes=None) -> np.ndarray:
@@ -159,21 +144,27 @@ def bootstrap_replicate(
     n_samples: int,
     rng: np.random.Generator,
     *,
+    n_init: int | None = None,
     holes=None,
     sample_weight=None,
 ) -> dict:
-    """One replicate: data from ``null``, EM for K and K + 1 from ``null`` and ``alt``.
+    """One replicate: data from ``null``, the MLEs of K and K + 1 components fitted to them.
 
-    Each model is fitted by EM from the fitted estimate (as mclust does) and from
-    :data:`REFIT_INIT` fresh starts, and the better is kept (see :func:`_fit`); when both
-    fail the replicate is drawn again (mclust's only remedy).
+    Both models are fitted as the data's grid cells were (:func:`fit_replicate`: fresh
+    starts, ``n_init`` restarts, the grid's tolerance); when a fit fails the replicate is
+    drawn again, as the data's test needs both fits.
 
     Parameters
     ----------
     null, alt : MixtureParams
-        The fitted K- and (K + 1)-component MLEs of one structure.
+        The fitted K- and (K + 1)-component MLEs of one structure; rows are drawn from
+        ``null``, and ``alt`` gives only K + 1 and the structure.
     n_samples : int
     rng : numpy.random.Generator
+        Draws the rows and the seeds of the fits.
+    n_init : int, optional
+        The EM restarts the data's fits had (default
+        :data:`latentmix.selection.grid.N_INIT`, ``latentmix select``'s).
     holes : ndarray of bool of shape (n_samples, d), optional
         The data's missing cells, deleted from every simulated data set
         (:func:`simulate_like`).
@@ -185,36 +176,40 @@ def bootstrap_replicate(
     Returns
     -------
     dict
-        ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt``, ``redraws`` (draws
-        discarded because a fit failed) and ``refits`` (fits where the fresh starts did
-        better than the fitted estimate).
+        ``lrts``, ``log_likelihood_null``, ``log_likelihood_alt`` and ``redraws`` (draws
+        discarded because a fit failed).
 
     Raises
     ------
     RuntimeError
         If :data:`MAX_REDRAWS` draws in a row failed.
     """
-    import warnings
+    from latentmix.selection.grid import N_INIT
 
+    n_init = N_INIT if n_init is None else int(n_init)
+    K, covariance_type = null.n_components, null.covariance_type
+    if alt.n_components != K + 1 or alt.covariance_type != covariance_type:
+        raise ValueError(
+            f"the alternative must have K + 1 = {K + 1} components of the null's structure "
+            f"({covariance_type}); got {alt.n_components} ({alt.covariance_type})."
+        )
     last = ""
     for redraws in range(MAX_REDRAWS + 1):
         X = simulate_like(null, n_samples, rng, holes)
+        seeds = [int(s) for s in rng.integers(0, 2**32, size=2)]
         try:
-            with warnings.catch_warnings():
-                # A replicate is a number in a distribution: the warnings a user's fit gets
-                # (convergence, small components) are not for it.
-                warnings.simplefilter("ignore")
-                ll0, refit0 = _fit(X, null, rng, sample_weight)
-                ll1, refit1 = _fit(X, alt, rng, sample_weight)
+            ll0, ll1 = (
+                fit_replicate(X, k, covariance_type, seed, n_init, sample_weight)
+                for k, seed in zip((K, K + 1), seeds, strict=True)
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-            last = f"{type(err).__name__}: {err}"
+            last = str(err)
             continue
         return {
             "lrts": lrts(ll0, ll1),
             "log_likelihood_null": ll0,
             "log_likelihood_alt": ll1,
             "redraws": redraws,
-            "refits": int(refit0) + int(refit1),
         }
     raise RuntimeError(
         f"{MAX_REDRAWS + 1} bootstrap draws in a row could not be fitted (last: {last})"

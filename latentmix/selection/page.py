@@ -535,9 +535,10 @@ def page_sections(summary, config, figures: dict) -> list[dict]:
             "paragraphs": [
                 f"Within {lrt['covariance_type']}: K against K + 1 by the parametric bootstrap "
                 f"of mclust's mclustBootstrapLRT ({lrt['n_boot']} replicates a test; each "
-                "replicate simulates from the K-component MLE and refits both models by EM, "
-                "once from the fitted estimates and once from fresh starts, keeping the better "
-                "fit; mclust starts only at the fitted estimates). "
+                "replicate simulates from the K-component MLE and fits both models by EM as "
+                f"the grid's cells were fitted, {config['n_init']} restarts from fresh starts "
+                "(one for K = 1), so that its statistic has the data's null distribution; "
+                "mclust starts EM only from the fitted estimates). "
                 "p = (1 + #{LRTS* >= LRTS}) / (B + 1). The tests go on "
                 f"while p <= {lrt['level']:g}; the LRT picks "
                 + ("no K" if lrt["k"] is None else f"K = {lrt['k']}")

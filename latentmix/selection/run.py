@@ -128,7 +128,7 @@ def select_config(
     columns=None,
     prior="default",
     random_state: int = 0,
-    n_init: int = 10,
+    n_init: int = G.N_INIT,
     bootstrap: int = 99,
     level: float = L.LEVEL,
     posterior: bool = False,
@@ -155,7 +155,7 @@ def select_config(
         prior: with "none" it uses the default one.
     random_state : int
     n_init : int
-        EM restarts per fit.
+        EM restarts per fit, of the grid's cells and of the LRT's replicates alike.
     bootstrap : int
         Bootstrap replicates of each LRT (0: no LRT).
     level : float
@@ -308,6 +308,7 @@ def lrt_task(null: dict, alt: dict, config: dict, n: int, index: int) -> dict:
         G.params_from_record(alt),
         X.shape[0],
         L.replicate_rng(config["seed"], n, index),
+        n_init=config["n_init"],
         holes=holes if holes.any() else None,
         sample_weight=options["sample_weight"],
     )

@@ -4,10 +4,13 @@ That its p-values are uniform under the null is the committed study
 ``reports/select-lrt-null`` (``benchmarks``-sized; see its page).
 """
 
+import inspect
+
 import numpy as np
 import pytest
 
 from latentmix.params import MixtureParams
+from latentmix.selection import grid as G
 from latentmix.selection import lrt as L
 from latentmix.selection import run as R
 
@@ -26,49 +29,99 @@ def test_p_value_is_mclusts_count():
     assert L.lrts(-10.0, -7.5) == 5.0
 
 
-def test_one_replicate_is_reproducible_and_fits_both_models():
-    a = L.bootstrap_replicate(NULL, ALT, 80, np.random.default_rng(5))
-    b = L.bootstrap_replicate(NULL, ALT, 80, np.random.default_rng(5))
+def test_one_replicate_is_reproducible_and_fitted_as_the_data_were():
+    a = L.bootstrap_replicate(NULL, ALT, 80, np.random.default_rng(5), n_init=2)
+    b = L.bootstrap_replicate(NULL, ALT, 80, np.random.default_rng(5), n_init=2)
     assert a == b and a["redraws"] == 0
     assert a["lrts"] == pytest.approx(2 * (a["log_likelihood_alt"] - a["log_likelihood_null"]))
     # Data from one Gaussian: two components gain little, never much below nothing.
     assert -1e-6 < a["lrts"] < 30
+    # Both fits are the grid's fits of the drawn rows, with the data's restarts and a seed
+    # from the replicate's stream (the same function, starts and tolerance as the data's).
+    rng = np.random.default_rng(5)
+    X = L.simulate_like(NULL, 80, rng)
+    seeds = [int(s) for s in rng.integers(0, 2**32, size=2)]
+    for K, seed, key in zip(
+        (1, 2), seeds, ("log_likelihood_null", "log_likelihood_alt"), strict=True
+    ):
+        fit = G.fit_estimate(X, K, "full", None, seed, 2)
+        assert fit["status"] == "ok" and a[key] == fit["log_likelihood"]
+
+
+def test_the_replicates_restarts_are_the_datas():
+    # More restarts may find a higher maximum: the replicate's n_init is the one it is given
+    # (the data's), select's N_INIT by default.
+    calls = []
+
+    def spy(X, K, covariance_type, prior, random_state, n_init, **kw):
+        calls.append((K, n_init, prior))
+        return {"status": "ok", "log_likelihood": float(-K)}
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(G, "fit_estimate", spy)
+        L.bootstrap_replicate(NULL, ALT, 30, np.random.default_rng(0), n_init=7)
+        L.bootstrap_replicate(NULL, ALT, 30, np.random.default_rng(0))
+    assert calls == [(1, 7, None), (2, 7, None), (1, G.N_INIT, None), (2, G.N_INIT, None)]
+    with pytest.raises(ValueError, match="K \\+ 1 = 2 components"):
+        L.bootstrap_replicate(NULL, NULL, 30, np.random.default_rng(0))
+
+
+def test_the_statistic_and_its_search_ignore_a_shift_and_scaling():
+    # What makes the bootstrap exact for one Gaussian against two: the replicates are drawn
+    # from the fitted N(mean, variance) instead of the truth's, and the statistic of the
+    # same search (same seeds) is the same on a + b X as on X, failures included.
+    rng = np.random.default_rng(0)
+    both_failed = 0
+    for seed in range(6):
+        X = rng.normal(size=(100, 1))
+        stats = []
+        for Y in (X, 3.0 + 5.0 * X):
+            try:
+                stats.append(L.lrts(*(L.fit_replicate(Y, K, "full", seed, 3) for K in (1, 2))))
+            except ValueError as err:
+                stats.append(str(err).split(":")[0])
+        if stats[0] == "DegenerateMixtureError":
+            both_failed += 1
+            assert stats[1] == stats[0]
+        else:
+            assert stats[1] == pytest.approx(stats[0], abs=1e-5)
+    assert both_failed < 6
 
 
 def test_a_replicate_whose_fit_fails_is_drawn_again_then_failed(monkeypatch):
+    real = G.fit_estimate
     calls = {"n": 0}
-    real = L._fit_from
 
-    def flaky(X, params, max_iter=1000, sample_weight=None):
-        calls["n"] += 1
-        if calls["n"] <= 2:
-            raise ValueError("every EM start collapsed")
-        return real(X, params, max_iter, sample_weight)
+    def flaky(X, K, *args, **kwargs):
+        # The K + 1 fit of the first two draws fails (every start collapsed).
+        if K == 2:
+            calls["n"] += 1
+            if calls["n"] <= 2:
+                return {"status": "failed", "error": "DegenerateMixtureError: collapsed"}
+        return real(X, K, *args, **kwargs)
 
-    def no_refit(X, params, rng, sample_weight=None):
-        raise ValueError("every EM start collapsed")
+    monkeypatch.setattr(G, "fit_estimate", flaky)
+    record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0), n_init=1)
+    assert record["redraws"] == 2
+    # The statistic is that of the third draw, fitted as any draw: the failed fits leave no
+    # trace in it (not a zero, not the null's likelihood).
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        L.simulate_like(NULL, 50, rng)
+        rng.integers(0, 2**32, size=2)
+    X = L.simulate_like(NULL, 50, rng)
+    seeds = [int(s) for s in rng.integers(0, 2**32, size=2)]
+    expected = [
+        real(X, K, "full", None, s, 1)["log_likelihood"]
+        for K, s in zip((1, 2), seeds, strict=True)
+    ]
+    assert record["lrts"] == L.lrts(*expected)
 
-    monkeypatch.setattr(L, "_fit_from", flaky)
-    monkeypatch.setattr(L, "_refit", no_refit)
-    record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
-    assert record["redraws"] == 2 and record["refits"] == 0
-    # A fitted start that collapses is fitted again from fresh starts, not redrawn; and
-    # fresh starts that do better than the fitted start are kept.
-    calls["n"] = 1
     monkeypatch.setattr(
-        L, "_refit", lambda X, params, rng, w=None: 1e6 if params.n_components == 2 else -1e6
+        G, "fit_estimate", lambda *a, **k: {"status": "failed", "error": "Degenerate: collapsed"}
     )
-    record = L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
-    # The null from fresh starts only (its fitted start failed), the alternative from both.
-    assert record["redraws"] == 0 and record["refits"] == 2 and record["log_likelihood_alt"] == 1e6
-
-    def broken(X, params, max_iter=1000, sample_weight=None):
-        raise ValueError("every EM start collapsed")
-
-    monkeypatch.setattr(L, "_fit_from", broken)
-    monkeypatch.setattr(L, "_refit", no_refit)
     with pytest.raises(RuntimeError, match="21 bootstrap draws in a row could not be fitted"):
-        L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0))
+        L.bootstrap_replicate(NULL, ALT, 50, np.random.default_rng(0), n_init=1)
 
 
 def test_the_result_of_a_test_counts_failed_replicates_apart():
@@ -115,3 +168,11 @@ def test_too_few_replicates_to_reject_are_refused(two_groups):
     with pytest.raises(ValueError, match=r"--bootstrap 9 cannot reject at --level 0\.05.*19"):
         R.select_config(str(two_groups), [1, 2], bootstrap=9)
     assert R.select_config(str(two_groups), [1, 2], bootstrap=9, level=0.1)["bootstrap"] == 9
+
+
+def test_select_and_its_command_line_default_to_the_one_restart_count():
+    from latentmix.cli import build_parser
+
+    args = build_parser().parse_args(["select", "iris", "--out", "x"])
+    assert args.n_init == G.N_INIT == 10
+    assert inspect.signature(R.select_config).parameters["n_init"].default == G.N_INIT

@@ -216,7 +216,7 @@ def test_a_weighted_lrt_replicate_keeps_the_cells_and_the_weights():
     simulated = L.simulate_like(null, 24, np.random.default_rng(3), holes)
     assert np.array_equal(np.isnan(simulated), holes)
     rng = [np.random.default_rng(11) for _ in range(2)]
-    a = L.bootstrap_replicate(null, alt, 24, rng[0], holes=holes, sample_weight=COUNTS)
+    a = L.bootstrap_replicate(null, alt, 24, rng[0], n_init=2, holes=holes, sample_weight=COUNTS)
     # The replicate's null fit is the weighted, observed-cell fit of the same draw.
     Xb = L.simulate_like(null, 24, rng[1], holes)
     em = EMGaussianMixture(1, prior=None, missing="ignore").fit(Xb, sample_weight=COUNTS)
