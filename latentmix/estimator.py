@@ -146,8 +146,9 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
         One per continued candidate, in round order, including any that collapsed after
         screening (flagged ``degenerate``), so there can be more than ``n_init``:
         ``objective_history`` (ndarray, including the screening iterations), ``objective``
-        (float, NaN if degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool) and
-        ``message`` (why it was degenerate).
+        (float, NaN if degenerate), ``converged``, ``n_iter``, ``degenerate`` (bool),
+        ``message`` (why it was degenerate) and ``params`` (MixtureParams: where the run
+        stopped; the report starts posterior chains at the distinct optima among them).
     spurious_components_ : ndarray of int
         Components (0-based) that look like a spurious local maximiser: few effective
         points and a generalised variance tiny against the data's
@@ -360,6 +361,7 @@ class EMGaussianMixture(DensityMixin, BaseEstimator):
                 "n_iter": int(run.n_iter),
                 "degenerate": bool(run.degenerate),
                 "message": run.message,
+                "params": run.params,
             }
             for run in result.runs
         ]

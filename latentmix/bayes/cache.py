@@ -9,7 +9,9 @@ it per structure and per version key (:func:`version_key`: Python, latentmix, Py
 PyTensor, nutpie, numba, and a digest of this module and the model's source) in this
 process and on disk, and hands out ``compiled.with_data(...)`` with this data set's
 containers and a starting point computed from this data set's model, so nothing of an
-earlier data set is ever used.
+earlier data set is ever used. Several starting points (:class:`Starts`) start chain c at
+point c mod their number: nutpie gives its initial-point function only a seed, and
+:func:`chain_seeds` tells which chain that seed belongs to.
 
 The disk cache (:func:`cache_dir`; :func:`clear_disk` empties it) holds, per key, numba's
 cached machine code of two C callbacks and ``meta.json`` (sizes, names, shapes of the
@@ -39,7 +41,9 @@ import numpy as np
 
 __all__ = [
     "SOURCES",
+    "Starts",
     "cache_dir",
+    "chain_seeds",
     "clear_disk",
     "clear_memory",
     "compiled_sampler",
@@ -108,6 +112,107 @@ def clear_disk() -> None:
     shutil.rmtree(cache_dir(), ignore_errors=True)
 
 
+class Starts(dict):
+    """Several starting points for the chains, passed where one starting point goes.
+
+    The mapping itself is the first point (untransformed ``weights``, ``means``,
+    ``covariances``), so whatever takes one starting point (nutpie's own compile, PyMC's
+    ``initvals``) starts every chain there; :func:`compiled_sampler` starts chain c near
+    ``points[c % len(points)]``. A dict, not a list: ``bayes.sample`` passes its
+    ``initial_point`` through ``dict(...)`` before handing it to :func:`compiled_sampler`.
+
+    Parameters
+    ----------
+    points : list of dict
+        Each start as :func:`latentmix.bayes.sample.as_initial_point` gives it; the first is
+        the best.
+    seed : int
+        The seed nutpie samples with: its per-chain seeds follow from it (:func:`chain_seeds`).
+    chains : int
+
+    Attributes
+    ----------
+    points, seed, chains
+        As given.
+    chain_start : dict of int to int
+        Filled as the chains start: chain -> index in ``points`` of the point it started
+        near. A chain whose seed was not recognised started at point 0 and is left out.
+    """
+
+    def __init__(self, points, *, seed: int, chains: int):
+        if not points:
+            raise ValueError("Starts needs at least one point.")
+        super().__init__(points[0])
+        self.points = list(points)
+        self.seed = int(seed)
+        self.chains = int(chains)
+        self.chain_start = {}
+
+
+_MASK64 = (1 << 64) - 1
+#: Tries per chain whose seeds :func:`chain_seeds` gives: two ChaCha blocks' worth.
+_TRIES = 12
+
+
+def chain_seeds(seed: int, chains: int) -> np.ndarray:
+    """The seeds nutpie passes to ``initial_point_func``, per chain and try.
+
+    nutpie (nuts-rs 0.17) seeds chain c with ``ChaCha8Rng::seed_from_u64(seed)`` on stream
+    ``c + 1``; the chain's own generator takes the first 32 bytes of that stream, and each
+    try at an initial point then takes the next u64 and calls ``initial_point_func`` with
+    it (a retry, after a start of non-finite density, takes the one after). So the seed a
+    chain's start is drawn with tells the chain, which ``initial_point_func`` is not given.
+    Computed here with numpy; ``tests/bayes/test_cache_starts.py`` checks it against the
+    installed nutpie, and a seed it does not predict starts at the first point.
+
+    Parameters
+    ----------
+    seed : int
+        The ``seed`` given to ``nutpie.sample``.
+    chains : int
+
+    Returns
+    -------
+    ndarray of uint64, shape (chains, 12)
+        ``[c, t]``: the seed of chain c's try t.
+    """
+    state, key = int(seed) & _MASK64, []
+    for _ in range(8):  # rand_core's seed_from_u64: a PCG32 stream fills the 32-byte key
+        state = (state * 6364136223846793005 + 11634580027462260723) & _MASK64
+        xorshifted = (((state >> 18) ^ state) >> 27) & 0xFFFFFFFF
+        rot = state >> 59
+        key.append(((xorshifted >> rot) | (xorshifted << (-rot & 31))) & 0xFFFFFFFF)
+    streams = np.arange(1, chains + 1, dtype=np.uint64)
+    blocks = [_chacha8(np.array(key, np.uint32), counter, streams) for counter in (0, 1)]
+    # Words 0..7 seeded the chain's generator; each try takes two words (low, high).
+    words = np.concatenate(blocks)[8 : 8 + 2 * _TRIES].astype(np.uint64)
+    return (words[0::2] | (words[1::2] << np.uint64(32))).T
+
+
+def _chacha8(key: np.ndarray, counter: int, streams: np.ndarray) -> np.ndarray:
+    """One ChaCha8 block (16 words) per stream: shape (16, len(streams)), uint32."""
+    state = np.empty((16, len(streams)), dtype=np.uint32)
+    state[:4] = np.array([0x61707865, 0x3320646E, 0x79622D32, 0x6B206574], np.uint32)[:, None]
+    state[4:12] = key[:, None]
+    state[12], state[13] = counter & 0xFFFFFFFF, counter >> 32
+    state[14] = (streams & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    state[15] = (streams >> np.uint64(32)).astype(np.uint32)
+    x = state.copy()
+
+    def quarter(a, b, c, d):
+        for p, q, r, shift in ((a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)):
+            x[p] += x[q]
+            v = x[r] ^ x[p]
+            x[r] = (v << np.uint32(shift)) | (v >> np.uint32(32 - shift))
+
+    for _ in range(4):  # 8 rounds: a column and a diagonal round each time
+        for a, b, c, d in ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15)):
+            quarter(a, b, c, d)
+        for a, b, c, d in ((0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)):
+            quarter(a, b, c, d)
+    return x + state
+
+
 def flat_start(compiled, model, start: dict) -> np.ndarray:
     """The starting point ``start`` as nutpie's flat unconstrained vector.
 
@@ -158,11 +263,12 @@ def compiled_sampler(
     structure : ModelStructure
     data : dict
         This data set's container values (:func:`latentmix.bayes.model.model_data`).
-    start : dict or None
+    start : dict, Starts or None
         Where the chains start (untransformed ``weights``, ``means``, ``covariances``),
-        each jittered by its seed (:func:`_started`). None: the sampler of ``model`` itself, with
-        its jittered support point; a reused sampler would start from an earlier data
-        set's support point, so None is never served from the cache.
+        each jittered by its seed (:func:`_started`); a :class:`Starts` starts chain c at its
+        point c mod their number. None: the sampler of ``model`` itself, with its jittered
+        support point; a reused sampler would start from an earlier data set's support
+        point, so None is never served from the cache.
     cache : bool
         False compiles afresh and keeps nothing (in memory or on disk).
     compile : callable
@@ -214,13 +320,28 @@ def _started(compiled, model, start, n_rows: float):
     about one posterior sd. At the mode itself the gradient vanishes, and nutpie sets its
     first mass matrix from the gradient: at n = 1e5 the first tuning steps took trajectories
     of about 170 gradients, and 300 iterations of two chains 111 s against 65 s jittered.
+
+    With a :class:`Starts` of several points, chain c starts near point c mod their number,
+    told by its seed (:func:`chain_seeds`), and ``start.chain_start`` records it; a seed
+    not predicted starts near point 0. The jitter comes from the seed in both cases, so a
+    run is reproduced by its sampler seed.
     """
     if start is None:
         return compiled
-    flat = flat_start(compiled, model, start)
+    points = getattr(start, "points", [start])
+    flats = [flat_start(compiled, model, point) for point in points]
     scale = 1.0 / np.sqrt(max(float(n_rows), 1.0))
+    chain_of = {}
+    if len(flats) > 1:
+        seeds = chain_seeds(start.seed, start.chains)
+        chain_of = {int(s): c for c, row in enumerate(seeds) for s in row}
 
     def initial_point(seed=None):
+        chain = chain_of.get(seed)
+        index = 0 if chain is None else chain % len(flats)
+        if chain is not None:
+            start.chain_start[chain] = index
+        flat = flats[index]
         return flat + scale * np.random.default_rng(seed).standard_normal(flat.shape)
 
     return dataclasses.replace(compiled, initial_point_func=initial_point)

@@ -15,6 +15,7 @@ from latentmix.bayes.sample import (
     as_initial_point,
     no_blas_warning,
     sample_model,
+    sampler_seed,
 )
 from latentmix.bayes.spec import (
     COMPONENT,
@@ -89,7 +90,9 @@ class PyMCGaussianMixture(BaseEstimator):
         (observation, feature)) and ``reference`` (``weights``, ``means``, ``covariances``
         of the reference without chain/draw; attrs ``source`` = ``"em_map"`` or ``"user"``
         and, for the EM MAP, ``objective``, ``log_likelihood``, ``log_prior``).
-        ``posterior.attrs`` holds ``relabelling``, ``n_relabelled``, ``sampler`` and the
+        ``posterior.attrs`` holds ``relabelling``, ``n_relabelled``, ``sampler``,
+        ``n_starts`` and ``chain_start`` (per chain, the index in :meth:`fit`'s ``starts``
+        of the point it started near; 0 is the reference when no starts were given) and the
         seconds each step took: ``compile_seconds``, ``sample_seconds``, ``relabel_seconds``.
     diagnostics_ : Diagnostics
         R-hat, ESS, divergences, E-BFMI and the relabelled-draw count of the run, with
@@ -238,6 +241,7 @@ class PyMCGaussianMixture(BaseEstimator):
         feature_names=None,
         sample_weight=None,
         monitor=None,
+        starts=None,
     ):
         """Sample the posterior, relabel the draws to the reference, diagnose the run.
 
@@ -269,6 +273,13 @@ class PyMCGaussianMixture(BaseEstimator):
         monitor : callable, optional
             ``monitor(done, total, seconds)``: called as nutpie samples (see
             :func:`latentmix.bayes.sample.sample_model`), for progress lines.
+        starts : list of MixtureParams, optional
+            Where the chains start, best first: chain c near ``starts[c % len(starts)]``
+            (for example the distinct optima EM's restarts reached, as the report passes
+            them). Each is first put in the reference's component order
+            (:func:`latentmix.matching.align`, the same mixture), so that the relabelling
+            has little to undo. The reference alone if not given. nutpie only: the
+            ``"pymc"`` sampler starts every chain at the first.
 
         Returns
         -------
@@ -279,15 +290,22 @@ class PyMCGaussianMixture(BaseEstimator):
         SamplingWarning
             When the relabelled draws show divergences, R-hat > 1.01, low ESS or low
             E-BFMI; the same sentences are in ``diagnostics_.problems``.
+        UserWarning
+            When several ``starts`` were given but every chain started at the first (the
+            ``"pymc"`` sampler, or per-chain seeds nutpie no longer derives as
+            :func:`latentmix.bayes.cache.chain_seeds` does).
 
         Notes
         -----
-        Every chain starts near the reference (jittered by about one posterior sd, so that
+        Every chain starts near its start (jittered by about one posterior sd, so that
         nutpie's first mass matrix, set from the gradient, is not set at a zero gradient).
-        Mixture posteriors have K! relabelled copies of
-        each mode and often minor modes; starting at the best EM optimum keeps chains out of
-        the minor ones. R-hat then tells whether chains mix within that mode, not that no
-        other mode exists.
+        Mixture posteriors have K! relabelled copies of each mode and often minor modes. With
+        one start (the default) every chain is in the best EM optimum, and R-hat tells whether
+        chains mix within that mode, not that no other mode exists. With several starts,
+        chains that stay in different optima give a large R-hat: the posterior has several
+        modes that NUTS does not cross between, not a failure to converge within one. Which
+        chain started where is reproducible: chain c's start and jitter follow from the
+        sampler's seed (with ``random_state=None`` and several starts, one is drawn here).
         """
         _check_feature_names(self, X, reset=True)  # sets or clears feature_names_in_
         feature_names = _feature_names(X, feature_names)
@@ -318,6 +336,19 @@ class PyMCGaussianMixture(BaseEstimator):
             )
             ref_attrs = {"source": "user"}
 
+        starts = _check_starts(starts, reference)
+        # The int seed sample_model would draw from a Generator, drawn here (the same draw)
+        # so that the chains' starts can be told apart by the seeds nutpie derives from it.
+        seed = sampler_seed(random_state)
+        initial_point = as_initial_point(starts[0])
+        if len(starts) > 1:
+            from latentmix.bayes.cache import Starts
+
+            if seed is None:  # nutpie's own seed could not be told apart
+                seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+            points = [as_initial_point(p) for p in starts]
+            initial_point = Starts(points, seed=seed, chains=int(chains))
+
         model = build_model(
             X,
             K,
@@ -332,9 +363,9 @@ class PyMCGaussianMixture(BaseEstimator):
             draws=int(draws),
             tune=int(tune),
             chains=int(chains),
-            random_state=random_state,
+            random_state=seed,
             sampler=sampler,
-            initial_point=as_initial_point(reference),
+            initial_point=initial_point,
             structure=model_structure(X, K, covariance_type, sample_weight),
             data=model_data(X, K, covariance_type, prior, sample_weight),
             cache=bool(self.cache),
@@ -344,6 +375,8 @@ class PyMCGaussianMixture(BaseEstimator):
         idata = relabel(idata, reference, relabelling=relabelling, X=X)
         idata.posterior.attrs["relabel_seconds"] = time.perf_counter() - start
         idata.posterior.attrs["sampler"] = sampler
+        idata.posterior.attrs["n_starts"] = len(starts)
+        idata.posterior.attrs["chain_start"] = _chain_start(initial_point, int(chains), sampler)
         _add_groups(idata, model, X, reference, ref_attrs, sample_weight)
 
         self.prior_ = prior
@@ -397,6 +430,51 @@ class PyMCGaussianMixture(BaseEstimator):
             _check_feature_names(self, X, reset=False)
             X = check_data(X, n_features=self.n_features_in_, missing="ignore")
         return predict_missing(self.idata_, X, rows, random_state=random_state)
+
+
+def _check_starts(starts, reference: MixtureParams) -> list:
+    """The chains' starts as MixtureParams in the reference's component order, best first."""
+    from latentmix.matching import align
+
+    if starts is None:
+        return [reference]
+    if isinstance(starts, MixtureParams) or not len(starts):
+        raise ValueError("starts must be a non-empty list of MixtureParams.")
+    K, d = reference.means.shape
+    return [
+        align(
+            check_params(
+                start,
+                n_components=K,
+                n_features=d,
+                covariance_type=reference.covariance_type,
+                what=f"starts[{i}]",
+            ),
+            reference,
+        )
+        for i, start in enumerate(starts)
+    ]
+
+
+def _chain_start(initial_point, chains: int, sampler: str) -> list[int]:
+    """Per chain, the index of the start it began near (0 unless told otherwise)."""
+    import warnings
+
+    started = getattr(initial_point, "chain_start", {})
+    n_points = len(getattr(initial_point, "points", [initial_point]))
+    if n_points > 1 and not started:
+        reason = (
+            "the pymc sampler takes one starting point"
+            if sampler == "pymc"
+            else "nutpie's per-chain seeds were not the ones latentmix.bayes.cache.chain_seeds "
+            "derives (another nutpie version?)"
+        )
+        warnings.warn(
+            f"every chain started near the first of the {n_points} starts: {reason}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return [int(started.get(c, 0)) for c in range(chains)]
 
 
 def _feature_names(X, feature_names):

@@ -269,8 +269,14 @@ class _SamplingMonitor:
         )
 
 
-def _sample(X, settings, prior, reference, feature_names, progress, sample_weight=None):
-    """The relabelled posterior draws and their Diagnostics; times of compile and sampling."""
+def _sample(
+    X, settings, prior, reference, feature_names, progress, sample_weight=None, starts=None
+):
+    """The relabelled posterior draws and their Diagnostics; times of compile and sampling.
+
+    ``starts``: where the chains start, best first (chain c at ``starts[c % len(starts)]``);
+    the reference alone if not given.
+    """
     from latentmix.bayes.diagnostics import SamplingWarning
     from latentmix.bayes.estimator import PyMCGaussianMixture
 
@@ -305,6 +311,7 @@ def _sample(X, settings, prior, reference, feature_names, progress, sample_weigh
             feature_names=list(feature_names),
             sample_weight=sample_weight,
             monitor=monitor,
+            starts=starts,
         )
     attrs = posterior.idata_.posterior.attrs
     # The sampler's own split of its time; the rest of fit is building the model,
@@ -400,7 +407,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     from latentmix.progress import Progress
     from latentmix.report import labels as report_labels
     from latentmix.report.imputation import imputation
-    from latentmix.report.modes import check_modes
+    from latentmix.report.modes import check_modes, map_optima
     from latentmix.report.sensitivity import prior_sensitivity
     from latentmix.report.vb import fit_vb
     from latentmix.validation import check_data, check_sample_weight, check_scale
@@ -461,6 +468,16 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     # The stated component order, applied once: VB, the sampler's relabelling, the imputation
     # and the comparison all align to this reference (latentmix.comparison.order).
     reference = in_order(em_map.params_, settings.order)
+    # The distinct optima of the MAP's restarts, best first, in the reference's order: the
+    # chains start at the first few, one each in turn (chain 0 at the MAP).
+    optima = map_optima(X, em_map, reference)
+    starts = [o.params for o in optima[: settings.chains]]
+    if len(starts) > 1:
+        progress(
+            f"posterior: the chains start at {len(starts)} of the MAP's {len(optima)} distinct "
+            "EM optima, objectives "
+            + ", ".join(f"{o.objective:.6g}" for o in optima[: len(starts)])
+        )
     clock = time.perf_counter()
     vb, vb_error = None, None
     try:
@@ -472,7 +489,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     timings["vb"] = time.perf_counter() - clock
 
     idata, diagnostics, sample_timings = _sample(
-        X, settings, prior, reference, dataset.feature_names, progress, w
+        X, settings, prior, reference, dataset.feature_names, progress, w, starts=starts
     )
     timings.update(sample_timings)
     diagnostics = diagnostics_summary(diagnostics)
@@ -503,7 +520,14 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         data_rows=np.arange(len(X)) if train is None else train, seed=settings.seed,
     )  # fmt: skip
     modes = check_modes(
-        X, mle, em_map, idata, comparison=comparison, sample_weight=w, missing=settings.missing
+        X,
+        mle,
+        em_map,
+        idata,
+        comparison=comparison,
+        sample_weight=w,
+        missing=settings.missing,
+        optima=optima,
     )
     timings["compare"] = time.perf_counter() - clock
     progress("comparison done")

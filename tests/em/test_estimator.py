@@ -55,8 +55,10 @@ def test_fitted_attributes(faithful, covariance_type, prior):
         "n_iter",
         "degenerate",
         "message",
+        "params",
     }
     assert gm.restarts_[gm.best_restart_]["objective"] == gm.objective_
+    assert gm.restarts_[gm.best_restart_]["params"] is gm.params_
     # The earliest run within round-off (1e-12 relative) of the best is kept (em/fit.py).
     slack = 1e-12 * abs(gm.objective_)
     assert all(r["objective"] <= gm.objective_ + slack for r in gm.restarts_)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from latentmix import EMGaussianMixture
+from latentmix.comparison.membership import adjusted_rand_index
 from latentmix.datasets import load
+from latentmix.matching import match_components
 from latentmix.report.analysis import split_rows
 from latentmix.report.modes import (
     PEAK_CHECK,
@@ -17,6 +19,8 @@ from latentmix.report.modes import (
     check_modes,
     count_peaks,
     distinct_optima,
+    hard_labels,
+    map_optima,
     modes_sentences,
     modes_warnings,
     multimodal_entries,
@@ -29,8 +33,12 @@ def _fits(X, K):
     return mle, em_map
 
 
-def _idata(*chain_params, draws=20, seed=0):
-    """One chain of draws per given parameters, all at them (weights and means nudged)."""
+def _idata(*chain_params, draws=20, seed=0, chain_start=None):
+    """One chain of draws per given parameters, all at them (weights and means nudged).
+
+    ``chain_start``: the optimum each chain started at, as the estimator records it (with
+    ``n_starts`` one more than the largest); not recorded if not given.
+    """
     rng = np.random.default_rng(seed)
     out = {}
     for name in ("weights", "means", "covariances"):
@@ -40,7 +48,10 @@ def _idata(*chain_params, draws=20, seed=0):
             noise = 0 if name == "covariances" else 1e-4 * rng.standard_normal(value.shape)
             chains.append(np.broadcast_to(value + noise, (draws, *value.shape)))
         out[name] = np.stack(chains)
-    return az.from_dict(posterior=out)
+    idata = az.from_dict(posterior=out)
+    if chain_start is not None:
+        idata.posterior.attrs.update(n_starts=max(chain_start) + 1, chain_start=chain_start)
+    return idata
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +99,73 @@ def test_without_an_mle_only_the_chains_are_described(iris_train):
 def test_distinct_optima_counts_values_apart_by_more_than_round_off():
     assert distinct_optima([-10.0, -10.0 - 1e-9, -12.0, -12.5, np.nan]) == 3
     assert distinct_optima([]) == 0
+
+
+def test_map_optima_are_distinct_best_first_and_in_the_reference_order(iris_train):
+    _, em_map = _fits(iris_train, 3)
+    optima = map_optima(iris_train, em_map)
+    assert len(optima) >= 2 and optima[0].params is em_map.params_
+    assert optima[0].objective == em_map.objective_
+    objectives = [o.objective for o in optima]
+    assert np.all(np.diff(objectives) < -1e-6 * abs(objectives[0]))
+    labels = [hard_labels(iris_train, o.params) for o in optima]
+    for i in range(len(optima)):
+        for j in range(i):
+            assert adjusted_rand_index(labels[i], labels[j]) < SAME_PARTITION_ARI
+    # Every restart counted once, at the optimum it reached.
+    assert sum(o.n_restarts for o in optima) == sum(not r["degenerate"] for r in em_map.restarts_)
+    # In another component order, the reference's: the first is the reference itself and the
+    # others line up with it.
+    reference = em_map.params_.permute([2, 0, 1])
+    reordered = map_optima(iris_train, em_map, reference)
+    assert reordered[0].params is reference
+    for o in reordered:
+        np.testing.assert_array_equal(match_components(o.params, reference), [0, 1, 2])
+    np.testing.assert_allclose([o.objective for o in reordered], objectives)
+
+
+def test_one_optimum_when_every_restart_reaches_the_map():
+    X = load("faithful").data
+    _, em_map = _fits(X, 2)
+    (optimum,) = map_optima(X, em_map)
+    assert optimum.params is em_map.params_ and optimum.n_restarts == len(em_map.restarts_)
+
+
+def test_chains_from_two_optima_that_stay_apart_are_a_multimodal_posterior(iris_train):
+    mle, em_map = _fits(iris_train, 3)
+    optima = map_optima(iris_train, em_map)
+    idata = _idata(em_map.params_, optima[1].params, em_map.params_, chain_start=[0, 1, 0])
+    modes = check_modes(iris_train, mle, em_map, idata, optima=optima)
+    assert modes.chain_start == [0, 1, 0] and modes.chain_optimum == [0, 1, 0]
+    assert modes.optima_objectives == [o.objective for o in optima]
+    assert modes.optima_restarts == [o.n_restarts for o in optima]
+    text = " ".join(modes_sentences(modes))
+    gap = optima[0].objective - optima[1].objective
+    assert "chains 1 and 3 at optimum 1, the MAP (objective" in text
+    assert f"chain 2 at optimum 2 (objective {optima[1].objective:.2f}, {gap:.2f} below" in text
+    assert "The chains ended in different optima: the posterior has several modes" in text
+    warnings = modes_warnings(modes)
+    assert "started at 2 optima of the MAP's restarts" in warnings[0]
+    (apart,) = [w for w in warnings if w.startswith("The chains ended in different optima")]
+    assert "chains 1 and 3 at optimum 1 (the MAP); chain 2 at optimum 2." in apart
+    assert "not because a chain failed to converge" in apart
+    assert f"optimum 2's is {gap:.2f} lower" in apart and "chain_optimum" in apart
+
+
+def test_chains_from_two_optima_that_meet_are_one_mode(iris_train):
+    _, em_map = _fits(iris_train, 3)
+    optima = map_optima(iris_train, em_map)
+    idata = _idata(em_map.params_, em_map.params_, chain_start=[0, 1])
+    # Chain 2 reached the MAP's mode with two components swapped: every draw relabelled alike.
+    order = np.broadcast_to([[0, 1, 2], [0, 2, 1]], (20, 2, 3)).transpose(1, 0, 2)
+    idata.add_groups(sample_stats={"component_order": order})
+    modes = check_modes(iris_train, None, em_map, idata, optima=optima)
+    assert modes.chain_optimum == [0, 0] and modes.chain_reordered == [False, True]
+    text = modes_sentences(modes)[-1]
+    assert "every chain at optimum 1 (the MAP), so the other optima held no chain" in text
+    assert "moved every draw of chain 2 by one permutation: it settled" in text
+    (warning,) = modes_warnings(modes)
+    assert warning.startswith("The relabelled draws counted above include every draw of chain 2")
 
 
 @pytest.mark.parametrize(
