@@ -17,9 +17,17 @@ latentmix's cache alone. Reported: the cold run's posterior stage, the warm run'
 ratio (target <= 0.3), the warm run's wall time (target < 6 s on an idle machine), where each
 sampler came from, and the load average.
 
+Issue 15 (at the size of users' data), ``--large 10000 100000``: ``latentmix report data.csv
+-k 3`` with default settings on simulated 3-D data of each n (three clusters, the recipe in
+:func:`large_data`), each in a fresh process on a fresh cache (the compile is counted, as a new
+user would pay it): wall time and the report's own stages, the peak resident memory of the
+report's process (its ``VmHWM``, read every half second while it runs) and the size of the
+output directory. Targets at 1e5: under 10 minutes, 4 GB and 50 MB.
+
     python benchmarks/bench_report.py             # default settings, about 1-2 minutes
     python benchmarks/bench_report.py --repeat 2
     python benchmarks/bench_report.py --cold-warm-only   # only the pair; updates cold_warm
+    python benchmarks/bench_report.py --large 10000 100000   # only those; updates "large"
 
 Writes benchmarks/results/report.json.
 """
@@ -111,6 +119,63 @@ def run_cold_warm(tmp: Path) -> dict:
     }
 
 
+def large_data(n: int, path: Path) -> Path:
+    """A CSV of n rows from three 3-D clusters with correlated noise (columns a, b, c)."""
+    import numpy as np
+
+    rng = np.random.default_rng(15)
+    centres = np.array([[-4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [4.0, 0.0, 2.0]])
+    mixing = np.array([[1.0, 0.3, 0.0], [0.0, 1.0, 0.2], [0.0, 0.0, 1.0]])
+    X = centres[rng.integers(0, 3, n)] + rng.standard_normal((n, 3)) @ mixing
+    np.savetxt(path, X, delimiter=",", header="a,b,c", comments="", fmt="%.6f")
+    return path
+
+
+def run_large(n: int, tmp: Path) -> dict:
+    """``latentmix report`` on ``large_data(n)`` with K = 3 and defaults, cold cache."""
+    data = large_data(n, tmp / f"large-{n}.csv")
+    out = tmp / f"large-{n}"
+    env = dict(os.environ, LATENTMIX_CACHE_DIR=str(tmp / f"cache-{n}"))
+    cmd = [sys.executable, "-m", "latentmix.cli", "report", str(data), "-k", "3"]
+    cmd += ["--out", str(out), "--seed", "0"]
+    start = time.perf_counter()
+    log = tmp / f"large-{n}.log"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        peak = 0
+        while proc.poll() is None:  # the report's own peak (VmHWM), read as it runs
+            peak = max(peak, _peak_rss(proc.pid))
+            time.sleep(0.5)
+    wall = time.perf_counter() - start
+    stderr_text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(f"report of n = {n} failed ({proc.returncode}):\n{stderr_text}")
+    record = json.loads((out / "estimates.json").read_text())
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return {
+        "n": n,
+        "wall_seconds": wall,
+        "stages": record["timings_seconds"],
+        "peak_rss_bytes": peak,
+        "output_bytes": size,
+        "progress_lines": [line for line in stderr_text.splitlines() if "posterior:" in line],
+        "max_r_hat": record["diagnostics"]["max_r_hat"],
+        "min_ess_bulk": record["diagnostics"]["min_ess_bulk"],
+        "load_average": os.getloadavg(),
+    }
+
+
+def _peak_rss(pid: int) -> int:
+    """A process's peak resident set so far (VmHWM, bytes); 0 once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_posterior_only() -> float:
     start = time.perf_counter()
     proc = subprocess.run(
@@ -127,7 +192,29 @@ def main():
     parser.add_argument(
         "--cold-warm-only", action="store_true", help="only the cold/warm pair (issue 15)"
     )
+    parser.add_argument(
+        "--large", type=int, nargs="+", metavar="N",
+        help="only reports of simulated 3-D data of these sizes, K = 3 (issue 15)",
+    )  # fmt: skip
     args = parser.parse_args()
+    out = HERE / "results" / "report.json"
+    if args.large:
+        runs = []
+        for n in args.large:
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(run_large(n, Path(tmp)))
+            r = runs[-1]
+            print(
+                f"n = {n}: wall {r['wall_seconds']:.0f} s (sample {r['stages']['sample']:.0f} s, "
+                f"compare {r['stages']['compare']:.0f} s), peak RSS "
+                f"{r['peak_rss_bytes'] / 2**30:.2f} GiB, output {r['output_bytes'] / 2**20:.1f} "
+                f"MiB, load {r['load_average'][0]:.2f}"
+            )
+        result = json.loads(out.read_text()) if out.exists() else {}
+        result["large"] = runs
+        out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {out}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         pair = run_cold_warm(Path(tmp))
     cold_s = posterior_seconds(pair["cold"]["stages"])
@@ -138,7 +225,6 @@ def main():
         f"warm/cold posterior {pair['ratio_warm_to_cold_posterior']:.2f} (target 0.3); "
         f"load average {pair['load_average']}"
     )
-    out = HERE / "results" / "report.json"
     if args.cold_warm_only:
         result = json.loads(out.read_text()) if out.exists() else {}
         result["cold_warm"] = pair

@@ -90,6 +90,12 @@ def add_parser(subparsers) -> None:
         "the report stops before sampling and says what to change)",
     )  # fmt: skip
     parser.add_argument(
+        "--posterior-rows", type=int, default=None, metavar="M",
+        help="sample the posterior on a random subsample of M rows (seeded by --seed); EM, "
+        "VB and the comparison use every row. For data too large to sample: the posterior's "
+        "sds are then about sqrt(n / M) times those of all n rows (default: every row)",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-cache", action="store_true",
         help="compile the posterior's model afresh instead of reusing one of the same structure",
     )  # fmt: skip
@@ -118,6 +124,8 @@ def command_line(args, out) -> str:
         parts += ["--labels", args.labels]
     if getattr(args, "allow_long", False):
         parts += ["--allow-long"]
+    if getattr(args, "posterior_rows", None) is not None:
+        parts += ["--posterior-rows", str(args.posterior_rows)]
     if getattr(args, "no_cache", False):
         parts += ["--no-cache"]
     parts += ["--out", str(out)]
@@ -167,6 +175,7 @@ def run(args) -> int:
         weights=args.weights,
         cache=not getattr(args, "no_cache", False),
         allow_long=getattr(args, "allow_long", False),
+        posterior_rows=getattr(args, "posterior_rows", None),
         sensitivity=getattr(args, "sensitivity", False),
         labels=getattr(args, "labels", None),
     ).check()

@@ -21,6 +21,7 @@ from latentmix.comparison.membership import membership
 from latentmix.comparison.order import check_order, component_order, reorder_posterior
 from latentmix.comparison.predictive import (
     IN_MEMORY_BYTES,
+    held_out_rows,
     loo_by_blocks,
     loo_in_memory,
     predictive,
@@ -48,6 +49,7 @@ def compare(
     random_state=0,
     sample_weight=None,
     order: str = "map",
+    posterior_rows=None,
 ) -> Comparison:
     """Compare the EM MLE and MAP with the posterior of the same mixture.
 
@@ -93,6 +95,12 @@ def compare(
         (default), by the MAP's first mean coordinate, or by its weights, largest first. Any
         other than ``"map"`` permutes the MAP and, in place, the posterior draws of
         ``idata``, so that figures and files made from it afterwards agree with the tables.
+    posterior_rows : ndarray of int, shape (m,), optional
+        The rows of ``X`` the posterior was sampled on, when not all (a subsample of large
+        data; the estimates are still fitted to every row). The other rows are held out from
+        the posterior: their term of its predictive comparison is their exact log predictive
+        density (Pareto k 0: no importance sampling), the rows it saw keep PSIS-LOO, and
+        ``idata`` gets no ``log_likelihood`` group.
 
     Returns
     -------
@@ -157,7 +165,22 @@ def compare(
         truth = truth.permute(match_components(truth, map_params))
 
     n_draws = int(np.prod(draws.means.shape[:2]))
-    if 8 * n_draws * X.shape[0] <= IN_MEMORY_BYTES:
+    if posterior_rows is not None:
+        posterior_rows = np.asarray(posterior_rows)
+        if (
+            posterior_rows.ndim != 1
+            or posterior_rows.dtype.kind not in "iu"
+            or np.unique(posterior_rows).size != posterior_rows.size
+            or not np.all((posterior_rows >= 0) & (posterior_rows < X.shape[0]))
+        ):
+            raise ValueError(
+                "posterior_rows must be distinct whole-number row indices of X (0 to "
+                f"{X.shape[0] - 1}); got {posterior_rows!r}."
+            )
+        reff = relative_efficiency(idata.posterior)
+        loo, resp_mean, resp_sd = loo_by_blocks(X, draws, reff, membership=True)
+        loo = held_out_rows(loo, posterior_rows)
+    elif 8 * n_draws * X.shape[0] <= IN_MEMORY_BYTES:
         pointwise, resp_mean, resp_sd = draw_log_likelihood(X, draws, return_membership=True)
         attach_log_likelihood(idata, pointwise)
         loo = loo_in_memory(idata)

@@ -150,6 +150,31 @@ def loo_by_blocks(X, draws, reff: float, *, membership: bool = False, block_valu
     return loo, np.concatenate([p[3] for p in parts]), np.concatenate([p[4] for p in parts])
 
 
+def held_out_rows(loo: PointwiseLoo, rows) -> PointwiseLoo:
+    """PSIS-LOO over every row for a posterior that saw only ``rows``.
+
+    A row the posterior was not conditioned on is already left out: its leave-one-out
+    density is its log predictive density, exactly, with no importance sampling (Pareto k
+    0); the rows the posterior saw keep their PSIS-LOO terms.
+
+    Parameters
+    ----------
+    loo : PointwiseLoo
+        PSIS-LOO of every row of the data (n).
+    rows : ndarray of int, shape (m,)
+        The rows the posterior was sampled on.
+
+    Returns
+    -------
+    PointwiseLoo
+    """
+    held = np.ones(loo.loo_i.size, dtype=bool)
+    held[np.asarray(rows, dtype=int)] = False
+    return PointwiseLoo(
+        np.where(held, loo.lppd_i, loo.loo_i), np.where(held, 0.0, loo.pareto_k), loo.lppd_i
+    )
+
+
 def held_out_lppd(X, draws, block_values=_BLOCK_VALUES) -> np.ndarray:
     """:func:`pointwise_lppd` of new points ``X`` (m, d) under the draws, by blocks of rows."""
     return np.concatenate(

@@ -17,7 +17,7 @@ import numpy as np
 from latentmix.comparison import Comparison, compare
 from latentmix.comparison.order import in_order
 from latentmix.progress import format_duration
-from latentmix.report.settings import ReportSettings
+from latentmix.report.settings import MIN_ROWS_PER_COMPONENT, ReportSettings
 
 # The stages of a report, in the order they run: the keys of Analysis.timings (and of
 # estimates.json's timings_seconds) and what the page calls them.
@@ -92,6 +92,9 @@ class Analysis:
     data_warnings : list of str
         What the reader said about the data (columns left out, a column of row numbers),
         shown in the report's warning box.
+    posterior_rows : ndarray of int, shape (m,), or None
+        Rows of ``X`` the posterior was sampled on (``settings.posterior_rows``, a sorted
+        random subsample); None: every row.
     """
 
     dataset: object
@@ -118,6 +121,7 @@ class Analysis:
     label_agreement: dict | None = None
     modes: object = None
     data_warnings: list = field(default_factory=list)
+    posterior_rows: np.ndarray | None = None
 
     @property
     def n_missing_cells(self) -> int:
@@ -147,6 +151,18 @@ def split_rows(n: int, test_fraction: float, n_components: int, seed: int):
         )
     order = rng.permutation(n)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def posterior_subsample(n: int, size: int | None, seed: int) -> np.ndarray | None:
+    """The rows the posterior is sampled on: ``size`` of ``range(n)`` at random, sorted.
+
+    Returns None (every row) when ``size`` is None or at least ``n``. The draw has its own
+    stream of ``seed``, so it does not move the other random choices of the report.
+    """
+    if size is None or size >= n:
+        return None
+    rng = np.random.default_rng([seed, n, size])
+    return np.sort(rng.choice(n, size=size, replace=False))
 
 
 def diagnostics_summary(diagnostics) -> dict:
@@ -228,6 +244,12 @@ def _expected_seconds(X, settings, reference, progress) -> float:
         f"{1e3 * gradient:.2g} ms for {X.shape[0]} rows)"
     )
     if seconds > LONG_SAMPLING_SECONDS and not s.allow_long:
+        n = X.shape[0]
+        # A subsample that samples in about a sixth of the limit (the gradient is linear in n).
+        m = max(
+            int(float(f"{n * LONG_SAMPLING_SECONDS / 6 / seconds:.1g}")),
+            MIN_ROWS_PER_COMPONENT * s.n_components,
+        )
         short = format_duration(estimate(gradient, 250, 250, s.chains))
         two = format_duration(estimate(gradient, s.draws, s.tune, 2))
         raise ValueError(
@@ -236,10 +258,12 @@ def _expected_seconds(X, settings, reference, progress) -> float:
             f"seconds). Choose one: fewer iterations, --draws 250 --tune 250 (about {short}; "
             "the Monte Carlo error of every posterior mean and quantile grows about "
             f"{np.sqrt(s.draws / 250):.1f}x, and R-hat and ESS still say whether 250 draws are "
-            f"enough); --chains 2 (about {two}; R-hat has fewer chains to compare); the "
-            "posterior of a random subsample of the rows, as a separate CSV (its posterior sd "
-            "is about sqrt(n / m) times wider than the one of all n rows, so its intervals are "
-            "conservative for these data); or run it as it is with --allow-long."
+            f"enough); --chains 2 (about {two}; R-hat has fewer chains to compare); "
+            f"--posterior-rows {m}, the posterior of a random subsample of {m} rows with EM "
+            f"and the comparison on all {n} (about {format_duration(seconds * m / n)}; its "
+            f"sds are about sqrt(n / m) = {np.sqrt(n / m):.1f} times those of all the rows, "
+            "so its intervals are conservative for these data); or run it as it is with "
+            "--allow-long."
         )
     return seconds
 
@@ -488,8 +512,21 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         progress(f"VB: failed ({err})")
     timings["vb"] = time.perf_counter() - clock
 
+    sub = posterior_subsample(len(X), settings.posterior_rows, settings.seed)
+    if sub is not None:
+        progress(
+            f"posterior: on a random subsample of {len(sub)} of the {len(X)} rows "
+            "(--posterior-rows); EM, VB and the comparison use every row"
+        )
     idata, diagnostics, sample_timings = _sample(
-        X, settings, prior, reference, dataset.feature_names, progress, w, starts=starts
+        X if sub is None else X[sub],
+        settings,
+        prior,
+        reference,
+        dataset.feature_names,
+        progress,
+        None if w is None or sub is None else w[sub],
+        starts=starts,
     )
     timings.update(sample_timings)
     diagnostics = diagnostics_summary(diagnostics)
@@ -514,6 +551,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         level=settings.level,
         random_state=settings.seed,
         sample_weight=w,
+        posterior_rows=sub,
     )
     imp = imputation(
         X, reference, idata, dataset.feature_names, level=settings.level,
@@ -537,7 +575,7 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     clock = time.perf_counter()
     sensitivity = prior_sensitivity(
         X, settings, prior, comparison.map, comparison, vb=vb, sample_weight=w,
-        posterior=settings.sensitivity, progress=progress,
+        posterior=settings.sensitivity, progress=progress, posterior_rows=sub,
     )  # fmt: skip
     timings["sensitivity"] = time.perf_counter() - clock
     return Analysis(
@@ -565,4 +603,5 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
         label_agreement=agreement,
         modes=modes,
         data_warnings=data_warnings,
+        posterior_rows=sub,
     )

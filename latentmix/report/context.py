@@ -50,7 +50,7 @@ def figure_captions(comparison, imputation=None, vb=False, sensitivity=False) ->
     Returns
     -------
     dict of str to (str, str)
-        Keys as :func:`latentmix.report.figures.draw_figures` names its figures.
+        Keys as :func:`latentmix.report.figures.figure_makers` names its figures.
     """
     level = percent(comparison.level)
     d = comparison.map.n_features
@@ -181,6 +181,18 @@ def warnings_list(analysis) -> list[str]:
     diag = analysis.diagnostics
     pred = analysis.comparison.predictive
     out = list(diag["problems"])
+    rows = getattr(analysis, "posterior_rows", None)
+    if rows is not None:
+        n, m = len(analysis.X), len(rows)
+        out.append(
+            f"The posterior was sampled on a random subsample of {m} of the {n} rows "
+            f"(--posterior-rows {m}); EM, VB, the Wald and Laplace intervals and the "
+            f"comparison use every row. Its sds are about sqrt(n / m) = {np.sqrt(n / m):.1f} "
+            "times those of the posterior of all the rows, so its intervals are wider than "
+            "these data warrant, and the estimates fall inside them more easily. In its "
+            "predictive score the other rows count as held out (their exact log predictive "
+            "density)."
+        )
     n_total = max(1, diag["n_chains"] * diag["n_draws"])
     # None: draws that were never relabelled (not from PyMCGaussianMixture).
     if (diag["n_relabelled"] or 0) > RELABELLED_WARN_FRACTION * n_total:
@@ -819,6 +831,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "n_init": s.n_init,
             "sampler": s.sampler,
             "test_fraction": s.test_fraction,
+            "posterior_rows": getattr(s, "posterior_rows", None),
         },
         "command": analysis.command,
         "seed": s.seed,

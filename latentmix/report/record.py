@@ -117,6 +117,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "chains": s.chains,
             "seed": s.seed,
             "test_fraction": s.test_fraction,
+            "posterior_rows": getattr(s, "posterior_rows", None),
             "n_init": s.n_init,
             "sampler": s.sampler,
             "level": s.level,

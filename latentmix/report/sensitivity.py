@@ -207,7 +207,7 @@ def _posterior_summary(X, settings, prior, reference, keys, feature_names, sampl
 
 def prior_sensitivity(
     X, settings, prior, em_map, comparison, *, vb=None, sample_weight=None, posterior=False,
-    progress=None,
+    progress=None, posterior_rows=None,
 ) -> PriorSensitivity:  # fmt: skip
     """The report's estimates under a weaker and a stronger prior (:data:`FACTORS`).
 
@@ -231,6 +231,9 @@ def prior_sensitivity(
         Sample the posterior under the other two priors (two more compiles and runs).
     progress : callable, optional
         Told what is being fitted.
+    posterior_rows : ndarray of int, optional
+        The rows of ``X`` the posteriors are sampled on (the report's ``--posterior-rows``
+        subsample); None: every row.
 
     Returns
     -------
@@ -270,9 +273,11 @@ def prior_sensitivity(
             if n == "default":
                 continue
             progress(f"prior sensitivity: sampling the posterior under the {n} prior ...")
+            rows = slice(None) if posterior_rows is None else posterior_rows
             mean, lower, upper = _posterior_summary(
-                X, settings, priors[n], fitted[n], keys, comparison.feature_names, sample_weight
-            )
+                X[rows], settings, priors[n], fitted[n], keys, comparison.feature_names,
+                None if sample_weight is None else sample_weight[rows],
+            )  # fmt: skip
             post["mean"][n], post["lower"][n], post["upper"][n] = mean, lower, upper
     return PriorSensitivity(
         names=names,

@@ -15,6 +15,11 @@ def _whole(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}.")
 
 
+#: A subsample for the posterior (``posterior_rows``) holds at least this many rows per
+#: component.
+MIN_ROWS_PER_COMPONENT = 10
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     """What a report fits and samples.
@@ -67,6 +72,12 @@ class ReportSettings:
         Sample even when :func:`latentmix.bayes.sample.sampling_seconds` says it takes over
         :data:`~latentmix.report.analysis.LONG_SAMPLING_SECONDS`; otherwise the report stops
         before sampling with the choices (``--allow-long``).
+    posterior_rows : int or None
+        Sample the posterior on a random subsample of this many rows (seeded by ``seed``);
+        EM, VB, the intervals around the MAP and the comparison use every row
+        (``--posterior-rows``). For data too large to sample in reasonable time: the
+        posterior's sds are then about ``sqrt(n / posterior_rows)`` times the whole data's.
+        None, or at least the number of rows: every row.
     """
 
     n_components: int
@@ -88,6 +99,7 @@ class ReportSettings:
     labels: str | None = None
     cache: bool = True
     allow_long: bool = False
+    posterior_rows: int | None = None
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.
@@ -108,6 +120,10 @@ class ReportSettings:
             _whole(name, getattr(self, name), 1)
         check_run_size(self.chains, self.draws)
         _whole("tune", self.tune, 0)
+        if self.posterior_rows is not None:
+            _whole(
+                "posterior_rows", self.posterior_rows, MIN_ROWS_PER_COMPONENT * self.n_components
+            )
         if self.test_fraction is not None and not 0 < self.test_fraction < 1:
             raise ValueError(
                 f"test fraction must be strictly between 0 and 1; got {self.test_fraction!r}."

@@ -21,13 +21,18 @@ from latentmix.report.record import estimates_record
 COMMAND = "report"
 
 
-def save_figures(analysis, figdir: Path) -> list[dict]:
-    """Draw and save every figure as PNG in ``figdir``; their file names, titles, captions."""
+def save_figures(analysis, figdir: Path, processes: int | None = None) -> list[dict]:
+    """Draw and save every figure as PNG in ``figdir``; their file names, titles, captions.
+
+    The figures are independent and drawing them is most of a warm report's time, so they
+    are drawn in ``processes`` forked processes (default: one per core, at most one per
+    figure); one process, or a platform without ``fork``, draws them here in turn. The files
+    are the same either way.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    from latentmix.pages import save_figure
-    from latentmix.report.figures import draw_figures
+    from latentmix.report.figures import figure_makers
 
     captions = figure_captions(
         analysis.comparison,
@@ -35,12 +40,55 @@ def save_figures(analysis, figdir: Path) -> list[dict]:
         vb=getattr(analysis, "vb", None) is not None,
         sensitivity=getattr(analysis, "sensitivity", None) is not None,
     )
+    makers = figure_makers(analysis)
     out = []
-    for name, fig in draw_figures(analysis):
-        save_figure(fig, figdir / name)
+    for (name, _), data in zip(makers, _drawn(makers, processes), strict=True):
+        (figdir / name).write_bytes(data)
         title, caption = captions[name]
         out.append({"file": name, "title": title, "caption": caption})
     return out
+
+
+#: The figures a forked drawing process reads (set only while a pool runs).
+_MAKERS: list = []
+
+
+def _drawing_process() -> None:
+    """Set up a forked drawing process: default signal handling.
+
+    The parent may have a SIGTERM handler that raises SystemExit (the report command's, which
+    cleans up its staging directory); inherited, it would keep the pool from terminating its
+    processes. Ctrl-C is the parent's to handle.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _png(index: int) -> bytes:
+    from latentmix.pages import figure_png
+
+    return figure_png(_MAKERS[index][1]())
+
+
+def _drawn(makers: list, processes: int | None) -> list[bytes]:
+    """The PNG bytes of every figure of ``makers``, in order."""
+    import multiprocessing
+    import os
+
+    from latentmix.pages import figure_png
+
+    n = min(processes or os.cpu_count() or 1, len(makers))
+    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [figure_png(make()) for _, make in makers]
+    # Forked, the drawing processes share the analysis without pickling it.
+    _MAKERS[:] = makers
+    try:
+        with multiprocessing.get_context("fork").Pool(n, _drawing_process) as pool:
+            return pool.map(_png, range(len(makers)), chunksize=1)
+    finally:
+        _MAKERS.clear()
 
 
 def write_files(analysis, directory, *, progress=None) -> None:
@@ -186,8 +234,10 @@ def posterior_file(analysis, *, max_log_likelihood_bytes: int = LOG_LIKELIHOOD_B
     if "observed_data" not in groups:  # what restore_log_likelihood needs: the rows fitted
         import xarray as xr
 
+        rows = getattr(analysis, "posterior_rows", None)
+        X = analysis.X if rows is None else analysis.X[rows]
         groups["observed_data"] = xr.Dataset(
-            {"x": (("observation", "feature"), np.asarray(analysis.X, dtype=float))},
+            {"x": (("observation", "feature"), np.asarray(X, dtype=float))},
             coords={"feature": posterior["feature"].values},
         )
     log_lik, attrs = _log_likelihood(analysis, max_log_likelihood_bytes)
@@ -263,7 +313,10 @@ def _log_likelihood(analysis, max_bytes: int):
     import xarray as xr
 
     post = analysis.idata.posterior
-    chains, draws, n = post.sizes["chain"], post.sizes["draw"], analysis.X.shape[0]
+    # The rows the posterior saw (all, or the --posterior-rows subsample): az.loo's rows.
+    rows = getattr(analysis, "posterior_rows", None)
+    X = analysis.X if rows is None else analysis.X[rows]
+    chains, draws, n = post.sizes["chain"], post.sizes["draw"], X.shape[0]
     step = log_likelihood_thinning(n, chains, draws, max_bytes, MIN_LOG_LIKELIHOOD_DRAWS)
     rule = (
         f"log_likelihood is kept as float32 while observations x chains x draws x 4 bytes "
@@ -285,7 +338,7 @@ def _log_likelihood(analysis, max_bytes: int):
 
         thinned = analysis.idata.isel(draw=slice(None, None, step))
         values = draw_log_likelihood(
-            analysis.X, posterior_draws(thinned, analysis.comparison.covariance_type)
+            X, posterior_draws(thinned, analysis.comparison.covariance_type)
         )
         kept = xr.DataArray(
             values.astype(np.float32),

@@ -20,7 +20,7 @@ def test_a_sampling_estimated_over_the_limit_stops_before_sampling(monkeypatch):
     with pytest.raises(ValueError, match="stopped before sampling") as err:
         analyse("faithful", settings, progress=Progress(stream=stream))
     message = str(err.value)
-    for choice in ("--draws 250 --tune 250", "--chains 2", "random subsample", "--allow-long"):
+    for choice in ("--draws 250 --tune 250", "--chains 2", "--posterior-rows 20", "--allow-long"):
         assert choice in message
     assert "sampling should take about" in stream.getvalue()
     assert "compiling" not in stream.getvalue()  # it stopped before the sampler was built

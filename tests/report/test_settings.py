@@ -20,6 +20,8 @@ from latentmix.report import ReportSettings
         ({"sampler": "emcee"}, "sampler"),
         ({"prior": "none"}, "proper prior"),
         ({"missing": "drop"}, "missing must be"),
+        ({"posterior_rows": 19}, "posterior_rows must be a whole number >= 20"),
+        ({"posterior_rows": True}, "posterior_rows"),
     ],
 )
 def test_bad_settings_name_the_field(change, message):
