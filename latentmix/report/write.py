@@ -21,17 +21,12 @@ from latentmix.report.record import estimates_record
 COMMAND = "report"
 
 
-def save_figures(analysis, figdir: Path, processes: int | None = None) -> list[dict]:
-    """Draw and save every figure as PNG in ``figdir``; their file names, titles, captions.
-
-    The figures are independent and drawing them is most of a warm report's time, so they
-    are drawn in ``processes`` forked processes (default: one per core, at most one per
-    figure); one process, or a platform without ``fork``, draws them here in turn. The files
-    are the same either way.
-    """
+def save_figures(analysis, figdir: Path) -> list[dict]:
+    """Draw and save every figure as PNG in ``figdir``; their file names, titles, captions."""
     import matplotlib
 
     matplotlib.use("Agg")
+    from latentmix.pages import figure_png
     from latentmix.report.figures import figure_makers
 
     captions = figure_captions(
@@ -40,55 +35,14 @@ def save_figures(analysis, figdir: Path, processes: int | None = None) -> list[d
         vb=getattr(analysis, "vb", None) is not None,
         sensitivity=getattr(analysis, "sensitivity", None) is not None,
     )
-    makers = figure_makers(analysis)
     out = []
-    for (name, _), data in zip(makers, _drawn(makers, processes), strict=True):
-        (figdir / name).write_bytes(data)
+    # In turn, in this process: drawing them in forked processes deadlocked at times (a lock
+    # another thread held at the fork).
+    for name, make in figure_makers(analysis):
+        (figdir / name).write_bytes(figure_png(make()))
         title, caption = captions[name]
         out.append({"file": name, "title": title, "caption": caption})
     return out
-
-
-#: The figures a forked drawing process reads (set only while a pool runs).
-_MAKERS: list = []
-
-
-def _drawing_process() -> None:
-    """Set up a forked drawing process: default signal handling.
-
-    The parent may have a SIGTERM handler that raises SystemExit (the report command's, which
-    cleans up its staging directory); inherited, it would keep the pool from terminating its
-    processes. Ctrl-C is the parent's to handle.
-    """
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _png(index: int) -> bytes:
-    from latentmix.pages import figure_png
-
-    return figure_png(_MAKERS[index][1]())
-
-
-def _drawn(makers: list, processes: int | None) -> list[bytes]:
-    """The PNG bytes of every figure of ``makers``, in order."""
-    import multiprocessing
-    import os
-
-    from latentmix.pages import figure_png
-
-    n = min(processes or os.cpu_count() or 1, len(makers))
-    if n < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [figure_png(make()) for _, make in makers]
-    # Forked, the drawing processes share the analysis without pickling it.
-    _MAKERS[:] = makers
-    try:
-        with multiprocessing.get_context("fork").Pool(n, _drawing_process) as pool:
-            return pool.map(_png, range(len(makers)), chunksize=1)
-    finally:
-        _MAKERS.clear()
 
 
 def write_files(analysis, directory, *, progress=None) -> None:
