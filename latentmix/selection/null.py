@@ -45,6 +45,15 @@ MONTE_CARLO = 100_000
 #: The spawn key of the Monte Carlo seeds (the replicates use (truth, index)).
 MONTE_CARLO_KEY = (99,)
 
+#: The level at which the page calls a test of uniformity a rejection.
+LEVEL = 0.05
+
+#: Quantiles of the data's statistics and of the pooled bootstrap ones shown side by side.
+QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.95)
+
+#: The names of the two tests of uniformity, as their keys in the summary.
+TESTS = {"ks": "Kolmogorov-Smirnov", "chi2": "chi-square"}
+
 #: The truths of the committed study, one dimension: one Gaussian, and two separated ones.
 TRUTHS = {
     "one": {"weights": [1.0], "means": [[0.0]], "covariances": [[[1.0]]]},
@@ -139,6 +148,9 @@ def uniformity_tests(p, bootstrap: int, rng, draws: int = MONTE_CARLO) -> dict:
       two step functions (both jump only at the B + 1 values);
     * chi-square: ``sum_j (c_j - m/(B+1))^2 / (m/(B+1))`` over the counts c_j of the cells.
 
+    ``null_either_rejects`` is how often one or both reject at :data:`LEVEL` when the
+    p-values are uniform (from the same samples): the chance of a false alarm of the pair.
+
     Parameters
     ----------
     p : array-like of shape (m,)
@@ -153,8 +165,8 @@ def uniformity_tests(p, bootstrap: int, rng, draws: int = MONTE_CARLO) -> dict:
     -------
     dict
         ``counts`` (m p-values per cell, of B + 1), ``ks_statistic``, ``ks_p_value``,
-        ``chi2_statistic``, ``chi2_p_value`` (the p-values ``(1 + #{T* >= T}) / (draws + 1)``)
-        and ``monte_carlo`` (``draws``).
+        ``chi2_statistic``, ``chi2_p_value`` (the p-values ``(1 + #{T* >= T}) / (draws + 1)``),
+        ``null_either_rejects`` and ``monte_carlo`` (``draws``).
     """
     cells = bootstrap + 1
     p = np.asarray(p, dtype=float)
@@ -174,12 +186,19 @@ def uniformity_tests(p, bootstrap: int, rng, draws: int = MONTE_CARLO) -> dict:
 
     null = rng.multinomial(m, np.full(cells, 1.0 / cells), size=int(draws))
     out = {"counts": counts.tolist(), "monte_carlo": int(draws)}
+    either = np.zeros(int(draws), dtype=bool)
     for name, statistic in (("ks", ks), ("chi2", chi2)):
         observed = float(statistic(counts))
+        values = statistic(null)
         # The statistics take few values: a sample ties the observed one up to round-off.
-        beyond = int(np.sum(statistic(null) >= observed - 1e-9))
+        beyond = int(np.sum(values >= observed - 1e-9))
         out[f"{name}_statistic"] = observed
         out[f"{name}_p_value"] = (1 + beyond) / (int(draws) + 1)
+        # Each sample's own p-value among the samples: how often this test rejects at 5%.
+        ranked = np.sort(values)
+        own = (values.size - np.searchsorted(ranked, values - 1e-9)) / values.size
+        either |= own <= LEVEL
+    out["null_either_rejects"] = float(either.mean())
     return out
 
 
@@ -214,6 +233,15 @@ def summarise_null(records: list[dict], config: dict, draws: int = MONTE_CARLO) 
         }
         if p.size:
             entry.update(uniformity_tests(p, B, rng, draws))
+            boot = np.concatenate([np.asarray(r.get("boot_lrts", []), float) for r in rows])
+            if boot.size:
+                observed = np.asarray([r["lrts"] for r in rows], float)
+                entry["lrts_quantiles"] = {
+                    "levels": list(QUANTILES),
+                    "data": np.quantile(observed, QUANTILES).tolist(),
+                    "bootstrap": np.quantile(boot, QUANTILES).tolist(),
+                    "n_bootstrap": int(boot.size),
+                }
             entry["rejections"] = {}
             for level in (0.05, 0.10):
                 if not np.any(grid <= level + 1e-12):
@@ -229,7 +257,44 @@ def summarise_null(records: list[dict], config: dict, draws: int = MONTE_CARLO) 
                     "binomial_p_value": float(binomtest(k, p.size, nominal).pvalue),
                 }
         out[name] = entry
-    return {"truths": out, "bootstrap": B, "n_init": config["n_init"]}
+    return {
+        "truths": out,
+        "bootstrap": B,
+        "n_init": config["n_init"],
+        "family": family(out),
+    }
+
+
+def family(truths: dict) -> dict:
+    """The tests of uniformity of every truth taken together.
+
+    Returns
+    -------
+    dict
+        ``tests`` (one per truth and test: ``truth``, ``test``, ``p_value`` and ``holm``,
+        Holm's adjusted p-value over all of them), ``rejected`` (how many have p <=
+        :data:`LEVEL`), ``rejected_holm`` and ``chance_any`` (how often at least one rejects
+        at :data:`LEVEL` when every truth's p-values are uniform: the truths' studies are
+        independent, each pair's chance is its ``null_either_rejects``).
+    """
+    tests = [
+        {"truth": name, "test": key, "p_value": float(t[f"{key}_p_value"])}
+        for name, t in truths.items()
+        if t["n_replicates"]
+        for key in TESTS
+    ]
+    order = np.argsort([t["p_value"] for t in tests], kind="stable")
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(tests) - rank) * tests[i]["p_value"]))
+        tests[i]["holm"] = running
+    none = np.prod([1 - t["null_either_rejects"] for t in truths.values() if t["n_replicates"]])
+    return {
+        "tests": tests,
+        "rejected": sum(t["p_value"] <= LEVEL for t in tests),
+        "rejected_holm": sum(t["holm"] <= LEVEL for t in tests),
+        "chance_any": float(1 - none),
+    }
 
 
 def _truth_k(config, name) -> int:
@@ -300,30 +365,40 @@ def _figure(summary, config, directory: Path) -> Path:
     return save_figure(fig, directory / "figures" / "p-values.png")
 
 
+def _percent(x) -> str:
+    return f"{100 * x:.0f}%"
+
+
 def _verdicts(summary, config) -> list[str]:
-    """One sentence per truth: the uniformity tests and what they decide at 5%."""
+    """One paragraph per truth, then one on every test together and one on why."""
     out = []
     for name, t in summary["truths"].items():
         K = _truth_k(config, name)
         if not t["n_replicates"]:
             out.append(f"K = {K} against {K + 1}: no data set could be tested.")
             continue
-        rejected = [
-            label
-            for label, key in (("Kolmogorov-Smirnov", "ks"), ("chi-square", "chi2"))
-            if t[f"{key}_p_value"] <= 0.05
-        ]
+        rejected = [label for key, label in TESTS.items() if t[f"{key}_p_value"] <= LEVEL]
         verdict = (
-            "uniformity is not rejected at 5%"
+            f"uniformity is not rejected at {_percent(LEVEL)}"
             if not rejected
-            else f"uniformity is rejected at 5% by the {' and the '.join(rejected)} test"
+            else f"uniformity is rejected at {_percent(LEVEL)} by the "
+            f"{' and the '.join(rejected)} test"
+        )
+        rate = (t.get("rejections") or {}).get(f"{LEVEL:g}")
+        rate = (
+            f" The test rejected {rate['count']} of {t['n_replicates']} data sets at "
+            f"{LEVEL:g} (nominal {number(rate['nominal'])}; exact 95% interval "
+            f"{number(rate['interval'][0])} to {number(rate['interval'][1])}, binomial "
+            f"p = {number(rate['binomial_p_value'])})."
+            if rate
+            else ""
         )
         failed = t["n_failed_runs"]
         out.append(
             f"K = {K} against {K + 1}, {t['n_replicates']} data sets: Kolmogorov-Smirnov "
             f"D = {number(t['ks_statistic'])}, p = {number(t['ks_p_value'])}; chi-square over "
             f"the {summary['bootstrap'] + 1} values {number(t['chi2_statistic'], 1)}, "
-            f"p = {number(t['chi2_p_value'])}: {verdict}. "
+            f"p = {number(t['chi2_p_value'])}: {verdict}.{rate} "
             + (
                 f"{failed} data set(s) were not tested because the fit of K or K + 1 "
                 "components failed on them (every EM start collapsed a component), as "
@@ -332,6 +407,42 @@ def _verdicts(summary, config) -> list[str]:
                 else "Every data set could be fitted; "
             )
             + f"{t['redraws']} bootstrap draw(s) were drawn again because a fit failed."
+        )
+    fam = summary.get("family")
+    if fam and fam["tests"]:
+        n = len(fam["tests"])
+        names = {name: _truth_k(config, name) for name in summary["truths"]}
+        which = [
+            f"{TESTS[t['test']]} at K = {names[t['truth']]} (p = {number(t['p_value'])}, "
+            f"Holm {number(t['holm'])})"
+            for t in fam["tests"]
+            if t["p_value"] <= LEVEL
+        ]
+        out.append(
+            f"Together: {fam['rejected']} of the {n} tests of uniformity reject at "
+            f"{_percent(LEVEL)}"
+            + (f" ({'; '.join(which)})" if which else "")
+            + f". When every p-value is uniform, at least one of these {n} rejects in "
+            f"{_percent(fam['chance_any'])} of studies of this size (Monte Carlo); after "
+            f"Holm's adjustment for the {n} tests, "
+            + (
+                "none rejects."
+                if not fam["rejected_holm"]
+                else f"{fam['rejected_holm']} still reject(s): the p-values are not uniform."
+            )
+        )
+    if summary["truths"]:
+        out.append(
+            "Why a rejection can be a false alarm, and where the test is only approximate: "
+            "for one Gaussian against two the p-value is exactly uniform, because the "
+            "statistic and EM's search (its starts, its rule for a collapsed component) do "
+            "not change under a shift and scaling of the data, so the data's statistic and "
+            "its replicates' are independent draws of one law whatever the fitted mean and "
+            "variance; a rejection there is one of the false alarms every test makes at its "
+            "level. For K = 2 or more the replicates are drawn from the fitted mixture, not "
+            "the true one, and the bootstrap is approximate. The last table compares the "
+            "data sets' statistics with their replicates' pooled: where the bootstrap is "
+            "right both are draws of nearly one law."
         )
     return out
 
@@ -342,10 +453,20 @@ def render(summary, config, directory) -> tuple[Path, Path]:
     write_json(directory / SUMMARY_FILE, summary)
     figure = _figure(summary, config, directory)
     B = summary["bootstrap"]
-    rates, uniformity = [], []
+    rates, uniformity, quantiles = [], [], []
     for name, t in summary["truths"].items():
         K = _truth_k(config, name)
         test = f"K = {K} vs {K + 1}"
+        q = t.get("lrts_quantiles")
+        if q:
+            quantiles.append(
+                [test, f"LRTS of the {t['n_replicates']} data sets"]
+                + [number(v, 2) for v in q["data"]]
+            )
+            quantiles.append(
+                [test, f"LRTS* of their {q['n_bootstrap']} replicates, pooled"]
+                + [number(v, 2) for v in q["bootstrap"]]
+            )
         for level, r in (t.get("rejections") or {}).items():
             rates.append(
                 [
@@ -430,6 +551,14 @@ def render(summary, config, directory) -> tuple[Path, Path]:
                         "chi-square p-value",
                     ],
                     "rows": uniformity,
+                },
+                {
+                    "headers": [
+                        "test",
+                        "statistics",
+                        *(f"{q:g} quantile" for q in QUANTILES),
+                    ],
+                    "rows": quantiles,
                 },
             ],
             "figures": [

@@ -26,6 +26,8 @@ def test_the_null_study_runs_resumes_and_writes_its_page(tmp_path):
     one = summary["truths"]["one"]
     assert one["n_replicates"] == 3 and 0 <= one["ks_p_value"] <= 1
     assert sum(one["counts"]) == 3 and len(one["counts"]) == 5 and summary["n_init"] == 1
+    # The data's statistics beside their 3 x 4 replicates', and the four tests together.
+    assert one["lrts_quantiles"]["n_bootstrap"] == 12 and len(summary["family"]["tests"]) == 4
     # With B = 4 the smallest p-value is 0.2: no test at 0.05 or 0.10 can be made.
     assert one["rejections"] == {}
     assert "data:image/png;base64," in html.read_text()
@@ -34,6 +36,7 @@ def test_the_null_study_runs_resumes_and_writes_its_page(tmp_path):
     # The restarts are said as they are: not select's default here.
     assert "1 restarts; latentmix select's default is 10" in text
     assert "Monte Carlo p-values" in text
+    assert "after Holm's adjustment for the 4 tests" in text
 
 
 def test_the_study_defaults_to_selects_restarts():
@@ -117,3 +120,26 @@ def test_failed_data_sets_are_counted_with_their_truth():
     truths = N.summarise_null(records, config, draws=100)["truths"]
     assert truths["one"]["n_failed_runs"] == 0 and truths["one"]["redraws"] == 2
     assert truths["two"]["n_failed_runs"] == 1 and truths["two"]["n_replicates"] == 1
+
+
+def test_the_tests_of_every_truth_are_taken_together_with_holms_adjustment():
+    truths = {
+        "one": {"n_replicates": 60, "ks_p_value": 0.04, "chi2_p_value": 0.5,
+                "null_either_rejects": 0.08},
+        "two": {"n_replicates": 60, "ks_p_value": 0.01, "chi2_p_value": 0.03,
+                "null_either_rejects": 0.08},
+    }  # fmt: skip
+    fam = N.family(truths)
+    holm = {(t["truth"], t["test"]): t["holm"] for t in fam["tests"]}
+    # Sorted 0.01, 0.03, 0.04, 0.5: times 4, 3, 2, 1, never falling.
+    assert holm == pytest.approx(
+        {("two", "ks"): 0.04, ("two", "chi2"): 0.09, ("one", "ks"): 0.09, ("one", "chi2"): 0.5}
+    )
+    assert fam["rejected"] == 3 and fam["rejected_holm"] == 1
+    assert fam["chance_any"] == pytest.approx(1 - 0.92**2)
+
+
+def test_the_pair_of_tests_false_alarm_rate_is_measured_on_the_null_samples():
+    tests = N.uniformity_tests(_p_values(EARLIER), 19, np.random.default_rng(3), draws=20_000)
+    # Each test alone rejects at most 5% of uniform samples; the pair between 5% and 10%.
+    assert 0.05 < tests["null_either_rejects"] < 0.10
