@@ -427,10 +427,10 @@ def _compile(model, entry: Path, key: str, var_names):
     from nutpie.compile_pymc import _make_functions, make_user_data
     from pymc.initial_point import make_initial_point_fn
 
-    from latentmix.bayes.sample import no_blas_warning
+    from latentmix.bayes.sample import quiet_compile
 
     point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
-    with no_blas_warning():
+    with quiet_compile():
         n_dim, n_expanded, logp_fn, expand_fn, _, shape_info = _make_functions(
             model,
             mode="NUMBA",
@@ -464,7 +464,8 @@ def _compile(model, entry: Path, key: str, var_names):
         ],
     }
     entry.mkdir(parents=True, exist_ok=True)
-    callbacks = _callbacks(meta, entry, key, logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
+    with quiet_compile():  # numba compiles the graph's functions into the callbacks here
+        callbacks = _callbacks(meta, entry, key, logp_fn.vm.jit_fn, expand_fn.vm.jit_fn)
     return meta, callbacks
 
 

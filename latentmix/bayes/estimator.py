@@ -13,7 +13,7 @@ from latentmix.bayes.relabel import RELABELLINGS, relabel
 from latentmix.bayes.sample import (
     SAMPLERS,
     as_initial_point,
-    no_blas_warning,
+    quiet_compile,
     sample_model,
     sampler_seed,
 )
@@ -221,7 +221,7 @@ class PyMCGaussianMixture(BaseEstimator):
                 what="start",
             )
             overrides = as_initial_point(start)
-        with single_threaded_blas(), no_blas_warning(), model:
+        with single_threaded_blas(), quiet_compile(), model:
             point = pm.find_MAP(
                 start=overrides, progressbar=False, maxeval=50_000, options=_MAP_OPTIONS
             )

@@ -22,7 +22,7 @@ __all__ = [
     "SAMPLERS",
     "as_initial_point",
     "gradient_seconds",
-    "no_blas_warning",
+    "quiet_compile",
     "sample_model",
     "sampler_seed",
     "sampling_seconds",
@@ -38,16 +38,25 @@ GRADIENTS_PER_ITERATION = 8
 
 
 @contextlib.contextmanager
-def no_blas_warning():
-    """Silence PyTensor's warning that its C backend links no BLAS.
+def quiet_compile():
+    """Silence what compiling the model says about PyTensor's backends, not about our code.
 
-    Graph rewrites read PyTensor's BLAS flags and warn once per process. nutpie compiles with
-    numba, which does not use that backend, and ``find_map`` works on d x d matrices, where
-    BLAS makes no difference: the warning would only alarm. ``sampler="pymc"``, which does
-    suffer from it, is left to warn.
+    - PyTensor's warning that its C backend links no BLAS. Graph rewrites read PyTensor's
+      BLAS flags and warn once per process. nutpie compiles with numba, which does not use
+      that backend, and ``find_map`` works on d x d matrices, where BLAS makes no difference:
+      the warning would only alarm. ``sampler="pymc"``, which does suffer from it, is left to
+      warn.
+    - numba's ``NumbaPerformanceWarning`` that ``np.dot`` is faster on contiguous arrays:
+      said of the code PyTensor generates for the graph's products of d x d blocks, when
+      numba first compiles it (a cold cache), and nothing a user can change.
     """
+    from numba.core.errors import NumbaPerformanceWarning
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "PyTensor could not link to a BLAS", UserWarning)
+        warnings.filterwarnings(
+            "ignore", r"np\.dot\(\) is faster on contiguous arrays", NumbaPerformanceWarning
+        )
         yield
 
 
@@ -170,7 +179,7 @@ def _sample_nutpie(
         kwargs = {"initial_points": dict(initial_point), "jitter_rvs": set()}
 
     def compile_model(m):
-        with no_blas_warning():
+        with quiet_compile():
             return nutpie.compile_pymc_model(
                 m, backend="numba", var_names=list(PARAMETER_NAMES), **kwargs
             )

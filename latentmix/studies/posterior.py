@@ -31,15 +31,12 @@ def em_start(X, n_components: int, covariance_type: str, prior, random_state: in
     -------
     MixtureParams
     """
-    from latentmix.estimator import EMGaussianMixture
+    from latentmix.bayes.estimator import _em_map
 
-    est = EMGaussianMixture(
-        n_components, covariance_type=covariance_type, prior=prior, random_state=random_state
-    )
     with warnings.catch_warnings():
         # A start need not be converged: the chains only begin there.
         warnings.simplefilter("ignore")
-        return est.fit(X).params_
+        return _em_map(X, n_components, covariance_type, prior, random_state, None, "error")[0]
 
 
 def sample_swappable(
@@ -77,14 +74,14 @@ def sample_swappable(
         On Ctrl-C during sampling (the partial trace is discarded).
     """
     from latentmix.bayes.model import build_model, model_data, model_structure
-    from latentmix.bayes.sample import as_initial_point, no_blas_warning, sample_model
+    from latentmix.bayes.sample import as_initial_point, quiet_compile, sample_model
 
     X = np.asarray(X, dtype=float)
     if start is None:
         start = em_start(X, n_components, covariance_type, prior, random_state)
     # nutpie compiles with numba, which needs no BLAS: PyTensor's warning that it found none
     # would be printed once by every worker and say nothing of the study.
-    with no_blas_warning():
+    with quiet_compile():
         model = build_model(X, n_components, covariance_type, prior)
         trace = sample_model(
             model,

@@ -416,7 +416,7 @@ def quiet_worker() -> None:
 
     The models are sampled by nutpie (numba), which needs no BLAS; PyTensor says once per
     process that it found none, which would be one alarming paragraph per worker. The
-    filter is the one of :func:`latentmix.bayes.sample.no_blas_warning`, kept for the life
+    filter is the one of :func:`latentmix.bayes.sample.quiet_compile`, kept for the life
     of the process (the worker's whole life is the study).
     """
     import warnings

@@ -23,12 +23,12 @@ def wells():
     import nutpie
     import pymc as pm
 
-    from latentmix.bayes.sample import no_blas_warning
+    from latentmix.bayes.sample import quiet_compile
 
     with pm.Model() as model:
         x = pm.Flat("x")
         pm.Potential("wells", pm.math.logsumexp(-0.5 * (x - CENTRES) ** 2))
-    with no_blas_warning():
+    with quiet_compile():
         compiled = nutpie.compile_pymc_model(model, backend="numba")
     return model, compiled
 
