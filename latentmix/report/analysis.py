@@ -132,6 +132,10 @@ class Analysis:
         """Row of the data set (from 0) of each row of ``X``, shape (n,)."""
         return np.arange(len(self.X)) if self.rows is None else self.rows
 
+    def posterior_data(self) -> np.ndarray:
+        """The rows of ``X`` the posterior was sampled on, shape (m, d): all, or the subsample."""
+        return self.X if self.posterior_rows is None else self.X[self.posterior_rows]
+
 
 def split_rows(n: int, test_fraction: float, n_components: int, seed: int):
     """Random train/test row indices; both parts keep at least one row, train >= K rows.

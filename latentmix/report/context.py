@@ -50,7 +50,7 @@ def figure_captions(comparison, imputation=None, vb=False, sensitivity=False) ->
     Returns
     -------
     dict of str to (str, str)
-        Keys as :func:`latentmix.report.figures.figure_makers` names its figures.
+        Keys as :func:`latentmix.report.figures.draw_figures` names its figures.
     """
     level = percent(comparison.level)
     d = comparison.map.n_features

@@ -1,7 +1,7 @@
 """The report's figures, drawn with matplotlib's Agg backend.
 
 Every function takes plain arrays (or a :class:`~latentmix.comparison.Comparison`) and returns a
-:class:`matplotlib.figure.Figure`; :func:`figure_makers` lists the report's figures in page
+:class:`matplotlib.figure.Figure`; :func:`draw_figures` makes the report's figures in page
 order. One colour per estimate throughout: MLE orange dashed, MAP blue solid, posterior
 purple, truth black dotted. Components are numbered from 1 in labels and legends.
 """
@@ -497,14 +497,12 @@ def rank_bars(ax, ranks: np.ndarray, n_total: int, bins: int = 20) -> None:
         counts, _ = np.histogram(ranks[ch], bins=edges)
         height = 0.6 * counts / expected  # uniform at 0.6; bars cut at 1.0 (1.7 x uniform)
         base = C - 1 - ch
-        # One filled outline per chain (a bar per bin cost a patch each: most of the figure's
-        # drawing time); white rules between the bins, as bar edges would be.
-        ax.stairs(
-            base + 0.9 * np.minimum(height, 1.0), edges, baseline=base, fill=True,
-            color=CHAIN_COLORS[ch % len(CHAIN_COLORS)], alpha=0.85, linewidth=0,
+        ax.bar(
+            edges[:-1], 0.9 * np.minimum(height, 1.0), width=np.diff(edges), bottom=base,
+            align="edge", color=CHAIN_COLORS[ch % len(CHAIN_COLORS)], alpha=0.85,
+            edgecolor="white", linewidth=0.4,
         )  # fmt: skip
         ax.axhline(base + 0.6 * 0.9, color="#444444", linestyle=":", linewidth=0.8)
-    ax.vlines(edges[1:-1], 0, C, color="white", linewidth=0.4)
     ax.set_xlim(0, n_total)
     ax.set_ylim(0, C)
     ax.set_yticks(np.arange(C) + 0.45, [str(C - ch) for ch in range(C)])
@@ -1029,25 +1027,20 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
 # --- the report's figures --------------------------------------------------------------------
 
 
-def figure_makers(analysis) -> list:
-    """The report's figures in page order, each as a function that draws it.
-
-    Drawing is left to the caller, so that the figures can be drawn in separate processes
-    (:func:`latentmix.report.write.save_figures`).
+def draw_figures(analysis):
+    """The report's figures in page order, one at a time.
 
     Parameters
     ----------
     analysis : latentmix.report.analysis.Analysis
 
-    Returns
-    -------
-    list of (str, callable)
+    Yields
+    ------
+    name : str
         The PNG file name, also the key of its caption
-        (:func:`latentmix.report.context.figure_captions`), and a function of no arguments
-        returning the :class:`matplotlib.figure.Figure`.
+        (:func:`latentmix.report.context.figure_captions`).
+    figure : matplotlib.figure.Figure
     """
-    from functools import partial
-
     from latentmix.comparison import posterior_draws
 
     comp = analysis.comparison
@@ -1055,38 +1048,41 @@ def figure_makers(analysis) -> list:
     draws = posterior_draws(analysis.idata, comp.covariance_type)
     d = comp.map.n_features
     if d == 1:
-        out = [("data.png", partial(density_1d, X, comp, draws, comp.level))]
+        yield "data.png", density_1d(X, comp, draws, comp.level)
     else:
-        out = [("data.png", partial(scatter_2d if d == 2 else pairs, X, comp, draws))]
+        yield "data.png", (scatter_2d if d == 2 else pairs)(X, comp, draws)
     if getattr(analysis, "imputation", None) is not None:
-        out.append(("imputation.png", partial(imputation, analysis.imputation, comp)))
-    vb, prior = getattr(analysis, "vb", None), getattr(analysis, "prior", None)
+        yield "imputation.png", imputation(analysis.imputation, comp)
     for group in PARAMETER_NAMES:
-        out.append(
-            (f"posterior_{group}.png", partial(marginals, comp, draws, group, vb=vb, prior=prior))
+        yield (
+            f"posterior_{group}.png",
+            marginals(
+                comp,
+                draws,
+                group,
+                vb=getattr(analysis, "vb", None),
+                prior=getattr(analysis, "prior", None),
+            ),
         )
-    out.append(("membership.png", partial(membership, X, comp, analysis.data_rows())))
-    out.append(("posterior_pairs.png", partial(posterior_pairs, comp, draws)))
-    out.append(("posterior_correlation.png", partial(posterior_correlation, comp, draws)))
+    yield "membership.png", membership(X, comp, analysis.data_rows())
+    yield "posterior_pairs.png", posterior_pairs(comp, draws)
+    yield "posterior_correlation.png", posterior_correlation(comp, draws)
     if d >= 2:
         seed = getattr(analysis.settings, "seed", 0) or 0
-        out.append(
-            ("predictive_checks.png", partial(predictive_checks, X, comp, draws, seed=seed))
-        )
-        out.append(("predictive_density.png", partial(predictive_density, X, comp, draws)))
+        yield "predictive_checks.png", predictive_checks(X, comp, draws, seed=seed)
+        yield "predictive_density.png", predictive_density(X, comp, draws)
     sensitivity = getattr(analysis, "sensitivity", None)
     if sensitivity is not None:
         from latentmix.report.sensitivity import sensitivity_figure
 
-        out.append(("sensitivity.png", partial(sensitivity_figure, sensitivity)))
+        yield "sensitivity.png", sensitivity_figure(sensitivity)
     restarts = {
         name: [] if model is None else [r["objective_history"] for r in model.restarts_]
         for name, model in (("MLE", analysis.mle), ("MAP", analysis.map))
     }
-    out.append(("em_objective.png", partial(em_objective, restarts)))
+    yield "em_objective.png", em_objective(restarts)
     for group in PARAMETER_NAMES:
-        out.append((f"trace_{group}.png", partial(trace_rank, comp, draws, group)))
-    return out
+        yield f"trace_{group}.png", trace_rank(comp, draws, group)
 
 
 def imputation(imp, comparison: Comparison) -> Figure:

@@ -26,8 +26,8 @@ def save_figures(analysis, figdir: Path) -> list[dict]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from latentmix.pages import figure_png
-    from latentmix.report.figures import figure_makers
+    from latentmix.pages import save_figure
+    from latentmix.report.figures import draw_figures
 
     captions = figure_captions(
         analysis.comparison,
@@ -36,10 +36,8 @@ def save_figures(analysis, figdir: Path) -> list[dict]:
         sensitivity=getattr(analysis, "sensitivity", None) is not None,
     )
     out = []
-    # In turn, in this process: drawing them in forked processes deadlocked at times (a lock
-    # another thread held at the fork).
-    for name, make in figure_makers(analysis):
-        (figdir / name).write_bytes(figure_png(make()))
+    for name, fig in draw_figures(analysis):
+        save_figure(fig, figdir / name)
         title, caption = captions[name]
         out.append({"file": name, "title": title, "caption": caption})
     return out
@@ -188,10 +186,8 @@ def posterior_file(analysis, *, max_log_likelihood_bytes: int = LOG_LIKELIHOOD_B
     if "observed_data" not in groups:  # what restore_log_likelihood needs: the rows fitted
         import xarray as xr
 
-        rows = getattr(analysis, "posterior_rows", None)
-        X = analysis.X if rows is None else analysis.X[rows]
         groups["observed_data"] = xr.Dataset(
-            {"x": (("observation", "feature"), np.asarray(X, dtype=float))},
+            {"x": (("observation", "feature"), np.asarray(analysis.posterior_data(), float))},
             coords={"feature": posterior["feature"].values},
         )
     log_lik, attrs = _log_likelihood(analysis, max_log_likelihood_bytes)
@@ -267,9 +263,7 @@ def _log_likelihood(analysis, max_bytes: int):
     import xarray as xr
 
     post = analysis.idata.posterior
-    # The rows the posterior saw (all, or the --posterior-rows subsample): az.loo's rows.
-    rows = getattr(analysis, "posterior_rows", None)
-    X = analysis.X if rows is None else analysis.X[rows]
+    X = analysis.posterior_data()  # az.loo's rows: the ones the posterior saw
     chains, draws, n = post.sizes["chain"], post.sizes["draw"], X.shape[0]
     step = log_likelihood_thinning(n, chains, draws, max_bytes, MIN_LOG_LIKELIHOOD_DRAWS)
     rule = (
