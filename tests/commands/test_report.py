@@ -250,7 +250,11 @@ def test_end_to_end_with_missing_cells_and_weights(tmp_path, capsys):
     rng = np.random.default_rng(5)
     X = load("faithful").data.copy()
     X[rng.random(X.shape) < 0.1] = np.nan
-    X[np.isnan(X).all(axis=1), 0] = 3.0
+    # A row with no cell left gets an eruption time inside the short cluster. At 3.0, between
+    # the clusters, its membership turns on the parameters, and the posterior predictive sd of
+    # its waiting time is rightly about 1.7 times the plug-in's (1000 x 2 draws, R-hat 1.003):
+    # the bound below is for rows whose cluster the data tell.
+    X[np.isnan(X).all(axis=1), 0] = 2.0
     w = rng.integers(1, 3, size=len(X))
     csv = tmp_path / "holes.csv"
 
