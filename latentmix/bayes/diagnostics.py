@@ -62,6 +62,10 @@ class Diagnostics:
     n_relabelled : int or None
         Draws whose labels the relabelling changed (``posterior.attrs["n_relabelled"]``);
         None for draws that were not relabelled.
+    n_switched : int or None
+        Draws whose order is not their chain's most common one
+        (``posterior.attrs["n_switched"]``): label switching within chains. A chain that
+        sampled a relabelled copy of the mode throughout counts in ``n_relabelled`` only.
     relabelling : str or None
         ``"assignment"`` or ``"stephens"`` (``posterior.attrs["relabelling"]``), or None.
     table : pandas.DataFrame
@@ -81,6 +85,7 @@ class Diagnostics:
     table: object = field(repr=False)
     problems: tuple = ()
     n_relabelled: int | None = None
+    n_switched: int | None = None
     relabelling: str | None = None
 
     @property
@@ -103,6 +108,7 @@ class Diagnostics:
                 "n_chains": self.n_chains,
                 "n_draws": self.n_draws,
                 "n_relabelled": self.n_relabelled,
+                "n_switched": self.n_switched,
                 "relabelling": self.relabelling,
                 "problems": list(self.problems),
             }
@@ -191,6 +197,7 @@ def diagnose(
             f"({THRESHOLDS['ess_per_chain']:.0f} per chain): draw more samples."
         )
     n_relabelled = posterior.attrs.get("n_relabelled")
+    n_switched = posterior.attrs.get("n_switched")
     low = [i for i, v in enumerate(ebfmi) if v < THRESHOLDS["ebfmi"]]
     if low:
         problems.append(
@@ -208,6 +215,7 @@ def diagnose(
         table=table,
         problems=tuple(problems),
         n_relabelled=None if n_relabelled is None else int(n_relabelled),
+        n_switched=None if n_switched is None else int(n_switched),
         relabelling=posterior.attrs.get("relabelling"),
     )
     if warn and problems:

@@ -376,7 +376,7 @@ class PyMCGaussianMixture(BaseEstimator):
         idata.posterior.attrs["relabel_seconds"] = time.perf_counter() - start
         idata.posterior.attrs["sampler"] = sampler
         idata.posterior.attrs["n_starts"] = len(starts)
-        idata.posterior.attrs["chain_start"] = _chain_start(initial_point, int(chains), sampler)
+        idata.posterior.attrs["chain_start"] = _chain_start(initial_point, int(chains))
         _add_groups(idata, model, X, reference, ref_attrs, sample_weight)
 
         self.prior_ = prior
@@ -456,21 +456,17 @@ def _check_starts(starts, reference: MixtureParams) -> list:
     ]
 
 
-def _chain_start(initial_point, chains: int, sampler: str) -> list[int]:
+def _chain_start(initial_point, chains: int) -> list[int]:
     """Per chain, the index of the start it began near (0 unless told otherwise)."""
     import warnings
 
     started = getattr(initial_point, "chain_start", {})
     n_points = len(getattr(initial_point, "points", [initial_point]))
     if n_points > 1 and not started:
-        reason = (
-            "the pymc sampler takes one starting point"
-            if sampler == "pymc"
-            else "nutpie's per-chain seeds were not the ones latentmix.bayes.cache.chain_seeds "
-            "derives (another nutpie version?)"
-        )
         warnings.warn(
-            f"every chain started near the first of the {n_points} starts: {reason}.",
+            f"every chain started near the first of the {n_points} starts: nutpie's per-chain "
+            "seeds were not the ones latentmix.bayes.cache.chain_seeds derives (another nutpie "
+            "version?); sampler='pymc' starts chain c at start c.",
             UserWarning,
             stacklevel=3,
         )

@@ -35,8 +35,10 @@ Two relabellings:
 
 Both return a new InferenceData whose draws are permuted, with a record of what was done:
 ``posterior.attrs["relabelling"]``, ``posterior.attrs["n_relabelled"]`` (draws whose order
-changed) and ``sample_stats["component_order"]`` (chain, draw, component; 0-based): position k
-of a relabelled draw holds the sampler's component ``component_order[k]``.
+changed), ``posterior.attrs["n_switched"]`` (draws whose order is not their chain's usual
+one: label switching within a chain, where a chain relabelled as a whole counts for none)
+and ``sample_stats["component_order"]`` (chain, draw, component; 0-based): position k of a
+relabelled draw holds the sampler's component ``component_order[k]``.
 """
 
 from __future__ import annotations
@@ -169,6 +171,23 @@ def _stephens_orders(X, draws: MixtureParams, order, max_iter: int) -> np.ndarra
 # --- applying the orders --------------------------------------------------------------------
 
 
+def n_switched(order: np.ndarray) -> int:
+    """Draws whose order differs from the most common order of their chain.
+
+    A chain that sampled a relabelled copy of the mode throughout has every draw relabelled
+    and none switched: its labels are a different but fixed naming of the components.
+
+    Parameters
+    ----------
+    order : ndarray of int, shape (chains, draws, K)
+    """
+    switched = 0
+    for chain in order:
+        _, counts = np.unique(chain, axis=0, return_counts=True)
+        switched += int(len(chain) - counts.max())
+    return switched
+
+
 def _apply_orders(idata, order: np.ndarray, relabelling: str):
     import xarray as xr
 
@@ -195,6 +214,7 @@ def _apply_orders(idata, order: np.ndarray, relabelling: str):
     identity = np.arange(order.shape[-1])
     posterior.attrs["relabelling"] = relabelling
     posterior.attrs["n_relabelled"] = int((order != identity).any(axis=-1).sum())
+    posterior.attrs["n_switched"] = n_switched(order)
     out.posterior = posterior
     if hasattr(out, "sample_stats"):
         out.sample_stats = out.sample_stats.assign(component_order=order_da)

@@ -1,9 +1,10 @@
 """Running the samplers: nutpie (numba backend, the default) or PyMC's own NUTS.
 
-Both start every chain at the same point (the reference estimate, normally the EM MAP) and
-return an ``arviz.InferenceData`` with ``posterior`` (``weights``, ``means``,
-``covariances``) and ``sample_stats`` (at least ``diverging`` and ``energy``), and the time
-each step took in ``posterior.attrs``: ``compile_seconds`` and ``sample_seconds``.
+Both start every chain near the reference estimate (normally the EM MAP), or chain c at
+start c of several (:class:`latentmix.bayes.cache.Starts`), and return an
+``arviz.InferenceData`` with ``posterior`` (``weights``, ``means``, ``covariances``) and
+``sample_stats`` (at least ``diverging`` and ``energy``), and the time each step took in
+``posterior.attrs``: ``compile_seconds`` and ``sample_seconds``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "SAMPLERS",
     "as_initial_point",
     "gradient_seconds",
+    "pymc_initvals",
     "quiet_compile",
     "sample_model",
     "sampler_seed",
@@ -88,9 +90,10 @@ def sample_model(
     sampler : {"nutpie", "pymc"}
         nutpie compiles the model with numba; "pymc" is ``pymc.sample`` on PyTensor's default
         (C) backend, which here links no BLAS and is far slower.
-    initial_point : dict, optional
+    initial_point : dict or Starts, optional
         Starting values of ``weights``, ``means``, ``covariances`` (untransformed) for every
-        chain; the model's support point jittered per chain if not given.
+        chain, or a :class:`latentmix.bayes.cache.Starts` of several (chain c at point c mod
+        their number); the model's support point jittered per chain if not given.
     structure : ModelStructure, optional
         With ``data`` (:func:`latentmix.bayes.model.model_structure` and ``model_data``):
         nutpie reuses a sampler compiled for this structure in this process or loads it
@@ -279,7 +282,7 @@ def _sample_pymc(model, draws, tune, chains, seed, initial_point):
             chains=chains,
             cores=min(chains, os.cpu_count() or 1),
             random_seed=seed,
-            initvals=None if initial_point is None else dict(initial_point),
+            initvals=pymc_initvals(initial_point, chains),
             init="adapt_diag" if initial_point is not None else "jitter+adapt_diag",
             var_names=list(PARAMETER_NAMES),
             progressbar=False,
@@ -287,6 +290,22 @@ def _sample_pymc(model, draws, tune, chains, seed, initial_point):
         )
     # PyMC, too, stops at Ctrl-C and returns what it has.
     return _timed(_complete(idata, draws, chains), 0.0, time.perf_counter() - start)
+
+
+def pymc_initvals(initial_point, chains: int):
+    """``pymc.sample``'s ``initvals``: one point for all chains, or one per chain.
+
+    A :class:`latentmix.bayes.cache.Starts` of several points starts chain c at point
+    c mod their number (PyMC takes a list of points, one per chain, and does not jitter
+    them with ``init="adapt_diag"``) and records it in ``chain_start``.
+    """
+    if initial_point is None:
+        return None
+    points = getattr(initial_point, "points", None)
+    if points is None or len(points) == 1:
+        return dict(initial_point)
+    initial_point.chain_start = {c: c % len(points) for c in range(chains)}
+    return [dict(points[c % len(points)]) for c in range(chains)]
 
 
 def as_initial_point(params) -> dict:

@@ -536,7 +536,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     diagnostics = diagnostics_summary(diagnostics)
     progress(
         f"posterior: {diagnostics['n_divergent']} divergences, "
-        f"{diagnostics['n_relabelled']} draws relabelled, largest R-hat "
+        f"{diagnostics['n_relabelled']} draws relabelled ({diagnostics['n_switched']} "
+        "switched within a chain), largest R-hat "
         f"{diagnostics['max_r_hat']:.3f}"
         + (f"; {len(diagnostics['problems'])} problem(s)" if diagnostics["problems"] else "")
     )

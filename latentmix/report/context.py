@@ -194,11 +194,14 @@ def warnings_list(analysis) -> list[str]:
             "density)."
         )
     n_total = max(1, diag["n_chains"] * diag["n_draws"])
-    # None: draws that were never relabelled (not from PyMCGaussianMixture).
-    if (diag["n_relabelled"] or 0) > RELABELLED_WARN_FRACTION * n_total:
+    # Switches within chains, not chains relabelled as a whole (a chain that sampled a
+    # relabelled copy of the mode is as good as any). None: draws never relabelled.
+    n_switched = diag["n_switched"]
+    if (n_switched or 0) > RELABELLED_WARN_FRACTION * n_total:
         out.append(
-            f"{diag['n_relabelled']} of {n_total} draws had to be relabelled: the "
-            "components overlap or swap often, so component-wise summaries are fragile."
+            f"{n_switched} of {n_total} draws had their labels switched within their chain "
+            "and were relabelled: the components overlap or swap often, so component-wise "
+            "summaries are fragile."
         )
     if pred.pareto_k_bad:
         out.append(
@@ -903,6 +906,7 @@ def report_context(analysis, figures: list[dict]) -> dict:
             "min_ebfmi": fmt(min(diag["ebfmi"]), 3) if diag["ebfmi"] else "—",
             "n_divergent": diag["n_divergent"],
             "n_relabelled": fmt(diag["n_relabelled"]),
+            "n_switched": fmt(diag["n_switched"]),
             "relabelling": fmt(diag["relabelling"]),
             "n_draws_total": diag["n_chains"] * diag["n_draws"],
             "thresholds": limits,

@@ -115,11 +115,23 @@ def test_starts_are_the_first_point_where_one_point_goes():
         Starts([], seed=0, chains=2)
 
 
-def test_the_pymc_sampler_taking_one_start_is_said():
+def test_pymc_takes_one_start_per_chain():
+    from latentmix.bayes.estimator import _chain_start
+    from latentmix.bayes.sample import pymc_initvals
+
+    starts = _starts(5, 4)
+    assert pymc_initvals(starts, 4) == [{"x": 0.0}, {"x": 100.0}, {"x": 200.0}, {"x": 0.0}]
+    assert _chain_start(starts, 4) == [0, 1, 2, 0]
+    one = Starts([{"x": 1.0}], seed=5, chains=2)
+    assert pymc_initvals(one, 2) == {"x": 1.0} and pymc_initvals(None, 2) is None
+    assert pymc_initvals({"x": 1.0}, 2) == {"x": 1.0}
+
+
+def test_chains_not_told_apart_are_said():
     from latentmix.bayes.estimator import _chain_start
 
     with pytest.warns(UserWarning, match="every chain started near the first of the 3"):
-        assert _chain_start(_starts(5, 2), 2, "pymc") == [0, 0]
+        assert _chain_start(_starts(5, 2), 2) == [0, 0]
 
 
 def _three_clusters():
@@ -130,10 +142,9 @@ def _three_clusters():
     ]
 
 
-@pytest.mark.compiles
-@pytest.mark.filterwarnings("ignore::latentmix.bayes.diagnostics.SamplingWarning")
-def test_the_estimator_starts_chain_c_at_start_c_and_one_start_is_the_old_run():
-    from latentmix.bayes.estimator import PyMCGaussianMixture
+@pytest.fixture(scope="module")
+def two_optima():
+    """Three clusters fitted with K = 2: the EM MAP and another optimum."""
     from latentmix.comparison.membership import adjusted_rand_index
     from latentmix.report.modes import hard_labels
 
@@ -146,25 +157,49 @@ def test_the_estimator_starts_chain_c_at_start_c_and_one_start_is_the_old_run():
     other = EMGaussianMixture(2, covariance_type="diag", prior="default", init=merged).fit(X)
     assert other.objective_ < best.objective_ - 5
     assert adjusted_rand_index(hard_labels(X, best.params_), hard_labels(X, other.params_)) < 0.5
+    return X, best.params_, other.params_
+
+
+def _fit(X, starts, **kwargs):
+    from latentmix.bayes.estimator import PyMCGaussianMixture
+
+    settings = {"draws": 100, "tune": 100, "chains": 2, "random_state": 0} | kwargs
+    return PyMCGaussianMixture(2, covariance_type="diag").fit(X, starts=starts, **settings)
+
+
+@pytest.mark.compiles
+@pytest.mark.filterwarnings("ignore::latentmix.bayes.diagnostics.SamplingWarning")
+def test_the_estimator_starts_chain_c_at_start_c_and_one_start_is_the_old_run(two_optima):
+    X, best, other = two_optima
 
     def fit(starts):
-        return PyMCGaussianMixture(2, covariance_type="diag").fit(
-            X, draws=100, tune=100, chains=2, random_state=0, starts=starts
-        )
+        return _fit(X, starts)
 
-    two = fit([best.params_, other.params_])
+    two = fit([best, other])
     post = two.idata_.posterior
     assert post.attrs["n_starts"] == 2 and list(post.attrs["chain_start"]) == [0, 1]
     # Chain 2 stayed in the other optimum (relabelled to the MAP's order, means near -1.9, 4.1).
     means = post["means"].values[..., 0]  # (chain, draw, component)
     np.testing.assert_allclose(means[1].mean(0), [4.1, -1.9], atol=0.5)
     np.testing.assert_allclose(means[0].mean(0), [2.2, -4.1], atol=0.5)
-    again = fit([best.params_, other.params_])
+    again = fit([best, other])
     np.testing.assert_array_equal(again.idata_.posterior["means"].values, post["means"].values)
     # One start, or none (the reference, here the same EM MAP): the run of one start, as before.
-    one, default = fit([best.params_]), fit(None)
+    one, default = fit([best]), fit(None)
     assert list(one.idata_.posterior.attrs["chain_start"]) == [0, 0]
     assert one.idata_.posterior.attrs["n_starts"] == 1
     np.testing.assert_array_equal(
         one.idata_.posterior["means"].values, default.idata_.posterior["means"].values
     )
+
+
+@pytest.mark.compiles
+@pytest.mark.filterwarnings("ignore::latentmix.bayes.diagnostics.SamplingWarning")
+@pytest.mark.filterwarnings("ignore:PyTensor could not link to a BLAS:UserWarning")
+def test_the_pymc_sampler_starts_chain_c_at_start_c(two_optima):
+    X, best, other = two_optima
+    post = _fit(X, [best, other], tune=50, sampler="pymc").idata_.posterior
+    assert post.attrs["sampler"] == "pymc" and list(post.attrs["chain_start"]) == [0, 1]
+    means = post["means"].values[..., 0]
+    np.testing.assert_allclose(means[1].mean(0), [4.1, -1.9], atol=0.5)
+    np.testing.assert_allclose(means[0].mean(0), [2.2, -4.1], atol=0.5)

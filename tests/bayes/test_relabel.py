@@ -120,3 +120,26 @@ def test_stephens_classifies_rows_with_missing_cells_by_their_observed_cells(pos
     np.testing.assert_array_equal(
         out.sample_stats["component_order"].values, np.argsort(orders, axis=-1)
     )
+
+
+def test_a_chain_relabelled_as_a_whole_has_no_switches():
+    from latentmix.bayes.relabel import n_switched
+
+    identity, swap = [0, 1, 2], [1, 0, 2]
+    # Chain 0 keeps the sampler's labels but for 2 draws; chain 1 sampled the swapped copy
+    # of the mode throughout, but for 1 draw.
+    order = np.array([[identity] * 8 + [swap] * 2, [swap] * 9 + [identity]])
+    assert n_switched(order) == 3
+    assert n_switched(np.array([[swap] * 10, [[2, 0, 1]] * 10])) == 0
+
+
+def test_relabel_records_switches_within_chains(posterior_like):
+    rng = np.random.default_rng(1)
+    reference = posterior_like.reference("full")
+    weights, means, covariances = posterior_like.draws_near(reference, rng)
+    # Every draw of chain 0 with components 0 and 1 swapped: relabelled, none switched.
+    for values in (weights, means, covariances):
+        values[0] = values[0][:, [1, 0, 2]]
+    out = relabel(posterior_like.idata(reference, weights, means, covariances), reference)
+    assert out.posterior.attrs["n_relabelled"] == weights.shape[1]
+    assert out.posterior.attrs["n_switched"] == 0

@@ -110,6 +110,7 @@ def test_problems_are_warned_exactly_when_found(fitted):
     assert diagnostics.n_divergent == int(gm.idata_.sample_stats["diverging"].sum())
     assert (diagnostics.n_chains, diagnostics.n_draws) == (2, 300)
     assert diagnostics.n_relabelled == gm.idata_.posterior.attrs["n_relabelled"]
+    assert diagnostics.n_switched == gm.idata_.posterior.attrs["n_switched"]
     assert diagnostics.relabelling == "assignment"
     record = diagnostics.to_dict()
     assert record["max_r_hat"] == diagnostics.max_r_hat
@@ -122,6 +123,7 @@ def test_problems_are_warned_exactly_when_found(fitted):
         "n_chains",
         "n_draws",
         "n_relabelled",
+        "n_switched",
         "relabelling",
         "problems",
     }

@@ -148,6 +148,7 @@ def test_end_to_end_on_faithful_with_held_out_rows(tmp_path, capsys):
     assert record["diagnostics"]["n_chains"] == 2 and record["diagnostics"]["n_draws"] == 100
     assert record["diagnostics"]["relabelling"] == "assignment"
     assert isinstance(record["diagnostics"]["n_relabelled"], int)
+    assert 0 <= record["diagnostics"]["n_switched"] <= record["diagnostics"]["n_relabelled"]
     timings = record["timings_seconds"]
     assert {"em_mle", "em_map", "compile", "sample", "compare", "figures"} <= set(timings)
     assert all(isinstance(v, float) for v in timings.values())

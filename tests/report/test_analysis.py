@@ -23,7 +23,7 @@ def test_diagnostics_summary_is_the_one_diagnostics_block(shared_analysis):
     diag = diagnostics_summary(shared_analysis.idata)
     assert set(diag) == {
         "max_r_hat", "min_ess_bulk", "min_ess_tail", "n_divergent", "ebfmi", "n_chains",
-        "n_draws", "n_relabelled", "relabelling", "problems",
+        "n_draws", "n_relabelled", "n_switched", "relabelling", "problems",
     }  # fmt: skip
     assert diag["n_chains"] == 2 and diag["n_draws"] == 100
     assert diag == shared_analysis.diagnostics
