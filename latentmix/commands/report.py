@@ -75,6 +75,11 @@ def add_parser(subparsers) -> None:
         "--sampler", choices=("nutpie", "pymc"), default="nutpie", help="NUTS implementation"
     )
     parser.add_argument(
+        "--chain-starts", choices=("optima", "map"), default="optima",
+        help="where the chains start: at the distinct optima the MAP's EM restarts found, "
+        "one each in turn, or all at the MAP (default: optima)",
+    )  # fmt: skip
+    parser.add_argument(
         "--sensitivity", action="store_true",
         help="also sample the posterior under a prior twice as weak and twice as strong (two "
         "more samplings; the MAP under both is always fitted)",
@@ -126,6 +131,8 @@ def command_line(args, out) -> str:
         parts += ["--allow-long"]
     if getattr(args, "posterior_rows", None) is not None:
         parts += ["--posterior-rows", str(args.posterior_rows)]
+    if getattr(args, "chain_starts", "optima") != "optima":
+        parts += ["--chain-starts", args.chain_starts]
     if getattr(args, "no_cache", False):
         parts += ["--no-cache"]
     parts += ["--out", str(out)]
@@ -176,6 +183,7 @@ def run(args) -> int:
         cache=not getattr(args, "no_cache", False),
         allow_long=getattr(args, "allow_long", False),
         posterior_rows=getattr(args, "posterior_rows", None),
+        chain_starts=getattr(args, "chain_starts", "optima"),
         sensitivity=getattr(args, "sensitivity", False),
         labels=getattr(args, "labels", None),
     ).check()

@@ -297,6 +297,27 @@ class _SamplingMonitor:
         )
 
 
+def chain_starts(optima, settings) -> list:
+    """Where the chains start: the first ``chains`` optima, or the MAP alone.
+
+    Parameters
+    ----------
+    optima : list of Optimum
+        The distinct optima of the MAP's restarts, best first, in the reference's order
+        (:func:`latentmix.report.modes.map_optima`).
+    settings : ReportSettings
+        ``chain_starts="optima"``: chain c starts at optimum c in turn (chain 0 at the MAP);
+        ``"map"``: every chain at the MAP.
+
+    Returns
+    -------
+    list of MixtureParams
+        At most ``settings.chains``, best first.
+    """
+    n_starts = settings.chains if settings.chain_starts == "optima" else 1
+    return [o.params for o in optima[:n_starts]]
+
+
 def _sample(
     X, settings, prior, reference, feature_names, progress, sample_weight=None, starts=None
 ):
@@ -496,10 +517,8 @@ def analyse(source, settings: ReportSettings, *, progress=None, command: str = "
     # The stated component order, applied once: VB, the sampler's relabelling, the imputation
     # and the comparison all align to this reference (latentmix.comparison.order).
     reference = in_order(em_map.params_, settings.order)
-    # The distinct optima of the MAP's restarts, best first, in the reference's order: the
-    # chains start at the first few, one each in turn (chain 0 at the MAP).
     optima = map_optima(X, em_map, reference)
-    starts = [o.params for o in optima[: settings.chains]]
+    starts = chain_starts(optima, settings)
     if len(starts) > 1:
         progress(
             f"posterior: the chains start at {len(starts)} of the MAP's {len(optima)} distinct "

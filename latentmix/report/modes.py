@@ -426,9 +426,14 @@ def _chains_text(modes: Modes) -> str:
         )
     else:
         at_map = sum(a >= SAME_PARTITION_ARI for a in modes.chain_ari_map)
-        text = (
-            f"Every one of the {n} chains started near the EM MAP (a jitter of about one "
-            f"posterior sd); at its posterior mean, "
+        found = len(modes.optima_objectives or [])
+        text = f"Every one of the {n} chains started near the EM MAP (a jitter of about one "
+        if found > 1:  # --chain-starts map
+            text += f"posterior sd), though the MAP's restarts found {found} distinct optima"
+        else:
+            text += "posterior sd)"
+        text += (
+            "; at its posterior mean, "
             f"{at_map} of {n} cluster the data as the MAP does (ARI at least "
             f"{SAME_PARTITION_ARI})"
         )

@@ -118,6 +118,7 @@ def estimates_record(analysis, warnings: list[str]) -> dict:
             "seed": s.seed,
             "test_fraction": s.test_fraction,
             "posterior_rows": getattr(s, "posterior_rows", None),
+            "chain_starts": getattr(s, "chain_starts", "optima"),
             "n_init": s.n_init,
             "sampler": s.sampler,
             "level": s.level,

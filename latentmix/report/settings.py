@@ -15,6 +15,8 @@ def _whole(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be a whole number >= {minimum}; got {value!r}.")
 
 
+#: Where the chains start: at the MAP's distinct EM optima in turn, or all at the MAP.
+CHAIN_STARTS = ("optima", "map")
 #: A subsample for the posterior (``posterior_rows``) holds at least this many rows per
 #: component.
 MIN_ROWS_PER_COMPONENT = 10
@@ -78,6 +80,11 @@ class ReportSettings:
         (``--posterior-rows``). For data too large to sample in reasonable time: the
         posterior's sds are then about ``sqrt(n / posterior_rows)`` times the whole data's.
         None, or at least the number of rows: every row.
+    chain_starts : str
+        ``"optima"`` (default): chain c starts at the c-th distinct optimum the MAP's EM
+        restarts found (in turn, chain 0 at the MAP; all at the MAP when they found one),
+        so that chains in different optima show in R-hat and the modes section.
+        ``"map"``: every chain at the MAP (``--chain-starts map``), the posterior of its mode.
     """
 
     n_components: int
@@ -100,6 +107,7 @@ class ReportSettings:
     cache: bool = True
     allow_long: bool = False
     posterior_rows: int | None = None
+    chain_starts: str = "optima"
 
     def check(self) -> ReportSettings:
         """Validate every field; returns a copy with the seed resolved.
@@ -130,6 +138,11 @@ class ReportSettings:
             )
         if not (isinstance(self.level, float | int) and 0 < self.level < 1):
             raise ValueError(f"level must be strictly between 0 and 1; got {self.level!r}.")
+        if self.chain_starts not in CHAIN_STARTS:
+            raise ValueError(
+                f"chain_starts must be one of {', '.join(CHAIN_STARTS)}; got "
+                f"{self.chain_starts!r}."
+            )
         if self.sampler not in SAMPLERS:
             raise ValueError(
                 f"sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}."

@@ -76,6 +76,8 @@ def test_different_optima_are_told_apart_and_a_chain_at_the_mle_is_flagged(iris_
     assert warnings[1].startswith("Chain(s) 2 left the MAP's optimum")
     text = " ".join(modes_sentences(modes))
     assert "started near the EM MAP" in text and "1 of 2 as the MLE does" in text
+    # Every chain at the MAP (--chain-starts map) although the restarts found several optima.
+    assert f"though the MAP's restarts found {modes.n_map_optima} distinct optima" in text
 
 
 def test_one_optimum_gives_no_warning():
@@ -86,6 +88,7 @@ def test_one_optimum_gives_no_warning():
     assert modes.climb_log_likelihood == pytest.approx(mle.log_likelihood_, abs=1e-6)
     assert modes_warnings(modes) == []
     assert modes_sentences(modes)[0].startswith("The MLE and the MAP are one optimum")
+    assert "distinct optima" not in " ".join(modes_sentences(modes))
 
 
 def test_without_an_mle_only_the_chains_are_described(iris_train):

@@ -22,6 +22,7 @@ from latentmix.report import ReportSettings
         ({"missing": "drop"}, "missing must be"),
         ({"posterior_rows": 19}, "posterior_rows must be a whole number >= 20"),
         ({"posterior_rows": True}, "posterior_rows"),
+        ({"chain_starts": "random"}, "chain_starts must be one of optima, map"),
     ],
 )
 def test_bad_settings_name_the_field(change, message):
@@ -36,3 +37,14 @@ def test_check_resolves_the_seed_and_keeps_the_rest():
     assert ReportSettings(2, seed=7).check().seed == 7
     # The glossary's default: 95% intervals.
     assert ReportSettings(2).level == 0.95
+
+
+def test_chains_start_at_the_optima_in_turn_or_all_at_the_map():
+    from latentmix.report.analysis import chain_starts
+    from latentmix.report.modes import Optimum
+
+    optima = [Optimum(params=f"optimum {k}", objective=-k, n_restarts=1) for k in range(6)]
+    settings = ReportSettings(2, chains=4)
+    assert chain_starts(optima, settings) == [f"optimum {k}" for k in range(4)]
+    assert chain_starts(optima[:2], settings) == ["optimum 0", "optimum 1"]
+    assert chain_starts(optima, ReportSettings(2, chain_starts="map")) == ["optimum 0"]
