@@ -120,6 +120,12 @@ def resolve_prior(setting):
     return ConjugatePrior.from_dict(setting)
 
 
+#: Changes when a task's fit changes (2: the LRT's replicates fitted by the grid's own fit,
+#: ``grid.fit_estimate``): an output directory made by an earlier method is refused, not
+#: resumed with records its tasks would no longer write.
+METHOD = 2
+
+
 def select_config(
     data: str,
     ks=DEFAULT_KS,
@@ -239,6 +245,7 @@ def select_config(
             )
     return {
         "study": "select",
+        "method": METHOD,
         "data": str(data),
         "columns": None if cols is None else list(cols),
         "ks": ks,

@@ -173,6 +173,13 @@ def check_config(out: Path, config: dict) -> bool:
             changed = sorted(
                 k for k in set(stored) | set(config) if stored.get(k) != config.get(k)
             )
+            if "method" in changed:
+                raise ValueError(
+                    f"{out} was made by an earlier version of this study, whose tasks fit "
+                    f"differently (method {stored.get('method', 1)}, now {config['method']}); "
+                    "its records cannot be resumed: choose a new --out, or delete the "
+                    "directory and re-run."
+                )
             raise ValueError(
                 f"{out} holds a different study (settings differ: {', '.join(changed)}); "
                 "re-run with the original settings to resume it, or choose a new --out."

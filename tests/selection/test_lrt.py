@@ -5,6 +5,7 @@ That its p-values are uniform under the null is the committed study
 """
 
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -162,6 +163,14 @@ def test_the_sequence_rejects_one_component_then_stops_and_resumes(two_groups, t
     again = R.run_select(config, out, scheduler="synchronous", quiet=True)
     assert {p.name: p.stat().st_ino for p in (out / "replicates").iterdir()} == stored
     assert again["lrt"][2] == result["lrt"][2]
+    # A directory of an earlier method (the LRT's replicates fitted otherwise, and no
+    # "method" in study.json) is not resumed.
+    study = out / "study.json"
+    earlier = json.loads(study.read_text())
+    del earlier["method"]
+    study.write_text(json.dumps(earlier))
+    with pytest.raises(ValueError, match=r"earlier version of this study.*method 1, now 2"):
+        R.run_select(config, out, scheduler="synchronous", quiet=True)
 
 
 def test_too_few_replicates_to_reject_are_refused(two_groups):
