@@ -137,7 +137,9 @@ def _observed_weighted_log_prob(X, weights, means, covariances, covariance_type)
     return out
 
 
-def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = False):
+def draw_log_likelihood(
+    X, draws: MixtureParams, *, return_membership: bool = False, rows_first: bool = False
+):
     r"""Pointwise log-likelihood :math:`\log p(x_i \mid \theta_s)` of every draw.
 
     Computed in chunks of draws so that memory stays bounded for large n.
@@ -150,10 +152,13 @@ def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = Fa
     return_membership : bool
         Also return the mean and sd over draws of the membership probabilities
         :math:`p(z_i = k \mid x_i, \theta_s)`.
+    rows_first : bool
+        Return the log-likelihood as (n, C * S), C-contiguous, draws in (chain, draw) order:
+        the layout of :func:`latentmix.comparison.psis.psis_loo`, without a transposing copy.
 
     Returns
     -------
-    log_lik : ndarray of shape (C, S, n)
+    log_lik : ndarray of shape (C, S, n), or (n, C * S) with ``rows_first``
     membership_mean, membership_sd : ndarray of shape (n, K)
         Only with ``return_membership``.
     """
@@ -168,7 +173,7 @@ def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = Fa
 
         stack = full_covariances(flat[2], draws.covariance_type, K, d)
         rows, total, total_sq = draws_rows(np.ascontiguousarray(X), flat[0], flat[1], stack)
-        log_lik = np.ascontiguousarray(rows.T).reshape(C, S, n)
+        log_lik = rows if rows_first else np.ascontiguousarray(rows.T).reshape(C, S, n)
         if not return_membership:
             return log_lik
         mean = total / (C * S)
@@ -185,7 +190,7 @@ def draw_log_likelihood(X, draws: MixtureParams, *, return_membership: bool = Fa
             resp = np.exp(wlp - log_lik[sl][..., None])
             total += resp.sum(0)
             total_sq += (resp**2).sum(0)
-    log_lik = log_lik.reshape(C, S, n)
+    log_lik = np.ascontiguousarray(log_lik.T) if rows_first else log_lik.reshape(C, S, n)
     if not return_membership:
         return log_lik
     mean = total / (C * S)
