@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 from scipy.stats import chi2
 
@@ -744,8 +745,14 @@ def replicate_statistics(X, draws: MixtureParams, n_replicates: int = 200, seed:
         sd = Y[:, features].std(axis=0, ddof=1)
         corr = np.corrcoef(Y, rowvar=False)
         centred = Y - Y.mean(axis=0)
+        # Squared distances by the Cholesky factor of the sample covariance, not its inverse;
+        # a singular one (collinear columns) by least squares, its pseudo-inverse's distance.
         cov = np.cov(Y, rowvar=False)
-        maha = np.einsum("ij,ij->i", centred @ np.linalg.pinv(cov), centred)
+        try:
+            z = solve_triangular(np.linalg.cholesky(cov), centred.T, lower=True)
+            maha = (z**2).sum(axis=0)
+        except np.linalg.LinAlgError:
+            maha = np.einsum("ij,ji->i", centred, np.linalg.lstsq(cov, centred.T, rcond=None)[0])
         return np.concatenate([sd, [corr[i, j] for i, j in pairs_], [maha.max()]])
 
     names = [("sd", (j,)) for j in features] + [("corr", p) for p in pairs_] + [("maha", ())]
@@ -943,7 +950,15 @@ def _annotate_rows(ax, xs, ys, texts, scale, step: float = 0.06) -> None:
         )  # fmt: skip
 
 
-def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Figure:
+#: Points the membership figure draws at most: beyond, a seeded random subset of the rows
+#: (with the rows that disagree most), said in the figure's title. 1e5 error bars took 13 s
+#: to draw and show no more than 5000.
+MAX_MEMBERSHIP_POINTS = 5000
+
+
+def membership(
+    X, comparison: Comparison, rows=None, max_panels: int = 3, max_points=MAX_MEMBERSHIP_POINTS
+) -> Figure:
     """Membership: EM (MAP) responsibilities against the posterior, and where they differ.
 
     Left panels (one per component, one for K = 2): each point's MAP responsibility against
@@ -951,7 +966,8 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
     (1-D: posterior membership probability of every component along x, band ± 1 sd, MAP
     responsibilities dashed; d >= 2: the first two features coloured by the posterior sd of
     membership), the points that disagree most circled and labelled by ``rows[i] + 1``
-    (their row in the data set; default the row in ``X``).
+    (their row in the data set; default the row in ``X``). Of more than ``max_points`` rows,
+    a random ``max_points`` (seed 0) and the most disagreeing are drawn.
     """
     m = comparison.membership
     X = np.asarray(X, dtype=float)
@@ -962,14 +978,19 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
     axes = np.atleast_1d(fig.subplots(1, n_panels, squeeze=False)).ravel()
     top = [int(i) for i in m.top[:5] if m.disagreement[i] > 0.02]
     rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+    shown = np.arange(len(X))
+    if len(X) > max_points:
+        picked = np.random.default_rng(0).choice(len(X), max_points, replace=False)
+        shown = np.union1d(picked, np.asarray(top, dtype=int))
     for ax, k in zip(axes, comps, strict=False):
-        x, y, e = m.responsibilities_map[:, k], m.posterior_mean[:, k], m.posterior_sd[:, k]
+        x, y, e = (a[shown, k] for a in (m.responsibilities_map, m.posterior_mean, m.posterior_sd))
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":")
         ax.errorbar(
             x, y, yerr=e, fmt="o", markersize=3, color=POSTERIOR_COLOR, alpha=0.45,
             elinewidth=0.7, capsize=0,
         )  # fmt: skip
-        _annotate_rows(ax, x[top], y[top], [str(rows[i] + 1) for i in top], (1.0, 1.0))
+        at = np.searchsorted(shown, top)  # the top rows' places among those shown
+        _annotate_rows(ax, x[at], y[at], [str(rows[i] + 1) for i in top], (1.0, 1.0))
         ax.set_xlim(-0.04, 1.04)
         ax.set_ylim(-0.04, 1.04)
         ax.set_aspect("equal")
@@ -977,7 +998,7 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
         ax.set_ylabel(f"posterior P(component {k + 1})")
     ax = axes[-1]
     names = comparison.feature_names
-    if X.shape[1] == 1:
+    if X.shape[1] == 1:  # curves along x: every row
         order = np.argsort(X[:, 0])
         x = X[order, 0]
         runs = gap_runs(x)
@@ -1006,8 +1027,8 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
         ax.set_ylim(-0.04, 1.16)
         ax.legend(frameon=False, fontsize=8)
     else:
-        spread = m.posterior_sd.max(axis=1)
-        sc = ax.scatter(X[:, 0], X[:, 1], c=spread, s=12, cmap="viridis", linewidths=0)
+        spread = m.posterior_sd[shown].max(axis=1)
+        sc = ax.scatter(X[shown, 0], X[shown, 1], c=spread, s=12, cmap="viridis", linewidths=0)
         ax.scatter(
             X[top, 0], X[top, 1], s=90, facecolors="none", edgecolors="#b2182b", linewidths=1.3
         )
@@ -1020,7 +1041,8 @@ def membership(X, comparison: Comparison, rows=None, max_panels: int = 3) -> Fig
         ax.set_xlabel(_text(names[0]))
         ax.set_ylabel(_text(names[1]))
     ax.set_title("where membership is uncertain", fontsize=9)
-    fig.suptitle("Membership: EM MAP against the posterior", fontsize=11)
+    subset = f" (a random {len(shown)} of the {len(X)} rows)" if len(shown) < len(X) else ""
+    fig.suptitle(f"Membership: EM MAP against the posterior{subset}", fontsize=11)
     return fig
 
 

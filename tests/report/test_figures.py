@@ -115,6 +115,20 @@ def test_traces_side_by_side_and_rank_bars_per_chain(shared_analysis):
     assert len(rank.patches) == 20 * C
 
 
+def test_membership_draws_a_subset_of_many_rows_with_the_most_disagreeing(shared_analysis):
+    comp, X = shared_analysis.comparison, shared_analysis.X
+    n = len(X)
+    whole = figures.membership(X, comp)
+    assert "random" not in whole._suptitle.get_text()
+    part = figures.membership(X, comp, max_points=40)
+    (data_panel,) = [a for a in part.axes if a.get_title() == "where membership is uncertain"]
+    shown = data_panel.collections[0].get_offsets()
+    assert 40 <= len(shown) <= 45  # the random 40 and the rows that disagree most
+    assert f"a random {len(shown)} of the {n} rows" in part._suptitle.get_text()
+    top = [int(i) for i in comp.membership.top[:5] if comp.membership.disagreement[i] > 0.02]
+    assert all((shown == X[i, :2]).all(axis=1).any() for i in top)
+
+
 def test_membership_curve_is_broken_at_gaps():
     x = np.array([9.2, 9.6, 10.0, 10.4, 16.1, 16.2, 18.5, 19.0, 19.5, 20.0, 33.0, 34.3])
     runs = figures.gap_runs(x)
@@ -144,8 +158,19 @@ def test_joint_views(shared_analysis):
         shared_analysis.X, draws, n_replicates=20
     )
     assert replicated.shape == (20, len(names)) and observed.shape == (len(names),)
-    # The sd statistics of the data are the data's.
-    np.testing.assert_allclose(observed[:3], shared_analysis.X.std(axis=0, ddof=1))
+    # The sd statistics of the data are the data's; the tail statistic is the largest squared
+    # Mahalanobis distance, as scipy computes it from the inverse covariance.
+    X = shared_analysis.X
+    np.testing.assert_allclose(observed[:3], X.std(axis=0, ddof=1))
+    from scipy.spatial.distance import mahalanobis
+
+    inverse = np.linalg.inv(np.cov(X, rowvar=False))
+    tails = [mahalanobis(x, X.mean(axis=0), inverse) ** 2 for x in X]
+    np.testing.assert_allclose(observed[-1], max(tails), rtol=1e-10)
+    # Collinear columns (a singular covariance): the pseudo-inverse's distance, not an error.
+    collinear = np.column_stack([X[:, 0], 2 * X[:, 0], X[:, 1]])
+    _, singular, _ = figures.replicate_statistics(collinear, draws, n_replicates=2)
+    assert np.isfinite(singular[-1]) and singular[-1] > 0
     fig = figures.predictive_checks(shared_analysis.X, comp, draws)
     assert sum(ax.axison for ax in fig.axes) == len(names)
     density = figures.predictive_density(shared_analysis.X, comp, draws, n_draws=20, n_grid=40)
