@@ -1041,7 +1041,10 @@ def membership(
         ax.set_xlabel(_text(names[0]))
         ax.set_ylabel(_text(names[1]))
     ax.set_title("where membership is uncertain", fontsize=9)
-    subset = f" (a random {len(shown)} of the {len(X)} rows)" if len(shown) < len(X) else ""
+    subset = ""
+    if len(shown) < len(X):
+        subset = f" (a random {max_points} of the {len(X)} rows"
+        subset += f", and the {len(top)} that disagree most)" if top else ")"
     fig.suptitle(f"Membership: EM MAP against the posterior{subset}", fontsize=11)
     return fig
 
