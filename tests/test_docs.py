@@ -45,9 +45,14 @@ def committed_numbers(tutorial):
 
 
 @pytest.fixture(scope="module")
-def fresh_em_numbers(tutorial):
-    numbers, _ = tutorial.em_numbers(draw=False)
-    return json.loads(json.dumps(numbers))  # as the JSON holds them
+def fresh_em(tutorial):
+    """The script's EM numbers and fitted objects, computed again."""
+    return tutorial.em_numbers(draw=False)
+
+
+@pytest.fixture(scope="module")
+def fresh_em_numbers(fresh_em):
+    return json.loads(json.dumps(fresh_em[0]))  # as the JSON holds them
 
 
 def _leaves(tree, prefix=""):
@@ -94,7 +99,9 @@ def test_every_number_the_tutorial_quotes_from_em_is_what_the_code_computes(
 
 @pytest.mark.compiles
 @pytest.mark.filterwarnings("ignore::latentmix.bayes.diagnostics.SamplingWarning")
-def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(tutorial, committed_numbers):
+def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(
+    tutorial, committed_numbers, fresh_em
+):
     """The posterior's numbers, sampled again with the script's settings and seed.
 
     NUTS draws repeat exactly only on the machine and build that made them, so the draws'
@@ -103,7 +110,7 @@ def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(tutorial, co
     error of this bimodal run's effective sample size of a few hundred). find_MAP is an
     optimiser, not a sampler: its means agree to 1e-4.
     """
-    numbers, fitted = tutorial.em_numbers(draw=False)
+    numbers, fitted = fresh_em
     fresh = tutorial.posterior(
         fitted["data"], fitted["mle"], fitted["map"], numbers["poor"]["top_mean"], draw=False
     )

@@ -982,6 +982,7 @@ def membership(
     if len(X) > max_points:
         picked = np.random.default_rng(0).choice(len(X), max_points, replace=False)
         shown = np.union1d(picked, np.asarray(top, dtype=int))
+    at = np.searchsorted(shown, top)  # the top rows' places among those shown
     for ax, k in zip(axes, comps, strict=False):
         x, y, e = (a[shown, k] for a in (m.responsibilities_map, m.posterior_mean, m.posterior_sd))
         ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":")
@@ -989,7 +990,6 @@ def membership(
             x, y, yerr=e, fmt="o", markersize=3, color=POSTERIOR_COLOR, alpha=0.45,
             elinewidth=0.7, capsize=0,
         )  # fmt: skip
-        at = np.searchsorted(shown, top)  # the top rows' places among those shown
         _annotate_rows(ax, x[at], y[at], [str(rows[i] + 1) for i in top], (1.0, 1.0))
         ax.set_xlim(-0.04, 1.04)
         ax.set_ylim(-0.04, 1.04)
