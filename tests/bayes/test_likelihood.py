@@ -6,6 +6,8 @@ References, in layers: the rows against scipy's ``multivariate_normal`` summed b
 central finite differences on random points (hypothesis), and the responsibilities' sums
 against EM's E-step (:func:`latentmix.em.estep.responsibilities`); the numba and the Python
 paths against each other; one pass over the data where value and gradient are both wanted.
+The kernels' own exponential against ``np.exp``, and their blocks against one another (a score
+is the sum of its rows' scores, wherever the block edges fall).
 """
 
 import numpy as np
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
+from latentmix.bayes.kernels import BLOCK_ROWS, _exp_nonpositive
 from latentmix.bayes.likelihood import (
     MixtureLogLik,
     MixtureScore,
@@ -193,3 +196,53 @@ def test_a_covariance_that_is_not_positive_definite_gives_minus_infinity():
 def test_the_op_refuses_inputs_of_the_wrong_rank():
     with pytest.raises(ValueError, match=r"weights \(K,\), means \(K, d\)"):
         MixtureLogLik()(pt.matrix(), pt.matrix(), pt.matrix(), pt.tensor3())
+
+
+def test_the_kernels_exponential_is_numpys_to_the_last_bits():
+    x = np.concatenate([-np.linspace(0, 708, 200_001), [-0.0, -1e-300, -5e-324]])
+    got = x.copy()
+    _exp_nonpositive(got, got.size, np.empty(got.size))
+    np.testing.assert_allclose(got, np.exp(x), rtol=4e-16, atol=0)
+
+
+def test_the_kernels_exponential_is_zero_below_its_floor_and_keeps_nan():
+    x = np.array([-708.5, -745.0, -1e300, -np.inf, np.nan, -1.0])
+    got = x.copy()
+    _exp_nonpositive(got, 5, np.empty(6))
+    assert np.all(got[:4] == 0.0) and np.isnan(got[4])
+    assert got[5] == -1.0  # past b: untouched
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-708.0, 0.0), min_size=1, max_size=70))
+def test_the_kernels_exponential_on_any_nonpositive_numbers(values):
+    x = np.array(values)
+    got = x.copy()
+    _exp_nonpositive(got, got.size, np.empty(got.size))
+    np.testing.assert_allclose(got, np.exp(x), rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, BLOCK_ROWS - 1, BLOCK_ROWS, BLOCK_ROWS + 1, 2 * BLOCK_ROWS + 3])
+def test_block_edges_change_nothing(n):
+    """Rows against scipy, and the score against the sum of its parts split anywhere."""
+    rng = np.random.default_rng(n)
+    params = _params(rng, "full")
+    X = rng.normal(size=(n, D)) * 3
+    g = rng.uniform(0.5, 2.0, size=n)
+    args = (params.weights, params.means, params.covariances)
+    expected = logsumexp(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(X).reshape(n)
+            for w, m, c in zip(*args, strict=True)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(mixture_rows(X, *args), expected, rtol=1e-12)
+    whole = mixture_score(X, *args, g)
+    cut = rng.integers(0, n + 1)
+    parts = [mixture_score(X[a:b], *args, g[a:b]) for a, b in ((0, cut), (cut, n))]
+    for name, total, first, second in zip(
+        ["weights", "means", "cov"], *(x[:3] for x in (whole, *parts)), strict=True
+    ):
+        np.testing.assert_allclose(total, first + second, rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(whole[3], np.concatenate([parts[0][3], parts[1][3]]), rtol=1e-14)
