@@ -64,7 +64,7 @@ def run(n: int, repeat: int, seed: int) -> dict:
     from latentmix import EMGaussianMixture
     from latentmix.bayes.likelihood import mixture_rows, mixture_score, reference_rows
     from latentmix.bayes.model import build_model, params_to_point
-    from latentmix.bayes.sample import no_blas_warning
+    from latentmix.bayes.sample import quiet_compile
     from latentmix.em.fit import em_init, em_step
     from latentmix.threads import single_threaded_blas
 
@@ -73,7 +73,7 @@ def run(n: int, repeat: int, seed: int) -> dict:
     model = build_model(X, K)
     point = params_to_point(model, params)
     values = [point[v.name] for v in model.value_vars]
-    with no_blas_warning():
+    with quiet_compile():
         logp = model.logp()
         model_fn = pytensor.function(
             model.value_vars, [logp, *pt.grad(logp, model.value_vars)], mode="NUMBA"

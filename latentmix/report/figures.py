@@ -12,7 +12,7 @@ import itertools
 
 import matplotlib
 import numpy as np
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy.linalg import solve_triangular
@@ -392,8 +392,9 @@ def marginals(
         positive = _is_positive(group, entry.index, covariance_type)
         lo, hi = panel_limits(s, (entry.mle, entry.map, entry.truth), positive)
         heights = ax.hist(
-            s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True
-        )[0]
+            s, bins=40, range=(lo, hi), color=POSTERIOR_COLOR, alpha=0.55, density=True,
+            histtype="stepfilled",
+        )[0]  # fmt: skip
         ax.axvspan(entry.lower, entry.upper, color=POSTERIOR_COLOR, alpha=0.10, linewidth=0)
         if lap is not None and entry.column is not None:
             edges, dens = _density_curve(lap.draws[:, entry.column], lo, hi)
@@ -494,16 +495,20 @@ def rank_bars(ax, ranks: np.ndarray, n_total: int, bins: int = 20) -> None:
     C = ranks.shape[0]
     edges = np.linspace(0, n_total, bins + 1)
     expected = ranks.shape[1] / bins
+    boxes, colors = [], []
     for ch in range(C):
         counts, _ = np.histogram(ranks[ch], bins=edges)
         height = 0.6 * counts / expected  # uniform at 0.6; bars cut at 1.0 (1.7 x uniform)
         base = C - 1 - ch
-        ax.bar(
-            edges[:-1], 0.9 * np.minimum(height, 1.0), width=np.diff(edges), bottom=base,
-            align="edge", color=CHAIN_COLORS[ch % len(CHAIN_COLORS)], alpha=0.85,
-            edgecolor="white", linewidth=0.4,
-        )  # fmt: skip
+        top = base + 0.9 * np.minimum(height, 1.0)
+        for lo, hi, y in zip(edges[:-1], edges[1:], top, strict=True):
+            boxes.append([(lo, base), (lo, y), (hi, y), (hi, base)])
+        colors += [CHAIN_COLORS[ch % len(CHAIN_COLORS)]] * bins
         ax.axhline(base + 0.6 * 0.9, color="#444444", linestyle=":", linewidth=0.8)
+    # One collection for every bar: a patch per bar cost about a second per trace figure.
+    ax.add_collection(
+        PolyCollection(boxes, facecolors=colors, edgecolors="white", linewidths=0.4, alpha=0.85)
+    )
     ax.set_xlim(0, n_total)
     ax.set_ylim(0, C)
     ax.set_yticks(np.arange(C) + 0.45, [str(C - ch) for ch in range(C)])
@@ -631,7 +636,10 @@ def posterior_pairs(comparison: Comparison, draws: MixtureParams, n_points: int 
                     spine.set_color("#cccccc")
                 continue
             if r == c:
-                ax.hist(values[r], bins=30, range=lims[r], color=POSTERIOR_COLOR, alpha=0.55)
+                ax.hist(
+                    values[r], bins=30, range=lims[r], color=POSTERIOR_COLOR, alpha=0.55,
+                    histtype="stepfilled",
+                )  # fmt: skip
                 ax.set_xlim(lims[r])
                 ax.set_yticks([])
                 for value, style in ((entries[r].mle, MLE_STYLE), (entries[r].map, MAP_STYLE)):
@@ -789,7 +797,7 @@ def predictive_checks(X, comparison: Comparison, draws: MixtureParams, seed: int
     _margins(fig, top=0.6, bottom=0.4, left=0.2, right=0.2, hspace=0.7, wspace=0.12)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, (kind, idx), obs, rep in zip(axes, names, observed, replicated.T, strict=False):
-        ax.hist(rep, bins=25, color=POSTERIOR_COLOR, alpha=0.55)
+        ax.hist(rep, bins=25, color=POSTERIOR_COLOR, alpha=0.55, histtype="stepfilled")
         ax.axvline(obs, color="black", linewidth=1.8)
         p = float(np.mean(rep >= obs))
         label = {
@@ -831,8 +839,12 @@ def predictive_density(
     gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid)
     mx, my = np.meshgrid(gx, gy)
     grid = np.column_stack([mx.ravel(), my.ravel()])
-    wlp = draw_weighted_log_prob(grid, weights, means[..., :2], full, "full")
-    dens = np.exp(logsumexp(wlp, axis=-1)).mean(axis=0).reshape(mx.shape)
+    # The likelihood's compiled kernel: 14,400 points x 200 draws in 0.1 s, against 1.1 s in
+    # NumPy's broadcast arrays.
+    from latentmix.bayes.kernels import draws_rows
+
+    rows, _, _ = draws_rows(grid, weights, np.ascontiguousarray(means[..., :2]), full.copy())
+    dens = np.exp(rows).mean(axis=1).reshape(mx.shape)
     # Highest-density levels: the density above which a given share of the mass lies.
     flat = np.sort(dens.ravel())[::-1]
     mass = np.cumsum(flat) / flat.sum()
@@ -1133,7 +1145,10 @@ def imputation(imp, comparison: Comparison) -> Figure:
         post, plug = imp.posterior_draws[:, i], imp.plug_in_draws[:, i]
         lo, hi = np.quantile(np.concatenate([post, plug]), [0.005, 0.995])
         bins = np.linspace(lo, hi, 40)
-        ax.hist(post, bins=bins, density=True, color=POSTERIOR_COLOR, alpha=0.45)
+        ax.hist(
+            post, bins=bins, density=True, color=POSTERIOR_COLOR, alpha=0.45,
+            histtype="stepfilled",
+        )  # fmt: skip
         ax.hist(
             plug, bins=bins, density=True, histtype="step", color=MAP_STYLE["color"],
             linewidth=1.5,

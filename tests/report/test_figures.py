@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from matplotlib.collections import PolyCollection
 from scipy import stats
 
 from latentmix.comparison import compare, posterior_draws
@@ -111,8 +112,12 @@ def test_traces_side_by_side_and_rank_bars_per_chain(shared_analysis):
     )
     assert starts == [ch * S for ch in range(C)]
     assert len(rank.get_yticks()) == C
-    # One bar per rank bin and chain; a chain's counts sum to its draws.
-    assert len(rank.patches) == 20 * C
+    # One bar per rank bin and chain, in one collection, chain 1 in the top band.
+    (bars,) = [c for c in rank.collections if isinstance(c, PolyCollection)]
+    paths = bars.get_paths()
+    assert len(paths) == 20 * C
+    bases = [path.vertices[:, 1].min() for path in paths]
+    assert bases == [C - 1 - ch for ch in range(C) for _ in range(20)]
 
 
 def test_membership_draws_a_subset_of_many_rows_with_the_most_disagreeing(shared_analysis):
