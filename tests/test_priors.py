@@ -245,22 +245,32 @@ def test_sample_prior_draws_the_prior(covariance_type):
     }.get(covariance_type, 1.5)
     prior = ConjugatePrior([1.0, 2.0, 3.0], np.array([1.0, -1.0]), 2.0, nu, scale)
     rng = np.random.default_rng(3)
-    draws = [sample_prior(prior, K, covariance_type, rng) for _ in range(4000)]
-    for p in draws[:5]:
+    one_at_a_time = [sample_prior(prior, K, covariance_type, rng) for _ in range(4000)]
+    for p in one_at_a_time[:5]:
         check_params(p, n_components=K, n_features=d, covariance_type=covariance_type)
-    covs = np.mean([p.covariances for p in draws], axis=0)
+    batch = sample_prior(prior, K, covariance_type, rng, size=4000)
+    check_params(
+        MixtureParams(*(a[0] for a in batch[:3]), covariance_type),
+        n_components=K, n_features=d, covariance_type=covariance_type,
+    )  # fmt: skip
     if covariance_type in ("full", "tied"):
-        expected = np.broadcast_to(scale / (nu - d - 1), covs.shape)
+        expected = scale / (nu - d - 1)
     else:
-        expected = np.broadcast_to(np.asarray(scale) / (nu - 2), covs.shape)
-    # about six standard errors of a mean of 4000 draws
-    np.testing.assert_allclose(covs, expected, atol=0.02)
-    np.testing.assert_allclose(
-        np.mean([p.means for p in draws], axis=0), [[1.0, -1.0]] * 3, atol=0.05
-    )
-    np.testing.assert_allclose(
-        np.mean([p.weights for p in draws], axis=0), [1 / 6, 2 / 6, 3 / 6], atol=0.01
-    )
+        expected = np.asarray(scale) / (nu - 2)
+    for draws in ([np.stack(a) for a in zip(*one_at_a_time, strict=True)], batch):
+        covs = draws[2].mean(axis=0)
+        # about six standard errors of a mean of 4000 draws
+        np.testing.assert_allclose(covs, np.broadcast_to(expected, covs.shape), atol=0.02)
+        np.testing.assert_allclose(draws[1].mean(axis=0), [[1.0, -1.0]] * 3, atol=0.05)
+        np.testing.assert_allclose(draws[0].mean(axis=0), [1 / 6, 2 / 6, 3 / 6], atol=0.01)
+
+
+def test_one_prior_draw_is_the_first_of_a_batch_of_one():
+    prior = ConjugatePrior(2.0, np.zeros(2), 0.5, 5.0, np.eye(2))
+    one = sample_prior(prior, 3, "full", 7)
+    batch = sample_prior(prior, 3, "full", 7, size=1)
+    for a, b in zip(one[:3], batch[:3], strict=True):
+        np.testing.assert_array_equal(a, b[0])
 
 
 def test_density_helpers_against_scipy():

@@ -70,7 +70,7 @@ def _cholesky(cov, chol):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _prepare(weights, covariances):
-    """Cholesky factors, their inverse diagonals and the constants of :func:`_row_terms`."""
+    """Cholesky factors, their inverse diagonals and the constants of :func:`_block_terms`."""
     K, d = covariances.shape[0], covariances.shape[1]
     chol = np.zeros((K, d, d))
     ok = _cholesky(covariances, chol)

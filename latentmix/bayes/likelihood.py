@@ -24,9 +24,9 @@ The other covariance types enter as the full ``(K, d, d)`` stack they stand for
 (:func:`full_covariances`); PyTensor maps the gradient back to their parameters.
 
 :class:`MixtureLogLik` gives the rows' log-densities; its gradient is :class:`MixtureScore`.
-Both run one numba loop over the rows (:mod:`latentmix.bayes.kernels`; no temporaries beyond
-one row's ``(K, d)`` residuals), called from nutpie's numba code and from Python
-(``perform``, for PyTensor's other backends) alike. A covariance that is not positive
+Both run one numba pass over the rows in blocks (:mod:`latentmix.bayes.kernels`; no
+temporaries beyond one block's ``(K, d, 512)`` residuals), called from nutpie's numba code and
+from Python (``perform``, for PyTensor's other backends) alike. A covariance that is not positive
 definite gives :math:`-\infty` rows and NaN gradients, which the samplers treat as a
 rejected point.
 """

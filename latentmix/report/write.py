@@ -316,11 +316,11 @@ def _prior(analysis, posterior):
     K = posterior.sizes["component"]
     seed = analysis.settings.seed
     rng = np.random.default_rng([0 if seed is None else int(seed), 17])
-    draws = [sample_prior(analysis.prior, K, cov_type, rng) for _ in range(PRIOR_DRAWS)]
+    draws = sample_prior(analysis.prior, K, cov_type, rng, size=PRIOR_DRAWS)
     coords = {"chain": [0], "draw": np.arange(PRIOR_DRAWS)}
     data = {}
     for i, name in enumerate(("weights", "means", "covariances")):
-        values = np.stack([np.asarray(p[i], dtype=float) for p in draws])[None]
+        values = np.asarray(draws[i], dtype=float)[None]
         dims = posterior[name].transpose("chain", "draw", ...).dims
         data[name] = (dims, values)
         coords.update({dim: posterior[dim].values for dim in dims[2:] if dim in posterior.coords})
