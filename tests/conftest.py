@@ -7,6 +7,7 @@ of the clock), so two runs of the suite see the same data.
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -26,6 +27,23 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("latentmix")
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_left_as_found(request):
+    """Put back a SIGINT handler a test left changed, and say which test did it.
+
+    One CI run found SIGINT ignored (SIG_IGN) in a worker before the studies' Ctrl-C tests,
+    and no run since has shown which test had left it so: this names it when it happens.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after != before:
+        signal.signal(signal.SIGINT, before)
+        request.node.warn(
+            pytest.PytestWarning(f"left the SIGINT handler {after} (it was {before}); put back")
+        )
 
 
 def pytest_configure(config):

@@ -104,11 +104,13 @@ def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(
 ):
     """The posterior's numbers, sampled again with the script's settings and seed.
 
-    NUTS draws repeat exactly only on the machine and build that made them, so the draws'
-    summaries are held to Monte Carlo error: each mean, weight and sd to a tenth of the
-    committed 95% interval's width (about 0.4 posterior sd, several times the Monte Carlo
-    error of this bimodal run's effective sample size of a few hundred). find_MAP is an
-    optimiser, not a sampler: its means agree to 1e-4.
+    NUTS draws repeat exactly only on the machine and build that made them (and a change
+    in the last bits of the likelihood's arithmetic changes every draw after the first), so
+    the draws' summaries are held to Monte Carlo error. With an effective sample size of a
+    few hundred (this run is bimodal) and W the committed 95% interval's width (about 4
+    posterior sd): a posterior mean's error is about 0.015 W, held to 0.1 W; an interval
+    bound's, a 2.5% or 97.5% quantile, about 0.04 W, held to 0.2 W (both about 5 standard
+    errors). find_MAP is an optimiser, not a sampler: its means agree to 1e-4.
     """
     numbers, fitted = fresh_em
     fresh = tutorial.posterior(
@@ -119,10 +121,10 @@ def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(
     np.testing.assert_allclose(fresh["find_map_means"], stored["find_map_means"], rtol=1e-4)
     for name in ("mean", "weight", "sd"):
         width = np.subtract(stored[name]["upper"], stored[name]["lower"])
-        for which in ("mean", "lower", "upper"):
+        for which, share in (("mean", 0.1), ("lower", 0.2), ("upper", 0.2)):
             np.testing.assert_array_less(
                 np.abs(np.subtract(fresh[name][which], stored[name][which])),
-                0.1 * width,
+                share * width,
                 err_msg=f"{name} {which}",
             )
     assert abs(fresh["share_near_poor"] - stored["share_near_poor"]) < 0.15

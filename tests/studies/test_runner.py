@@ -172,8 +172,16 @@ def interrupting_task(config, n, index):
     return {"value": float(index)}
 
 
+@pytest.fixture
+def default_ctrl_c():
+    """Python's own SIGINT handler for the test, whatever an earlier test left."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("how", ["interrupt", "swallow"])
-def test_an_interrupted_replicate_is_not_stored_and_is_redone(tmp_path, how):
+def test_an_interrupted_replicate_is_not_stored_and_is_redone(tmp_path, how, default_ctrl_c):
     reps = replicates([10], 3)
     CALLS.clear()
     with pytest.raises(KeyboardInterrupt, match="n00010-r0001 was not stored"):
@@ -296,7 +304,7 @@ def interrupting_thread_task(config, n, index):
     return {"value": float(index)}
 
 
-def test_ctrl_c_in_a_threaded_study_stores_no_failure(tmp_path):
+def test_ctrl_c_in_a_threaded_study_stores_no_failure(tmp_path, default_ctrl_c):
     reps = replicates([10], 3)
     with pytest.raises(KeyboardInterrupt, match=r"not stored .*re-run the same command"):
         run_study(interrupting_thread_task, {}, reps, tmp_path, command=COMMAND, quiet=True,
