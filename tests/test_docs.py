@@ -107,9 +107,9 @@ def test_the_tutorial_s_posterior_numbers_are_what_the_code_samples(
     NUTS draws repeat exactly only on the machine and build that made them (and a change
     in the last bits of the likelihood's arithmetic changes every draw after the first), so
     the draws' summaries are held to Monte Carlo error. With an effective sample size of a
-    few hundred (this run is bimodal) and W the committed 95% interval's width (about 4
+    few hundred (this run is bimodal) and W the committed 94% interval's width (about 4
     posterior sd): a posterior mean's error is about 0.015 W, held to 0.1 W; an interval
-    bound's, a 2.5% or 97.5% quantile, about 0.04 W, held to 0.2 W (both about 5 standard
+    bound's, a 3% or 97% quantile, about 0.04 W, held to 0.2 W (both about 5 standard
     errors). find_MAP is an optimiser, not a sampler: its means agree to 1e-4.
     """
     numbers, fitted = fresh_em

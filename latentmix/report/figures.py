@@ -843,7 +843,8 @@ def predictive_density(
     # NumPy's broadcast arrays.
     from latentmix.bayes.kernels import draws_rows
 
-    rows, _, _ = draws_rows(grid, weights, np.ascontiguousarray(means[..., :2]), full.copy())
+    means, full = (np.ascontiguousarray(a) for a in (means[..., :2], full))
+    rows, _, _ = draws_rows(grid, weights, means, full)
     dens = np.exp(rows).mean(axis=1).reshape(mx.shape)
     # Highest-density levels: the density above which a given share of the mass lies.
     flat = np.sort(dens.ravel())[::-1]
